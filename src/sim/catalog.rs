@@ -1,0 +1,345 @@
+//! Vouchers and validation rules: creation, update, enable and disable.
+//!
+//! A voucher body may be the create request (`POST /v1/vouchers`) or the
+//! object `GET /v1/vouchers/{code}` returns, so that a seed file can be an
+//! export of real vouchers: `redemption.redeemed_quantity` and
+//! `validation_rules_assignments` are honoured when present. As a simulator
+//! extension, `validation_rules` may hold whole rule objects as well as ids.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::engine::{ApiError, ProjectState, parse_date_field, voucher_json};
+use super::model::*;
+use crate::clock::{Millis, iso};
+use crate::ids;
+
+fn opt_str(body: &Value, key: &str) -> Result<Option<String>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid_payload(format!(
+            "Property .{key} should be string"
+        ))),
+    }
+}
+
+fn opt_i64(v: Option<&Value>, name: &str) -> Result<Option<i64>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(n) => n.as_i64().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+            ApiError::invalid_payload(format!("Property .{name} should be a non-negative integer"))
+        }),
+    }
+}
+
+fn parse_discount(v: Option<&Value>) -> Result<Option<Discount>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(d) => serde_json::from_value::<Discount>(d.clone())
+            .map(Some)
+            .map_err(|e| ApiError::invalid_payload(format!("Property .discount is invalid: {e}"))),
+    }
+}
+
+impl ProjectState {
+    /// `POST /v1/validation-rules`.
+    pub fn create_rule(&mut self, body: &Value, now: Millis) -> Result<Value, ApiError> {
+        let rules = body.get("rules").ok_or_else(|| {
+            ApiError::invalid_payload("Request body should have required property 'rules'")
+        })?;
+        let checks = Rule::parse_checks(rules).map_err(ApiError::invalid_payload)?;
+        let rule = Rule {
+            id: ids::prefixed("val_", 12),
+            name: opt_str(body, "name")?,
+            rules_json: rules.clone(),
+            error_message: body
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            checks,
+            created_at: now,
+        };
+        let json = rule.to_json();
+        self.rules.insert(rule.id.clone(), rule);
+        Ok(json)
+    }
+
+    fn assign_rules(&mut self, v: &mut Voucher, body: &Value, now: Millis) -> Result<(), ApiError> {
+        let mut rule_ids = Vec::new();
+        if let Some(list) = body.get("validation_rules").filter(|l| !l.is_null()) {
+            let list = list.as_array().ok_or_else(|| {
+                ApiError::invalid_payload("Property .validation_rules should be array")
+            })?;
+            for item in list {
+                match item {
+                    Value::String(id) => rule_ids.push(id.clone()),
+                    Value::Object(_) => {
+                        let created = self.create_rule(item, now)?;
+                        rule_ids.push(created["id"].as_str().unwrap_or_default().to_owned());
+                    }
+                    _ => {
+                        return Err(ApiError::invalid_payload(
+                            "Property .validation_rules should contain rule ids or rule objects",
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(data) = body
+            .pointer("/validation_rules_assignments/data")
+            .and_then(Value::as_array)
+        {
+            rule_ids.extend(
+                data.iter()
+                    .filter_map(|a| a.get("rule_id").and_then(Value::as_str))
+                    .map(str::to_owned),
+            );
+        }
+        for id in &rule_ids {
+            if !self.rules.contains_key(id) {
+                return Err(ApiError::not_found("validation_rule", id));
+            }
+        }
+        if body.get("validation_rules").is_some() || !rule_ids.is_empty() {
+            v.assignments = rule_ids
+                .into_iter()
+                .map(|rule_id| Assignment {
+                    id: ids::prefixed("asgm_", 16),
+                    rule_id,
+                    related_object_id: v.id.clone(),
+                    related_object_type: "voucher",
+                    created_at: iso(now),
+                    object: "validation_rules_assignment",
+                })
+                .collect();
+        }
+        Ok(())
+    }
+
+    /// `POST /v1/vouchers`, and seeding.
+    pub fn create_voucher(&mut self, body: &Value, now: Millis) -> Result<Value, ApiError> {
+        if !body.is_object() {
+            return Err(ApiError::invalid_payload("Request body should be object"));
+        }
+        let code = opt_str(body, "code")?.unwrap_or_else(|| ids::prefixed("", 8));
+        if code.is_empty() {
+            return Err(ApiError::invalid_payload(
+                "Property .code should not be empty",
+            ));
+        }
+        if self.vouchers.contains_key(&code) {
+            return Err(ApiError::new(
+                409,
+                "duplicate_found",
+                "Duplicated resource",
+                Some(format!("Duplicated voucher exists with id {code}")),
+            ));
+        }
+        let discount = parse_discount(body.get("discount"))?;
+        let gift = match body.get("gift").filter(|g| !g.is_null()) {
+            None => None,
+            Some(g) => {
+                let amount = opt_i64(g.get("amount"), "gift.amount")?.ok_or_else(|| {
+                    ApiError::invalid_payload(
+                        "Property .gift should have required property 'amount'",
+                    )
+                })?;
+                let balance = opt_i64(g.get("balance"), "gift.balance")?.unwrap_or(amount);
+                Some((amount, balance))
+            }
+        };
+        let kind = match opt_str(body, "type")?.as_deref() {
+            Some("DISCOUNT_VOUCHER") => VoucherKind::DiscountVoucher,
+            Some("GIFT_VOUCHER") => VoucherKind::GiftVoucher,
+            Some("LOYALTY_CARD") => VoucherKind::LoyaltyCard,
+            Some(other) => {
+                return Err(ApiError::invalid_payload(format!(
+                    "Property .type should be equal to one of the allowed values: DISCOUNT_VOUCHER, GIFT_VOUCHER, LOYALTY_CARD (got {other})"
+                )));
+            }
+            None if gift.is_some() => VoucherKind::GiftVoucher,
+            None => VoucherKind::DiscountVoucher,
+        };
+        match kind {
+            VoucherKind::DiscountVoucher if discount.is_none() => {
+                return Err(ApiError::invalid_payload(
+                    "Request body should have required property 'discount'",
+                ));
+            }
+            VoucherKind::GiftVoucher if gift.is_none() => {
+                return Err(ApiError::invalid_payload(
+                    "Request body should have required property 'gift'",
+                ));
+            }
+            _ => {}
+        }
+        let redemption = body.get("redemption").cloned().unwrap_or(Value::Null);
+        let mut v = Voucher {
+            id: opt_str(body, "id")?
+                .filter(|id| id.starts_with("v_"))
+                .unwrap_or_else(|| ids::prefixed("v_", 32)),
+            code,
+            kind,
+            discount,
+            gift,
+            campaign: opt_str(body, "campaign")?,
+            campaign_id: opt_str(body, "campaign_id")?,
+            category: opt_str(body, "category")?,
+            start_date: parse_date_field(body.get("start_date"), "start_date")?,
+            expiration_date: parse_date_field(body.get("expiration_date"), "expiration_date")?,
+            active: match body.get("active") {
+                None | Some(Value::Null) => true,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(ApiError::invalid_payload(
+                        "Property .active should be boolean",
+                    ));
+                }
+            },
+            quantity: opt_i64(redemption.get("quantity"), "redemption.quantity")?,
+            redeemed_quantity: opt_i64(
+                redemption.get("redeemed_quantity"),
+                "redemption.redeemed_quantity",
+            )?
+            .unwrap_or(0),
+            redeemed_amount: opt_i64(
+                redemption.get("redeemed_amount"),
+                "redemption.redeemed_amount",
+            )?
+            .unwrap_or(0),
+            metadata: body
+                .get("metadata")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_else(Map::new),
+            additional_info: opt_str(body, "additional_info")?,
+            assignments: Vec::new(),
+            created_at: parse_date_field(body.get("created_at"), "created_at")?.unwrap_or(now),
+            updated_at: None,
+            locks: HashMap::new(),
+        };
+        self.assign_rules(&mut v, body, now)?;
+        let json = voucher_json(&v, &self.rules);
+        self.insert_voucher(v);
+        Ok(json)
+    }
+
+    /// `PUT /v1/vouchers/{code}`: the fields the issue names (active, dates,
+    /// redemption quantity) plus discount, gift balance, metadata and rules.
+    pub fn update_voucher(
+        &mut self,
+        code: &str,
+        body: &Value,
+        now: Millis,
+    ) -> Result<Value, ApiError> {
+        if !body.is_object() {
+            return Err(ApiError::invalid_payload("Request body should be object"));
+        }
+        let code = self
+            .voucher(code)
+            .map(|v| v.code.clone())
+            .ok_or_else(|| ApiError::not_found("voucher", code))?;
+        let mut v = self.vouchers[&code].clone();
+        if let Some(a) = body.get("active") {
+            v.active = a
+                .as_bool()
+                .ok_or_else(|| ApiError::invalid_payload("Property .active should be boolean"))?;
+        }
+        if body.get("start_date").is_some() {
+            v.start_date = parse_date_field(body.get("start_date"), "start_date")?;
+        }
+        if body.get("expiration_date").is_some() {
+            v.expiration_date = parse_date_field(body.get("expiration_date"), "expiration_date")?;
+        }
+        if let Some(r) = body
+            .get("redemption")
+            .filter(|r| r.get("quantity").is_some())
+        {
+            v.quantity = opt_i64(r.get("quantity"), "redemption.quantity")?;
+        }
+        if body.get("discount").is_some() {
+            v.discount = parse_discount(body.get("discount"))?;
+        }
+        if let Some(g) = body.get("gift").filter(|g| !g.is_null()) {
+            let (amount, balance) = v.gift.unwrap_or((0, 0));
+            v.gift = Some((
+                opt_i64(g.get("amount"), "gift.amount")?.unwrap_or(amount),
+                opt_i64(g.get("balance"), "gift.balance")?.unwrap_or(balance),
+            ));
+        }
+        if let Some(m) = body.get("metadata").and_then(Value::as_object) {
+            v.metadata = m.clone();
+        }
+        if body.get("additional_info").is_some() {
+            v.additional_info = opt_str(body, "additional_info")?;
+        }
+        self.assign_rules(&mut v, body, now)?;
+        v.updated_at = Some(now);
+        let json = voucher_json(&v, &self.rules);
+        self.vouchers.insert(code, v);
+        Ok(json)
+    }
+
+    /// `POST /v1/vouchers/{code}/enable` and `/disable`.
+    pub fn set_active(&mut self, code: &str, active: bool, now: Millis) -> Result<Value, ApiError> {
+        let code = self
+            .voucher(code)
+            .map(|v| v.code.clone())
+            .ok_or_else(|| ApiError::not_found("voucher", code))?;
+        let v = self.vouchers.get_mut(&code).expect("found above");
+        v.active = active;
+        v.updated_at = Some(now);
+        let v = v.clone();
+        Ok(voucher_json(&v, &self.rules))
+    }
+
+    pub fn voucher_response(&self, code: &str) -> Result<Value, ApiError> {
+        self.voucher(code)
+            .map(|v| voucher_json(v, &self.rules))
+            .ok_or_else(|| ApiError::not_found("voucher", code))
+    }
+
+    /// Loads a seed document: a JSON array of vouchers, or an object with
+    /// `validation_rules` (created first, ids kept) and `vouchers`.
+    pub fn seed(&mut self, doc: &Value, now: Millis) -> Result<usize, ApiError> {
+        let vouchers = match doc {
+            Value::Array(list) => list.as_slice(),
+            Value::Object(o) => {
+                for rule in o
+                    .get("validation_rules")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let created = self.create_rule(rule, now)?;
+                    // Keep the id the file gave, so vouchers can refer to it.
+                    if let Some(given) = rule.get("id").and_then(Value::as_str) {
+                        let new_id = created["id"].as_str().unwrap_or_default().to_owned();
+                        if let Some(mut r) = self.rules.remove(&new_id) {
+                            r.id = given.to_owned();
+                            self.rules.insert(given.to_owned(), r);
+                        }
+                    }
+                }
+                o.get("vouchers")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+            }
+            _ => {
+                return Err(ApiError::invalid_payload(
+                    "a seed file is a JSON array of vouchers or {\"validation_rules\": [...], \"vouchers\": [...]}",
+                ));
+            }
+        };
+        for (i, v) in vouchers.iter().enumerate() {
+            self.create_voucher(v, now).map_err(|mut e| {
+                e.details = Some(format!("voucher #{i}: {}", e.details.unwrap_or_default()));
+                e
+            })?;
+        }
+        Ok(vouchers.len())
+    }
+}

@@ -1,0 +1,5 @@
+//! couponbridge's integration tests: one binary (one link step), real
+//! sockets, a real redis-server, the simulator in-process.
+
+mod common;
+mod sim;
