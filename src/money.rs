@@ -2,8 +2,8 @@
 //!
 //! Voucherify counts money as integers in minor units (`1999` = 19.99);
 //! Gameball writes major units as JSON numbers (`19.99`). The conversion is
-//! decimal all the way: Gameball amounts are read from the raw JSON text
-//! (serde_json's `RawValue`), parsed with `rust_decimal`, and written back as
+//! decimal all the way: Gameball numbers are read from the raw JSON text
+//! (serde_json's `RawValue`), held as `rust_decimal`, and written back as
 //! exact decimal text, so no value ever passes through binary floating point.
 
 use std::fmt;
@@ -25,13 +25,14 @@ pub enum MoneyError {
     OutOfRange,
 }
 
-/// An amount in major units exactly as the client wrote it
-/// (`totalPurchaseAmount`, `totalPaid`, ...). Accepts a JSON number or a
-/// numeric string, in plain or scientific notation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MajorAmount(pub Decimal);
+/// A JSON number held as an exact decimal: an amount in major units
+/// (`totalPurchaseAmount`, `discountAmount`) or a percentage. Reads a JSON
+/// number or a numeric string, plain or scientific; writes the shortest exact
+/// decimal (`10`, `10.5`, `19.99`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DecimalNumber(pub Decimal);
 
-impl MajorAmount {
+impl DecimalNumber {
     pub fn parse(text: &str) -> Result<Self, MoneyError> {
         let t = text.trim();
         let d = if t.contains(['e', 'E']) {
@@ -40,7 +41,22 @@ impl MajorAmount {
             t.parse::<Decimal>()
         }
         .map_err(|_| MoneyError::NotANumber)?;
-        Ok(MajorAmount(d))
+        Ok(DecimalNumber(d))
+    }
+
+    /// From Voucherify's minor units, for a currency with `decimals`
+    /// fraction digits: `from_minor(1999, 2)` is 19.99.
+    pub fn from_minor(minor: i64, decimals: u32) -> Self {
+        DecimalNumber(Decimal::from_i128_with_scale(
+            minor as i128,
+            decimals.min(28),
+        ))
+    }
+
+    /// From a number serde_json parsed (Voucherify's `percent_off`); its
+    /// text form is the shortest that round-trips, so `12.5` stays `12.5`.
+    pub fn from_json(n: &serde_json::Number) -> Self {
+        Self::parse(&n.to_string()).unwrap_or_default()
     }
 
     /// Minor units for a currency with `decimals` fraction digits. Digits
@@ -57,9 +73,20 @@ impl MajorAmount {
         let minor = rounded.checked_mul(scale).ok_or(MoneyError::OutOfRange)?;
         minor.trunc().to_i64().ok_or(MoneyError::OutOfRange)
     }
+
+    /// The shortest exact decimal text.
+    pub fn to_text(self) -> String {
+        self.0.normalize().to_string()
+    }
 }
 
-impl<'de> Deserialize<'de> for MajorAmount {
+impl fmt::Display for DecimalNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_text())
+    }
+}
+
+impl<'de> Deserialize<'de> for DecimalNumber {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(d)?;
         let text = raw.get();
@@ -68,43 +95,14 @@ impl<'de> Deserialize<'de> for MajorAmount {
         } else {
             text.to_owned()
         };
-        MajorAmount::parse(&number_text).map_err(|_| {
-            de::Error::invalid_value(de::Unexpected::Other(text), &"an amount in major units")
-        })
+        DecimalNumber::parse(&number_text)
+            .map_err(|_| de::Error::invalid_value(de::Unexpected::Other(text), &"a number"))
     }
 }
 
-/// Minor units rendered as major units, e.g. `Money::new(1999, 2)` → `19.99`.
-/// Serializes as a JSON number written from exact decimal text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Money {
-    pub minor: i64,
-    pub decimals: u32,
-}
-
-impl Money {
-    pub fn new(minor: i64, decimals: u32) -> Self {
-        Money { minor, decimals }
-    }
-
-    /// The shortest exact decimal text: `1000` at 2 decimals is `10`,
-    /// `1050` is `10.5`, `1999` is `19.99`.
-    pub fn to_major_string(self) -> String {
-        Decimal::from_i128_with_scale(self.minor as i128, self.decimals)
-            .normalize()
-            .to_string()
-    }
-}
-
-impl fmt::Display for Money {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_major_string())
-    }
-}
-
-impl Serialize for Money {
+impl Serialize for DecimalNumber {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        RawValue::from_string(self.to_major_string())
+        RawValue::from_string(self.to_text())
             .map_err(S::Error::custom)?
             .serialize(s)
     }
@@ -115,12 +113,11 @@ mod tests {
     use super::*;
 
     fn minor(text: &str, decimals: u32) -> Result<i64, MoneyError> {
-        MajorAmount::parse(text)?.to_minor(decimals)
+        DecimalNumber::parse(text)?.to_minor(decimals)
     }
 
     #[test]
     fn major_to_minor_is_exact_for_decimal_fractions() {
-        // 0.1 + 0.2 style values are the classic float trap.
         assert_eq!(minor("19.99", 2), Ok(1999));
         assert_eq!(minor("0.29", 2), Ok(29));
         assert_eq!(minor("1.005", 2), Ok(101));
@@ -142,22 +139,30 @@ mod tests {
 
     #[test]
     fn minor_to_major_is_shortest_exact_text() {
-        assert_eq!(Money::new(1999, 2).to_major_string(), "19.99");
-        assert_eq!(Money::new(1000, 2).to_major_string(), "10");
-        assert_eq!(Money::new(1050, 2).to_major_string(), "10.5");
-        assert_eq!(Money::new(5, 3).to_major_string(), "0.005");
-        assert_eq!(Money::new(0, 2).to_major_string(), "0");
-        assert_eq!(Money::new(42, 0).to_major_string(), "42");
+        assert_eq!(DecimalNumber::from_minor(1999, 2).to_text(), "19.99");
+        assert_eq!(DecimalNumber::from_minor(1000, 2).to_text(), "10");
+        assert_eq!(DecimalNumber::from_minor(1050, 2).to_text(), "10.5");
+        assert_eq!(DecimalNumber::from_minor(5, 3).to_text(), "0.005");
+        assert_eq!(DecimalNumber::from_minor(0, 2).to_text(), "0");
+        assert_eq!(DecimalNumber::from_minor(42, 0).to_text(), "42");
     }
 
     #[test]
     fn serializes_as_a_json_number_and_deserializes_from_number_or_string() {
-        let json = serde_json::to_string(&Money::new(1999, 2)).unwrap();
+        let json = serde_json::to_string(&DecimalNumber::from_minor(1999, 2)).unwrap();
         assert_eq!(json, "19.99");
-        let a: MajorAmount = serde_json::from_str("19.99").unwrap();
-        let b: MajorAmount = serde_json::from_str("\"19.99\"").unwrap();
+        let a: DecimalNumber = serde_json::from_str("19.99").unwrap();
+        let b: DecimalNumber = serde_json::from_str("\"19.99\"").unwrap();
         assert_eq!(a, b);
-        assert!(serde_json::from_str::<MajorAmount>("true").is_err());
+        assert!(serde_json::from_str::<DecimalNumber>("true").is_err());
+    }
+
+    #[test]
+    fn percentages_from_voucherify_keep_their_digits() {
+        let n: serde_json::Number = serde_json::from_str("12.5").unwrap();
+        assert_eq!(DecimalNumber::from_json(&n).to_text(), "12.5");
+        let n: serde_json::Number = serde_json::from_str("10").unwrap();
+        assert_eq!(DecimalNumber::from_json(&n).to_text(), "10");
     }
 
     #[test]
@@ -165,8 +170,8 @@ mod tests {
         for text in ["0.01", "9.99", "123456.78", "0"] {
             let m = minor(text, 2).unwrap();
             assert_eq!(
-                MajorAmount::parse(&Money::new(m, 2).to_major_string()).unwrap(),
-                MajorAmount::parse(text).unwrap()
+                DecimalNumber::from_minor(m, 2),
+                DecimalNumber::parse(text).unwrap()
             );
         }
     }

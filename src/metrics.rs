@@ -1,0 +1,231 @@
+//! Metrics, served on the admin listener as Prometheus/OpenMetrics text.
+//!
+//! `prometheus-client` with one registry per adapter instance (no global
+//! recorder), so tests that run several adapters in one process each see
+//! their own numbers.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteStatus {
+    route: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Route {
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Call {
+    op: &'static str,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Operation {
+    op: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Event {
+    event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Kind {
+    kind: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs to about 6.5 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+}
+
+/// What happened to a lock, for `couponbridge_locks_total{event}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockEvent {
+    Created,
+    Released,
+    Burned,
+    /// Counted once per lock, when an operation first finds it expired.
+    Expired,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RouteStatus, Counter>,
+    request_seconds: Family<Route, Histogram, fn() -> Histogram>,
+    voucherify_seconds: Family<Call, Histogram, fn() -> Histogram>,
+    redis_seconds: Family<Operation, Histogram, fn() -> Histogram>,
+    locks: Family<Event, Counter>,
+    upstream_errors: Family<Kind, Counter>,
+    recording_dropped: Counter,
+    recording_written: Counter,
+    open_connections: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("couponbridge");
+        let m = Metrics {
+            requests: Family::default(),
+            request_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            voucherify_seconds: Family::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            ),
+            redis_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            locks: Family::default(),
+            upstream_errors: Family::default(),
+            recording_dropped: Counter::default(),
+            recording_written: Counter::default(),
+            open_connections: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "requests",
+            "Gameball-side requests by route and HTTP status",
+            m.requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Whole-request latency by route",
+            m.request_seconds.clone(),
+        );
+        registry.register(
+            "voucherify_request_duration_seconds",
+            "Voucherify call latency by operation and outcome (HTTP status or error kind)",
+            m.voucherify_seconds.clone(),
+        );
+        registry.register(
+            "redis_command_duration_seconds",
+            "Lock-store call latency by operation",
+            m.redis_seconds.clone(),
+        );
+        registry.register(
+            "locks",
+            "Lock lifecycle events: created, released, burned, expired",
+            m.locks.clone(),
+        );
+        registry.register(
+            "upstream_errors",
+            "Failed upstream calls by kind (connect, timeout, unavailable, rate_limited, ...)",
+            m.upstream_errors.clone(),
+        );
+        registry.register(
+            "recording_dropped_entries",
+            "Recording entries dropped because the writer queue was full",
+            m.recording_dropped.clone(),
+        );
+        registry.register(
+            "recording_written_entries",
+            "Recording entries written to disk",
+            m.recording_written.clone(),
+        );
+        registry.register(
+            "open_connections",
+            "Client connections currently open on the main listener",
+            m.open_connections.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    pub fn request(&self, route: &'static str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RouteStatus { route, status })
+            .inc();
+        self.request_seconds
+            .get_or_create(&Route { route })
+            .observe(seconds);
+    }
+
+    pub fn voucherify_call(&self, op: &'static str, outcome: &str, seconds: f64) {
+        self.voucherify_seconds
+            .get_or_create(&Call {
+                op,
+                outcome: outcome.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn redis_call(&self, op: &'static str, seconds: f64) {
+        self.redis_seconds
+            .get_or_create(&Operation { op })
+            .observe(seconds);
+    }
+
+    pub fn lock_event(&self, e: LockEvent) {
+        let event = match e {
+            LockEvent::Created => "created",
+            LockEvent::Released => "released",
+            LockEvent::Burned => "burned",
+            LockEvent::Expired => "expired",
+        };
+        self.locks.get_or_create(&Event { event }).inc();
+    }
+
+    pub fn upstream_error(&self, kind: &'static str) {
+        self.upstream_errors.get_or_create(&Kind { kind }).inc();
+    }
+
+    pub fn recording_dropped(&self) {
+        self.recording_dropped.inc();
+    }
+
+    pub fn recording_written(&self) {
+        self.recording_written.inc();
+    }
+
+    pub fn connections(&self) -> &Gauge {
+        &self.open_connections
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_its_labels() {
+        let m = Metrics::new();
+        m.request("validate", 200, 0.001);
+        m.voucherify_call("validate", "200", 0.0005);
+        m.redis_call("create", 0.0001);
+        m.lock_event(LockEvent::Created);
+        m.upstream_error("timeout");
+        m.recording_dropped();
+        let text = m.render();
+        for needle in [
+            "couponbridge_requests_total{route=\"validate\",status=\"200\"} 1",
+            "couponbridge_request_duration_seconds_bucket{le=",
+            "couponbridge_voucherify_request_duration_seconds_count{op=\"validate\",outcome=\"200\"} 1",
+            "couponbridge_redis_command_duration_seconds_count{op=\"create\"} 1",
+            "couponbridge_locks_total{event=\"created\"} 1",
+            "couponbridge_upstream_errors_total{kind=\"timeout\"} 1",
+            "couponbridge_recording_dropped_entries_total 1",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,511 @@
+//! The Voucherify client: one pooled hyper-util client for every tenant,
+//! typed calls, and errors that say where they came from and whether the
+//! request may have reached Voucherify (pingora's lesson: the retry decision
+//! needs both).
+//!
+//! Retry policy. Connection errors (nothing was sent) are retried once for
+//! every call. Validation with our own session key, release and reads are
+//! idempotent, but a timeout is not retried: the time budget is spent.
+//! Redemption is never retried here: Voucherify has no idempotency key, so
+//! the caller reconciles by reading the order before trying again.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    ErrorObject, OrderInfo, RedeemResponse, StackableRequest, ValidationResponse, ValidationRule,
+    Voucher,
+};
+use crate::config::{Secret, VoucherifyConfig};
+use crate::metrics::Metrics;
+use crate::net::client::HttpClient;
+use crate::net::{self, read_body};
+use crate::record::UpstreamTap;
+
+/// Path segments keep unreserved characters only; everything else is
+/// percent-encoded (codes may contain `/`, `#`, `?`, spaces...).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+const MAX_RESPONSE: usize = 4 << 20;
+
+/// One tenant's Voucherify project.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    base: String,
+    app_id: HeaderValue,
+    app_token: HeaderValue,
+    timeout: Duration,
+}
+
+impl Upstream {
+    pub fn new(cfg: &VoucherifyConfig) -> Result<Self, http::header::InvalidHeaderValue> {
+        let mut token = HeaderValue::from_str(cfg.app_token.expose())?;
+        token.set_sensitive(true);
+        Ok(Upstream {
+            base: cfg.base_url.to_string().trim_end_matches('/').to_owned(),
+            app_id: HeaderValue::from_str(&cfg.app_id)?,
+            app_token: token,
+            timeout: cfg.timeout,
+        })
+    }
+
+    /// For tests and the demo.
+    pub fn local(base: &str, app_id: &str, app_token: &Secret, timeout: Duration) -> Self {
+        Upstream::new(&VoucherifyConfig {
+            base_url: base.parse().expect("a valid base URL"),
+            app_id: app_id.to_owned(),
+            app_token: app_token.clone(),
+            timeout,
+        })
+        .expect("valid header values")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Validate,
+    Redeem,
+    Release,
+    GetVoucher,
+    GetRule,
+    GetOrder,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Validate => "validate",
+            Op::Redeem => "redeem",
+            Op::Release => "release",
+            Op::GetVoucher => "get_voucher",
+            Op::GetRule => "get_rule",
+            Op::GetOrder => "get_order",
+        }
+    }
+
+    fn idempotent(self) -> bool {
+        self != Op::Redeem
+    }
+}
+
+#[derive(Debug)]
+pub enum ErrorKind {
+    /// The connection could not be made: nothing reached Voucherify.
+    Connect(String),
+    /// No answer within the tenant's timeout: the outcome is unknown.
+    Timeout,
+    /// The connection broke after the request was sent: outcome unknown.
+    Transport(String),
+    /// 429, with the `Retry-After` seconds when given.
+    RateLimited(Option<u64>),
+    /// 5xx.
+    Unavailable(u16),
+    /// 401/403: our credentials were refused (a configuration problem).
+    Unauthorized(u16),
+    /// Another status this call does not expect.
+    Unexpected(u16, Option<ErrorObject>),
+    /// A 2xx whose body could not be read.
+    BadResponse(String),
+}
+
+#[derive(Debug)]
+pub struct UpstreamError {
+    pub op: Op,
+    pub kind: ErrorKind,
+}
+
+impl UpstreamError {
+    /// Whether Voucherify may have acted on the request. Refusals before
+    /// any work (no connection, 429, 401/403) are the only certain no's; a
+    /// 5xx may come after the work was committed.
+    pub fn outcome_unknown(&self) -> bool {
+        !matches!(
+            self.kind,
+            ErrorKind::Connect(_) | ErrorKind::RateLimited(_) | ErrorKind::Unauthorized(_)
+        )
+    }
+
+    /// A short label for metrics.
+    pub fn kind_label(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::Connect(_) => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Transport(_) => "transport",
+            ErrorKind::RateLimited(_) => "rate_limited",
+            ErrorKind::Unavailable(_) => "unavailable",
+            ErrorKind::Unauthorized(_) => "unauthorized",
+            ErrorKind::Unexpected(..) => "unexpected_status",
+            ErrorKind::BadResponse(_) => "bad_response",
+        }
+    }
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = self.op.name();
+        match &self.kind {
+            ErrorKind::Connect(e) => write!(f, "Voucherify {op}: cannot connect ({e})"),
+            ErrorKind::Timeout => write!(f, "Voucherify {op}: no answer in time"),
+            ErrorKind::Transport(e) => write!(f, "Voucherify {op}: connection failed ({e})"),
+            ErrorKind::RateLimited(_) => write!(f, "Voucherify {op}: rate limit reached"),
+            ErrorKind::Unavailable(s) => write!(f, "Voucherify {op}: answered {s}"),
+            ErrorKind::Unauthorized(s) => write!(f, "Voucherify {op}: credentials refused ({s})"),
+            ErrorKind::Unexpected(s, e) => write!(
+                f,
+                "Voucherify {op}: unexpected {s} ({})",
+                e.as_ref()
+                    .and_then(|e| e.key.as_deref())
+                    .unwrap_or("no error key")
+            ),
+            ErrorKind::BadResponse(e) => write!(f, "Voucherify {op}: unreadable answer ({e})"),
+        }
+    }
+}
+
+impl std::error::Error for UpstreamError {}
+
+/// What one request is, for logs, Voucherify and the recording.
+#[derive(Clone, Copy)]
+pub struct CallCtx<'a> {
+    pub request_id: &'a str,
+    pub tap: Option<&'a UpstreamTap>,
+}
+
+/// The outcome of a redemption that Voucherify answered.
+#[derive(Debug)]
+pub enum RedeemOutcome {
+    Redeemed(RedeemResponse),
+    /// A 4xx: Voucherify refused it and redeemed nothing.
+    Refused(ErrorObject),
+}
+
+#[derive(Clone)]
+pub struct VoucherifyClient {
+    http: HttpClient,
+    metrics: Arc<Metrics>,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl VoucherifyClient {
+    pub fn new(http: HttpClient, metrics: Arc<Metrics>) -> Self {
+        VoucherifyClient { http, metrics }
+    }
+
+    async fn call(
+        &self,
+        up: &Upstream,
+        op: Op,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        ctx: CallCtx<'_>,
+    ) -> Result<Answer, UpstreamError> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            let r = self
+                .send_once(up, op, &method, path, body.as_deref(), ctx)
+                .await;
+            match r {
+                Err(UpstreamError {
+                    kind: ErrorKind::Connect(_),
+                    ..
+                }) if attempt == 1 => continue,
+                other => break other,
+            }
+        };
+        let outcome = match &result {
+            Ok(a) => a.status.as_str().to_owned(),
+            Err(e) => e.kind_label().to_owned(),
+        };
+        self.metrics
+            .voucherify_call(op.name(), &outcome, started.elapsed().as_secs_f64());
+        if let Err(e) = &result {
+            self.metrics.upstream_error(e.kind_label());
+        }
+        result
+    }
+
+    async fn send_once(
+        &self,
+        up: &Upstream,
+        op: Op,
+        method: &Method,
+        path: &str,
+        body: Option<&[u8]>,
+        ctx: CallCtx<'_>,
+    ) -> Result<Answer, UpstreamError> {
+        let err = |kind| UpstreamError { op, kind };
+        let url = format!("{}{}", up.base, path);
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(&url)
+            .header("x-app-id", up.app_id.clone())
+            .header("x-app-token", up.app_token.clone())
+            .header(header::ACCEPT, "application/json")
+            .header(header::ACCEPT_ENCODING, "identity");
+        if let Ok(rid) = HeaderValue::from_str(ctx.request_id) {
+            req = req.header("x-request-id", rid);
+        }
+        let bytes = Bytes::from(body.map(<[u8]>::to_vec).unwrap_or_default());
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        let req = req
+            .body(net::full(bytes.clone()))
+            .map_err(|e| err(ErrorKind::BadResponse(e.to_string())))?;
+        let started = Instant::now();
+        let sent = async {
+            let res = self.http.request(req).await.map_err(|e| {
+                if e.is_connect() {
+                    err(ErrorKind::Connect(source_text(&e)))
+                } else {
+                    err(ErrorKind::Transport(source_text(&e)))
+                }
+            })?;
+            let (parts, body) = res.into_parts();
+            let body = read_body(body, MAX_RESPONSE)
+                .await
+                .map_err(|e| err(ErrorKind::Transport(e.to_string())))?;
+            Ok::<_, UpstreamError>(Answer {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
+        };
+        let answer = match tokio::time::timeout(up.timeout, sent).await {
+            Ok(r) => r,
+            Err(_) => Err(err(ErrorKind::Timeout)),
+        };
+        if let Some(tap) = ctx.tap {
+            tap.record(
+                method,
+                &url,
+                &bytes,
+                answer
+                    .as_ref()
+                    .ok()
+                    .map(|a| (a.status, &a.headers, &a.body)),
+                started,
+            );
+        }
+        let answer = answer?;
+        match answer.status.as_u16() {
+            429 => Err(err(ErrorKind::RateLimited(
+                answer
+                    .headers
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok()),
+            ))),
+            500..=599 => Err(err(ErrorKind::Unavailable(answer.status.as_u16()))),
+            401 | 403 => Err(err(ErrorKind::Unauthorized(answer.status.as_u16()))),
+            _ => Ok(answer),
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(op: Op, a: &Answer) -> Result<T, UpstreamError> {
+        serde_json::from_slice(&a.body).map_err(|e| UpstreamError {
+            op,
+            kind: ErrorKind::BadResponse(e.to_string()),
+        })
+    }
+
+    fn unexpected(op: Op, a: &Answer) -> UpstreamError {
+        UpstreamError {
+            op,
+            kind: ErrorKind::Unexpected(a.status.as_u16(), serde_json::from_slice(&a.body).ok()),
+        }
+    }
+
+    fn json<T: Serialize>(op: Op, body: &T) -> Result<Vec<u8>, UpstreamError> {
+        serde_json::to_vec(body).map_err(|e| UpstreamError {
+            op,
+            kind: ErrorKind::BadResponse(e.to_string()),
+        })
+    }
+
+    /// `POST /v1/validations`.
+    pub async fn validate(
+        &self,
+        up: &Upstream,
+        req: &StackableRequest,
+        ctx: CallCtx<'_>,
+    ) -> Result<ValidationResponse, UpstreamError> {
+        let op = Op::Validate;
+        let a = self
+            .call(
+                up,
+                op,
+                Method::POST,
+                "/v1/validations",
+                Some(Self::json(op, req)?),
+                ctx,
+            )
+            .await?;
+        match a.status {
+            StatusCode::OK => Self::parse(op, &a),
+            _ => Err(Self::unexpected(op, &a)),
+        }
+    }
+
+    /// `POST /v1/redemptions`. Never retried after the request may have
+    /// been sent; see the module comment.
+    pub async fn redeem(
+        &self,
+        up: &Upstream,
+        req: &StackableRequest,
+        ctx: CallCtx<'_>,
+    ) -> Result<RedeemOutcome, UpstreamError> {
+        let op = Op::Redeem;
+        debug_assert!(!op.idempotent());
+        let a = self
+            .call(
+                up,
+                op,
+                Method::POST,
+                "/v1/redemptions",
+                Some(Self::json(op, req)?),
+                ctx,
+            )
+            .await?;
+        match a.status.as_u16() {
+            200 => Self::parse(op, &a).map(RedeemOutcome::Redeemed),
+            400..=499 => Ok(RedeemOutcome::Refused(
+                Self::parse(op, &a).unwrap_or_default(),
+            )),
+            _ => Err(Self::unexpected(op, &a)),
+        }
+    }
+
+    /// `DELETE /v1/vouchers/{code}/sessions/{key}`: `true` when released,
+    /// `false` when Voucherify no longer knows the session (already
+    /// released, consumed or expired), which is as good.
+    pub async fn release(
+        &self,
+        up: &Upstream,
+        code: &str,
+        key: &str,
+        ctx: CallCtx<'_>,
+    ) -> Result<bool, UpstreamError> {
+        let path = format!(
+            "/v1/vouchers/{}/sessions/{}",
+            utf8_percent_encode(code, SEGMENT),
+            utf8_percent_encode(key, SEGMENT)
+        );
+        let a = self
+            .call(up, Op::Release, Method::DELETE, &path, None, ctx)
+            .await?;
+        match a.status.as_u16() {
+            200..=299 => Ok(true),
+            404 => Ok(false),
+            _ => Err(Self::unexpected(Op::Release, &a)),
+        }
+    }
+
+    async fn get_optional<T: DeserializeOwned>(
+        &self,
+        up: &Upstream,
+        op: Op,
+        path: String,
+        ctx: CallCtx<'_>,
+    ) -> Result<Option<T>, UpstreamError> {
+        let a = self.call(up, op, Method::GET, &path, None, ctx).await?;
+        match a.status.as_u16() {
+            200 => Self::parse(op, &a).map(Some),
+            404 => Ok(None),
+            _ => Err(Self::unexpected(op, &a)),
+        }
+    }
+
+    /// `GET /v1/vouchers/{code}`.
+    pub async fn voucher(
+        &self,
+        up: &Upstream,
+        code: &str,
+        ctx: CallCtx<'_>,
+    ) -> Result<Option<Voucher>, UpstreamError> {
+        let path = format!("/v1/vouchers/{}", utf8_percent_encode(code, SEGMENT));
+        self.get_optional(up, Op::GetVoucher, path, ctx).await
+    }
+
+    /// `GET /v1/validation-rules/{id}`.
+    pub async fn rule(
+        &self,
+        up: &Upstream,
+        id: &str,
+        ctx: CallCtx<'_>,
+    ) -> Result<Option<ValidationRule>, UpstreamError> {
+        let path = format!("/v1/validation-rules/{}", utf8_percent_encode(id, SEGMENT));
+        self.get_optional(up, Op::GetRule, path, ctx).await
+    }
+
+    /// `GET /v1/orders/{id}`: by Voucherify id or by the merchant's source id.
+    pub async fn order(
+        &self,
+        up: &Upstream,
+        id: &str,
+        ctx: CallCtx<'_>,
+    ) -> Result<Option<OrderInfo>, UpstreamError> {
+        let path = format!("/v1/orders/{}", utf8_percent_encode(id, SEGMENT));
+        self.get_optional(up, Op::GetOrder, path, ctx).await
+    }
+}
+
+fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        cur = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(
+            utf8_percent_encode("A/B C#1", SEGMENT).to_string(),
+            "A%2FB%20C%231"
+        );
+        assert_eq!(
+            utf8_percent_encode("cbs_abc-1.2~x", SEGMENT).to_string(),
+            "cbs_abc-1.2~x"
+        );
+    }
+
+    #[test]
+    fn only_refusals_before_any_work_are_certain() {
+        let e = |kind| UpstreamError {
+            op: Op::Redeem,
+            kind,
+        };
+        assert!(e(ErrorKind::Timeout).outcome_unknown());
+        assert!(e(ErrorKind::Transport("reset".into())).outcome_unknown());
+        assert!(e(ErrorKind::Unavailable(503)).outcome_unknown());
+        assert!(!e(ErrorKind::Connect("refused".into())).outcome_unknown());
+        assert!(!e(ErrorKind::RateLimited(Some(1))).outcome_unknown());
+        assert!(!e(ErrorKind::Unauthorized(401)).outcome_unknown());
+    }
+}
