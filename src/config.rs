@@ -485,6 +485,8 @@ pub struct Config {
     pub locks: LockConfig,
     pub log: LogConfig,
     pub passthrough: Option<PassthroughConfig>,
+    /// Route modes for callers whose apikey names no tenant.
+    pub routes: Routes,
     pub upstream_tls: UpstreamTlsConfig,
     pub record: Option<RecordConfig>,
     pub tenants: Vec<TenantConfig>,
@@ -916,6 +918,7 @@ impl RawConfig {
             locks,
             log,
             passthrough,
+            routes: global_routes,
             upstream_tls,
             record,
             tenants,

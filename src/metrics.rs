@@ -8,7 +8,6 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -69,7 +68,6 @@ pub struct Metrics {
     upstream_errors: Family<Kind, Counter>,
     recording_dropped: Counter,
     recording_written: Counter,
-    open_connections: Gauge,
 }
 
 impl Default for Metrics {
@@ -92,7 +90,6 @@ impl Metrics {
             upstream_errors: Family::default(),
             recording_dropped: Counter::default(),
             recording_written: Counter::default(),
-            open_connections: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -134,11 +131,6 @@ impl Metrics {
             "recording_written_entries",
             "Recording entries written to disk",
             m.recording_written.clone(),
-        );
-        registry.register(
-            "open_connections",
-            "Client connections currently open on the main listener",
-            m.open_connections.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -187,10 +179,6 @@ impl Metrics {
 
     pub fn recording_written(&self) {
         self.recording_written.inc();
-    }
-
-    pub fn connections(&self) -> &Gauge {
-        &self.open_connections
     }
 
     /// The text exposition.

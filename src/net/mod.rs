@@ -5,6 +5,7 @@
 pub mod client;
 pub mod headers;
 pub mod server;
+pub mod tee;
 pub mod tls;
 
 use bytes::Bytes;

@@ -104,12 +104,12 @@ impl Recorder {
             recorder: self.clone(),
             started_at: self.clock.now(),
             started: Instant::now(),
-            tap: UpstreamTap {
+            tap: Arc::new(UpstreamTap {
                 parent: id.clone(),
                 redactor: self.redactor.clone(),
                 clock: self.clock.clone(),
                 legs: Mutex::new(Vec::new()),
-            },
+            }),
             id,
         })
     }
@@ -131,7 +131,7 @@ pub struct Recording {
     id: String,
     started_at: i64,
     started: Instant,
-    tap: UpstreamTap,
+    tap: Arc<UpstreamTap>,
 }
 
 /// What is known of the request being recorded.
@@ -149,8 +149,8 @@ impl Recording {
     }
 
     /// Where the Voucherify calls of this exchange are recorded.
-    pub fn tap(&self) -> &UpstreamTap {
-        &self.tap
+    pub fn tap(&self) -> Arc<UpstreamTap> {
+        self.tap.clone()
     }
 
     /// Records the exchange and the Voucherify calls it caused.

@@ -59,6 +59,10 @@ impl Upstream {
         })
     }
 
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// For tests and the demo.
     pub fn local(base: &str, app_id: &str, app_token: &Secret, timeout: Duration) -> Self {
         Upstream::new(&VoucherifyConfig {

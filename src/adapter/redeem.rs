@@ -1,0 +1,607 @@
+//! `POST …/coupons/burn` (seed 001) and `POST …/integrations/orders` with
+//! `redemption` (seed 001): redemptions in Voucherify, exactly once.
+//!
+//! Voucherify has no idempotency key, so a redemption is never retried
+//! blindly. Each one names an order (`source_id`): the merchant's `orderId`,
+//! or `cb-{lockReference}` for a burn by reference, or `cb-tx-{id}` for a
+//! burn by codes with a `transactionId`. Before anything is sent, the lock
+//! (or the order id, or the transaction id) is claimed in the store with a
+//! lease. If Voucherify's answer is lost (timeout, broken connection, 5xx),
+//! the claim stays; the next attempt, once the lease is over, first reads
+//! that order back from Voucherify and only redeems if nothing is there.
+//! Concurrent burn, release and order on one lock: one wins, the others get
+//! 422/2001 (in progress) or 400/4000 (already used or released).
+
+use crate::adapter::error::{Failure, Kind};
+use crate::adapter::{Ctx, Json, parse_body};
+use crate::clock::{Millis, iso, parse_iso};
+use crate::gameball::{BurnRequest, CouponRef, OrderRequest, OrderResponse};
+use crate::ids;
+use crate::locks::{Claim, LockRecord, LockState, OpKind, UseStart};
+use crate::metrics::LockEvent;
+use crate::translate::{self, Customer, InvalidReason, RedemptionOrder};
+use crate::voucherify::client::RedeemOutcome;
+
+/// A failed redemption, and whether Voucherify may have done it anyway.
+struct Failed {
+    failure: Failure,
+    outcome_unknown: bool,
+}
+
+impl From<Failure> for Failed {
+    fn from(failure: Failure) -> Self {
+        Failed {
+            failure,
+            outcome_unknown: false,
+        }
+    }
+}
+
+impl From<crate::locks::StoreError> for Failed {
+    fn from(e: crate::locks::StoreError) -> Self {
+        Failure::from(e).into()
+    }
+}
+
+fn required_customer(id: Option<&crate::gameball::CustomerId>) -> Result<&str, Failure> {
+    id.map(|c| c.0.trim())
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Failure::missing("customerId"))
+}
+
+fn codes_of(list: Option<&Vec<CouponRef>>) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for c in list.into_iter().flatten() {
+        let code = c.code().trim();
+        if !code.is_empty() && !codes.iter().any(|x| x == code) {
+            codes.push(code.to_owned());
+        }
+    }
+    codes
+}
+
+fn lease_until(ctx: &Ctx) -> Millis {
+    // Longer than one Voucherify call may take, so a live attempt is never
+    // taken over; short enough that a client's retry can settle it.
+    ctx.now() + ctx.tenant.upstream_timeout_ms() + 1_000
+}
+
+fn metadata(reference: Option<&str>, transaction_id: Option<&str>) -> serde_json::Value {
+    let mut m = serde_json::json!({"source": "couponbridge"});
+    if let Some(r) = reference {
+        m["gameball_lock_reference"] = r.into();
+    }
+    if let Some(t) = transaction_id {
+        m["gameball_transaction_id"] = t.into();
+    }
+    m
+}
+
+/// Whether Voucherify recorded a redemption on order `source_id`.
+async fn order_redeemed(ctx: &Ctx, source_id: &str) -> Result<bool, Failure> {
+    Ok(ctx
+        .app
+        .voucherify
+        .order(&ctx.tenant.upstream, source_id, ctx.call())
+        .await?
+        .is_some_and(|o| o.has_live_redemption()))
+}
+
+/// One redemption request, classified.
+async fn redeem(
+    ctx: &Ctx,
+    codes: &[String],
+    customer: &Customer<'_>,
+    order: &RedemptionOrder<'_>,
+    session_key: Option<&str>,
+    metadata: serde_json::Value,
+) -> Result<(), Failed> {
+    let request =
+        translate::redemption_request(codes, customer, order, session_key, Some(metadata));
+    match ctx
+        .app
+        .voucherify
+        .redeem(&ctx.tenant.upstream, &request, ctx.call())
+        .await
+    {
+        Ok(RedeemOutcome::Redeemed(_)) => Ok(()),
+        Ok(RedeemOutcome::Refused(e)) => {
+            let reason = InvalidReason::from_key(e.key.as_deref().unwrap_or(""));
+            Err(Failure::client(
+                Kind::LockEnded,
+                format!(
+                    "The coupons could not be burned: {}",
+                    reason.message(&ctx.tenant.messages)
+                ),
+            )
+            .into())
+        }
+        Err(e) => Err(Failed {
+            outcome_unknown: e.outcome_unknown(),
+            failure: e.into(),
+        }),
+    }
+}
+
+/// How a lock ended up used.
+enum Used {
+    /// By this call, at this time.
+    Now(Millis),
+    /// Before this call.
+    Before(LockRecord),
+}
+
+/// Redeems lock `reference` (and `extra_codes`) on `order`, exactly once.
+async fn use_lock(
+    ctx: &Ctx,
+    reference: &str,
+    customer: &Customer<'_>,
+    order: &RedemptionOrder<'_>,
+    extra_codes: &[String],
+    transaction_id: Option<&str>,
+) -> Result<Used, Failed> {
+    if !ids::is_lock_reference(reference) {
+        return Err(Failure::lock_not_found(reference).into());
+    }
+    let store = &ctx.app.store;
+    let t = &ctx.tenant.name;
+    let attempt = ids::prefixed_hex("att_", 16);
+    let record = match store
+        .begin_use(
+            t,
+            reference,
+            ctx.now(),
+            lease_until(ctx),
+            &attempt,
+            Some(order.source_id),
+        )
+        .await?
+    {
+        UseStart::Missing => return Err(Failure::lock_not_found(reference).into()),
+        UseStart::Busy => {
+            return Err(Failure::client(
+                Kind::InProgress,
+                format!("Lock reference {reference} is being used; retry shortly"),
+            )
+            .into());
+        }
+        UseStart::Refused {
+            record,
+            newly_expired,
+        } => {
+            if newly_expired {
+                ctx.app.metrics.lock_event(LockEvent::Expired);
+            }
+            return match record.state {
+                LockState::Used => Ok(Used::Before(record)),
+                LockState::Released => Err(Failure::client(
+                    Kind::LockEnded,
+                    format!("Lock reference {reference} was released and cannot be used"),
+                )
+                .into()),
+                _ => Err(Failure::client(
+                    Kind::LockEnded,
+                    format!(
+                        "Lock reference {reference} expired at {}",
+                        iso(record.expires_at)
+                    ),
+                )
+                .into()),
+            };
+        }
+        UseStart::Started(record) => record,
+        UseStart::Resumed(previous) => {
+            // The last attempt's outcome is unknown: look before redeeming.
+            let done = match &previous.used_by {
+                Some(source) => order_redeemed(ctx, source).await?,
+                None => false,
+            };
+            if done {
+                store
+                    .finish_use(t, reference, &attempt, ctx.now(), true, transaction_id)
+                    .await?;
+                ctx.app.metrics.lock_event(LockEvent::Burned);
+                return Ok(Used::Now(ctx.now()));
+            }
+            previous
+        }
+    };
+    if record.customer_id != customer.id {
+        store
+            .finish_use(t, reference, &attempt, ctx.now(), false, None)
+            .await?;
+        return Err(Failure::invalid("customerId", "the lock belongs to another customer").into());
+    }
+    let mut codes = record.codes.clone();
+    codes.extend(
+        extra_codes
+            .iter()
+            .filter(|c| !record.codes.contains(c))
+            .cloned(),
+    );
+    let order = RedemptionOrder {
+        amount_minor: order.amount_minor.or(record.amount_minor),
+        ..*order
+    };
+    match redeem(
+        ctx,
+        &codes,
+        customer,
+        &order,
+        Some(&record.session_key),
+        metadata(Some(reference), transaction_id),
+    )
+    .await
+    {
+        Ok(()) => {
+            let now = ctx.now();
+            store
+                .finish_use(t, reference, &attempt, now, true, transaction_id)
+                .await?;
+            ctx.app.metrics.lock_event(LockEvent::Burned);
+            Ok(Used::Now(now))
+        }
+        Err(failed) if failed.outcome_unknown => {
+            // Stay `burning`: the next attempt settles it after the lease.
+            tracing::warn!(request_id = %ctx.request_id, reference, "burn outcome unknown; the next attempt will reconcile");
+            Err(failed)
+        }
+        Err(failed) => {
+            store
+                .finish_use(t, reference, &attempt, ctx.now(), false, None)
+                .await?;
+            Err(failed)
+        }
+    }
+}
+
+/// Settles a lock whose burn outcome is unknown (its lease ran out): asks
+/// Voucherify about the order the burn named and marks the lock used or
+/// returns it to `locked`. Used by release before it releases.
+pub(crate) async fn settle_unknown_burn(ctx: &Ctx, reference: &str) -> Result<(), Failure> {
+    let store = &ctx.app.store;
+    let t = &ctx.tenant.name;
+    let attempt = ids::prefixed_hex("att_", 16);
+    match store
+        .begin_use(t, reference, ctx.now(), lease_until(ctx), &attempt, None)
+        .await?
+    {
+        UseStart::Resumed(previous) => {
+            let done = match &previous.used_by {
+                Some(source) => order_redeemed(ctx, source).await?,
+                None => false,
+            };
+            store
+                .finish_use(
+                    t,
+                    reference,
+                    &attempt,
+                    ctx.now(),
+                    done,
+                    previous.transaction_id.as_deref(),
+                )
+                .await?;
+            if done {
+                ctx.app.metrics.lock_event(LockEvent::Burned);
+            }
+        }
+        UseStart::Started(_) => {
+            // It was plain `locked` again: put it back as it was.
+            store
+                .finish_use(t, reference, &attempt, ctx.now(), false, None)
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+pub async fn burn(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
+    let req: BurnRequest = parse_body(body)?;
+    let customer_id = required_customer(req.customer_id.as_ref())?;
+    let customer = Customer {
+        id: customer_id,
+        email: req.email.as_deref(),
+        mobile: req.mobile.as_deref(),
+    };
+    let reference = req
+        .lock_reference
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let codes = codes_of(req.coupons.as_ref());
+    let tx = req
+        .transaction_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let burned_at = match (reference, codes.is_empty()) {
+        (Some(_), false) => {
+            return Err(Failure::invalid(
+                "coupons",
+                "send either lockReference or coupons, not both",
+            ));
+        }
+        (None, true) => return Err(Failure::missing("lockReference or coupons")),
+        (Some(reference), true) => {
+            let order = RedemptionOrder {
+                source_id: &format!("cb-{reference}"),
+                amount_minor: None,
+                shipping_minor: None,
+            };
+            match use_lock(ctx, reference, &customer, &order, &[], tx)
+                .await
+                .map_err(|f| f.failure)?
+            {
+                Used::Now(at) => at,
+                // A retry of the same burn (same transaction) answers the
+                // same; anything else is a second burn and refused.
+                Used::Before(record)
+                    if record.transaction_id.as_deref() == tx
+                        && record.customer_id == customer_id =>
+                {
+                    record.used_at.unwrap_or(record.expires_at)
+                }
+                Used::Before(_) => {
+                    return Err(Failure::client(
+                        Kind::LockEnded,
+                        format!("Lock reference {reference} was already used"),
+                    ));
+                }
+            }
+        }
+        (None, false) => burn_codes(ctx, &customer, &codes, tx).await?,
+    };
+    Json::ok(&crate::gameball::BurnResponse {
+        success: true,
+        burned_at: iso(burned_at),
+        transaction_id: req.transaction_id.clone(),
+        transaction_time: req.transaction_time.clone(),
+    })
+}
+
+/// A burn by codes (no lock): once per `transactionId` when one is given.
+async fn burn_codes(
+    ctx: &Ctx,
+    customer: &Customer<'_>,
+    codes: &[String],
+    tx: Option<&str>,
+) -> Result<Millis, Failure> {
+    let store = &ctx.app.store;
+    let t = &ctx.tenant.name;
+    let keep = ctx.app.locks.order_retention;
+    let attempt = ids::prefixed_hex("att_", 16);
+    let source = match tx {
+        Some(tx) => format!("cb-tx-{tx}"),
+        None => format!("cb-burn-{}", ids::prefixed_hex("", 16)),
+    };
+    if let Some(tx) = tx {
+        match store
+            .claim(
+                t,
+                OpKind::Burn,
+                tx,
+                ctx.now(),
+                lease_until(ctx),
+                &attempt,
+                keep,
+            )
+            .await?
+        {
+            Claim::Done(result) => return Ok(parse_iso(&result).unwrap_or_else(|| ctx.now())),
+            Claim::Busy => {
+                return Err(Failure::client(
+                    Kind::InProgress,
+                    format!("Transaction {tx} is being burned; retry shortly"),
+                ));
+            }
+            Claim::Resumed if order_redeemed(ctx, &source).await? => {
+                let now = ctx.now();
+                store
+                    .settle(t, OpKind::Burn, tx, &attempt, Some(&iso(now)), keep)
+                    .await?;
+                return Ok(now);
+            }
+            Claim::Claimed | Claim::Resumed => {}
+        }
+    }
+    let order = RedemptionOrder {
+        source_id: &source,
+        amount_minor: None,
+        shipping_minor: None,
+    };
+    match redeem(ctx, codes, customer, &order, None, metadata(None, tx)).await {
+        Ok(()) => {
+            let now = ctx.now();
+            if let Some(tx) = tx {
+                store
+                    .settle(t, OpKind::Burn, tx, &attempt, Some(&iso(now)), keep)
+                    .await?;
+            }
+            Ok(now)
+        }
+        Err(failed) => {
+            if let Some(tx) = tx.filter(|_| !failed.outcome_unknown) {
+                store
+                    .settle(t, OpKind::Burn, tx, &attempt, None, keep)
+                    .await?;
+            }
+            Err(failed.failure)
+        }
+    }
+}
+
+pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
+    let req: OrderRequest = parse_body(body)?;
+    let customer_id = required_customer(req.customer_id.as_ref())?;
+    let order_id = req
+        .order_id
+        .as_ref()
+        .map(|o| o.0.trim())
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| Failure::missing("orderId"))?;
+    let d = ctx.tenant.decimals;
+    let amount = req
+        .total_price
+        .or(req.total_paid)
+        .map(|a| a.to_minor(d))
+        .transpose()
+        .map_err(|e| Failure::invalid("totalPrice", e))?;
+    let shipping = req
+        .total_shipping
+        .map(|a| a.to_minor(d))
+        .transpose()
+        .map_err(|e| Failure::invalid("totalShipping", e))?;
+    let redemption = req.redemption.clone().unwrap_or_default();
+    let reference = redemption
+        .coupons_lock_reference
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let codes = codes_of(redemption.coupon_codes.as_ref());
+    let customer = Customer {
+        id: customer_id,
+        email: req.email.as_deref(),
+        mobile: req.mobile.as_deref(),
+    };
+    let answer = OrderResponse {
+        customer_id: customer_id.to_owned(),
+        redeemed_points: 0,
+        rewarded_points: 0,
+        line_items: Vec::new(),
+    };
+
+    let store = &ctx.app.store;
+    let t = &ctx.tenant.name;
+    let keep = ctx.app.locks.order_retention;
+    let attempt = ids::prefixed_hex("att_", 16);
+    match store
+        .claim(
+            t,
+            OpKind::Order,
+            order_id,
+            ctx.now(),
+            lease_until(ctx),
+            &attempt,
+            keep,
+        )
+        .await?
+    {
+        Claim::Done(_) => {
+            return Err(Failure::client(
+                Kind::DuplicateOrder,
+                format!("Transaction ID Already Exists: order {order_id} was already tracked"),
+            ));
+        }
+        Claim::Busy => {
+            return Err(Failure::client(
+                Kind::InProgress,
+                format!("Order {order_id} is being tracked; retry shortly"),
+            ));
+        }
+        // An earlier attempt's answer was lost; if Voucherify has the
+        // redemption, that attempt succeeded and this retry says so.
+        Claim::Resumed
+            if (reference.is_some() || !codes.is_empty())
+                && order_redeemed(ctx, order_id).await? =>
+        {
+            if let Some(r) = reference {
+                settle_unknown_burn(ctx, r).await?;
+            }
+            store
+                .settle(
+                    t,
+                    OpKind::Order,
+                    order_id,
+                    &attempt,
+                    Some(&iso(ctx.now())),
+                    keep,
+                )
+                .await?;
+            return Json::ok(&answer);
+        }
+        Claim::Claimed | Claim::Resumed => {}
+    }
+
+    let order = RedemptionOrder {
+        source_id: order_id,
+        amount_minor: amount,
+        shipping_minor: shipping,
+    };
+    let result = match (reference, codes.is_empty()) {
+        (None, true) => Ok(()),
+        (Some(reference), _) => {
+            match use_lock(ctx, reference, &customer, &order, &codes, Some(order_id)).await {
+                Ok(Used::Now(_)) => Ok(()),
+                Ok(Used::Before(_)) => Err(Failed::from(Failure::client(
+                    Kind::LockEnded,
+                    format!("Lock reference {reference} was already used"),
+                ))),
+                Err(f) => Err(f),
+            }
+        }
+        (None, false) => {
+            redeem(
+                ctx,
+                &codes,
+                &customer,
+                &order,
+                None,
+                metadata(None, Some(order_id)),
+            )
+            .await
+        }
+    };
+    match result {
+        Ok(()) => {
+            store
+                .settle(
+                    t,
+                    OpKind::Order,
+                    order_id,
+                    &attempt,
+                    Some(&iso(ctx.now())),
+                    keep,
+                )
+                .await?;
+            Json::ok(&answer)
+        }
+        Err(failed) => {
+            if !failed.outcome_unknown {
+                // Nothing was redeemed: the merchant may send this order again.
+                store
+                    .settle(t, OpKind::Order, order_id, &attempt, None, keep)
+                    .await?;
+            }
+            Err(failed.failure)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_trimmed_and_deduplicated() {
+        let list = vec![
+            CouponRef::Code(" A ".into()),
+            CouponRef::Code("A".into()),
+            CouponRef::Code("".into()),
+            CouponRef::Code("B".into()),
+        ];
+        assert_eq!(
+            codes_of(Some(&list)),
+            vec!["A".to_string(), "B".to_string()]
+        );
+        assert!(codes_of(None).is_empty());
+    }
+
+    #[test]
+    fn redemption_metadata_names_the_gameball_side() {
+        let m = metadata(Some("ref"), Some("tx"));
+        assert_eq!(m["gameball_lock_reference"], "ref");
+        assert_eq!(m["gameball_transaction_id"], "tx");
+        assert_eq!(m["source"], "couponbridge");
+    }
+}

@@ -1,0 +1,94 @@
+//! `DELETE …/coupons/{lockReference}` (seed 000) and its alias
+//! `POST …/coupons/release {"lockReference"}` (seed 001).
+//!
+//! The record turns `released` first (one atomic step, so a concurrent burn
+//! or order cannot also win), then every code's Voucherify session is
+//! released; Voucherify's 404 means already released. A retried release
+//! answers the same again (the stored `releasedAt`) and re-sends the
+//! releases, so a release that failed half-way is finished by the retry.
+
+use crate::adapter::error::{Failure, Kind};
+use crate::adapter::redeem::settle_unknown_burn;
+use crate::adapter::validate::release_sessions;
+use crate::adapter::{Ctx, Json, parse_body};
+use crate::clock::iso;
+use crate::gameball::{ReleaseRequest, ReleaseResponse};
+use crate::ids;
+use crate::locks::{LockState, ReleaseStart};
+use crate::metrics::LockEvent;
+
+pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Result<Json, Failure> {
+    let reference = match reference {
+        Some(r) => r,
+        None => parse_body::<ReleaseRequest>(body)?
+            .lock_reference
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| Failure::missing("lockReference"))?,
+    };
+    if !ids::is_lock_reference(&reference) {
+        return Err(Failure::lock_not_found(&reference));
+    }
+    let tenant = &ctx.tenant.name;
+    // At most twice: a stale burn is settled first, then released.
+    for _ in 0..2 {
+        let (record, released_at) =
+            match ctx.app.store.release(tenant, &reference, ctx.now()).await? {
+                ReleaseStart::Released(record) => {
+                    ctx.app.metrics.lock_event(LockEvent::Released);
+                    let at = record.released_at.unwrap_or_else(|| ctx.now());
+                    (record, at)
+                }
+                ReleaseStart::Ended {
+                    record,
+                    newly_expired,
+                } => {
+                    if newly_expired {
+                        ctx.app.metrics.lock_event(LockEvent::Expired);
+                    }
+                    let at = match record.state {
+                        LockState::Released => record.released_at.unwrap_or(record.expires_at),
+                        _ => record.expires_at,
+                    };
+                    (record, at)
+                }
+                ReleaseStart::Used(record) => {
+                    return Err(Failure::client(
+                        Kind::LockEnded,
+                        format!(
+                            "Lock reference {reference} was used at {} and cannot be released",
+                            record.used_at.map(iso).unwrap_or_default()
+                        ),
+                    ));
+                }
+                ReleaseStart::Burning { stale: false, .. } => {
+                    return Err(Failure::client(
+                        Kind::InProgress,
+                        format!("Lock reference {reference} is being burned; retry shortly"),
+                    ));
+                }
+                ReleaseStart::Burning { stale: true, .. } => {
+                    settle_unknown_burn(ctx, &reference).await?;
+                    continue;
+                }
+                ReleaseStart::Missing => return Err(Failure::lock_not_found(&reference)),
+            };
+        if record.state == LockState::Released
+            && !release_sessions(ctx, &record.codes, &record.session_key).await
+        {
+            return Err(Failure::new(
+                Kind::UpstreamUnavailable,
+                crate::adapter::error::Source::Upstream,
+                "The coupon service did not confirm the release; retry it",
+            ));
+        }
+        return Json::ok(&ReleaseResponse {
+            success: true,
+            released_at: iso(released_at),
+            released_coupons: record.codes,
+        });
+    }
+    Err(Failure::client(
+        Kind::InProgress,
+        format!("Lock reference {reference} is being burned; retry shortly"),
+    ))
+}

@@ -1,0 +1,254 @@
+//! The command line: `serve`, `demo`, `simulate`, `check-config`, `replay`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::clock::Clock;
+use crate::config::{self, Config, LogConfig, LogFormat, RawConfig};
+use crate::sim::faults::Faults;
+use crate::sim::model::ApplicationMode;
+use crate::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN, SimBuilder};
+use crate::{demo, replay, serve, telemetry};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "couponbridge",
+    version,
+    about = "Gameball's coupon API in front, Voucherify behind"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the adapter from a configuration file and the environment.
+    Serve {
+        /// TOML file (default config/couponbridge.toml); COUPONBRIDGE_* variables override it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Run the adapter, a simulated Voucherify and an in-memory store in one process.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin: SocketAddr,
+    },
+    /// Run the Voucherify simulator.
+    Simulate {
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        listen: SocketAddr,
+        /// A JSON array of vouchers (the shape GET /v1/vouchers/{code} returns).
+        #[arg(long)]
+        vouchers: Option<PathBuf>,
+        #[arg(long, default_value = DEFAULT_APP_ID)]
+        app_id: String,
+        #[arg(long, default_value = DEFAULT_APP_TOKEN)]
+        app_token: String,
+        /// Stacking mode of the simulated project.
+        #[arg(long, value_enum, default_value_t = Mode::All)]
+        mode: Mode,
+        /// Time moves only through POST /_sim/clock.
+        #[arg(long)]
+        manual_clock: bool,
+        /// Added to every /v1 answer.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Share (0-1) of /v1 requests answered 503.
+        #[arg(long, default_value_t = 0.0)]
+        error_rate: f64,
+        /// Share (0-1) of /v1 requests answered 429.
+        #[arg(long, default_value_t = 0.0)]
+        rate_limit_rate: f64,
+        /// Share (0-1) of /v1 requests whose connection is dropped.
+        #[arg(long, default_value_t = 0.0)]
+        drop_rate: f64,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Validate the configuration, print it with secrets redacted, list every error.
+    CheckConfig {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Replay recorded Gameball traffic against an adapter and compare answers.
+    Replay(replay::ReplayArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Mode {
+    All,
+    Partial,
+}
+
+fn runtime(threads: Option<usize>) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        b.worker_threads(n.max(1));
+    }
+    b.enable_all().build().expect("a tokio runtime starts")
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::CheckConfig { config } => check_config(config),
+        Command::Serve { config } => match Config::load(config.as_deref()) {
+            Err(errors) => {
+                eprint!("{errors}");
+                ExitCode::from(2)
+            }
+            Ok(cfg) => {
+                telemetry::init(&cfg.log);
+                runtime(None).block_on(serve_until_signal(cfg))
+            }
+        },
+        Command::Demo { listen, admin } => {
+            telemetry::init(&LogConfig {
+                format: LogFormat::Pretty,
+                level: "info".into(),
+            });
+            runtime(None).block_on(run_demo(listen, admin))
+        }
+        Command::Simulate {
+            listen,
+            vouchers,
+            app_id,
+            app_token,
+            mode,
+            manual_clock,
+            latency_ms,
+            error_rate,
+            rate_limit_rate,
+            drop_rate,
+            threads,
+        } => {
+            telemetry::init(&LogConfig {
+                format: LogFormat::Pretty,
+                level: "warn".into(),
+            });
+            let mut builder = SimBuilder::new()
+                .project(&app_id, &app_token)
+                .mode(match mode {
+                    Mode::All => ApplicationMode::All,
+                    Mode::Partial => ApplicationMode::Partial,
+                });
+            if let Some(path) = vouchers {
+                match std::fs::read(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string())
+                    }) {
+                    Ok(doc) => builder = builder.seed(doc),
+                    Err(e) => {
+                        eprintln!("cannot read {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let faults = Faults {
+                latency_ms,
+                error_rate,
+                rate_limit_rate,
+                drop_rate,
+                ..Faults::default()
+            };
+            builder = builder.faults(faults).clock(if manual_clock {
+                Clock::manual_from_now()
+            } else {
+                Clock::System
+            });
+            runtime(threads).block_on(async move {
+                let listen = listen.to_string();
+                match builder.start(&listen).await {
+                    Ok(sim) => {
+                        println!(
+                            "Voucherify simulator on {} (app id {app_id})",
+                            sim.base_url()
+                        );
+                        serve::signal().await;
+                        sim.stop().await;
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("simulator: {e}");
+                        ExitCode::from(2)
+                    }
+                }
+            })
+        }
+        Command::Replay(args) => runtime(None).block_on(replay::run(args)),
+    }
+}
+
+fn check_config(path: Option<PathBuf>) -> ExitCode {
+    let fig = match config::figment(path.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (raw, found) = RawConfig::load(&fig);
+    print!("{}", config::redacted_toml(&raw));
+    match raw.validate(found) {
+        Ok(cfg) => {
+            eprintln!(
+                "configuration is valid: {} tenant(s), listening on {}",
+                cfg.tenants.len(),
+                cfg.server.listen
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprint!("{errors}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve_until_signal(cfg: Config) -> ExitCode {
+    match serve::start(&cfg, Clock::System).await {
+        Ok(running) => {
+            tracing::info!(listen = %running.addr, admin = ?running.admin_addr, tenants = cfg.tenants.len(), "couponbridge serving");
+            serve::signal().await;
+            tracing::info!("shutting down: draining in-flight requests");
+            running.shutdown().await;
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("couponbridge cannot start: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run_demo(listen: SocketAddr, admin: SocketAddr) -> ExitCode {
+    let clock = Clock::System;
+    let sim = match demo::simulator(clock.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("demo simulator: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let cfg = demo::config(listen, Some(admin), &sim.base_url());
+    match serve::start(&cfg, clock).await {
+        Ok(running) => {
+            println!("{}", demo::instructions(running.addr, running.admin_addr));
+            serve::signal().await;
+            running.shutdown().await;
+            sim.stop().await;
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("couponbridge demo cannot start: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

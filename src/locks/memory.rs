@@ -1,0 +1,192 @@
+//! The embedded store (`memory://`): the same contract as Redis inside the
+//! process, for the demo and single-instance deployments. Records expire on
+//! the adapter's clock. Nothing survives a restart: use Redis for that.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{Claim, LockRecord, OpKind};
+use crate::clock::{Clock, Millis};
+
+struct Op {
+    done: Option<String>,
+    lease_until: Millis,
+    attempt: String,
+}
+
+struct Entry<T> {
+    value: T,
+    gone_at: Millis,
+}
+
+#[derive(Default)]
+struct Maps {
+    locks: HashMap<(String, String), Entry<LockRecord>>,
+    ops: HashMap<(String, &'static str, String), Entry<Op>>,
+    writes_since_sweep: u32,
+}
+
+pub struct MemoryStore {
+    clock: Clock,
+    maps: Mutex<Maps>,
+}
+
+const SWEEP_EVERY: u32 = 1024;
+
+impl MemoryStore {
+    pub fn new(clock: Clock) -> Self {
+        MemoryStore {
+            clock,
+            maps: Mutex::new(Maps::default()),
+        }
+    }
+
+    fn maps(&self) -> std::sync::MutexGuard<'_, Maps> {
+        // The maps are consistent after every statement; a panic elsewhere
+        // must not take the store down with it.
+        self.maps.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn after_write(&self, m: &mut Maps) {
+        m.writes_since_sweep += 1;
+        if m.writes_since_sweep >= SWEEP_EVERY {
+            m.writes_since_sweep = 0;
+            let now = self.clock.now();
+            m.locks.retain(|_, e| e.gone_at > now);
+            m.ops.retain(|_, e| e.gone_at > now);
+        }
+    }
+
+    pub fn create(&self, rec: &LockRecord, keep: Duration) -> Result<(), super::StoreError> {
+        let now = self.clock.now();
+        let mut m = self.maps();
+        let key = (rec.tenant.clone(), rec.reference.clone());
+        if m.locks.get(&key).is_some_and(|e| e.gone_at > now) {
+            return Err(super::StoreError::Corrupt(
+                "lock reference collision".into(),
+            ));
+        }
+        m.locks.insert(
+            key,
+            Entry {
+                value: rec.clone(),
+                gone_at: now + keep.as_millis() as i64,
+            },
+        );
+        self.after_write(&mut m);
+        Ok(())
+    }
+
+    pub fn get(&self, tenant: &str, reference: &str) -> Option<LockRecord> {
+        let now = self.clock.now();
+        let m = self.maps();
+        m.locks
+            .get(&(tenant.to_owned(), reference.to_owned()))
+            .filter(|e| e.gone_at > now)
+            .map(|e| e.value.clone())
+    }
+
+    /// Runs a transition on a live record.
+    pub fn with<R>(
+        &self,
+        tenant: &str,
+        reference: &str,
+        f: impl FnOnce(&mut LockRecord) -> R,
+    ) -> Option<R> {
+        let now = self.clock.now();
+        let mut m = self.maps();
+        let e = m
+            .locks
+            .get_mut(&(tenant.to_owned(), reference.to_owned()))
+            .filter(|e| e.gone_at > now)?;
+        Some(f(&mut e.value))
+    }
+
+    /// Like `with`, and keeps the record for `keep` from now.
+    pub fn with_keep<R>(
+        &self,
+        tenant: &str,
+        reference: &str,
+        keep: Duration,
+        f: impl FnOnce(&mut LockRecord) -> R,
+    ) -> Option<R> {
+        let now = self.clock.now();
+        let mut m = self.maps();
+        let e = m
+            .locks
+            .get_mut(&(tenant.to_owned(), reference.to_owned()))
+            .filter(|e| e.gone_at > now)?;
+        e.gone_at = now + keep.as_millis() as i64;
+        Some(f(&mut e.value))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn claim(
+        &self,
+        tenant: &str,
+        kind: OpKind,
+        id: &str,
+        now: Millis,
+        lease_until: Millis,
+        attempt: &str,
+        keep: Duration,
+    ) -> Claim {
+        let mut m = self.maps();
+        let key = (tenant.to_owned(), kind.as_str(), id.to_owned());
+        let clock_now = self.clock.now();
+        match m.ops.get_mut(&key).filter(|e| e.gone_at > clock_now) {
+            None => {
+                m.ops.insert(
+                    key,
+                    Entry {
+                        value: Op {
+                            done: None,
+                            lease_until,
+                            attempt: attempt.to_owned(),
+                        },
+                        gone_at: clock_now + keep.as_millis() as i64,
+                    },
+                );
+                self.after_write(&mut m);
+                Claim::Claimed
+            }
+            Some(e) => match &e.value.done {
+                Some(result) => Claim::Done(result.clone()),
+                None if e.value.lease_until > now => Claim::Busy,
+                None => {
+                    e.value.lease_until = lease_until;
+                    e.value.attempt = attempt.to_owned();
+                    Claim::Resumed
+                }
+            },
+        }
+    }
+
+    pub fn settle(
+        &self,
+        tenant: &str,
+        kind: OpKind,
+        id: &str,
+        attempt: &str,
+        result: Option<&str>,
+        keep: Duration,
+    ) {
+        let mut m = self.maps();
+        let key = (tenant.to_owned(), kind.as_str(), id.to_owned());
+        let now = self.clock.now();
+        let Some(e) = m.ops.get_mut(&key) else { return };
+        if e.value.attempt != attempt || e.value.done.is_some() {
+            return;
+        }
+        match result {
+            Some(r) => {
+                e.value.done = Some(r.to_owned());
+                e.gone_at = now + keep.as_millis() as i64;
+            }
+            None => {
+                m.ops.remove(&key);
+            }
+        }
+    }
+}

@@ -1,0 +1,719 @@
+//! Lock references and their Voucherify sessions, kept in Redis (or in
+//! memory for the demo and single-process tests).
+//!
+//! A lock is one Gameball `lockReference` → one Voucherify session key, the
+//! codes locked under it, the customer, the tenant and the expiry. Its state
+//! machine:
+//!
+//! ```text
+//!   locked ──burn/order──▶ burning ──Voucherify redeemed──▶ used
+//!     │  ▲                    │
+//!     │  └──refused (4xx)─────┘   (an unknown outcome keeps `burning`; the
+//!     │                             lease lets a retry take over and
+//!     ├──release──▶ released         reconcile with Voucherify first)
+//!     └──any write after expiry──▶ expired
+//! ```
+//!
+//! Every transition is one atomic step (a Lua script on Redis, a mutex in
+//! memory), so concurrent burn, release and order on one reference have
+//! exactly one winner. The same behaviour suite runs against both stores.
+
+mod memory;
+mod redis;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::clock::{Clock, Millis};
+use crate::config::StoreConfig;
+use crate::metrics::Metrics;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockState {
+    Locked,
+    Burning,
+    Used,
+    Released,
+    Expired,
+}
+
+impl LockState {
+    fn as_str(self) -> &'static str {
+        match self {
+            LockState::Locked => "locked",
+            LockState::Burning => "burning",
+            LockState::Used => "used",
+            LockState::Released => "released",
+            LockState::Expired => "expired",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "locked" => LockState::Locked,
+            "burning" => LockState::Burning,
+            "used" => LockState::Used,
+            "released" => LockState::Released,
+            "expired" => LockState::Expired,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockRecord {
+    pub tenant: String,
+    pub reference: String,
+    pub customer_id: String,
+    pub session_key: String,
+    pub codes: Vec<String>,
+    /// The order amount the coupons were validated against (minor units).
+    pub amount_minor: Option<i64>,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub state: LockState,
+    /// While `burning`: until when this attempt owns the lock.
+    pub lease_until: Option<Millis>,
+    /// While `burning`: which attempt owns it.
+    pub attempt: Option<String>,
+    /// What burned (or is burning) it: the Voucherify order source id.
+    pub used_by: Option<String>,
+    pub used_at: Option<Millis>,
+    pub transaction_id: Option<String>,
+    pub released_at: Option<Millis>,
+}
+
+impl LockRecord {
+    /// Expired: marked so, or still `locked` past its expiry.
+    pub fn is_expired(&self, now: Millis) -> bool {
+        self.state == LockState::Expired
+            || (self.state == LockState::Locked && self.expires_at <= now)
+    }
+
+    fn to_fields(&self) -> Vec<(&'static str, String)> {
+        let mut f = vec![
+            ("t", self.tenant.clone()),
+            ("r", self.reference.clone()),
+            ("c", self.customer_id.clone()),
+            ("k", self.session_key.clone()),
+            (
+                "codes",
+                serde_json::to_string(&self.codes).unwrap_or_else(|_| "[]".into()),
+            ),
+            ("ca", self.created_at.to_string()),
+            ("ea", self.expires_at.to_string()),
+            ("st", self.state.as_str().to_owned()),
+        ];
+        let mut opt = |k: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                f.push((k, v));
+            }
+        };
+        opt("amt", self.amount_minor.map(|a| a.to_string()));
+        opt("lease", self.lease_until.map(|a| a.to_string()));
+        opt("att", self.attempt.clone());
+        opt("by", self.used_by.clone());
+        opt("ua", self.used_at.map(|a| a.to_string()));
+        opt("tx", self.transaction_id.clone());
+        opt("ra", self.released_at.map(|a| a.to_string()));
+        f
+    }
+
+    fn from_fields(f: &HashMap<String, String>) -> Result<Self, StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("lock record field {what}"));
+        let text = |k: &str| f.get(k).cloned();
+        let num = |k: &str| -> Result<Option<i64>, StoreError> {
+            f.get(k)
+                .map(|v| v.parse::<i64>().map_err(|_| bad(k)))
+                .transpose()
+        };
+        Ok(LockRecord {
+            tenant: text("t").ok_or_else(|| bad("t"))?,
+            reference: text("r").ok_or_else(|| bad("r"))?,
+            customer_id: text("c").ok_or_else(|| bad("c"))?,
+            session_key: text("k").ok_or_else(|| bad("k"))?,
+            codes: serde_json::from_str(f.get("codes").ok_or_else(|| bad("codes"))?)
+                .map_err(|_| bad("codes"))?,
+            amount_minor: num("amt")?,
+            created_at: num("ca")?.ok_or_else(|| bad("ca"))?,
+            expires_at: num("ea")?.ok_or_else(|| bad("ea"))?,
+            state: f
+                .get("st")
+                .and_then(|s| LockState::parse(s))
+                .ok_or_else(|| bad("st"))?,
+            lease_until: num("lease")?,
+            attempt: text("att"),
+            used_by: text("by"),
+            used_at: num("ua")?,
+            transaction_id: text("tx"),
+            released_at: num("ra")?,
+        })
+    }
+}
+
+/// The answer to "may this attempt burn the lock?".
+#[derive(Debug, Clone, PartialEq)]
+pub enum UseStart {
+    /// It was `locked`; this attempt now owns it.
+    Started(LockRecord),
+    /// A previous attempt's lease ran out with its outcome unknown; this
+    /// attempt owns it now and must first ask Voucherify whether the
+    /// previous one (`record.used_by`, as it was) redeemed.
+    Resumed(LockRecord),
+    /// Another attempt is under way.
+    Busy,
+    /// Used, released, or expired: nothing to burn. `newly_expired` is true
+    /// for the one call that found it expired first.
+    Refused {
+        record: LockRecord,
+        newly_expired: bool,
+    },
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReleaseStart {
+    /// It was `locked`: now `released`.
+    Released(LockRecord),
+    /// Already released or expired (`newly_expired` for the first call to
+    /// find it so): nothing locked any more, the same answer again.
+    Ended {
+        record: LockRecord,
+        newly_expired: bool,
+    },
+    /// It was burned.
+    Used(LockRecord),
+    /// A burn is under way (`stale`: its lease ran out, outcome unknown).
+    Burning {
+        record: LockRecord,
+        stale: bool,
+    },
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Relock {
+    Updated,
+    NotLocked(LockRecord),
+    Missing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Order,
+    Burn,
+}
+
+impl OpKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Order => "order",
+            OpKind::Burn => "burn",
+        }
+    }
+}
+
+/// Claiming a merchant operation (an order id, a burn transaction id) so it
+/// is carried out once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    Claimed,
+    /// A previous attempt's lease ran out with its outcome unknown.
+    Resumed,
+    Busy,
+    /// Done before; carries what that attempt stored.
+    Done(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("lock store unavailable: {0}")]
+    Unavailable(String),
+    #[error("lock store holds an unreadable record: {0}")]
+    Corrupt(String),
+    #[error("lock store configuration: {0}")]
+    Config(String),
+}
+
+// ---------------------------------------------------------------------------
+// The transitions, as plain functions (the memory store runs these; the
+// Redis scripts are their Lua twins)
+// ---------------------------------------------------------------------------
+
+/// `used_by: None` keeps the previous attempt's order (a reconciliation
+/// that only settles what that attempt did).
+fn begin_use(
+    rec: &mut LockRecord,
+    now: Millis,
+    lease_until: Millis,
+    attempt: &str,
+    used_by: Option<&str>,
+) -> UseStart {
+    match rec.state {
+        LockState::Locked if rec.expires_at <= now => {
+            rec.state = LockState::Expired;
+            UseStart::Refused {
+                record: rec.clone(),
+                newly_expired: true,
+            }
+        }
+        LockState::Locked => {
+            rec.state = LockState::Burning;
+            rec.lease_until = Some(lease_until);
+            rec.attempt = Some(attempt.to_owned());
+            if let Some(by) = used_by {
+                rec.used_by = Some(by.to_owned());
+            }
+            UseStart::Started(rec.clone())
+        }
+        LockState::Burning if rec.lease_until.unwrap_or(0) > now => UseStart::Busy,
+        LockState::Burning => {
+            let previous = rec.clone();
+            rec.lease_until = Some(lease_until);
+            rec.attempt = Some(attempt.to_owned());
+            if let Some(by) = used_by {
+                rec.used_by = Some(by.to_owned());
+            }
+            UseStart::Resumed(previous)
+        }
+        LockState::Used | LockState::Released | LockState::Expired => UseStart::Refused {
+            record: rec.clone(),
+            newly_expired: false,
+        },
+    }
+}
+
+fn finish_use(
+    rec: &mut LockRecord,
+    attempt: &str,
+    now: Millis,
+    used: bool,
+    transaction_id: Option<&str>,
+) -> bool {
+    if rec.state != LockState::Burning || rec.attempt.as_deref() != Some(attempt) {
+        return false;
+    }
+    if used {
+        rec.state = LockState::Used;
+        rec.used_at = Some(now);
+        rec.transaction_id = transaction_id.map(str::to_owned);
+    } else {
+        rec.state = LockState::Locked;
+    }
+    rec.lease_until = None;
+    rec.attempt = None;
+    true
+}
+
+fn release(rec: &mut LockRecord, now: Millis) -> ReleaseStart {
+    match rec.state {
+        LockState::Locked if rec.expires_at <= now => {
+            rec.state = LockState::Expired;
+            ReleaseStart::Ended {
+                record: rec.clone(),
+                newly_expired: true,
+            }
+        }
+        LockState::Locked => {
+            rec.state = LockState::Released;
+            rec.released_at = Some(now);
+            ReleaseStart::Released(rec.clone())
+        }
+        LockState::Burning => ReleaseStart::Burning {
+            stale: rec.lease_until.unwrap_or(0) <= now,
+            record: rec.clone(),
+        },
+        LockState::Used => ReleaseStart::Used(rec.clone()),
+        LockState::Released | LockState::Expired => ReleaseStart::Ended {
+            record: rec.clone(),
+            newly_expired: false,
+        },
+    }
+}
+
+fn relock(
+    rec: &mut LockRecord,
+    now: Millis,
+    codes: &[String],
+    amount: Option<i64>,
+    expires_at: Millis,
+) -> Relock {
+    if rec.state != LockState::Locked || rec.expires_at <= now {
+        return Relock::NotLocked(rec.clone());
+    }
+    rec.codes = codes.to_vec();
+    rec.amount_minor = amount;
+    rec.expires_at = expires_at;
+    Relock::Updated
+}
+
+// ---------------------------------------------------------------------------
+// The store
+// ---------------------------------------------------------------------------
+
+enum Backend {
+    Memory(memory::MemoryStore),
+    Redis(redis::RedisStore),
+}
+
+/// The lock store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+    metrics: Arc<Metrics>,
+}
+
+impl Store {
+    pub async fn connect(
+        cfg: &StoreConfig,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+    ) -> Result<Store, StoreError> {
+        let backend = match cfg {
+            StoreConfig::Memory => Backend::Memory(memory::MemoryStore::new(clock)),
+            StoreConfig::Redis { .. } => Backend::Redis(redis::RedisStore::connect(cfg).await?),
+        };
+        Ok(Store {
+            backend: Arc::new(backend),
+            metrics,
+        })
+    }
+
+    pub fn memory(clock: Clock, metrics: Arc<Metrics>) -> Store {
+        Store {
+            backend: Arc::new(Backend::Memory(memory::MemoryStore::new(clock))),
+            metrics,
+        }
+    }
+
+    pub fn is_memory(&self) -> bool {
+        matches!(*self.backend, Backend::Memory(_))
+    }
+
+    async fn timed<T>(
+        &self,
+        op: &'static str,
+        f: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let r = f.await;
+        self.metrics.redis_call(op, started.elapsed().as_secs_f64());
+        r
+    }
+
+    /// Writes a new lock, kept for `keep` (its TTL plus the retention).
+    /// Returns once the store has acknowledged the write.
+    pub async fn create(&self, rec: &LockRecord, keep: Duration) -> Result<(), StoreError> {
+        self.timed("create", async {
+            match &*self.backend {
+                Backend::Memory(m) => m.create(rec, keep),
+                Backend::Redis(r) => r.create(rec, keep).await,
+            }
+        })
+        .await
+    }
+
+    pub async fn get(
+        &self,
+        tenant: &str,
+        reference: &str,
+    ) -> Result<Option<LockRecord>, StoreError> {
+        self.timed("get", async {
+            match &*self.backend {
+                Backend::Memory(m) => Ok(m.get(tenant, reference)),
+                Backend::Redis(r) => r.get(tenant, reference).await,
+            }
+        })
+        .await
+    }
+
+    pub async fn begin_use(
+        &self,
+        tenant: &str,
+        reference: &str,
+        now: Millis,
+        lease_until: Millis,
+        attempt: &str,
+        used_by: Option<&str>,
+    ) -> Result<UseStart, StoreError> {
+        self.timed("begin_use", async {
+            match &*self.backend {
+                Backend::Memory(m) => Ok(m
+                    .with(tenant, reference, |rec| {
+                        begin_use(rec, now, lease_until, attempt, used_by)
+                    })
+                    .unwrap_or(UseStart::Missing)),
+                Backend::Redis(r) => {
+                    r.begin_use(tenant, reference, now, lease_until, attempt, used_by)
+                        .await
+                }
+            }
+        })
+        .await
+    }
+
+    /// Ends this attempt's burn: `used` or back to `locked`. Returns false
+    /// when the attempt no longer owns the lock.
+    pub async fn finish_use(
+        &self,
+        tenant: &str,
+        reference: &str,
+        attempt: &str,
+        now: Millis,
+        used: bool,
+        transaction_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.timed("finish_use", async {
+            match &*self.backend {
+                Backend::Memory(m) => Ok(m
+                    .with(tenant, reference, |rec| {
+                        finish_use(rec, attempt, now, used, transaction_id)
+                    })
+                    .unwrap_or(false)),
+                Backend::Redis(r) => {
+                    r.finish_use(tenant, reference, attempt, now, used, transaction_id)
+                        .await
+                }
+            }
+        })
+        .await
+    }
+
+    pub async fn release(
+        &self,
+        tenant: &str,
+        reference: &str,
+        now: Millis,
+    ) -> Result<ReleaseStart, StoreError> {
+        self.timed("release", async {
+            match &*self.backend {
+                Backend::Memory(m) => Ok(m
+                    .with(tenant, reference, |rec| release(rec, now))
+                    .unwrap_or(ReleaseStart::Missing)),
+                Backend::Redis(r) => r.release(tenant, reference, now).await,
+            }
+        })
+        .await
+    }
+
+    /// Replaces a live lock's codes and expiry (re-validation into an
+    /// existing lock).
+    pub async fn relock(
+        &self,
+        tenant: &str,
+        reference: &str,
+        now: Millis,
+        codes: &[String],
+        amount: Option<i64>,
+        expires_at: Millis,
+        keep: Duration,
+    ) -> Result<Relock, StoreError> {
+        self.timed("relock", async {
+            match &*self.backend {
+                Backend::Memory(m) => Ok(m
+                    .with_keep(tenant, reference, keep, |rec| {
+                        relock(rec, now, codes, amount, expires_at)
+                    })
+                    .unwrap_or(Relock::Missing)),
+                Backend::Redis(r) => {
+                    r.relock(tenant, reference, now, codes, amount, expires_at, keep)
+                        .await
+                }
+            }
+        })
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn claim(
+        &self,
+        tenant: &str,
+        kind: OpKind,
+        id: &str,
+        now: Millis,
+        lease_until: Millis,
+        attempt: &str,
+        keep: Duration,
+    ) -> Result<Claim, StoreError> {
+        self.timed("claim", async {
+            match &*self.backend {
+                Backend::Memory(m) => {
+                    Ok(m.claim(tenant, kind, id, now, lease_until, attempt, keep))
+                }
+                Backend::Redis(r) => {
+                    r.claim(tenant, kind, id, now, lease_until, attempt, keep)
+                        .await
+                }
+            }
+        })
+        .await
+    }
+
+    /// Ends a claimed operation: `Some(result)` marks it done (kept for
+    /// `keep`), `None` forgets it so the merchant may try again.
+    pub async fn settle(
+        &self,
+        tenant: &str,
+        kind: OpKind,
+        id: &str,
+        attempt: &str,
+        result: Option<&str>,
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed("settle", async {
+            match &*self.backend {
+                Backend::Memory(m) => {
+                    m.settle(tenant, kind, id, attempt, result, keep);
+                    Ok(())
+                }
+                Backend::Redis(r) => r.settle(tenant, kind, id, attempt, result, keep).await,
+            }
+        })
+        .await
+    }
+
+    /// Readiness: can the store answer right now?
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Memory(_) => Ok(()),
+            Backend::Redis(r) => self.timed("ping", r.ping()).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> LockRecord {
+        LockRecord {
+            tenant: "shop".into(),
+            reference: "r".into(),
+            customer_id: "c".into(),
+            session_key: "k".into(),
+            codes: vec!["A".into(), "B".into()],
+            amount_minor: Some(1000),
+            created_at: 0,
+            expires_at: 100,
+            state: LockState::Locked,
+            lease_until: None,
+            attempt: None,
+            used_by: None,
+            used_at: None,
+            transaction_id: None,
+            released_at: None,
+        }
+    }
+
+    #[test]
+    fn fields_round_trip() {
+        let mut r = rec();
+        r.state = LockState::Burning;
+        r.lease_until = Some(5);
+        r.attempt = Some("a".into());
+        r.used_by = Some("order:1".into());
+        let fields: HashMap<String, String> = r
+            .to_fields()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert_eq!(LockRecord::from_fields(&fields).unwrap(), r);
+    }
+
+    #[test]
+    fn a_burn_owns_the_lock_until_it_finishes_or_its_lease_ends() {
+        let mut r = rec();
+        assert!(matches!(
+            begin_use(&mut r, 10, 20, "a1", Some("cb-r")),
+            UseStart::Started(_)
+        ));
+        assert_eq!(
+            begin_use(&mut r, 11, 21, "a2", Some("cb-r")),
+            UseStart::Busy
+        );
+        assert!(matches!(
+            release(&mut r, 12),
+            ReleaseStart::Burning { stale: false, .. }
+        ));
+        assert!(
+            !finish_use(&mut r, "a2", 13, true, None),
+            "only the owner finishes"
+        );
+        // The first attempt went silent; after its lease a retry takes over.
+        assert!(
+            matches!(begin_use(&mut r, 25, 35, "a3", None), UseStart::Resumed(prev) if prev.attempt.as_deref() == Some("a1"))
+        );
+        assert!(finish_use(&mut r, "a3", 26, true, Some("tx")));
+        assert_eq!(r.state, LockState::Used);
+        assert!(matches!(
+            begin_use(&mut r, 27, 37, "a4", Some("cb-r")),
+            UseStart::Refused {
+                newly_expired: false,
+                ..
+            }
+        ));
+        assert!(matches!(release(&mut r, 28), ReleaseStart::Used(_)));
+    }
+
+    #[test]
+    fn a_refused_burn_returns_the_lock() {
+        let mut r = rec();
+        begin_use(&mut r, 10, 20, "a1", Some("cb-r"));
+        assert!(finish_use(&mut r, "a1", 11, false, None));
+        assert_eq!(r.state, LockState::Locked);
+        assert!(matches!(release(&mut r, 12), ReleaseStart::Released(_)));
+        assert!(matches!(
+            release(&mut r, 13),
+            ReleaseStart::Ended {
+                newly_expired: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn expiry_is_found_once() {
+        let mut r = rec();
+        assert!(matches!(
+            release(&mut r, 100),
+            ReleaseStart::Ended {
+                newly_expired: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            release(&mut r, 101),
+            ReleaseStart::Ended {
+                newly_expired: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            begin_use(&mut r, 102, 110, "a", Some("x")),
+            UseStart::Refused {
+                newly_expired: false,
+                ..
+            }
+        ));
+        assert!(r.is_expired(50), "marked expired stays expired");
+    }
+
+    #[test]
+    fn relock_only_touches_a_live_lock() {
+        let mut r = rec();
+        assert_eq!(
+            relock(&mut r, 10, &["C".into()], None, 200),
+            Relock::Updated
+        );
+        assert_eq!(
+            (r.codes.clone(), r.expires_at),
+            (vec!["C".to_string()], 200)
+        );
+        release(&mut r, 11);
+        assert!(matches!(
+            relock(&mut r, 12, &["D".into()], None, 300),
+            Relock::NotLocked(_)
+        ));
+    }
+}

@@ -1,0 +1,550 @@
+//! The Redis store: standalone (one multiplexed, auto-reconnecting
+//! connection), Redis Cluster, or Sentinel-managed.
+//!
+//! Keys: `cb:{<tenant>:<reference>}:lock` (a hash) and
+//! `cb:{<tenant>:<kind>:<id>}:op`. The hash tag holds the tenant, so keys
+//! are namespaced per tenant (another tenant's reference is simply another
+//! key) and every key a script touches lives in one Cluster slot. Every
+//! transition is one Lua script, the twin of the Rust functions in `mod.rs`.
+//!
+//! Sentinel: redis-rs does not follow failovers on its own (redis-rs#1438),
+//! so a READONLY answer or a dropped connection makes the store ask the
+//! sentinels for the current master and reconnect. The failed command is
+//! not retried here (a lock write may have happened); the caller's client
+//! sees a 503 and retries the whole, idempotent-or-reconciled, operation.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::{Client, Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
+
+use super::{Claim, LockRecord, OpKind, ReleaseStart, Relock, StoreError, UseStart};
+use crate::clock::Millis;
+use crate::config::{RedisMode, StoreConfig};
+
+const CREATE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"#;
+
+const BEGIN_USE: &str = r#"
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st then return {'missing'} end
+local now = tonumber(ARGV[1])
+if st == 'locked' then
+  if tonumber(redis.call('HGET', KEYS[1], 'ea')) <= now then
+    redis.call('HSET', KEYS[1], 'st', 'expired')
+    return {'expired_now', redis.call('HGETALL', KEYS[1])}
+  end
+  redis.call('HSET', KEYS[1], 'st', 'burning', 'lease', ARGV[2], 'att', ARGV[3])
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'by', ARGV[4]) end
+  return {'started', redis.call('HGETALL', KEYS[1])}
+end
+if st == 'burning' then
+  if tonumber(redis.call('HGET', KEYS[1], 'lease') or '0') > now then return {'busy'} end
+  local previous = redis.call('HGETALL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'lease', ARGV[2], 'att', ARGV[3])
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'by', ARGV[4]) end
+  return {'resumed', previous}
+end
+return {'refused', redis.call('HGETALL', KEYS[1])}
+"#;
+
+const FINISH_USE: &str = r#"
+if redis.call('HGET', KEYS[1], 'st') ~= 'burning' then return 0 end
+if redis.call('HGET', KEYS[1], 'att') ~= ARGV[1] then return 0 end
+if ARGV[2] == 'used' then
+  redis.call('HSET', KEYS[1], 'st', 'used', 'ua', ARGV[3])
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'tx', ARGV[4]) end
+else
+  redis.call('HSET', KEYS[1], 'st', 'locked')
+end
+redis.call('HDEL', KEYS[1], 'lease', 'att')
+return 1
+"#;
+
+const RELEASE: &str = r#"
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st then return {'missing'} end
+local now = tonumber(ARGV[1])
+if st == 'locked' then
+  if tonumber(redis.call('HGET', KEYS[1], 'ea')) <= now then
+    redis.call('HSET', KEYS[1], 'st', 'expired')
+    return {'expired_now', redis.call('HGETALL', KEYS[1])}
+  end
+  redis.call('HSET', KEYS[1], 'st', 'released', 'ra', ARGV[1])
+  return {'released_now', redis.call('HGETALL', KEYS[1])}
+end
+if st == 'burning' then
+  if tonumber(redis.call('HGET', KEYS[1], 'lease') or '0') > now then
+    return {'burning', redis.call('HGETALL', KEYS[1])}
+  end
+  return {'burning_stale', redis.call('HGETALL', KEYS[1])}
+end
+return {st, redis.call('HGETALL', KEYS[1])}
+"#;
+
+const RELOCK: &str = r#"
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st then return {'missing'} end
+if st ~= 'locked' or tonumber(redis.call('HGET', KEYS[1], 'ea')) <= tonumber(ARGV[1]) then
+  return {'not_locked', redis.call('HGETALL', KEYS[1])}
+end
+redis.call('HSET', KEYS[1], 'codes', ARGV[2], 'ea', ARGV[4])
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], 'amt') else redis.call('HSET', KEYS[1], 'amt', ARGV[3]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {'updated'}
+"#;
+
+const CLAIM: &str = r#"
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st then
+  redis.call('HSET', KEYS[1], 'st', 'pending', 'lease', ARGV[2], 'att', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return {'claimed'}
+end
+if st == 'done' then return {'done', redis.call('HGET', KEYS[1], 'res') or ''} end
+if tonumber(redis.call('HGET', KEYS[1], 'lease') or '0') > tonumber(ARGV[1]) then return {'busy'} end
+redis.call('HSET', KEYS[1], 'lease', ARGV[2], 'att', ARGV[3])
+return {'resumed'}
+"#;
+
+const SETTLE: &str = r#"
+if redis.call('HGET', KEYS[1], 'st') ~= 'pending' then return 0 end
+if redis.call('HGET', KEYS[1], 'att') ~= ARGV[1] then return 0 end
+if ARGV[2] == 'done' then
+  redis.call('HSET', KEYS[1], 'st', 'done', 'res', ARGV[3])
+  redis.call('HDEL', KEYS[1], 'lease', 'att')
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+"#;
+
+/// One connection type for the three deployments, so scripts run the same.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+struct Scripts {
+    create: Script,
+    begin_use: Script,
+    finish_use: Script,
+    release: Script,
+    relock: Script,
+    claim: Script,
+    settle: Script,
+}
+
+pub struct RedisStore {
+    conn: RwLock<Conn>,
+    sentinel: Option<tokio::sync::Mutex<(SentinelClient, ConnectionManagerConfig)>>,
+    scripts: Scripts,
+}
+
+fn unavailable(e: RedisError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn manager_config(
+    response_timeout: Duration,
+    connect_timeout: Duration,
+) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_response_timeout(Some(response_timeout))
+        .set_connection_timeout(Some(connect_timeout))
+        .set_number_of_retries(3)
+        .set_max_delay(Duration::from_secs(2))
+        // Many concurrent requests share the one connection.
+        .set_pipeline_buffer_size(1024)
+}
+
+fn lock_key(tenant: &str, reference: &str) -> String {
+    format!("cb:{{{tenant}:{reference}}}:lock")
+}
+
+fn op_key(tenant: &str, kind: OpKind, id: &str) -> String {
+    format!("cb:{{{tenant}:{}:{id}}}:op", kind.as_str())
+}
+
+/// A script answer `{status, HGETALL...}` as its status and record.
+fn status_and_record(v: Value) -> Result<(String, Option<LockRecord>), StoreError> {
+    let items: Vec<Value> = redis::from_redis_value(v)
+        .map_err(|e| StoreError::Corrupt(format!("script answer: {e}")))?;
+    let mut it = items.into_iter();
+    let status: String = it
+        .next()
+        .map(redis::from_redis_value)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("script status: {e}")))?
+        .unwrap_or_default();
+    let record = match it.next() {
+        Some(v) => {
+            let fields: HashMap<String, String> = redis::from_redis_value(v)
+                .map_err(|e| StoreError::Corrupt(format!("record: {e}")))?;
+            Some(LockRecord::from_fields(&fields)?)
+        }
+        None => None,
+    };
+    Ok((status, record))
+}
+
+fn record(r: Option<LockRecord>) -> Result<LockRecord, StoreError> {
+    r.ok_or_else(|| StoreError::Corrupt("script answered without the record".into()))
+}
+
+impl RedisStore {
+    pub async fn connect(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        let StoreConfig::Redis {
+            mode,
+            urls,
+            master_name,
+            response_timeout,
+            connect_timeout,
+        } = cfg
+        else {
+            return Err(StoreError::Config("not a Redis store".into()));
+        };
+        let mcfg = manager_config(*response_timeout, *connect_timeout);
+        let urls: Vec<&str> = urls.iter().map(|u| u.expose()).collect();
+        let (conn, sentinel) = match mode {
+            RedisMode::Standalone => {
+                let client =
+                    Client::open(urls[0]).map_err(|e| StoreError::Config(e.to_string()))?;
+                // Lazy: start even if Redis is down, report not-ready, and
+                // connect as soon as it is up.
+                let manager = ConnectionManager::new_lazy_with_config(client, mcfg)
+                    .map_err(|e| StoreError::Config(e.to_string()))?;
+                (Conn::Single(manager), None)
+            }
+            RedisMode::Cluster => {
+                let client = ClusterClientBuilder::new(urls.clone())
+                    .response_timeout(*response_timeout)
+                    .connection_timeout(*connect_timeout)
+                    .build()
+                    .map_err(|e| StoreError::Config(e.to_string()))?;
+                let conn = client.get_async_connection().await.map_err(unavailable)?;
+                (Conn::Cluster(conn), None)
+            }
+            RedisMode::Sentinel => {
+                let name = master_name.clone().unwrap_or_default();
+                let mut sentinel =
+                    SentinelClient::build(urls.clone(), name, None, SentinelServerType::Master)
+                        .map_err(|e| StoreError::Config(e.to_string()))?;
+                let client = sentinel.async_get_client().await.map_err(unavailable)?;
+                let manager = ConnectionManager::new_lazy_with_config(client, mcfg.clone())
+                    .map_err(|e| StoreError::Config(e.to_string()))?;
+                (
+                    Conn::Single(manager),
+                    Some(tokio::sync::Mutex::new((sentinel, mcfg))),
+                )
+            }
+        };
+        Ok(RedisStore {
+            conn: RwLock::new(conn),
+            sentinel,
+            scripts: Scripts {
+                create: Script::new(CREATE),
+                begin_use: Script::new(BEGIN_USE),
+                finish_use: Script::new(FINISH_USE),
+                release: Script::new(RELEASE),
+                relock: Script::new(RELOCK),
+                claim: Script::new(CLAIM),
+                settle: Script::new(SETTLE),
+            },
+        })
+    }
+
+    fn conn(&self) -> Conn {
+        self.conn.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// After an error: under Sentinel, a READONLY answer or a lost
+    /// connection means the master may have moved; ask again.
+    async fn after_error(&self, e: &RedisError) {
+        let Some(sentinel) = &self.sentinel else {
+            return;
+        };
+        let moved = e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+            || e.is_connection_dropped()
+            || e.is_io_error()
+            || e.is_timeout();
+        if !moved {
+            return;
+        }
+        let mut guard = sentinel.lock().await;
+        let (client, cfg) = &mut *guard;
+        match client.async_get_client().await {
+            Ok(c) => match ConnectionManager::new_lazy_with_config(c, cfg.clone()) {
+                Ok(m) => {
+                    tracing::warn!("Redis master re-resolved through Sentinel");
+                    *self.conn.write().unwrap_or_else(|p| p.into_inner()) = Conn::Single(m);
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot reconnect to the Redis master"),
+            },
+            Err(err) => tracing::warn!(error = %err, "Sentinel did not name a master"),
+        }
+    }
+
+    async fn run(&self, inv: &redis::ScriptInvocation<'_>) -> Result<Value, StoreError> {
+        let mut conn = self.conn();
+        match inv.invoke_async::<Value>(&mut conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.after_error(&e).await;
+                Err(unavailable(e))
+            }
+        }
+    }
+
+    pub async fn create(&self, rec: &LockRecord, keep: Duration) -> Result<(), StoreError> {
+        let mut inv = self
+            .scripts
+            .create
+            .key(lock_key(&rec.tenant, &rec.reference));
+        inv.arg(keep.as_millis() as u64);
+        for (k, v) in rec.to_fields() {
+            inv.arg(k).arg(v);
+        }
+        let created: i64 = redis::from_redis_value(self.run(&inv).await?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if created == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt("lock reference collision".into()))
+        }
+    }
+
+    pub async fn get(
+        &self,
+        tenant: &str,
+        reference: &str,
+    ) -> Result<Option<LockRecord>, StoreError> {
+        let mut conn = self.conn();
+        let fields: HashMap<String, String> = match redis::cmd("HGETALL")
+            .arg(lock_key(tenant, reference))
+            .query_async(&mut conn)
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                self.after_error(&e).await;
+                return Err(unavailable(e));
+            }
+        };
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        LockRecord::from_fields(&fields).map(Some)
+    }
+
+    pub async fn begin_use(
+        &self,
+        tenant: &str,
+        reference: &str,
+        now: Millis,
+        lease_until: Millis,
+        attempt: &str,
+        used_by: Option<&str>,
+    ) -> Result<UseStart, StoreError> {
+        let mut inv = self.scripts.begin_use.key(lock_key(tenant, reference));
+        inv.arg(now)
+            .arg(lease_until)
+            .arg(attempt)
+            .arg(used_by.unwrap_or(""));
+        let (status, rec) = status_and_record(self.run(&inv).await?)?;
+        Ok(match status.as_str() {
+            "missing" => UseStart::Missing,
+            "busy" => UseStart::Busy,
+            "started" => UseStart::Started(record(rec)?),
+            "resumed" => UseStart::Resumed(record(rec)?),
+            "expired_now" => UseStart::Refused {
+                record: record(rec)?,
+                newly_expired: true,
+            },
+            _ => UseStart::Refused {
+                record: record(rec)?,
+                newly_expired: false,
+            },
+        })
+    }
+
+    pub async fn finish_use(
+        &self,
+        tenant: &str,
+        reference: &str,
+        attempt: &str,
+        now: Millis,
+        used: bool,
+        transaction_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut inv = self.scripts.finish_use.key(lock_key(tenant, reference));
+        inv.arg(attempt)
+            .arg(if used { "used" } else { "failed" })
+            .arg(now)
+            .arg(transaction_id.unwrap_or(""));
+        let done: i64 = redis::from_redis_value(self.run(&inv).await?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(done == 1)
+    }
+
+    pub async fn release(
+        &self,
+        tenant: &str,
+        reference: &str,
+        now: Millis,
+    ) -> Result<ReleaseStart, StoreError> {
+        let mut inv = self.scripts.release.key(lock_key(tenant, reference));
+        inv.arg(now);
+        let (status, rec) = status_and_record(self.run(&inv).await?)?;
+        Ok(match status.as_str() {
+            "missing" => ReleaseStart::Missing,
+            "released_now" => ReleaseStart::Released(record(rec)?),
+            "expired_now" => ReleaseStart::Ended {
+                record: record(rec)?,
+                newly_expired: true,
+            },
+            "burning" | "burning_stale" => ReleaseStart::Burning {
+                stale: status == "burning_stale",
+                record: record(rec)?,
+            },
+            "used" => ReleaseStart::Used(record(rec)?),
+            _ => ReleaseStart::Ended {
+                record: record(rec)?,
+                newly_expired: false,
+            },
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn relock(
+        &self,
+        tenant: &str,
+        reference: &str,
+        now: Millis,
+        codes: &[String],
+        amount: Option<i64>,
+        expires_at: Millis,
+        keep: Duration,
+    ) -> Result<Relock, StoreError> {
+        let mut inv = self.scripts.relock.key(lock_key(tenant, reference));
+        inv.arg(now)
+            .arg(serde_json::to_string(codes).unwrap_or_else(|_| "[]".into()))
+            .arg(amount.map(|a| a.to_string()).unwrap_or_default())
+            .arg(expires_at)
+            .arg(keep.as_millis() as u64);
+        let (status, rec) = status_and_record(self.run(&inv).await?)?;
+        Ok(match status.as_str() {
+            "updated" => Relock::Updated,
+            "missing" => Relock::Missing,
+            _ => Relock::NotLocked(record(rec)?),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn claim(
+        &self,
+        tenant: &str,
+        kind: OpKind,
+        id: &str,
+        now: Millis,
+        lease_until: Millis,
+        attempt: &str,
+        keep: Duration,
+    ) -> Result<Claim, StoreError> {
+        let mut inv = self.scripts.claim.key(op_key(tenant, kind, id));
+        inv.arg(now)
+            .arg(lease_until)
+            .arg(attempt)
+            .arg(keep.as_millis() as u64);
+        let items: Vec<String> = redis::from_redis_value(self.run(&inv).await?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(match items.first().map(String::as_str) {
+            Some("claimed") => Claim::Claimed,
+            Some("resumed") => Claim::Resumed,
+            Some("busy") => Claim::Busy,
+            Some("done") => Claim::Done(items.get(1).cloned().unwrap_or_default()),
+            other => return Err(StoreError::Corrupt(format!("claim answered {other:?}"))),
+        })
+    }
+
+    pub async fn settle(
+        &self,
+        tenant: &str,
+        kind: OpKind,
+        id: &str,
+        attempt: &str,
+        result: Option<&str>,
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        let mut inv = self.scripts.settle.key(op_key(tenant, kind, id));
+        inv.arg(attempt)
+            .arg(if result.is_some() { "done" } else { "drop" })
+            .arg(result.unwrap_or(""))
+            .arg(keep.as_millis() as u64);
+        self.run(&inv).await.map(|_| ())
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        match redis::cmd("PING").query_async::<String>(&mut conn).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.after_error(&e).await;
+                Err(unavailable(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_hash_tagged_per_tenant_and_lock() {
+        assert_eq!(lock_key("shop", "abc"), "cb:{shop:abc}:lock");
+        assert_eq!(
+            op_key("shop", OpKind::Order, "ORD-1"),
+            "cb:{shop:order:ORD-1}:op"
+        );
+    }
+}

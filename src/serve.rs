@@ -1,0 +1,257 @@
+//! Starting and stopping an adapter: `serve`, `demo`, the tests and the
+//! offline replay all go through [`start`].
+//!
+//! Shutdown (SIGTERM/SIGINT, or [`Running::shutdown`]): `/readyz` turns 503
+//! at once; after `shutdown_delay` (time for load balancers to notice) the
+//! listener closes; in-flight requests finish within `shutdown_grace`; the
+//! recording is flushed; then the process exits 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::adapter::passthrough::Passthrough;
+use crate::adapter::{App, AppParts, Tenant};
+use crate::admin::{self, AdminState};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::locks::Store;
+use crate::metrics::Metrics;
+use crate::net::client::{self, ClientOptions};
+use crate::net::server::{self, ServeOptions};
+use crate::net::tls;
+use crate::record::Recorder;
+use crate::voucherify::client::VoucherifyClient;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Store(#[from] crate::locks::StoreError),
+    #[error("cannot start the recording: {0}")]
+    Record(std::io::Error),
+    #[error("{0}")]
+    Tenant(String),
+}
+
+/// Starts the shutdown from anywhere (a signal handler, a test).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    draining: Arc<AtomicBool>,
+    stop: CancellationToken,
+}
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        self.draining.store(true, Ordering::Release);
+        self.stop.cancel();
+    }
+}
+
+/// A running adapter; dropping it starts its shutdown.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    pub metrics: Arc<Metrics>,
+    handle: ShutdownHandle,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Drains and stops; returns once in-flight requests are done and the
+    /// recording is on disk.
+    pub async fn shutdown(self) {
+        self.handle.shutdown();
+        self.wait().await
+    }
+
+    /// Waits until the adapter has stopped (after its handle was used).
+    pub async fn wait(mut self) {
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+/// Starts an adapter from a validated configuration.
+pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
+    let metrics = Arc::new(Metrics::new());
+    let store = Store::connect(&cfg.store, clock.clone(), metrics.clone()).await?;
+
+    let mut extra_ca = Vec::new();
+    for path in &cfg.upstream_tls.extra_ca {
+        extra_ca.extend(tls::load_certs(path)?);
+    }
+    let http = client::build(&ClientOptions {
+        roots: cfg.upstream_tls.roots,
+        extra_ca,
+        ..ClientOptions::default()
+    })?;
+
+    let mut tenants = Vec::new();
+    let mut api_keys = Vec::new();
+    let mut secrets = Vec::new();
+    for t in &cfg.tenants {
+        tenants.push(Tenant::new(t).map_err(StartError::Tenant)?);
+        api_keys.push(t.api_key.clone());
+        secrets.extend([
+            t.api_key.clone(),
+            t.secret_key.expose().to_owned(),
+            t.voucherify.app_id.clone(),
+            t.voucherify.app_token.expose().to_owned(),
+        ]);
+    }
+
+    let (recorder, writer) = match &cfg.record {
+        Some(r) => {
+            let (rec, w) = Recorder::start(r, secrets, metrics.clone(), clock.clone())
+                .map_err(StartError::Record)?;
+            (Some(rec), Some(w))
+        }
+        None => (None, None),
+    };
+
+    let app = Arc::new(App::new(AppParts {
+        tenants,
+        api_keys,
+        routes: cfg.routes,
+        store: store.clone(),
+        voucherify: VoucherifyClient::new(http.clone(), metrics.clone()),
+        passthrough: cfg
+            .passthrough
+            .as_ref()
+            .map(|p| Passthrough::new(p, http.clone())),
+        clock,
+        metrics: metrics.clone(),
+        recorder,
+        locks: cfg.locks.clone(),
+        max_body: cfg.server.max_body_bytes,
+        request_timeout: cfg.server.request_timeout,
+    }));
+
+    let server_tls = match &cfg.server.tls {
+        Some(files) => Some(tls::server_config(&files.cert, &files.key)?),
+        None => None,
+    };
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })
+    };
+    let listener = bind(cfg.server.listen).await?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: cfg.server.listen,
+        source,
+    })?;
+    let admin = match cfg.admin {
+        Some(a) => {
+            let l = bind(a).await?;
+            let local = l
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr: a, source })?;
+            Some((l, local))
+        }
+        None => None,
+    };
+    let admin_addr = admin.as_ref().map(|(_, a)| *a);
+
+    let draining = Arc::new(AtomicBool::new(false));
+    let stop = CancellationToken::new();
+    let opts = ServeOptions {
+        max_connections: cfg.server.max_connections,
+        header_read_timeout: cfg.server.header_read_timeout,
+        tls: server_tls,
+        shutdown_grace: cfg.server.shutdown_grace,
+    };
+    let delay = cfg.server.shutdown_delay;
+    let admin_stop = CancellationToken::new();
+    if let Some((l, _)) = admin {
+        let state = Arc::new(AdminState {
+            store,
+            metrics: metrics.clone(),
+            draining: draining.clone(),
+        });
+        tokio::spawn(admin::serve(l, state, admin_stop.clone()));
+    }
+    let listener_stop = CancellationToken::new();
+    let task = {
+        let (stop, listener_stop, admin_stop) =
+            (stop.clone(), listener_stop.clone(), admin_stop.clone());
+        tokio::spawn(async move {
+            let handler_app = app.clone();
+            let serving = tokio::spawn(server::serve(
+                listener,
+                opts,
+                listener_stop.clone(),
+                move |req, conn| {
+                    let app = handler_app.clone();
+                    async move { Ok(app.handle(req, conn).await) }
+                },
+            ));
+            stop.cancelled().await;
+            // Keep serving while load balancers notice `/readyz` is 503.
+            tokio::time::sleep(delay).await;
+            listener_stop.cancel();
+            let _ = serving.await;
+            drop(app);
+            if let Some(w) = writer {
+                let _ = tokio::task::spawn_blocking(move || w.finish()).await;
+            }
+            admin_stop.cancel();
+        })
+    };
+    Ok(Running {
+        addr,
+        admin_addr,
+        metrics,
+        handle: ShutdownHandle { draining, stop },
+        task: Some(task),
+    })
+}
+
+/// Waits for SIGTERM or SIGINT.
+pub async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
