@@ -43,19 +43,14 @@ async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Response<Body
             }
             match tokio::time::timeout(Duration::from_secs(1), state.store.ping()).await {
                 Ok(Ok(())) => text(StatusCode::OK, "ready\n"),
-                _ => text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "not ready: lock store unavailable\n",
-                ),
+                _ => text(StatusCode::SERVICE_UNAVAILABLE, "not ready: lock store unavailable\n"),
             }
         }
         (&Method::GET, "/metrics") => {
             let mut res = Response::new(full(state.metrics.render()));
             res.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
+                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
             );
             res
         }

@@ -132,18 +132,15 @@ pub fn run(cli: Cli) -> ExitCode {
                 format: LogFormat::Pretty,
                 level: "warn".into(),
             });
-            let mut builder = SimBuilder::new()
-                .project(&app_id, &app_token)
-                .mode(match mode {
-                    Mode::All => ApplicationMode::All,
-                    Mode::Partial => ApplicationMode::Partial,
-                });
+            let mut builder = SimBuilder::new().project(&app_id, &app_token).mode(match mode {
+                Mode::All => ApplicationMode::All,
+                Mode::Partial => ApplicationMode::Partial,
+            });
             if let Some(path) = vouchers {
                 match std::fs::read(&path)
                     .map_err(|e| e.to_string())
-                    .and_then(|b| {
-                        serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string())
-                    }) {
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string()))
+                {
                     Ok(doc) => builder = builder.seed(doc),
                     Err(e) => {
                         eprintln!("cannot read {}: {e}", path.display());
@@ -167,10 +164,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 let listen = listen.to_string();
                 match builder.start(&listen).await {
                     Ok(sim) => {
-                        println!(
-                            "Voucherify simulator on {} (app id {app_id})",
-                            sim.base_url()
-                        );
+                        println!("Voucherify simulator on {} (app id {app_id})", sim.base_url());
                         serve::signal().await;
                         sim.stop().await;
                         ExitCode::SUCCESS

@@ -70,14 +70,10 @@ fn system_now() -> Millis {
 /// Formats Unix milliseconds as `2024-10-11T10:57:43.382Z`, the form both
 /// Gameball and Voucherify use.
 pub fn iso(ms: Millis) -> String {
-    let dt = OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let dt = OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let (y, mo, d) = (dt.year(), dt.month() as u8, dt.day());
     let (h, mi, s) = (dt.hour(), dt.minute(), dt.second());
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z",
-        dt.millisecond()
-    )
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z", dt.millisecond())
 }
 
 /// Parses an RFC 3339 timestamp (any number of fractional digits, any

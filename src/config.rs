@@ -72,9 +72,7 @@ fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(serde::de::Error::custom(format!(
-            "expected a string, found {other}"
-        ))),
+        other => Err(serde::de::Error::custom(format!("expected a string, found {other}"))),
     }
 }
 
@@ -288,7 +286,10 @@ impl Errors {
             Some(s) => match humantime::parse_duration(s) {
                 Ok(d) => d,
                 Err(e) => {
-                    self.push(key, format!("\"{s}\" is not a duration ({e}); write e.g. \"500ms\", \"10m\", \"24h\""));
+                    self.push(
+                        key,
+                        format!("\"{s}\" is not a duration ({e}); write e.g. \"500ms\", \"10m\", \"24h\""),
+                    );
                     default
                 }
             },
@@ -298,19 +299,14 @@ impl Errors {
     fn addr(&mut self, key: &str, v: &Option<String>, default: &str) -> SocketAddr {
         let s = v.as_deref().unwrap_or(default);
         s.parse().unwrap_or_else(|_| {
-            self.push(
-                key,
-                format!("\"{s}\" is not an address; write e.g. \"0.0.0.0:8080\""),
-            );
+            self.push(key, format!("\"{s}\" is not an address; write e.g. \"0.0.0.0:8080\""));
             default.parse().expect("defaults are valid addresses")
         })
     }
 
     fn http_url(&mut self, key: &str, s: &str) -> Option<Uri> {
         match s.parse::<Uri>() {
-            Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {
-                Some(u)
-            }
+            Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => Some(u),
             _ => {
                 self.push(key, format!("\"{s}\" is not an http:// or https:// URL"));
                 None
@@ -515,21 +511,15 @@ pub fn figment(path: Option<&Path>) -> Result<Figment, ConfigErrors> {
 }
 
 /// Reads `parent[key]` on its own; problems are reported under `label`.
-fn section<T: DeserializeOwned + Default>(
-    parent: &Value,
-    key: &str,
-    label: &str,
-    errors: &mut Errors,
-) -> T {
+fn section<T: DeserializeOwned + Default>(parent: &Value, key: &str, label: &str, errors: &mut Errors) -> T {
     let Some(v) = parent.get(key) else {
         return T::default();
     };
     let mut unknown = Vec::new();
     let mut track = serde_path_to_error::Track::new();
-    let result = serde_ignored::deserialize(
-        serde_path_to_error::Deserializer::new(v.clone(), &mut track),
-        |path| unknown.push(path.to_string()),
-    );
+    let result = serde_ignored::deserialize(serde_path_to_error::Deserializer::new(v.clone(), &mut track), |path| {
+        unknown.push(path.to_string())
+    });
     for u in unknown {
         errors.push(format!("{label}.{u}"), "unknown key (check its spelling)");
     }
@@ -619,11 +609,7 @@ impl RawConfig {
                 cert: cert.clone(),
                 key: key.clone(),
             }),
-            Some(RawTls {
-                cert: None,
-                key: None,
-            })
-            | None => None,
+            Some(RawTls { cert: None, key: None }) | None => None,
             Some(_) => {
                 e.push("server.tls", "set both cert and key");
                 None
@@ -637,17 +623,9 @@ impl RawConfig {
                 &s.header_read_timeout,
                 Duration::from_secs(10),
             ),
-            request_timeout: e.duration(
-                "server.request_timeout",
-                &s.request_timeout,
-                Duration::from_secs(30),
-            ),
+            request_timeout: e.duration("server.request_timeout", &s.request_timeout, Duration::from_secs(30)),
             max_connections: s.max_connections.unwrap_or(10_000) as usize,
-            shutdown_grace: e.duration(
-                "server.shutdown_grace",
-                &s.shutdown_grace,
-                Duration::from_secs(15),
-            ),
+            shutdown_grace: e.duration("server.shutdown_grace", &s.shutdown_grace, Duration::from_secs(15)),
             shutdown_delay: e.duration("server.shutdown_delay", &s.shutdown_delay, Duration::ZERO),
             tls,
         };
@@ -665,11 +643,7 @@ impl RawConfig {
             &st.response_timeout,
             Duration::from_millis(500),
         );
-        let connect_timeout = e.duration(
-            "store.connect_timeout",
-            &st.connect_timeout,
-            Duration::from_secs(1),
-        );
+        let connect_timeout = e.duration("store.connect_timeout", &st.connect_timeout, Duration::from_secs(1));
         let url = st
             .url
             .clone()
@@ -701,10 +675,7 @@ impl RawConfig {
                     } else {
                         format!("store.nodes[{}]", i - 1)
                     };
-                    e.push(
-                        key,
-                        "must be memory://, redis://, rediss:// or redis+unix://",
-                    );
+                    e.push(key, "must be memory://, redis://, rediss:// or redis+unix://");
                 }
             }
             if mode == RedisMode::Sentinel && st.master_name.as_deref().unwrap_or("").is_empty() {
@@ -721,16 +692,8 @@ impl RawConfig {
 
         let l = &self.locks;
         let locks = LockConfig {
-            default_duration: e.duration(
-                "locks.default_duration",
-                &l.default_duration,
-                Duration::from_secs(600),
-            ),
-            max_duration: e.duration(
-                "locks.max_duration",
-                &l.max_duration,
-                Duration::from_secs(7 * 86_400),
-            ),
+            default_duration: e.duration("locks.default_duration", &l.default_duration, Duration::from_secs(600)),
+            max_duration: e.duration("locks.max_duration", &l.max_duration, Duration::from_secs(7 * 86_400)),
             retention: e.duration("locks.retention", &l.retention, Duration::from_secs(86_400)),
             order_retention: e.duration(
                 "locks.order_retention",
@@ -742,10 +705,7 @@ impl RawConfig {
             e.push("locks.default_duration", "must be longer than zero");
         }
         if locks.default_duration > locks.max_duration {
-            e.push(
-                "locks.default_duration",
-                "is longer than locks.max_duration",
-            );
+            e.push("locks.default_duration", "is longer than locks.max_duration");
         }
 
         let log = LogConfig {
@@ -753,10 +713,7 @@ impl RawConfig {
                 "pretty" => LogFormat::Pretty,
                 "json" => LogFormat::Json,
                 other => {
-                    e.push(
-                        "log.format",
-                        format!("\"{other}\" is not one of pretty, json"),
-                    );
+                    e.push("log.format", format!("\"{other}\" is not one of pretty, json"));
                     LogFormat::Pretty
                 }
             },
@@ -825,10 +782,7 @@ impl RawConfig {
         let mut tenants = Vec::new();
         let mut api_keys = HashSet::new();
         if self.tenants.is_empty() {
-            e.push(
-                "tenants",
-                "no tenant is configured; add a [tenants.NAME] table",
-            );
+            e.push("tenants", "no tenant is configured; add a [tenants.NAME] table");
         }
         for (name, t) in &self.tenants {
             let k = |field: &str| format!("tenants.{name}.{field}");
@@ -863,10 +817,7 @@ impl RawConfig {
             let base_url = match v.base_url.as_deref() {
                 Some(u) => e.http_url(&k("voucherify.base_url"), u.trim_end_matches('/')),
                 None => {
-                    e.push(
-                        k("voucherify.base_url"),
-                        "is required (e.g. https://api.voucherify.io)",
-                    );
+                    e.push(k("voucherify.base_url"), "is required (e.g. https://api.voucherify.io)");
                     None
                 }
             };
@@ -944,8 +895,7 @@ impl Config {
 
 /// The effective configuration as TOML with every secret redacted.
 pub fn redacted_toml(raw: &RawConfig) -> String {
-    toml::to_string_pretty(raw)
-        .unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
+    toml::to_string_pretty(raw).unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
 }
 
 #[cfg(test)]
@@ -975,10 +925,7 @@ mod tests {
         let t = &c.tenants[0];
         assert_eq!(t.currency_decimals, 2);
         assert_eq!(t.voucherify.timeout, Duration::from_secs(5));
-        assert_eq!(
-            t.voucherify.base_url.to_string(),
-            "https://api.voucherify.io/"
-        );
+        assert_eq!(t.voucherify.base_url.to_string(), "https://api.voucherify.io/");
         assert!(matches!(c.store, StoreConfig::Memory));
         assert_eq!(t.routes, Routes::default());
     }
@@ -1035,10 +982,7 @@ mod tests {
         let fig = Figment::new().merge(Toml::string(MINIMAL));
         let (raw, _) = RawConfig::load(&fig);
         let printed = redacted_toml(&raw);
-        assert!(
-            !printed.contains("s3cret") && !printed.contains("t0ken"),
-            "{printed}"
-        );
+        assert!(!printed.contains("s3cret") && !printed.contains("t0ken"), "{printed}");
         assert!(printed.contains("<redacted>"));
         let c = Config::from_toml(MINIMAL).unwrap();
         let debug = format!("{c:?}");
@@ -1046,6 +990,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn environment_overrides_the_file_and_numbers_work_as_secrets() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("c.toml", MINIMAL)?;
@@ -1056,6 +1001,21 @@ mod tests {
             assert_eq!(c.locks.default_duration, Duration::from_secs(90));
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_shipped_config_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PATH);
+        let text = std::fs::read_to_string(path).unwrap();
+        let c = Config::from_toml(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.tenants[0].name, "shop");
+        assert!(matches!(
+            c.store,
+            StoreConfig::Redis {
+                mode: RedisMode::Standalone,
+                ..
+            }
+        ));
     }
 
     #[test]

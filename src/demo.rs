@@ -63,9 +63,7 @@ pub fn config(listen: SocketAddr, admin: Option<SocketAddr>, sim_base: &str) -> 
 }
 
 /// Starts the simulator with the demo coupons on a free loopback port.
-pub async fn simulator(
-    clock: Clock,
-) -> Result<RunningSim, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn simulator(clock: Clock) -> Result<RunningSim, Box<dyn std::error::Error + Send + Sync>> {
     SimBuilder::new()
         .seed(coupons(clock.now()))
         .clock(clock)

@@ -22,9 +22,7 @@ impl<'de> Deserialize<'de> for CustomerId {
         match Value::deserialize(d)? {
             Value::String(s) => Ok(CustomerId(s)),
             Value::Number(n) => Ok(CustomerId(n.to_string())),
-            other => Err(serde::de::Error::custom(format!(
-                "expected a string, found {other}"
-            ))),
+            other => Err(serde::de::Error::custom(format!("expected a string, found {other}"))),
         }
     }
 }
@@ -275,23 +273,16 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(r.customer_id, Some(CustomerId("42".into())));
-        let codes: Vec<&str> = r
-            .coupons
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(CouponRef::code)
-            .collect();
+        let codes: Vec<&str> = r.coupons.as_ref().unwrap().iter().map(CouponRef::code).collect();
         assert_eq!(codes, ["A", "B"]);
         assert_eq!(r.total_purchase_amount.unwrap().to_minor(2), Ok(25050));
     }
 
     #[test]
     fn burn_accepts_the_order_api_aliases() {
-        let r: BurnRequest = serde_json::from_value(
-            json!({"customerId": "c", "couponCodes": ["X"], "couponsLockReference": "r"}),
-        )
-        .unwrap();
+        let r: BurnRequest =
+            serde_json::from_value(json!({"customerId": "c", "couponCodes": ["X"], "couponsLockReference": "r"}))
+                .unwrap();
         assert_eq!(r.lock_reference.as_deref(), Some("r"));
         assert_eq!(r.coupons.unwrap()[0].code(), "X");
     }

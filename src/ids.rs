@@ -30,12 +30,7 @@ pub fn request_id() -> String {
 pub fn prefixed(prefix: &str, len: usize) -> String {
     let mut s = String::with_capacity(prefix.len() + len);
     s.push_str(prefix);
-    s.extend(
-        rand::rng()
-            .sample_iter(Alphanumeric)
-            .take(len)
-            .map(char::from),
-    );
+    s.extend(rand::rng().sample_iter(Alphanumeric).take(len).map(char::from));
     s
 }
 

@@ -82,9 +82,7 @@ impl Metrics {
         let m = Metrics {
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
-            voucherify_seconds: Family::new_with_constructor(
-                latency_histogram as fn() -> Histogram,
-            ),
+            voucherify_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             redis_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             locks: Family::default(),
             upstream_errors: Family::default(),
@@ -136,12 +134,8 @@ impl Metrics {
     }
 
     pub fn request(&self, route: &'static str, status: u16, seconds: f64) {
-        self.requests
-            .get_or_create(&RouteStatus { route, status })
-            .inc();
-        self.request_seconds
-            .get_or_create(&Route { route })
-            .observe(seconds);
+        self.requests.get_or_create(&RouteStatus { route, status }).inc();
+        self.request_seconds.get_or_create(&Route { route }).observe(seconds);
     }
 
     pub fn voucherify_call(&self, op: &'static str, outcome: &str, seconds: f64) {
@@ -154,9 +148,7 @@ impl Metrics {
     }
 
     pub fn redis_call(&self, op: &'static str, seconds: f64) {
-        self.redis_seconds
-            .get_or_create(&Operation { op })
-            .observe(seconds);
+        self.redis_seconds.get_or_create(&Operation { op }).observe(seconds);
     }
 
     pub fn lock_event(&self, e: LockEvent) {

@@ -47,10 +47,7 @@ impl DecimalNumber {
     /// From Voucherify's minor units, for a currency with `decimals`
     /// fraction digits: `from_minor(1999, 2)` is 19.99.
     pub fn from_minor(minor: i64, decimals: u32) -> Self {
-        DecimalNumber(Decimal::from_i128_with_scale(
-            minor as i128,
-            decimals.min(28),
-        ))
+        DecimalNumber(Decimal::from_i128_with_scale(minor as i128, decimals.min(28)))
     }
 
     /// From a number serde_json parsed (Voucherify's `percent_off`); its
@@ -169,10 +166,7 @@ mod tests {
     fn round_trip_through_minor_preserves_the_value() {
         for text in ["0.01", "9.99", "123456.78", "0"] {
             let m = minor(text, 2).unwrap();
-            assert_eq!(
-                DecimalNumber::from_minor(m, 2),
-                DecimalNumber::parse(text).unwrap()
-            );
+            assert_eq!(DecimalNumber::from_minor(m, 2), DecimalNumber::parse(text).unwrap());
         }
     }
 }

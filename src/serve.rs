@@ -32,10 +32,7 @@ pub enum StartError {
     #[error("{0}")]
     Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("{0}")]
     Store(#[from] crate::locks::StoreError),
     #[error("cannot start the recording: {0}")]
@@ -128,8 +125,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
 
     let (recorder, writer) = match &cfg.record {
         Some(r) => {
-            let (rec, w) = Recorder::start(r, secrets, metrics.clone(), clock.clone())
-                .map_err(StartError::Record)?;
+            let (rec, w) = Recorder::start(r, secrets, metrics.clone(), clock.clone()).map_err(StartError::Record)?;
             (Some(rec), Some(w))
         }
         None => (None, None),
@@ -141,10 +137,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
         routes: cfg.routes,
         store: store.clone(),
         voucherify: VoucherifyClient::new(http.clone(), metrics.clone()),
-        passthrough: cfg
-            .passthrough
-            .as_ref()
-            .map(|p| Passthrough::new(p, http.clone())),
+        passthrough: cfg.passthrough.as_ref().map(|p| Passthrough::new(p, http.clone())),
         clock,
         metrics: metrics.clone(),
         recorder,
@@ -170,9 +163,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
     let admin = match cfg.admin {
         Some(a) => {
             let l = bind(a).await?;
-            let local = l
-                .local_addr()
-                .map_err(|source| StartError::Bind { addr: a, source })?;
+            let local = l.local_addr().map_err(|source| StartError::Bind { addr: a, source })?;
             Some((l, local))
         }
         None => None,
@@ -199,8 +190,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
     }
     let listener_stop = CancellationToken::new();
     let task = {
-        let (stop, listener_stop, admin_stop) =
-            (stop.clone(), listener_stop.clone(), admin_stop.clone());
+        let (stop, listener_stop, admin_stop) = (stop.clone(), listener_stop.clone(), admin_stop.clone());
         tokio::spawn(async move {
             let handler_app = app.clone();
             let serving = tokio::spawn(server::serve(

@@ -10,8 +10,8 @@ use crate::config::Messages;
 use crate::gameball::{CombinesWith, Coupon};
 use crate::money::DecimalNumber;
 use crate::voucherify::{
-    CustomerRef, Discount, Order, OrderItem, Redeemable, RedeemableRef, Session, StackableRequest,
-    ValidationResponse, ValidationRule, Voucher,
+    CustomerRef, Discount, Order, OrderItem, Redeemable, RedeemableRef, Session, StackableRequest, ValidationResponse,
+    ValidationRule, Voucher,
 };
 
 /// Gameball's discount types (the `SPEC` vocabulary).
@@ -59,14 +59,11 @@ impl InvalidReason {
         match key {
             "not_found" | "resource_not_found" => InvalidReason::NotFound,
             "voucher_expired" => InvalidReason::Expired,
-            "voucher_not_active"
-            | "voucher_not_active_now"
-            | "promotion_not_active_now"
-            | "promotion_inactive" => InvalidReason::NotActive,
-            "voucher_disabled" => InvalidReason::Disabled,
-            "quantity_exceeded" | "gift_amount_exceeded" | "multiple_requests" => {
-                InvalidReason::Unavailable
+            "voucher_not_active" | "voucher_not_active_now" | "promotion_not_active_now" | "promotion_inactive" => {
+                InvalidReason::NotActive
             }
+            "voucher_disabled" => InvalidReason::Disabled,
+            "quantity_exceeded" | "gift_amount_exceeded" | "multiple_requests" => InvalidReason::Unavailable,
             "customer_rules_violated" | "referrer_not_permitted_to_redeem" | "missing_customer" => {
                 InvalidReason::CustomerNotEligible
             }
@@ -153,21 +150,15 @@ fn applicable(r: &Redeemable) -> Applicable {
         None => r
             .order
             .as_ref()
-            .and_then(|o| {
-                o.applied_discount_amount
-                    .or(o.total_applied_discount_amount)
-            })
+            .and_then(|o| o.applied_discount_amount.or(o.total_applied_discount_amount))
             .unwrap_or(0),
     };
     let face_value = match (d, gift) {
         (_, Some(g)) => FaceValue::Minor(g.balance.unwrap_or(0)),
         (Some(d), None) => match d.kind.as_deref() {
-            Some("PERCENT") => FaceValue::Percent(
-                d.percent_off
-                    .as_ref()
-                    .map(DecimalNumber::from_json)
-                    .unwrap_or_default(),
-            ),
+            Some("PERCENT") => {
+                FaceValue::Percent(d.percent_off.as_ref().map(DecimalNumber::from_json).unwrap_or_default())
+            }
             Some("AMOUNT") => FaceValue::Minor(d.amount_off.unwrap_or(0)),
             Some("FIXED") => FaceValue::Minor(d.fixed_amount.unwrap_or(0)),
             _ => FaceValue::Minor(0),
@@ -249,7 +240,7 @@ pub fn session_ttl(d: Duration) -> (u64, &'static str) {
         (60_000, "MINUTES"),
         (1_000, "SECONDS"),
     ] {
-        if ms >= unit_ms && ms % unit_ms == 0 {
+        if ms >= unit_ms && ms.is_multiple_of(unit_ms) {
             return (ms / unit_ms, unit);
         }
     }
@@ -380,18 +371,12 @@ pub fn coupon(v: &Voucher, rules: &[ValidationRule], decimals: u32) -> Coupon {
     let value = match (is_gift, d) {
         (true, _) => money(v.gift.as_ref().and_then(|g| g.balance.or(g.amount))),
         (false, Some(d)) => match d.kind.as_deref() {
-            Some("PERCENT") => d
-                .percent_off
-                .as_ref()
-                .map(DecimalNumber::from_json)
-                .unwrap_or_default(),
+            Some("PERCENT") => d.percent_off.as_ref().map(DecimalNumber::from_json).unwrap_or_default(),
             Some("AMOUNT") => money(d.amount_off),
             Some("FIXED") => money(d.fixed_amount),
-            Some("UNIT") if !d.is_free_shipping() => d
-                .unit_off
-                .as_ref()
-                .map(DecimalNumber::from_json)
-                .unwrap_or_default(),
+            Some("UNIT") if !d.is_free_shipping() => {
+                d.unit_off.as_ref().map(DecimalNumber::from_json).unwrap_or_default()
+            }
             _ => DecimalNumber::default(),
         },
         (false, None) => DecimalNumber::default(),
@@ -404,12 +389,11 @@ pub fn coupon(v: &Voucher, rules: &[ValidationRule], decimals: u32) -> Coupon {
         .filter(|(op, _)| op == "$more_than_or_equal" || op == "$more_than")
         .map(|(_, b)| money(Some(b)))
         .unwrap_or_default();
-    let limit_per_customer =
-        rule_bound(rules, "redemption.count.per_customer").and_then(|(op, b)| match op.as_str() {
-            "$less_than_or_equal" | "$is" => Some(b),
-            "$less_than" => Some(b - 1),
-            _ => None,
-        });
+    let limit_per_customer = rule_bound(rules, "redemption.count.per_customer").and_then(|(op, b)| match op.as_str() {
+        "$less_than_or_equal" | "$is" => Some(b),
+        "$less_than" => Some(b - 1),
+        _ => None,
+    });
     Coupon {
         code: v.code.clone(),
         kind,
@@ -451,21 +435,15 @@ mod tests {
     #[test]
     fn discount_types_map_as_documented() {
         assert_eq!(
-            discount_type(Some(&discount(
-                json!({"type": "PERCENT", "percent_off": 10})
-            ))),
+            discount_type(Some(&discount(json!({"type": "PERCENT", "percent_off": 10})))),
             "percentage"
         );
         assert_eq!(
-            discount_type(Some(&discount(
-                json!({"type": "AMOUNT", "amount_off": 100})
-            ))),
+            discount_type(Some(&discount(json!({"type": "AMOUNT", "amount_off": 100})))),
             "fixed"
         );
         assert_eq!(
-            discount_type(Some(&discount(
-                json!({"type": "FIXED", "fixed_amount": 100})
-            ))),
+            discount_type(Some(&discount(json!({"type": "FIXED", "fixed_amount": 100})))),
             "fixed_rate"
         );
         assert_eq!(
@@ -496,14 +474,8 @@ mod tests {
                 "quantity_exceeded",
                 "Coupon usage limit reached or it is held by another checkout",
             ),
-            (
-                "customer_rules_violated",
-                "Customer is not eligible for this coupon",
-            ),
-            (
-                "order_rules_violated",
-                "Order does not meet the coupon's conditions",
-            ),
+            ("customer_rules_violated", "Customer is not eligible for this coupon"),
+            ("order_rules_violated", "Order does not meet the coupon's conditions"),
             ("something_new", "Coupon is not valid"),
         ] {
             assert_eq!(InvalidReason::from_key(key).message(&m), msg, "{key}");
@@ -541,9 +513,7 @@ mod tests {
                 reason: InvalidReason::NotFound
             }
         );
-        assert!(
-            matches!(&out[1], Outcome::Applicable(a) if a.discount_minor == 500 && a.discount_type == "fixed")
-        );
+        assert!(matches!(&out[1], Outcome::Applicable(a) if a.discount_minor == 500 && a.discount_type == "fixed"));
         assert_eq!(out[2], Outcome::NotChecked { code: "C".into() });
         assert_eq!(
             out[3],
@@ -580,10 +550,7 @@ mod tests {
         assert_eq!(session_ttl(Duration::from_secs(90)), (90, "SECONDS"));
         assert_eq!(session_ttl(Duration::from_secs(7200)), (2, "HOURS"));
         assert_eq!(session_ttl(Duration::from_secs(86_400)), (1, "DAYS"));
-        assert_eq!(
-            session_ttl(Duration::from_millis(1500)),
-            (1500, "MILLISECONDS")
-        );
+        assert_eq!(session_ttl(Duration::from_millis(1500)), (1500, "MILLISECONDS"));
     }
 
     #[test]
@@ -621,12 +588,7 @@ mod tests {
                    "session": {"type": "LOCK", "key": "cbs_1", "ttl": 10, "ttl_unit": "MINUTES"}})
         );
         let plain = validation_request(&["X".into()], &c, None, None);
-        assert!(
-            serde_json::to_value(&plain)
-                .unwrap()
-                .get("session")
-                .is_none()
-        );
+        assert!(serde_json::to_value(&plain).unwrap().get("session").is_none());
     }
 
     #[test]
@@ -678,10 +640,7 @@ mod tests {
         )
         .unwrap();
         let g = serde_json::to_value(coupon(&gift, &[], 2)).unwrap();
-        assert_eq!(
-            (g["type"].clone(), g["value"].clone()),
-            (json!("fixed"), json!(42))
-        );
+        assert_eq!((g["type"].clone(), g["value"].clone()), (json!("fixed"), json!(42)));
         assert_eq!(g["usageLimit"], Value::Null, "unlimited");
     }
 }

@@ -60,12 +60,7 @@ async fn coupon(ctx: &Ctx, code: &str) -> Result<Coupon, Failure> {
         .iter()
         .flat_map(|a| a.data.iter().filter_map(|x| x.rule_id.clone()))
         .collect();
-    let rules = try_join_all(
-        rule_ids
-            .iter()
-            .map(|id| vf.rule(&ctx.tenant.upstream, id, ctx.call())),
-    )
-    .await?;
+    let rules = try_join_all(rule_ids.iter().map(|id| vf.rule(&ctx.tenant.upstream, id, ctx.call()))).await?;
     let rules: Vec<_> = rules.into_iter().flatten().collect();
     Ok(translate::coupon(&voucher, &rules, ctx.tenant.decimals))
 }

@@ -60,12 +60,8 @@ impl Kind {
             Kind::LockEnded => (StatusCode::BAD_REQUEST, 4000),
             Kind::InProgress => (StatusCode::UNPROCESSABLE_ENTITY, 2001),
             Kind::DuplicateOrder => (StatusCode::UNPROCESSABLE_ENTITY, 9004),
-            Kind::UpstreamUnavailable | Kind::StoreUnavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, 5003)
-            }
-            Kind::UpstreamMisconfigured | Kind::Internal => {
-                (StatusCode::INTERNAL_SERVER_ERROR, 5000)
-            }
+            Kind::UpstreamUnavailable | Kind::StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, 5003),
+            Kind::UpstreamMisconfigured | Kind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 5000),
         }
     }
 }
@@ -94,24 +90,15 @@ impl Failure {
     }
 
     pub fn missing(field: &str) -> Self {
-        Self::client(
-            Kind::MissingField,
-            format!("Missing required argument: {field}"),
-        )
+        Self::client(Kind::MissingField, format!("Missing required argument: {field}"))
     }
 
     pub fn invalid(field: &str, why: impl std::fmt::Display) -> Self {
-        Self::client(
-            Kind::InvalidValue,
-            format!("Invalid value for {field}: {why}"),
-        )
+        Self::client(Kind::InvalidValue, format!("Invalid value for {field}: {why}"))
     }
 
     pub fn lock_not_found(reference: &str) -> Self {
-        Self::client(
-            Kind::NotFound,
-            format!("Lock reference {reference} was not found"),
-        )
+        Self::client(Kind::NotFound, format!("Lock reference {reference} was not found"))
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -140,8 +127,7 @@ impl Failure {
             },
         );
         if let Some(secs) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.kind == Kind::TooLarge {
             // The unread rest of the body must not be parsed as the next

@@ -46,7 +46,7 @@ use crate::metrics::Metrics;
 use crate::net::headers::{X_REQUEST_ID, text, usable_request_id};
 use crate::net::server::ConnInfo;
 use crate::net::{Body, ReadBodyError, full, read_body};
-use crate::record::{Recorder, RequestParts, UpstreamTap};
+use crate::record::{Recorder, RequestParts, ResponseParts, UpstreamTap};
 use crate::voucherify::client::{CallCtx, Upstream, VoucherifyClient};
 use error::{Failure, Kind};
 use passthrough::Passthrough;
@@ -94,10 +94,7 @@ impl Route {
 pub fn route(method: &Method, path: &str) -> Option<Route> {
     let rest = path.strip_prefix("/api/")?;
     let (version, rest) = rest.split_once('/')?;
-    if !["v4.0", "v4", "v4.1"]
-        .iter()
-        .any(|v| v.eq_ignore_ascii_case(version))
-    {
+    if !["v4.0", "v4", "v4.1"].iter().any(|v| v.eq_ignore_ascii_case(version)) {
         return None;
     }
     let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
@@ -114,12 +111,8 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         (&Method::POST, 4) if is(1, "coupons") && is(3, "validate") && !segs[2].is_empty() => {
             Some(Route::ValidateOne(decoded(2)))
         }
-        (&Method::DELETE, 3) if is(1, "coupons") && !segs[2].is_empty() => {
-            Some(Route::Release(Some(decoded(2))))
-        }
-        (&Method::GET, 3) if is(1, "locks") && !segs[2].is_empty() => {
-            Some(Route::LockDetails(decoded(2)))
-        }
+        (&Method::DELETE, 3) if is(1, "coupons") && !segs[2].is_empty() => Some(Route::Release(Some(decoded(2)))),
+        (&Method::GET, 3) if is(1, "locks") && !segs[2].is_empty() => Some(Route::LockDetails(decoded(2))),
         _ => None,
     }
 }
@@ -141,8 +134,7 @@ impl Tenant {
             name: cfg.name.clone(),
             secret_key: cfg.secret_key.clone(),
             decimals: cfg.currency_decimals,
-            upstream: Upstream::new(&cfg.voucherify)
-                .map_err(|e| format!("tenants.{}.voucherify: {e}", cfg.name))?,
+            upstream: Upstream::new(&cfg.voucherify).map_err(|e| format!("tenants.{}.voucherify: {e}", cfg.name))?,
             routes: cfg.routes,
             messages: cfg.messages.clone(),
         })
@@ -280,11 +272,7 @@ impl App {
 
     /// The authenticate phase: the tenant whose `apikey` this is, with the
     /// secret checked in constant time.
-    fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        tenant: Option<&Arc<Tenant>>,
-    ) -> Result<Arc<Tenant>, Failure> {
+    fn authenticate(&self, headers: &HeaderMap, tenant: Option<&Arc<Tenant>>) -> Result<Arc<Tenant>, Failure> {
         let Some(tenant) = tenant else {
             let message = match text(headers, "apikey") {
                 None => "The apikey header is required",
@@ -298,10 +286,7 @@ impl App {
                 "The secretkey header is required",
             )),
             Some(s) if tenant.secret_matches(s) => Ok(tenant.clone()),
-            Some(_) => Err(Failure::client(
-                Kind::Unauthorized,
-                "The secretkey is not valid",
-            )),
+            Some(_) => Err(Failure::client(Kind::Unauthorized, "The secretkey is not valid")),
         }
     }
 
@@ -310,9 +295,7 @@ impl App {
         let started = Instant::now();
         let request_id = usable_request_id(req.headers()).unwrap_or_else(ids::request_id);
         let route = route(req.method(), req.uri().path());
-        let tenant = text(req.headers(), "apikey")
-            .and_then(|k| self.tenants.get(k))
-            .cloned();
+        let tenant = text(req.headers(), "apikey").and_then(|k| self.tenants.get(k)).cloned();
 
         let translated = route.clone().filter(|r| {
             let routes = tenant.as_ref().map_or(&self.routes, |t| &t.routes);
@@ -323,8 +306,7 @@ impl App {
                 let name = route.name();
                 (
                     name,
-                    self.translated(route, tenant.clone(), req, conn, &request_id)
-                        .await,
+                    self.translated(route, tenant.clone(), req, conn, &request_id).await,
                 )
             }
             None => {
@@ -349,8 +331,7 @@ impl App {
         }
         let status = res.status().as_u16();
         let elapsed = started.elapsed();
-        self.metrics
-            .request(route_name, status, elapsed.as_secs_f64());
+        self.metrics.request(route_name, status, elapsed.as_secs_f64());
         tracing::info!(
             request_id = %request_id,
             tenant = tenant.as_ref().map_or("-", |t| t.name.as_str()),
@@ -394,19 +375,12 @@ impl App {
                     request_id: request_id.to_owned(),
                     tap: recording.as_ref().map(|r| r.tap()),
                 };
-                self.run_flow(ctx, route, body.clone())
-                    .await
-                    .map(|j| (j, body))
+                self.run_flow(ctx, route, body.clone()).await.map(|j| (j, body))
             }
         };
 
         let (status, mut headers, res_body, req_body) = match outcome {
-            Ok((json, req_body)) => (
-                json.status,
-                HeaderMap::new(),
-                Bytes::from(json.body),
-                req_body,
-            ),
+            Ok((json, req_body)) => (json.status, HeaderMap::new(), Bytes::from(json.body), req_body),
             Err(f) => {
                 log_failure(&f, request_id);
                 let res = f.to_response(request_id);
@@ -428,12 +402,13 @@ impl App {
                     headers: &parts.headers,
                     body: &req_body,
                 },
-                status,
-                &headers,
-                &res_body,
+                ResponseParts {
+                    status,
+                    headers: &headers,
+                    body: &res_body,
+                },
                 tenant.as_ref().map(|t| t.name.as_str()),
                 request_id,
-                "gameball",
             );
         }
         let mut res = Response::new(full(res_body));
@@ -456,9 +431,7 @@ impl App {
         });
         match tokio::time::timeout(self.request_timeout, task).await {
             Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(Failure::internal(format!(
-                "the request failed unexpectedly: {join}"
-            ))),
+            Ok(Err(join)) => Err(Failure::internal(format!("the request failed unexpectedly: {join}"))),
             Err(_) => Err(Failure::new(
                 Kind::UpstreamUnavailable,
                 error::Source::Internal,
@@ -476,11 +449,7 @@ pub(crate) fn full_url_parts(parts: &http::request::Parts, tls: bool) -> String 
         .and_then(|h| h.to_str().ok())
         .or_else(|| parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or("couponbridge");
-    let pq = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     format!("{}://{host}{pq}", if tls { "https" } else { "http" })
 }
 
@@ -501,18 +470,12 @@ mod tests {
     fn routes_accept_every_documented_prefix_and_spelling() {
         for prefix in ["/api/v4.0", "/api/v4", "/api/v4.1", "/api/V4.0"] {
             assert_eq!(
-                route(
-                    &Method::POST,
-                    &format!("{prefix}/integrations/coupons/validate")
-                ),
+                route(&Method::POST, &format!("{prefix}/integrations/coupons/validate")),
                 Some(Route::ValidateMany)
             );
         }
         assert_eq!(
-            route(
-                &Method::POST,
-                "/api/v4.0/Integrations/Coupons/SAVE%2010/validate"
-            ),
+            route(&Method::POST, "/api/v4.0/Integrations/Coupons/SAVE%2010/validate"),
             Some(Route::ValidateOne("SAVE 10".into()))
         );
         assert_eq!(
@@ -558,16 +521,10 @@ mod tests {
         struct B {
             lock: Option<bool>,
         }
-        assert_eq!(
-            parse_body::<B>(b"{oops").unwrap_err().kind,
-            Kind::MalformedJson
-        );
+        assert_eq!(parse_body::<B>(b"{oops").unwrap_err().kind, Kind::MalformedJson);
         let wrong = parse_body::<B>(br#"{"lock": "yes"}"#).unwrap_err();
         assert_eq!(wrong.kind, Kind::InvalidValue);
         assert!(wrong.message.contains("lock"), "{}", wrong.message);
-        assert!(
-            parse_body::<B>(b"").is_ok(),
-            "an empty body is an empty object"
-        );
+        assert!(parse_body::<B>(b"").is_ok(), "an empty body is an empty object");
     }
 }

@@ -22,7 +22,7 @@ use crate::net::headers::{X_REQUEST_ID, add_forwarded, remove_hop_by_hop};
 use crate::net::server::ConnInfo;
 use crate::net::tee::Tee;
 use crate::net::{Body, BoxError, stream};
-use crate::record::{Recording, RequestParts};
+use crate::record::{RequestParts, ResponseParts};
 
 /// Recorded bodies are cut at this size.
 const RECORD_CAP: usize = 1 << 20;
@@ -41,9 +41,7 @@ impl Passthrough {
         Passthrough {
             client,
             scheme: parts.scheme.unwrap_or(Scheme::HTTPS),
-            authority: parts
-                .authority
-                .expect("validated: the upstream URL has a host"),
+            authority: parts.authority.expect("validated: the upstream URL has a host"),
             base_path: parts
                 .path_and_query
                 .map(|p| p.path().trim_end_matches('/').to_owned())
@@ -61,13 +59,7 @@ impl Passthrough {
             .build()
     }
 
-    pub async fn forward(
-        &self,
-        app: &App,
-        req: Request<Incoming>,
-        conn: ConnInfo,
-        request_id: &str,
-    ) -> Response<Body> {
+    pub async fn forward(&self, app: &App, req: Request<Incoming>, conn: ConnInfo, request_id: &str) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         let uri = match self.upstream_uri(&parts.uri) {
             Ok(u) => u,
@@ -77,9 +69,7 @@ impl Passthrough {
             }
         };
         let recording = app.recorder.as_ref().and_then(|r| r.begin());
-        let record_url = recording
-            .as_ref()
-            .map(|_| super::full_url_parts(&parts, conn.tls));
+        let record_url = recording.as_ref().map(|_| super::full_url_parts(&parts, conn.tls));
         let original_headers = recording.as_ref().map(|_| parts.headers.clone());
 
         let original_host = parts
@@ -150,18 +140,19 @@ impl Passthrough {
                         (g.0.take(), std::mem::take(&mut g.1))
                     };
                     if let Some(rec) = rec {
-                        finish(
-                            rec,
-                            &method,
-                            &url,
+                        let req = RequestParts {
+                            method: &method,
+                            url: &url,
                             version,
-                            &req_headers,
-                            &req_body,
+                            headers: &req_headers,
+                            body: &req_body,
+                        };
+                        let res = ResponseParts {
                             status,
-                            &res_headers,
-                            &copy,
-                            &request_id,
-                        );
+                            headers: &res_headers,
+                            body: &copy,
+                        };
+                        rec.finish(req, res, None, &request_id);
                     }
                 })
                 .map_err(|e| Box::new(e) as BoxError)
@@ -171,36 +162,6 @@ impl Passthrough {
         };
         Response::from_parts(rparts, body)
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    rec: Recording,
-    method: &http::Method,
-    url: &str,
-    version: http::Version,
-    req_headers: &http::HeaderMap,
-    req_body: &[u8],
-    status: http::StatusCode,
-    res_headers: &http::HeaderMap,
-    res_body: &[u8],
-    request_id: &str,
-) {
-    rec.finish(
-        RequestParts {
-            method,
-            url,
-            version,
-            headers: req_headers,
-            body: req_body,
-        },
-        status,
-        res_headers,
-        res_body,
-        None,
-        request_id,
-        "gameball",
-    );
 }
 
 #[cfg(test)]
@@ -221,17 +182,11 @@ mod tests {
     fn upstream_uris_keep_path_and_query_under_the_base_path() {
         let uri: Uri = "/api/v4.0/integrations/customers/c1?x=1".parse().unwrap();
         assert_eq!(
-            p("https://api.gameball.co")
-                .upstream_uri(&uri)
-                .unwrap()
-                .to_string(),
+            p("https://api.gameball.co").upstream_uri(&uri).unwrap().to_string(),
             "https://api.gameball.co/api/v4.0/integrations/customers/c1?x=1"
         );
         assert_eq!(
-            p("http://127.0.0.1:9000/gb/")
-                .upstream_uri(&uri)
-                .unwrap()
-                .to_string(),
+            p("http://127.0.0.1:9000/gb/").upstream_uri(&uri).unwrap().to_string(),
             "http://127.0.0.1:9000/gb/api/v4.0/integrations/customers/c1?x=1"
         );
     }

@@ -96,8 +96,7 @@ async fn redeem(
     session_key: Option<&str>,
     metadata: serde_json::Value,
 ) -> Result<(), Failed> {
-    let request =
-        translate::redemption_request(codes, customer, order, session_key, Some(metadata));
+    let request = translate::redemption_request(codes, customer, order, session_key, Some(metadata));
     match ctx
         .app
         .voucherify
@@ -128,7 +127,7 @@ enum Used {
     /// By this call, at this time.
     Now(Millis),
     /// Before this call.
-    Before(LockRecord),
+    Before(Box<LockRecord>),
 }
 
 /// Redeems lock `reference` (and `extra_codes`) on `order`, exactly once.
@@ -165,15 +164,12 @@ async fn use_lock(
             )
             .into());
         }
-        UseStart::Refused {
-            record,
-            newly_expired,
-        } => {
+        UseStart::Refused { record, newly_expired } => {
             if newly_expired {
                 ctx.app.metrics.lock_event(LockEvent::Expired);
             }
             return match record.state {
-                LockState::Used => Ok(Used::Before(record)),
+                LockState::Used => Ok(Used::Before(Box::new(record))),
                 LockState::Released => Err(Failure::client(
                     Kind::LockEnded,
                     format!("Lock reference {reference} was released and cannot be used"),
@@ -181,10 +177,7 @@ async fn use_lock(
                 .into()),
                 _ => Err(Failure::client(
                     Kind::LockEnded,
-                    format!(
-                        "Lock reference {reference} expired at {}",
-                        iso(record.expires_at)
-                    ),
+                    format!("Lock reference {reference} expired at {}", iso(record.expires_at)),
                 )
                 .into()),
             };
@@ -207,18 +200,11 @@ async fn use_lock(
         }
     };
     if record.customer_id != customer.id {
-        store
-            .finish_use(t, reference, &attempt, ctx.now(), false, None)
-            .await?;
+        store.finish_use(t, reference, &attempt, ctx.now(), false, None).await?;
         return Err(Failure::invalid("customerId", "the lock belongs to another customer").into());
     }
     let mut codes = record.codes.clone();
-    codes.extend(
-        extra_codes
-            .iter()
-            .filter(|c| !record.codes.contains(c))
-            .cloned(),
-    );
+    codes.extend(extra_codes.iter().filter(|c| !record.codes.contains(c)).cloned());
     let order = RedemptionOrder {
         amount_minor: order.amount_minor.or(record.amount_minor),
         ..*order
@@ -247,9 +233,7 @@ async fn use_lock(
             Err(failed)
         }
         Err(failed) => {
-            store
-                .finish_use(t, reference, &attempt, ctx.now(), false, None)
-                .await?;
+            store.finish_use(t, reference, &attempt, ctx.now(), false, None).await?;
             Err(failed)
         }
     }
@@ -287,9 +271,7 @@ pub(crate) async fn settle_unknown_burn(ctx: &Ctx, reference: &str) -> Result<()
         }
         UseStart::Started(_) => {
             // It was plain `locked` again: put it back as it was.
-            store
-                .finish_use(t, reference, &attempt, ctx.now(), false, None)
-                .await?;
+            store.finish_use(t, reference, &attempt, ctx.now(), false, None).await?;
         }
         _ => {}
     }
@@ -304,17 +286,9 @@ pub async fn burn(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
         email: req.email.as_deref(),
         mobile: req.mobile.as_deref(),
     };
-    let reference = req
-        .lock_reference
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
+    let reference = req.lock_reference.as_deref().map(str::trim).filter(|r| !r.is_empty());
     let codes = codes_of(req.coupons.as_ref());
-    let tx = req
-        .transaction_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
+    let tx = req.transaction_id.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let burned_at = match (reference, codes.is_empty()) {
         (Some(_), false) => {
             return Err(Failure::invalid(
@@ -336,10 +310,7 @@ pub async fn burn(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
                 Used::Now(at) => at,
                 // A retry of the same burn (same transaction) answers the
                 // same; anything else is a second burn and refused.
-                Used::Before(record)
-                    if record.transaction_id.as_deref() == tx
-                        && record.customer_id == customer_id =>
-                {
+                Used::Before(record) if record.transaction_id.as_deref() == tx && record.customer_id == customer_id => {
                     record.used_at.unwrap_or(record.expires_at)
                 }
                 Used::Before(_) => {
@@ -361,12 +332,7 @@ pub async fn burn(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
 }
 
 /// A burn by codes (no lock): once per `transactionId` when one is given.
-async fn burn_codes(
-    ctx: &Ctx,
-    customer: &Customer<'_>,
-    codes: &[String],
-    tx: Option<&str>,
-) -> Result<Millis, Failure> {
+async fn burn_codes(ctx: &Ctx, customer: &Customer<'_>, codes: &[String], tx: Option<&str>) -> Result<Millis, Failure> {
     let store = &ctx.app.store;
     let t = &ctx.tenant.name;
     let keep = ctx.app.locks.order_retention;
@@ -377,15 +343,7 @@ async fn burn_codes(
     };
     if let Some(tx) = tx {
         match store
-            .claim(
-                t,
-                OpKind::Burn,
-                tx,
-                ctx.now(),
-                lease_until(ctx),
-                &attempt,
-                keep,
-            )
+            .claim(t, OpKind::Burn, tx, ctx.now(), lease_until(ctx), &attempt, keep)
             .await?
         {
             Claim::Done(result) => return Ok(parse_iso(&result).unwrap_or_else(|| ctx.now())),
@@ -422,9 +380,7 @@ async fn burn_codes(
         }
         Err(failed) => {
             if let Some(tx) = tx.filter(|_| !failed.outcome_unknown) {
-                store
-                    .settle(t, OpKind::Burn, tx, &attempt, None, keep)
-                    .await?;
+                store.settle(t, OpKind::Burn, tx, &attempt, None, keep).await?;
             }
             Err(failed.failure)
         }
@@ -476,15 +432,7 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
     let keep = ctx.app.locks.order_retention;
     let attempt = ids::prefixed_hex("att_", 16);
     match store
-        .claim(
-            t,
-            OpKind::Order,
-            order_id,
-            ctx.now(),
-            lease_until(ctx),
-            &attempt,
-            keep,
-        )
+        .claim(t, OpKind::Order, order_id, ctx.now(), lease_until(ctx), &attempt, keep)
         .await?
     {
         Claim::Done(_) => {
@@ -501,22 +449,12 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
         }
         // An earlier attempt's answer was lost; if Voucherify has the
         // redemption, that attempt succeeded and this retry says so.
-        Claim::Resumed
-            if (reference.is_some() || !codes.is_empty())
-                && order_redeemed(ctx, order_id).await? =>
-        {
+        Claim::Resumed if (reference.is_some() || !codes.is_empty()) && order_redeemed(ctx, order_id).await? => {
             if let Some(r) = reference {
                 settle_unknown_burn(ctx, r).await?;
             }
             store
-                .settle(
-                    t,
-                    OpKind::Order,
-                    order_id,
-                    &attempt,
-                    Some(&iso(ctx.now())),
-                    keep,
-                )
+                .settle(t, OpKind::Order, order_id, &attempt, Some(&iso(ctx.now())), keep)
                 .await?;
             return Json::ok(&answer);
         }
@@ -530,48 +468,27 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
     };
     let result = match (reference, codes.is_empty()) {
         (None, true) => Ok(()),
-        (Some(reference), _) => {
-            match use_lock(ctx, reference, &customer, &order, &codes, Some(order_id)).await {
-                Ok(Used::Now(_)) => Ok(()),
-                Ok(Used::Before(_)) => Err(Failed::from(Failure::client(
-                    Kind::LockEnded,
-                    format!("Lock reference {reference} was already used"),
-                ))),
-                Err(f) => Err(f),
-            }
-        }
-        (None, false) => {
-            redeem(
-                ctx,
-                &codes,
-                &customer,
-                &order,
-                None,
-                metadata(None, Some(order_id)),
-            )
-            .await
-        }
+        (Some(reference), _) => match use_lock(ctx, reference, &customer, &order, &codes, Some(order_id)).await {
+            Ok(Used::Now(_)) => Ok(()),
+            Ok(Used::Before(_)) => Err(Failed::from(Failure::client(
+                Kind::LockEnded,
+                format!("Lock reference {reference} was already used"),
+            ))),
+            Err(f) => Err(f),
+        },
+        (None, false) => redeem(ctx, &codes, &customer, &order, None, metadata(None, Some(order_id))).await,
     };
     match result {
         Ok(()) => {
             store
-                .settle(
-                    t,
-                    OpKind::Order,
-                    order_id,
-                    &attempt,
-                    Some(&iso(ctx.now())),
-                    keep,
-                )
+                .settle(t, OpKind::Order, order_id, &attempt, Some(&iso(ctx.now())), keep)
                 .await?;
             Json::ok(&answer)
         }
         Err(failed) => {
             if !failed.outcome_unknown {
                 // Nothing was redeemed: the merchant may send this order again.
-                store
-                    .settle(t, OpKind::Order, order_id, &attempt, None, keep)
-                    .await?;
+                store.settle(t, OpKind::Order, order_id, &attempt, None, keep).await?;
             }
             Err(failed.failure)
         }
@@ -590,10 +507,7 @@ mod tests {
             CouponRef::Code("".into()),
             CouponRef::Code("B".into()),
         ];
-        assert_eq!(
-            codes_of(Some(&list)),
-            vec!["A".to_string(), "B".to_string()]
-        );
+        assert_eq!(codes_of(Some(&list)), vec!["A".to_string(), "B".to_string()]);
         assert!(codes_of(None).is_empty());
     }
 

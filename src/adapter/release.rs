@@ -31,50 +31,44 @@ pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Resul
     let tenant = &ctx.tenant.name;
     // At most twice: a stale burn is settled first, then released.
     for _ in 0..2 {
-        let (record, released_at) =
-            match ctx.app.store.release(tenant, &reference, ctx.now()).await? {
-                ReleaseStart::Released(record) => {
-                    ctx.app.metrics.lock_event(LockEvent::Released);
-                    let at = record.released_at.unwrap_or_else(|| ctx.now());
-                    (record, at)
+        let (record, released_at) = match ctx.app.store.release(tenant, &reference, ctx.now()).await? {
+            ReleaseStart::Released(record) => {
+                ctx.app.metrics.lock_event(LockEvent::Released);
+                let at = record.released_at.unwrap_or_else(|| ctx.now());
+                (record, at)
+            }
+            ReleaseStart::Ended { record, newly_expired } => {
+                if newly_expired {
+                    ctx.app.metrics.lock_event(LockEvent::Expired);
                 }
-                ReleaseStart::Ended {
-                    record,
-                    newly_expired,
-                } => {
-                    if newly_expired {
-                        ctx.app.metrics.lock_event(LockEvent::Expired);
-                    }
-                    let at = match record.state {
-                        LockState::Released => record.released_at.unwrap_or(record.expires_at),
-                        _ => record.expires_at,
-                    };
-                    (record, at)
-                }
-                ReleaseStart::Used(record) => {
-                    return Err(Failure::client(
-                        Kind::LockEnded,
-                        format!(
-                            "Lock reference {reference} was used at {} and cannot be released",
-                            record.used_at.map(iso).unwrap_or_default()
-                        ),
-                    ));
-                }
-                ReleaseStart::Burning { stale: false, .. } => {
-                    return Err(Failure::client(
-                        Kind::InProgress,
-                        format!("Lock reference {reference} is being burned; retry shortly"),
-                    ));
-                }
-                ReleaseStart::Burning { stale: true, .. } => {
-                    settle_unknown_burn(ctx, &reference).await?;
-                    continue;
-                }
-                ReleaseStart::Missing => return Err(Failure::lock_not_found(&reference)),
-            };
-        if record.state == LockState::Released
-            && !release_sessions(ctx, &record.codes, &record.session_key).await
-        {
+                let at = match record.state {
+                    LockState::Released => record.released_at.unwrap_or(record.expires_at),
+                    _ => record.expires_at,
+                };
+                (record, at)
+            }
+            ReleaseStart::Used(record) => {
+                return Err(Failure::client(
+                    Kind::LockEnded,
+                    format!(
+                        "Lock reference {reference} was used at {} and cannot be released",
+                        record.used_at.map(iso).unwrap_or_default()
+                    ),
+                ));
+            }
+            ReleaseStart::Burning { stale: false, .. } => {
+                return Err(Failure::client(
+                    Kind::InProgress,
+                    format!("Lock reference {reference} is being burned; retry shortly"),
+                ));
+            }
+            ReleaseStart::Burning { stale: true, .. } => {
+                settle_unknown_burn(ctx, &reference).await?;
+                continue;
+            }
+            ReleaseStart::Missing => return Err(Failure::lock_not_found(&reference)),
+        };
+        if record.state == LockState::Released && !release_sessions(ctx, &record.codes, &record.session_key).await {
             return Err(Failure::new(
                 Kind::UpstreamUnavailable,
                 crate::adapter::error::Source::Upstream,

@@ -15,11 +15,9 @@ use std::time::Duration;
 
 use crate::adapter::error::{Failure, Kind};
 use crate::adapter::{Ctx, Json, parse_body};
-use crate::gameball::{
-    InvalidCoupon, ValidCoupon, ValidateRequest, ValidateResponse, ValidateSingleResponse,
-};
+use crate::gameball::{InvalidCoupon, ValidCoupon, ValidateRequest, ValidateResponse, ValidateSingleResponse};
 use crate::ids;
-use crate::locks::{LockRecord, LockState, ReleaseStart, Relock};
+use crate::locks::{LockRecord, LockState, NewTerms, ReleaseStart, Relock};
 use crate::metrics::LockEvent;
 use crate::money::DecimalNumber;
 use crate::translate::{self, Customer, InvalidReason, Outcome};
@@ -62,11 +60,7 @@ pub async fn many(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
     for o in v.outcomes {
         match o {
             Outcome::Applicable(a) => answer.valid_coupons.push(ValidCoupon {
-                discount_amount: translate::discount_amount(
-                    &a,
-                    v.amount_known,
-                    ctx.tenant.decimals,
-                ),
+                discount_amount: translate::discount_amount(&a, v.amount_known, ctx.tenant.decimals),
                 discount_type: a.discount_type,
                 lock_reference: v.reference.clone(),
                 code: a.code,
@@ -113,11 +107,7 @@ pub async fn one(ctx: &Ctx, code: String, body: &[u8]) -> Result<Json, Failure> 
     Json::ok(&answer)
 }
 
-async fn validate(
-    ctx: &Ctx,
-    req: &ValidateRequest,
-    codes: Vec<String>,
-) -> Result<Validated, Failure> {
+async fn validate(ctx: &Ctx, req: &ValidateRequest, codes: Vec<String>) -> Result<Validated, Failure> {
     let customer_id = req
         .customer_id
         .as_ref()
@@ -183,12 +173,7 @@ async fn validate(
                 transaction_id: None,
                 released_at: None,
             };
-            if let Err(e) = ctx
-                .app
-                .store
-                .create(&record, ctx.keep_until(expires_at))
-                .await
-            {
+            if let Err(e) = ctx.app.store.create(&record, ctx.keep_until(expires_at)).await {
                 tracing::warn!(request_id = %ctx.request_id, error = %e, "lock write failed; releasing the sessions just taken");
                 release_sessions(ctx, &record.codes, &record.session_key).await;
                 return Err(e.into());
@@ -242,9 +227,7 @@ async fn validate_rounds(
             match outcome {
                 // A request Voucherify found invalid locked nothing (ALL
                 // mode), even for the coupons it calls applicable.
-                Outcome::Applicable(_) | Outcome::NotChecked { .. } if !response.valid => {
-                    again.push(code)
-                }
+                Outcome::Applicable(_) | Outcome::NotChecked { .. } if !response.valid => again.push(code),
                 Outcome::NotChecked { .. } => again.push(code),
                 Outcome::Inapplicable { .. } => {
                     found_invalid = true;
@@ -296,10 +279,7 @@ pub(crate) async fn release_sessions(ctx: &Ctx, codes: &[String], session_key: &
             .release(&ctx.tenant.upstream, code, session_key, ctx.call())
     });
     let mut all_done = true;
-    for (code, result) in codes
-        .iter()
-        .zip(futures_util::future::join_all(calls).await)
-    {
+    for (code, result) in codes.iter().zip(futures_util::future::join_all(calls).await) {
         if let Err(e) = result {
             all_done = false;
             tracing::warn!(request_id = %ctx.request_id, code, error = %e, "session release failed; it ends at its TTL");
@@ -338,21 +318,9 @@ async fn relock(
             format!("Lock reference {reference} is no longer active"),
         ));
     }
-    let outcomes = validate_rounds(
-        ctx,
-        codes,
-        customer,
-        amount,
-        Some((&record.session_key, duration)),
-    )
-    .await?;
+    let outcomes = validate_rounds(ctx, codes, customer, amount, Some((&record.session_key, duration))).await?;
     let locked = applicable_codes(&outcomes);
-    let dropped: Vec<String> = record
-        .codes
-        .iter()
-        .filter(|c| !locked.contains(c))
-        .cloned()
-        .collect();
+    let dropped: Vec<String> = record.codes.iter().filter(|c| !locked.contains(c)).cloned().collect();
     release_sessions(ctx, &dropped, &record.session_key).await;
     let expires_at = now + duration.as_millis() as i64;
     let reference = if locked.is_empty() {
@@ -361,22 +329,15 @@ async fn relock(
         }
         None
     } else {
-        match ctx
-            .app
-            .store
-            .relock(
-                t,
-                reference,
-                ctx.now(),
-                &locked,
-                amount,
-                expires_at,
-                ctx.keep_until(expires_at),
-            )
-            .await?
-        {
+        let terms = NewTerms {
+            codes: &locked,
+            amount,
+            expires_at,
+            keep: ctx.keep_until(expires_at),
+        };
+        match ctx.app.store.relock(t, reference, ctx.now(), terms).await? {
             Relock::Updated => Some(reference.to_owned()),
-            Relock::NotLocked(_) | Relock::Missing => {
+            Relock::NotLocked | Relock::Missing => {
                 // Burned or released meanwhile: undo what this call locked.
                 release_sessions(ctx, &locked, &record.session_key).await;
                 return Err(Failure::client(

@@ -63,9 +63,7 @@ impl MemoryStore {
         let mut m = self.maps();
         let key = (rec.tenant.clone(), rec.reference.clone());
         if m.locks.get(&key).is_some_and(|e| e.gone_at > now) {
-            return Err(super::StoreError::Corrupt(
-                "lock reference collision".into(),
-            ));
+            return Err(super::StoreError::Corrupt("lock reference collision".into()));
         }
         m.locks.insert(
             key,
@@ -88,12 +86,7 @@ impl MemoryStore {
     }
 
     /// Runs a transition on a live record.
-    pub fn with<R>(
-        &self,
-        tenant: &str,
-        reference: &str,
-        f: impl FnOnce(&mut LockRecord) -> R,
-    ) -> Option<R> {
+    pub fn with<R>(&self, tenant: &str, reference: &str, f: impl FnOnce(&mut LockRecord) -> R) -> Option<R> {
         let now = self.clock.now();
         let mut m = self.maps();
         let e = m
@@ -163,15 +156,7 @@ impl MemoryStore {
         }
     }
 
-    pub fn settle(
-        &self,
-        tenant: &str,
-        kind: OpKind,
-        id: &str,
-        attempt: &str,
-        result: Option<&str>,
-        keep: Duration,
-    ) {
+    pub fn settle(&self, tenant: &str, kind: OpKind, id: &str, attempt: &str, result: Option<&str>, keep: Duration) {
         let mut m = self.maps();
         let key = (tenant.to_owned(), kind.as_str(), id.to_owned());
         let now = self.clock.now();

@@ -87,8 +87,7 @@ pub struct LockRecord {
 impl LockRecord {
     /// Expired: marked so, or still `locked` past its expiry.
     pub fn is_expired(&self, now: Millis) -> bool {
-        self.state == LockState::Expired
-            || (self.state == LockState::Locked && self.expires_at <= now)
+        self.state == LockState::Expired || (self.state == LockState::Locked && self.expires_at <= now)
     }
 
     fn to_fields(&self) -> Vec<(&'static str, String)> {
@@ -124,24 +123,18 @@ impl LockRecord {
         let bad = |what: &str| StoreError::Corrupt(format!("lock record field {what}"));
         let text = |k: &str| f.get(k).cloned();
         let num = |k: &str| -> Result<Option<i64>, StoreError> {
-            f.get(k)
-                .map(|v| v.parse::<i64>().map_err(|_| bad(k)))
-                .transpose()
+            f.get(k).map(|v| v.parse::<i64>().map_err(|_| bad(k))).transpose()
         };
         Ok(LockRecord {
             tenant: text("t").ok_or_else(|| bad("t"))?,
             reference: text("r").ok_or_else(|| bad("r"))?,
             customer_id: text("c").ok_or_else(|| bad("c"))?,
             session_key: text("k").ok_or_else(|| bad("k"))?,
-            codes: serde_json::from_str(f.get("codes").ok_or_else(|| bad("codes"))?)
-                .map_err(|_| bad("codes"))?,
+            codes: serde_json::from_str(f.get("codes").ok_or_else(|| bad("codes"))?).map_err(|_| bad("codes"))?,
             amount_minor: num("amt")?,
             created_at: num("ca")?.ok_or_else(|| bad("ca"))?,
             expires_at: num("ea")?.ok_or_else(|| bad("ea"))?,
-            state: f
-                .get("st")
-                .and_then(|s| LockState::parse(s))
-                .ok_or_else(|| bad("st"))?,
+            state: f.get("st").and_then(|s| LockState::parse(s)).ok_or_else(|| bad("st"))?,
             lease_until: num("lease")?,
             attempt: text("att"),
             used_by: text("by"),
@@ -195,8 +188,18 @@ pub enum ReleaseStart {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Relock {
     Updated,
-    NotLocked(LockRecord),
+    /// Used, released, burning or expired meanwhile.
+    NotLocked,
     Missing,
+}
+
+/// A live lock's new terms after re-validation.
+pub struct NewTerms<'a> {
+    pub codes: &'a [String],
+    pub amount: Option<i64>,
+    pub expires_at: Millis,
+    /// How long the record is kept from now.
+    pub keep: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,13 +246,7 @@ pub enum StoreError {
 
 /// `used_by: None` keeps the previous attempt's order (a reconciliation
 /// that only settles what that attempt did).
-fn begin_use(
-    rec: &mut LockRecord,
-    now: Millis,
-    lease_until: Millis,
-    attempt: &str,
-    used_by: Option<&str>,
-) -> UseStart {
+fn begin_use(rec: &mut LockRecord, now: Millis, lease_until: Millis, attempt: &str, used_by: Option<&str>) -> UseStart {
     match rec.state {
         LockState::Locked if rec.expires_at <= now => {
             rec.state = LockState::Expired;
@@ -284,13 +281,7 @@ fn begin_use(
     }
 }
 
-fn finish_use(
-    rec: &mut LockRecord,
-    attempt: &str,
-    now: Millis,
-    used: bool,
-    transaction_id: Option<&str>,
-) -> bool {
+fn finish_use(rec: &mut LockRecord, attempt: &str, now: Millis, used: bool, transaction_id: Option<&str>) -> bool {
     if rec.state != LockState::Burning || rec.attempt.as_deref() != Some(attempt) {
         return false;
     }
@@ -332,19 +323,13 @@ fn release(rec: &mut LockRecord, now: Millis) -> ReleaseStart {
     }
 }
 
-fn relock(
-    rec: &mut LockRecord,
-    now: Millis,
-    codes: &[String],
-    amount: Option<i64>,
-    expires_at: Millis,
-) -> Relock {
+fn relock(rec: &mut LockRecord, now: Millis, terms: &NewTerms<'_>) -> Relock {
     if rec.state != LockState::Locked || rec.expires_at <= now {
-        return Relock::NotLocked(rec.clone());
+        return Relock::NotLocked;
     }
-    rec.codes = codes.to_vec();
-    rec.amount_minor = amount;
-    rec.expires_at = expires_at;
+    rec.codes = terms.codes.to_vec();
+    rec.amount_minor = terms.amount;
+    rec.expires_at = terms.expires_at;
     Relock::Updated
 }
 
@@ -354,7 +339,7 @@ fn relock(
 
 enum Backend {
     Memory(memory::MemoryStore),
-    Redis(redis::RedisStore),
+    Redis(Box<redis::RedisStore>),
 }
 
 /// The lock store. Cheap to clone.
@@ -365,14 +350,10 @@ pub struct Store {
 }
 
 impl Store {
-    pub async fn connect(
-        cfg: &StoreConfig,
-        clock: Clock,
-        metrics: Arc<Metrics>,
-    ) -> Result<Store, StoreError> {
+    pub async fn connect(cfg: &StoreConfig, clock: Clock, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
         let backend = match cfg {
             StoreConfig::Memory => Backend::Memory(memory::MemoryStore::new(clock)),
-            StoreConfig::Redis { .. } => Backend::Redis(redis::RedisStore::connect(cfg).await?),
+            StoreConfig::Redis { .. } => Backend::Redis(Box::new(redis::RedisStore::connect(cfg).await?)),
         };
         Ok(Store {
             backend: Arc::new(backend),
@@ -414,11 +395,7 @@ impl Store {
         .await
     }
 
-    pub async fn get(
-        &self,
-        tenant: &str,
-        reference: &str,
-    ) -> Result<Option<LockRecord>, StoreError> {
+    pub async fn get(&self, tenant: &str, reference: &str) -> Result<Option<LockRecord>, StoreError> {
         self.timed("get", async {
             match &*self.backend {
                 Backend::Memory(m) => Ok(m.get(tenant, reference)),
@@ -444,10 +421,7 @@ impl Store {
                         begin_use(rec, now, lease_until, attempt, used_by)
                     })
                     .unwrap_or(UseStart::Missing)),
-                Backend::Redis(r) => {
-                    r.begin_use(tenant, reference, now, lease_until, attempt, used_by)
-                        .await
-                }
+                Backend::Redis(r) => r.begin_use(tenant, reference, now, lease_until, attempt, used_by).await,
             }
         })
         .await
@@ -480,12 +454,7 @@ impl Store {
         .await
     }
 
-    pub async fn release(
-        &self,
-        tenant: &str,
-        reference: &str,
-        now: Millis,
-    ) -> Result<ReleaseStart, StoreError> {
+    pub async fn release(&self, tenant: &str, reference: &str, now: Millis) -> Result<ReleaseStart, StoreError> {
         self.timed("release", async {
             match &*self.backend {
                 Backend::Memory(m) => Ok(m
@@ -504,22 +473,14 @@ impl Store {
         tenant: &str,
         reference: &str,
         now: Millis,
-        codes: &[String],
-        amount: Option<i64>,
-        expires_at: Millis,
-        keep: Duration,
+        terms: NewTerms<'_>,
     ) -> Result<Relock, StoreError> {
         self.timed("relock", async {
             match &*self.backend {
                 Backend::Memory(m) => Ok(m
-                    .with_keep(tenant, reference, keep, |rec| {
-                        relock(rec, now, codes, amount, expires_at)
-                    })
+                    .with_keep(tenant, reference, terms.keep, |rec| relock(rec, now, &terms))
                     .unwrap_or(Relock::Missing)),
-                Backend::Redis(r) => {
-                    r.relock(tenant, reference, now, codes, amount, expires_at, keep)
-                        .await
-                }
+                Backend::Redis(r) => r.relock(tenant, reference, now, &terms).await,
             }
         })
         .await
@@ -538,13 +499,8 @@ impl Store {
     ) -> Result<Claim, StoreError> {
         self.timed("claim", async {
             match &*self.backend {
-                Backend::Memory(m) => {
-                    Ok(m.claim(tenant, kind, id, now, lease_until, attempt, keep))
-                }
-                Backend::Redis(r) => {
-                    r.claim(tenant, kind, id, now, lease_until, attempt, keep)
-                        .await
-                }
+                Backend::Memory(m) => Ok(m.claim(tenant, kind, id, now, lease_until, attempt, keep)),
+                Backend::Redis(r) => r.claim(tenant, kind, id, now, lease_until, attempt, keep).await,
             }
         })
         .await
@@ -613,11 +569,7 @@ mod tests {
         r.lease_until = Some(5);
         r.attempt = Some("a".into());
         r.used_by = Some("order:1".into());
-        let fields: HashMap<String, String> = r
-            .to_fields()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
+        let fields: HashMap<String, String> = r.to_fields().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         assert_eq!(LockRecord::from_fields(&fields).unwrap(), r);
     }
 
@@ -628,18 +580,12 @@ mod tests {
             begin_use(&mut r, 10, 20, "a1", Some("cb-r")),
             UseStart::Started(_)
         ));
-        assert_eq!(
-            begin_use(&mut r, 11, 21, "a2", Some("cb-r")),
-            UseStart::Busy
-        );
+        assert_eq!(begin_use(&mut r, 11, 21, "a2", Some("cb-r")), UseStart::Busy);
         assert!(matches!(
             release(&mut r, 12),
             ReleaseStart::Burning { stale: false, .. }
         ));
-        assert!(
-            !finish_use(&mut r, "a2", 13, true, None),
-            "only the owner finishes"
-        );
+        assert!(!finish_use(&mut r, "a2", 13, true, None), "only the owner finishes");
         // The first attempt went silent; after its lease a retry takes over.
         assert!(
             matches!(begin_use(&mut r, 25, 35, "a3", None), UseStart::Resumed(prev) if prev.attempt.as_deref() == Some("a1"))
@@ -702,18 +648,16 @@ mod tests {
     #[test]
     fn relock_only_touches_a_live_lock() {
         let mut r = rec();
-        assert_eq!(
-            relock(&mut r, 10, &["C".into()], None, 200),
-            Relock::Updated
-        );
-        assert_eq!(
-            (r.codes.clone(), r.expires_at),
-            (vec!["C".to_string()], 200)
-        );
+        let codes = vec!["C".to_string()];
+        let terms = |expires_at| NewTerms {
+            codes: &codes,
+            amount: None,
+            expires_at,
+            keep: Duration::ZERO,
+        };
+        assert_eq!(relock(&mut r, 10, &terms(200)), Relock::Updated);
+        assert_eq!((r.codes.clone(), r.expires_at), (codes.clone(), 200));
         release(&mut r, 11);
-        assert!(matches!(
-            relock(&mut r, 12, &["D".into()], None, 300),
-            Relock::NotLocked(_)
-        ));
+        assert_eq!(relock(&mut r, 12, &terms(300)), Relock::NotLocked);
     }
 }

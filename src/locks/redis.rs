@@ -23,7 +23,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Client, Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
-use super::{Claim, LockRecord, OpKind, ReleaseStart, Relock, StoreError, UseStart};
+use super::{Claim, LockRecord, NewTerms, OpKind, ReleaseStart, Relock, StoreError, UseStart};
 use crate::clock::Millis;
 use crate::config::{RedisMode, StoreConfig};
 
@@ -184,10 +184,7 @@ fn unavailable(e: RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn manager_config(
-    response_timeout: Duration,
-    connect_timeout: Duration,
-) -> ConnectionManagerConfig {
+fn manager_config(response_timeout: Duration, connect_timeout: Duration) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_response_timeout(Some(response_timeout))
         .set_connection_timeout(Some(connect_timeout))
@@ -207,8 +204,8 @@ fn op_key(tenant: &str, kind: OpKind, id: &str) -> String {
 
 /// A script answer `{status, HGETALL...}` as its status and record.
 fn status_and_record(v: Value) -> Result<(String, Option<LockRecord>), StoreError> {
-    let items: Vec<Value> = redis::from_redis_value(v)
-        .map_err(|e| StoreError::Corrupt(format!("script answer: {e}")))?;
+    let items: Vec<Value> =
+        redis::from_redis_value(v).map_err(|e| StoreError::Corrupt(format!("script answer: {e}")))?;
     let mut it = items.into_iter();
     let status: String = it
         .next()
@@ -218,8 +215,8 @@ fn status_and_record(v: Value) -> Result<(String, Option<LockRecord>), StoreErro
         .unwrap_or_default();
     let record = match it.next() {
         Some(v) => {
-            let fields: HashMap<String, String> = redis::from_redis_value(v)
-                .map_err(|e| StoreError::Corrupt(format!("record: {e}")))?;
+            let fields: HashMap<String, String> =
+                redis::from_redis_value(v).map_err(|e| StoreError::Corrupt(format!("record: {e}")))?;
             Some(LockRecord::from_fields(&fields)?)
         }
         None => None,
@@ -247,8 +244,7 @@ impl RedisStore {
         let urls: Vec<&str> = urls.iter().map(|u| u.expose()).collect();
         let (conn, sentinel) = match mode {
             RedisMode::Standalone => {
-                let client =
-                    Client::open(urls[0]).map_err(|e| StoreError::Config(e.to_string()))?;
+                let client = Client::open(urls[0]).map_err(|e| StoreError::Config(e.to_string()))?;
                 // Lazy: start even if Redis is down, report not-ready, and
                 // connect as soon as it is up.
                 let manager = ConnectionManager::new_lazy_with_config(client, mcfg)
@@ -266,16 +262,12 @@ impl RedisStore {
             }
             RedisMode::Sentinel => {
                 let name = master_name.clone().unwrap_or_default();
-                let mut sentinel =
-                    SentinelClient::build(urls.clone(), name, None, SentinelServerType::Master)
-                        .map_err(|e| StoreError::Config(e.to_string()))?;
+                let mut sentinel = SentinelClient::build(urls.clone(), name, None, SentinelServerType::Master)
+                    .map_err(|e| StoreError::Config(e.to_string()))?;
                 let client = sentinel.async_get_client().await.map_err(unavailable)?;
                 let manager = ConnectionManager::new_lazy_with_config(client, mcfg.clone())
                     .map_err(|e| StoreError::Config(e.to_string()))?;
-                (
-                    Conn::Single(manager),
-                    Some(tokio::sync::Mutex::new((sentinel, mcfg))),
-                )
+                (Conn::Single(manager), Some(tokio::sync::Mutex::new((sentinel, mcfg))))
             }
         };
         Ok(RedisStore {
@@ -336,16 +328,13 @@ impl RedisStore {
     }
 
     pub async fn create(&self, rec: &LockRecord, keep: Duration) -> Result<(), StoreError> {
-        let mut inv = self
-            .scripts
-            .create
-            .key(lock_key(&rec.tenant, &rec.reference));
+        let mut inv = self.scripts.create.key(lock_key(&rec.tenant, &rec.reference));
         inv.arg(keep.as_millis() as u64);
         for (k, v) in rec.to_fields() {
             inv.arg(k).arg(v);
         }
-        let created: i64 = redis::from_redis_value(self.run(&inv).await?)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let created: i64 =
+            redis::from_redis_value(self.run(&inv).await?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if created == 1 {
             Ok(())
         } else {
@@ -353,11 +342,7 @@ impl RedisStore {
         }
     }
 
-    pub async fn get(
-        &self,
-        tenant: &str,
-        reference: &str,
-    ) -> Result<Option<LockRecord>, StoreError> {
+    pub async fn get(&self, tenant: &str, reference: &str) -> Result<Option<LockRecord>, StoreError> {
         let mut conn = self.conn();
         let fields: HashMap<String, String> = match redis::cmd("HGETALL")
             .arg(lock_key(tenant, reference))
@@ -386,10 +371,7 @@ impl RedisStore {
         used_by: Option<&str>,
     ) -> Result<UseStart, StoreError> {
         let mut inv = self.scripts.begin_use.key(lock_key(tenant, reference));
-        inv.arg(now)
-            .arg(lease_until)
-            .arg(attempt)
-            .arg(used_by.unwrap_or(""));
+        inv.arg(now).arg(lease_until).arg(attempt).arg(used_by.unwrap_or(""));
         let (status, rec) = status_and_record(self.run(&inv).await?)?;
         Ok(match status.as_str() {
             "missing" => UseStart::Missing,
@@ -421,17 +403,12 @@ impl RedisStore {
             .arg(if used { "used" } else { "failed" })
             .arg(now)
             .arg(transaction_id.unwrap_or(""));
-        let done: i64 = redis::from_redis_value(self.run(&inv).await?)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done: i64 =
+            redis::from_redis_value(self.run(&inv).await?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(done == 1)
     }
 
-    pub async fn release(
-        &self,
-        tenant: &str,
-        reference: &str,
-        now: Millis,
-    ) -> Result<ReleaseStart, StoreError> {
+    pub async fn release(&self, tenant: &str, reference: &str, now: Millis) -> Result<ReleaseStart, StoreError> {
         let mut inv = self.scripts.release.key(lock_key(tenant, reference));
         inv.arg(now);
         let (status, rec) = status_and_record(self.run(&inv).await?)?;
@@ -454,28 +431,24 @@ impl RedisStore {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub async fn relock(
         &self,
         tenant: &str,
         reference: &str,
         now: Millis,
-        codes: &[String],
-        amount: Option<i64>,
-        expires_at: Millis,
-        keep: Duration,
+        terms: &NewTerms<'_>,
     ) -> Result<Relock, StoreError> {
         let mut inv = self.scripts.relock.key(lock_key(tenant, reference));
         inv.arg(now)
-            .arg(serde_json::to_string(codes).unwrap_or_else(|_| "[]".into()))
-            .arg(amount.map(|a| a.to_string()).unwrap_or_default())
-            .arg(expires_at)
-            .arg(keep.as_millis() as u64);
-        let (status, rec) = status_and_record(self.run(&inv).await?)?;
+            .arg(serde_json::to_string(terms.codes).unwrap_or_else(|_| "[]".into()))
+            .arg(terms.amount.map(|a| a.to_string()).unwrap_or_default())
+            .arg(terms.expires_at)
+            .arg(terms.keep.as_millis() as u64);
+        let (status, _) = status_and_record(self.run(&inv).await?)?;
         Ok(match status.as_str() {
             "updated" => Relock::Updated,
             "missing" => Relock::Missing,
-            _ => Relock::NotLocked(record(rec)?),
+            _ => Relock::NotLocked,
         })
     }
 
@@ -491,12 +464,9 @@ impl RedisStore {
         keep: Duration,
     ) -> Result<Claim, StoreError> {
         let mut inv = self.scripts.claim.key(op_key(tenant, kind, id));
-        inv.arg(now)
-            .arg(lease_until)
-            .arg(attempt)
-            .arg(keep.as_millis() as u64);
-        let items: Vec<String> = redis::from_redis_value(self.run(&inv).await?)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        inv.arg(now).arg(lease_until).arg(attempt).arg(keep.as_millis() as u64);
+        let items: Vec<String> =
+            redis::from_redis_value(self.run(&inv).await?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(match items.first().map(String::as_str) {
             Some("claimed") => Claim::Claimed,
             Some("resumed") => Claim::Resumed,
@@ -542,9 +512,6 @@ mod tests {
     #[test]
     fn keys_are_hash_tagged_per_tenant_and_lock() {
         assert_eq!(lock_key("shop", "abc"), "cb:{shop:abc}:lock");
-        assert_eq!(
-            op_key("shop", OpKind::Order, "ORD-1"),
-            "cb:{shop:order:ORD-1}:op"
-        );
+        assert_eq!(op_key("shop", OpKind::Order, "ORD-1"), "cb:{shop:order:ORD-1}:op");
     }
 }

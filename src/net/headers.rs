@@ -47,12 +47,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// `X-Forwarded-For`, the scheme the client used in `X-Forwarded-Proto`, and
 /// the `Host` it asked for in `X-Forwarded-Host` (the outgoing `Host` names
 /// the upstream, so the upstream's virtual hosting and TLS name match).
-pub fn add_forwarded(
-    headers: &mut HeaderMap,
-    client: IpAddr,
-    tls: bool,
-    original_host: Option<&str>,
-) {
+pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, tls: bool, original_host: Option<&str>) {
     let chain = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prev) if !prev.trim().is_empty() => format!("{prev}, {client}"),
         _ => client.to_string(),
@@ -119,12 +114,7 @@ mod tests {
     #[test]
     fn forwarded_for_appends_to_an_existing_chain() {
         let mut h = map(&[("x-forwarded-for", "203.0.113.7")]);
-        add_forwarded(
-            &mut h,
-            "10.0.0.1".parse().unwrap(),
-            true,
-            Some("shop.example"),
-        );
+        add_forwarded(&mut h, "10.0.0.1".parse().unwrap(), true, Some("shop.example"));
         assert_eq!(h["x-forwarded-for"], "203.0.113.7, 10.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "shop.example");
@@ -145,14 +135,8 @@ mod tests {
             usable_request_id(&map(&[("X-Request-Id", "abc-123")])).as_deref(),
             Some("abc-123")
         );
-        assert_eq!(
-            usable_request_id(&map(&[("x-request-id", "has space")])),
-            None
-        );
-        assert_eq!(
-            usable_request_id(&map(&[("x-request-id", &"a".repeat(129))])),
-            None
-        );
+        assert_eq!(usable_request_id(&map(&[("x-request-id", "has space")])), None);
+        assert_eq!(usable_request_id(&map(&[("x-request-id", &"a".repeat(129))])), None);
         assert_eq!(usable_request_id(&HeaderMap::new()), None);
     }
 

@@ -21,9 +21,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Body = BoxBody<Bytes, BoxError>;
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }
 
 pub fn empty() -> Body {
@@ -98,9 +96,6 @@ mod tests {
     #[test]
     fn json_response_sets_content_type() {
         let res = json_response(StatusCode::OK, &serde_json::json!({"a": 1}));
-        assert_eq!(
-            res.headers()[header::CONTENT_TYPE],
-            "application/json; charset=utf-8"
-        );
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json; charset=utf-8");
     }
 }

@@ -55,12 +55,8 @@ impl Default for ServeOptions {
 ///
 /// A handler that returns `Err` makes hyper close the connection without a
 /// response (the simulator's "dropped connection" fault uses this).
-pub async fn serve<H, Fut>(
-    listener: TcpListener,
-    opts: ServeOptions,
-    shutdown: CancellationToken,
-    handler: H,
-) where
+pub async fn serve<H, Fut>(listener: TcpListener, opts: ServeOptions, shutdown: CancellationToken, handler: H)
+where
     H: Fn(Request<Incoming>, ConnInfo) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<Response<Body>, BoxError>> + Send + 'static,
 {
@@ -108,31 +104,27 @@ pub async fn serve<H, Fut>(
         let handshake_timeout = opts.header_read_timeout;
         tokio::spawn(async move {
             let _permit = permit;
-            let result =
-                match tls {
-                    None => {
-                        let conn = builder.serve_connection(TokioIo::new(stream), service);
-                        watcher.watch(conn.into_owned()).await
-                    }
-                    Some(acceptor) => {
-                        let stream =
-                            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
-                                .await
-                            {
-                                Ok(Ok(s)) => s,
-                                Ok(Err(e)) => {
-                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                                    return;
-                                }
-                                Err(_) => {
-                                    tracing::debug!(%peer, "TLS handshake timed out");
-                                    return;
-                                }
-                            };
-                        let conn = builder.serve_connection(TokioIo::new(stream), service);
-                        watcher.watch(conn.into_owned()).await
-                    }
-                };
+            let result = match tls {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+            };
             if let Err(e) = result {
                 tracing::trace!(%peer, error = %e, "connection ended with an error");
             }

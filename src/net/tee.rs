@@ -33,11 +33,7 @@ pin_project_lite::pin_project! {
 impl<B> Tee<B> {
     /// `on_end(copy, truncated)` runs once: at the end of the stream, or on
     /// drop (then `truncated` is true).
-    pub fn new(
-        inner: B,
-        cap: usize,
-        on_end: impl FnOnce(Bytes, bool) + Send + Sync + 'static,
-    ) -> Self {
+    pub fn new(inner: B, cap: usize, on_end: impl FnOnce(Bytes, bool) + Send + Sync + 'static) -> Self {
         Tee {
             inner,
             copy: BytesMut::new(),
@@ -52,10 +48,7 @@ impl<B: Body<Data = Bytes>> Body for Tee<B> {
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
         match &polled {
@@ -97,19 +90,11 @@ mod tests {
     async fn copies_while_streaming_and_reports_once() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
-        let tee = Tee::new(
-            Full::new(Bytes::from_static(b"hello world")),
-            5,
-            move |b, truncated| {
-                s.lock().unwrap().push((b, truncated));
-            },
-        );
+        let tee = Tee::new(Full::new(Bytes::from_static(b"hello world")), 5, move |b, truncated| {
+            s.lock().unwrap().push((b, truncated));
+        });
         let out = tee.collect().await.unwrap().to_bytes();
-        assert_eq!(
-            out,
-            Bytes::from_static(b"hello world"),
-            "the stream is unchanged"
-        );
+        assert_eq!(out, Bytes::from_static(b"hello world"), "the stream is unchanged");
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0], (Bytes::from_static(b"hello"), true));

@@ -71,10 +71,7 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
 
 /// Outbound TLS with the chosen roots plus any extra CA certificates (a
 /// private CA in front of a test Voucherify, for example).
-pub fn client_config(
-    roots: Roots,
-    extra_ca: &[CertificateDer<'static>],
-) -> Result<ClientConfig, TlsError> {
+pub fn client_config(roots: Roots, extra_ca: &[CertificateDer<'static>]) -> Result<ClientConfig, TlsError> {
     let mut store = RootCertStore::empty();
     match roots {
         Roots::Webpki => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),

@@ -86,12 +86,7 @@ impl Recorder {
             metrics,
             clock,
         };
-        Ok((
-            recorder,
-            WriterHandle {
-                thread: Some(thread),
-            },
-        ))
+        Ok((recorder, WriterHandle { thread: Some(thread) }))
     }
 
     /// Starts recording one exchange, if it falls in the sample.
@@ -118,9 +113,7 @@ impl Recorder {
         let line = entry.to_string().into_bytes();
         match self.tx.try_send(line) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.metrics.recording_dropped()
-            }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => self.metrics.recording_dropped(),
         }
     }
 }
@@ -132,6 +125,13 @@ pub struct Recording {
     started_at: i64,
     started: Instant,
     tap: Arc<UpstreamTap>,
+}
+
+/// The answer being recorded.
+pub struct ResponseParts<'a> {
+    pub status: StatusCode,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
 }
 
 /// What is known of the request being recorded.
@@ -154,16 +154,7 @@ impl Recording {
     }
 
     /// Records the exchange and the Voucherify calls it caused.
-    pub fn finish(
-        self,
-        req: RequestParts<'_>,
-        status: StatusCode,
-        res_headers: &HeaderMap,
-        res_body: &[u8],
-        tenant: Option<&str>,
-        request_id: &str,
-        kind: &'static str,
-    ) {
+    pub fn finish(self, req: RequestParts<'_>, res: ResponseParts<'_>, tenant: Option<&str>, request_id: &str) {
         let r = &self.recorder.redactor;
         let mut entry = har_entry(
             r,
@@ -174,10 +165,10 @@ impl Recording {
             req.version,
             req.headers,
             req.body,
-            Some((status, res_headers, res_body)),
+            Some((res.status, res.headers, res.body)),
         );
         entry["_id"] = self.id.clone().into();
-        entry["_kind"] = kind.into();
+        entry["_kind"] = "gameball".into();
         entry["_requestId"] = r.text(request_id).into();
         if let Some(t) = tenant {
             entry["_tenant"] = t.into();
@@ -229,17 +220,16 @@ impl UpstreamTap {
         if response.is_none() {
             entry["_error"] = "no answer (connection failure or timeout)".into();
         }
-        self.legs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(entry);
+        self.legs.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
     }
 }
 
 fn har_headers(r: &Redactor, headers: &HeaderMap) -> Vec<Value> {
     headers
         .iter()
-        .map(|(k, v)| json!({"name": k.as_str(), "value": r.header(k.as_str(), &String::from_utf8_lossy(v.as_bytes()))}))
+        .map(
+            |(k, v)| json!({"name": k.as_str(), "value": r.header(k.as_str(), &String::from_utf8_lossy(v.as_bytes()))}),
+        )
         .collect()
 }
 
@@ -331,10 +321,7 @@ fn new_file(dir: &Path, seq: u32) -> std::io::Result<(PathBuf, BufWriter<File>)>
     let stamp = iso(crate::clock::Clock::System.now())
         .replace([':', '-'], "")
         .replace('.', "");
-    let path = dir.join(format!(
-        "couponbridge-{stamp}-{}-{seq:04}.jsonl",
-        std::process::id()
-    ));
+    let path = dir.join(format!("couponbridge-{stamp}-{}-{seq:04}.jsonl", std::process::id()));
     let file = OpenOptions::new().create(true).append(true).open(&path)?;
     Ok((path, BufWriter::new(file)))
 }

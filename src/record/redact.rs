@@ -63,8 +63,7 @@ impl Redactor {
         match &self.hash_key {
             None => MARKER.to_owned(),
             Some(key) => {
-                let mut mac =
-                    Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+                let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
                 mac.update(value.as_bytes());
                 let digest = mac.finalize().into_bytes();
                 let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
@@ -136,9 +135,7 @@ impl Redactor {
                     }
                 }
             }
-            Value::Array(items) => items
-                .iter_mut()
-                .for_each(|i| self.mask_key_anywhere(i, key)),
+            Value::Array(items) => items.iter_mut().for_each(|i| self.mask_key_anywhere(i, key)),
             _ => {}
         }
     }
@@ -191,24 +188,19 @@ mod tests {
         ] {
             assert_eq!(r.header(name, "anything"), MARKER, "{name}");
         }
-        assert_eq!(
-            r.header("content-type", "application/json"),
-            "application/json"
-        );
+        assert_eq!(r.header("content-type", "application/json"), "application/json");
     }
 
     #[test]
     fn json_fields_are_masked_by_name_anywhere_or_by_path() {
         let r = r();
-        let mut v = json!({"email": "a@b.c", "customer": {"email": "x@y.z", "phone": "123", "name": "n"}, "phone": "keep"});
+        let mut v =
+            json!({"email": "a@b.c", "customer": {"email": "x@y.z", "phone": "123", "name": "n"}, "phone": "keep"});
         r.json(&mut v);
         assert_eq!(v["email"], MARKER);
         assert_eq!(v["customer"]["email"], MARKER);
         assert_eq!(v["customer"]["phone"], MARKER);
-        assert_eq!(
-            v["phone"], "keep",
-            "a dotted path matches from the root only"
-        );
+        assert_eq!(v["phone"], "keep", "a dotted path matches from the root only");
         assert_eq!(v["customer"]["name"], "n");
     }
 
@@ -220,10 +212,7 @@ mod tests {
             !body.contains("tok_abcdef") && !body.contains("sk_live_123456"),
             "{body}"
         );
-        assert_eq!(
-            r.text("/path?apikey=sk_live_123456"),
-            "/path?apikey=<redacted>"
-        );
+        assert_eq!(r.text("/path?apikey=sk_live_123456"), "/path?apikey=<redacted>");
     }
 
     #[test]

@@ -19,18 +19,18 @@ fn opt_str(body: &Value, key: &str) -> Result<Option<String>, ApiError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::invalid_payload(format!(
-            "Property .{key} should be string"
-        ))),
+        Some(_) => Err(ApiError::invalid_payload(format!("Property .{key} should be string"))),
     }
 }
 
 fn opt_i64(v: Option<&Value>, name: &str) -> Result<Option<i64>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(n) => n.as_i64().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
-            ApiError::invalid_payload(format!("Property .{name} should be a non-negative integer"))
-        }),
+        Some(n) => n
+            .as_i64()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid_payload(format!("Property .{name} should be a non-negative integer"))),
     }
 }
 
@@ -46,9 +46,9 @@ fn parse_discount(v: Option<&Value>) -> Result<Option<Discount>, ApiError> {
 impl ProjectState {
     /// `POST /v1/validation-rules`.
     pub fn create_rule(&mut self, body: &Value, now: Millis) -> Result<Value, ApiError> {
-        let rules = body.get("rules").ok_or_else(|| {
-            ApiError::invalid_payload("Request body should have required property 'rules'")
-        })?;
+        let rules = body
+            .get("rules")
+            .ok_or_else(|| ApiError::invalid_payload("Request body should have required property 'rules'"))?;
         let checks = Rule::parse_checks(rules).map_err(ApiError::invalid_payload)?;
         let rule = Rule {
             id: ids::prefixed("val_", 12),
@@ -69,9 +69,9 @@ impl ProjectState {
     fn assign_rules(&mut self, v: &mut Voucher, body: &Value, now: Millis) -> Result<(), ApiError> {
         let mut rule_ids = Vec::new();
         if let Some(list) = body.get("validation_rules").filter(|l| !l.is_null()) {
-            let list = list.as_array().ok_or_else(|| {
-                ApiError::invalid_payload("Property .validation_rules should be array")
-            })?;
+            let list = list
+                .as_array()
+                .ok_or_else(|| ApiError::invalid_payload("Property .validation_rules should be array"))?;
             for item in list {
                 match item {
                     Value::String(id) => rule_ids.push(id.clone()),
@@ -125,9 +125,7 @@ impl ProjectState {
         }
         let code = opt_str(body, "code")?.unwrap_or_else(|| ids::prefixed("", 8));
         if code.is_empty() {
-            return Err(ApiError::invalid_payload(
-                "Property .code should not be empty",
-            ));
+            return Err(ApiError::invalid_payload("Property .code should not be empty"));
         }
         if self.vouchers.contains_key(&code) {
             return Err(ApiError::new(
@@ -142,9 +140,7 @@ impl ProjectState {
             None => None,
             Some(g) => {
                 let amount = opt_i64(g.get("amount"), "gift.amount")?.ok_or_else(|| {
-                    ApiError::invalid_payload(
-                        "Property .gift should have required property 'amount'",
-                    )
+                    ApiError::invalid_payload("Property .gift should have required property 'amount'")
                 })?;
                 let balance = opt_i64(g.get("balance"), "gift.balance")?.unwrap_or(amount);
                 Some((amount, balance))
@@ -193,22 +189,13 @@ impl ProjectState {
                 None | Some(Value::Null) => true,
                 Some(Value::Bool(b)) => *b,
                 Some(_) => {
-                    return Err(ApiError::invalid_payload(
-                        "Property .active should be boolean",
-                    ));
+                    return Err(ApiError::invalid_payload("Property .active should be boolean"));
                 }
             },
             quantity: opt_i64(redemption.get("quantity"), "redemption.quantity")?,
-            redeemed_quantity: opt_i64(
-                redemption.get("redeemed_quantity"),
-                "redemption.redeemed_quantity",
-            )?
-            .unwrap_or(0),
-            redeemed_amount: opt_i64(
-                redemption.get("redeemed_amount"),
-                "redemption.redeemed_amount",
-            )?
-            .unwrap_or(0),
+            redeemed_quantity: opt_i64(redemption.get("redeemed_quantity"), "redemption.redeemed_quantity")?
+                .unwrap_or(0),
+            redeemed_amount: opt_i64(redemption.get("redeemed_amount"), "redemption.redeemed_amount")?.unwrap_or(0),
             metadata: body
                 .get("metadata")
                 .and_then(Value::as_object)
@@ -228,12 +215,7 @@ impl ProjectState {
 
     /// `PUT /v1/vouchers/{code}`: the fields the issue names (active, dates,
     /// redemption quantity) plus discount, gift balance, metadata and rules.
-    pub fn update_voucher(
-        &mut self,
-        code: &str,
-        body: &Value,
-        now: Millis,
-    ) -> Result<Value, ApiError> {
+    pub fn update_voucher(&mut self, code: &str, body: &Value, now: Millis) -> Result<Value, ApiError> {
         if !body.is_object() {
             return Err(ApiError::invalid_payload("Request body should be object"));
         }
@@ -253,10 +235,7 @@ impl ProjectState {
         if body.get("expiration_date").is_some() {
             v.expiration_date = parse_date_field(body.get("expiration_date"), "expiration_date")?;
         }
-        if let Some(r) = body
-            .get("redemption")
-            .filter(|r| r.get("quantity").is_some())
-        {
+        if let Some(r) = body.get("redemption").filter(|r| r.get("quantity").is_some()) {
             v.quantity = opt_i64(r.get("quantity"), "redemption.quantity")?;
         }
         if body.get("discount").is_some() {

@@ -56,12 +56,7 @@ impl ApiError {
     }
 
     pub fn invalid_payload(details: impl Into<String>) -> Self {
-        Self::new(
-            400,
-            "invalid_payload",
-            "Invalid payload",
-            Some(details.into()),
-        )
+        Self::new(400, "invalid_payload", "Invalid payload", Some(details.into()))
     }
 
     pub fn not_found(resource_type: &str, id: &str) -> Self {
@@ -202,9 +197,7 @@ fn parse_session(body: &Value) -> Result<Option<SessionIn>, ApiError> {
         Some(v) => Some(
             v.as_f64()
                 .filter(|t| *t > 0.0 && t.is_finite())
-                .ok_or_else(|| {
-                    ApiError::invalid_payload("Property .session.ttl should be a positive number")
-                })?,
+                .ok_or_else(|| ApiError::invalid_payload("Property .session.ttl should be a positive number"))?,
         ),
     };
     let (ttl, ttl_unit) = match (ttl, ttl_unit) {
@@ -242,9 +235,11 @@ fn parse_order(body: &Value) -> Result<OrderIn, ApiError> {
         .ok_or_else(|| ApiError::invalid_payload("Property .order should be object"))?;
     let amount = match o.get("amount") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_i64().filter(|a| *a >= 0).ok_or_else(|| {
-            ApiError::invalid_payload("Property .order.amount should be integer")
-        })?),
+        Some(v) => Some(
+            v.as_i64()
+                .filter(|a| *a >= 0)
+                .ok_or_else(|| ApiError::invalid_payload("Property .order.amount should be integer"))?,
+        ),
     };
     let items = match o.get("items") {
         None | Some(Value::Null) => Vec::new(),
@@ -276,19 +271,14 @@ fn parse_order(body: &Value) -> Result<OrderIn, ApiError> {
 
 /// Parses a stackable body, with Voucherify's `invalid_payload`,
 /// `duplicated_redeemables` and `invalid_redeemables` answers.
-pub fn parse_stackable(
-    body: &Value,
-    settings: &ProjectSettings,
-) -> Result<StackableRequest, ApiError> {
+pub fn parse_stackable(body: &Value, settings: &ProjectSettings) -> Result<StackableRequest, ApiError> {
     if !body.is_object() {
         return Err(ApiError::invalid_payload("Request body should be object"));
     }
     let list = match body.get("redeemables") {
         Some(Value::Array(list)) => list,
         Some(_) => {
-            return Err(ApiError::invalid_payload(
-                "Property .redeemables should be array",
-            ));
+            return Err(ApiError::invalid_payload("Property .redeemables should be array"));
         }
         None => {
             return Err(ApiError::invalid_payload(
@@ -340,22 +330,13 @@ pub fn parse_stackable(
         let credits = match r.get("gift").and_then(|g| g.get("credits")) {
             None | Some(Value::Null) => None,
             Some(c) => Some(c.as_i64().filter(|c| *c >= 0).ok_or_else(|| {
-                ApiError::invalid_payload(format!(
-                    "Property .redeemables[{i}].gift.credits should be integer"
-                ))
+                ApiError::invalid_payload(format!("Property .redeemables[{i}].gift.credits should be integer"))
             })?),
         };
-        redeemables.push(RedeemableRef {
-            object,
-            id,
-            credits,
-        });
+        redeemables.push(RedeemableRef { object, id, credits });
     }
     for (i, a) in redeemables.iter().enumerate() {
-        if redeemables[..i]
-            .iter()
-            .any(|b| b.object == a.object && b.id == a.id)
-        {
+        if redeemables[..i].iter().any(|b| b.object == a.object && b.id == a.id) {
             return Err(ApiError::new(
                 400,
                 "duplicated_redeemables",
@@ -364,11 +345,7 @@ pub fn parse_stackable(
             ));
         }
     }
-    if redeemables.len() > 1
-        && redeemables
-            .iter()
-            .any(|r| r.object == RedeemableObject::PromotionStack)
-    {
+    if redeemables.len() > 1 && redeemables.iter().any(|r| r.object == RedeemableObject::PromotionStack) {
         return Err(ApiError::new(
             400,
             "invalid_redeemables",
@@ -459,12 +436,7 @@ pub struct OrderOut {
 }
 
 impl OrderOut {
-    fn calculated(
-        order: &OrderIn,
-        discount_so_far: i64,
-        applied: i64,
-        customer_id: Option<&str>,
-    ) -> Self {
+    fn calculated(order: &OrderIn, discount_so_far: i64, applied: i64, customer_id: Option<&str>) -> Self {
         let amount = order.amount();
         OrderOut {
             id: order.id.clone(),
@@ -607,11 +579,7 @@ pub struct ProjectState {
 /// The outcome of checking one redeemable.
 #[derive(Debug, Clone)]
 enum Verdict {
-    Applicable {
-        code: String,
-        discount: i64,
-        credits: i64,
-    },
+    Applicable { code: String, discount: i64, credits: i64 },
     Inapplicable(ApiError),
     Skipped(&'static str, &'static str),
 }
@@ -715,11 +683,7 @@ impl ProjectState {
     ) -> Result<(i64, i64), ApiError> {
         let order_amount = order.amount();
         if !v.active {
-            return Err(ApiError::on_voucher(
-                "voucher_disabled",
-                "voucher is disabled",
-                &v.code,
-            ));
+            return Err(ApiError::on_voucher("voucher_disabled", "voucher is disabled", &v.code));
         }
         if v.start_date.is_some_and(|s| s > now) {
             return Err(ApiError::on_voucher(
@@ -729,20 +693,12 @@ impl ProjectState {
             ));
         }
         if v.expiration_date.is_some_and(|e| e <= now) {
-            return Err(ApiError::on_voucher(
-                "voucher_expired",
-                "voucher expired",
-                &v.code,
-            ));
+            return Err(ApiError::on_voucher("voucher_expired", "voucher expired", &v.code));
         }
         if let Some(q) = v.quantity
             && v.uses_excluding(session, now) >= q
         {
-            return Err(ApiError::on_voucher(
-                "quantity_exceeded",
-                "quantity exceeded",
-                &v.code,
-            ));
+            return Err(ApiError::on_voucher("quantity_exceeded", "quantity exceeded", &v.code));
         }
         for a in &v.assignments {
             let Some(rule) = self.rules.get(&a.rule_id) else {
@@ -778,10 +734,7 @@ impl ProjectState {
                             rule.id
                         )),
                     );
-                    e.error = rule
-                        .error_message
-                        .clone()
-                        .map(|message| CustomMessage { message });
+                    e.error = rule.error_message.clone().map(|message| CustomMessage { message });
                     return Err(e);
                 }
             }
@@ -790,8 +743,7 @@ impl ProjectState {
             VoucherKind::GiftVoucher => {
                 let balance = v.gift.map(|g| g.1).unwrap_or(0);
                 let available = balance - v.locked_credits_excluding(session, now);
-                let credits =
-                    requested_credits.unwrap_or_else(|| available.min(running_total).max(0));
+                let credits = requested_credits.unwrap_or_else(|| available.min(running_total).max(0));
                 if credits > available || available <= 0 {
                     return Err(ApiError::on_voucher(
                         "gift_amount_exceeded",
@@ -819,9 +771,7 @@ impl ProjectState {
 
     fn evaluate(&self, req: &StackableRequest, session: Option<&str>, now: Millis) -> Evaluation {
         let customer = req.customer.as_ref().and_then(|c| c.source_id.as_deref());
-        let customer_id = customer
-            .and_then(|c| self.customers.get(c))
-            .map(|c| c.id.as_str());
+        let customer_id = customer.and_then(|c| self.customers.get(c)).map(|c| c.id.as_str());
         let amount = req.order.amount();
         let mode = self.settings.redeemables_application_mode;
         let mut verdicts = Vec::with_capacity(req.redeemables.len());
@@ -874,12 +824,7 @@ impl ProjectState {
                 Ok((code, d, credits)) => {
                     discount_so_far += d;
                     applicable += 1;
-                    snapshots.push(Some(OrderOut::calculated(
-                        &req.order,
-                        discount_so_far,
-                        d,
-                        customer_id,
-                    )));
+                    snapshots.push(Some(OrderOut::calculated(&req.order, discount_so_far, d, customer_id)));
                     verdicts.push(Verdict::Applicable {
                         code,
                         discount: d,
@@ -913,9 +858,7 @@ impl ProjectState {
             .iter()
             .zip(snapshots)
             .zip(&req.redeemables)
-            .map(|((verdict, snapshot), r)| {
-                self.redeemable_out(r, verdict, snapshot, req.expand_redeemable, now)
-            })
+            .map(|((verdict, snapshot), r)| self.redeemable_out(r, verdict, snapshot, req.expand_redeemable, now))
             .collect();
         Evaluation {
             order: OrderOut::calculated(&req.order, discount_so_far, discount_so_far, customer_id),
@@ -991,9 +934,7 @@ impl ProjectState {
             result,
             metadata: Value::Object(voucher.map(|v| v.metadata.clone()).unwrap_or_default()),
             campaign_name: voucher.filter(|_| expand).and_then(|v| v.campaign.clone()),
-            campaign_id: voucher
-                .filter(|_| expand)
-                .and_then(|v| v.campaign_id.clone()),
+            campaign_id: voucher.filter(|_| expand).and_then(|v| v.campaign_id.clone()),
         }
     }
 
@@ -1082,16 +1023,12 @@ impl ProjectState {
             skipped_redeemables: skipped,
             order: ev.order,
             tracking_id: tracking_id(customer.as_deref()),
-            session: req
-                .session
-                .as_ref()
-                .zip(session_key)
-                .map(|(s, key)| SessionOut {
-                    key,
-                    kind: "LOCK",
-                    ttl: s.ttl,
-                    ttl_unit: s.ttl_unit,
-                }),
+            session: req.session.as_ref().zip(session_key).map(|(s, key)| SessionOut {
+                key,
+                kind: "LOCK",
+                ttl: s.ttl,
+                ttl_unit: s.ttl_unit,
+            }),
             stacking_rules: StackingRules::from(&self.settings),
         }
     }
@@ -1113,26 +1050,14 @@ impl ProjectState {
                     Verdict::Inapplicable(e) => Some(e.clone()),
                     _ => None,
                 })
-                .unwrap_or_else(|| {
-                    ApiError::new(
-                        400,
-                        "no_applicable_redeemables",
-                        "No applicable redeemables",
-                        None,
-                    )
-                });
+                .unwrap_or_else(|| ApiError::new(400, "no_applicable_redeemables", "No applicable redeemables", None));
             e.resource_id = Some(ids::prefixed_hex("rf_", 18));
             e.resource_type = Some("redemption".into());
             return Err(e);
         }
 
         let tracking = tracking_id(customer.as_deref());
-        let order_id = self.upsert_order(
-            &req.order,
-            customer_id.as_deref(),
-            ev.order.discount_amount,
-            now,
-        );
+        let order_id = self.upsert_order(&req.order, customer_id.as_deref(), ev.order.discount_amount, now);
         let applied: Vec<(String, i64, i64)> = ev
             .verdicts
             .iter()
@@ -1161,10 +1086,7 @@ impl ProjectState {
                 }
             }
             if let Some(c) = &customer {
-                *self
-                    .per_customer
-                    .entry((code.clone(), c.clone()))
-                    .or_default() += 1;
+                *self.per_customer.entry((code.clone(), c.clone())).or_default() += 1;
             }
             self.redemptions.insert(
                 id.clone(),
@@ -1225,13 +1147,7 @@ impl ProjectState {
         Ok(out)
     }
 
-    fn upsert_order(
-        &mut self,
-        o: &OrderIn,
-        customer_id: Option<&str>,
-        discount: i64,
-        now: Millis,
-    ) -> String {
+    fn upsert_order(&mut self, o: &OrderIn, customer_id: Option<&str>, discount: i64, now: Millis) -> String {
         let existing =
             o.id.as_ref()
                 .filter(|id| self.orders.contains_key(*id))
@@ -1371,8 +1287,7 @@ impl ProjectState {
             out["voucher"] = voucher_json(v, &self.rules);
         }
         if with_rollbacks && let Some(rb) = &r.rollback_id {
-            out["related_redemptions"] =
-                json!({"rollbacks": [{"id": rb, "date": iso(r.date)}], "redemptions": []});
+            out["related_redemptions"] = json!({"rollbacks": [{"id": rb, "date": iso(r.date)}], "redemptions": []});
         }
         out
     }
@@ -1407,10 +1322,7 @@ impl ProjectState {
                 400,
                 "invalid_redemption_parent",
                 "Invalid redemption parent",
-                Some(
-                    "You can rollback only a redemption that does not have parent redemption."
-                        .into(),
-                ),
+                Some("You can rollback only a redemption that does not have parent redemption.".into()),
             ));
         }
         if !stacked && !r.children.is_empty() {
@@ -1418,7 +1330,9 @@ impl ProjectState {
                 400,
                 "invalid_redemption",
                 "Invalid redemption",
-                Some("You can rollback only a single redemption. Use different endpoint for stacked redemption.".into()),
+                Some(
+                    "You can rollback only a single redemption. Use different endpoint for stacked redemption.".into(),
+                ),
             ));
         }
         if stacked && r.parent.is_some() {
@@ -1471,11 +1385,7 @@ impl ProjectState {
             let parent_rb = match r.children.is_empty() {
                 true => rollbacks[0].clone(),
                 false => self.rollback_json(
-                    self.redemptions[&r.id]
-                        .rollback_id
-                        .clone()
-                        .unwrap_or_default()
-                        .as_str(),
+                    self.redemptions[&r.id].rollback_id.clone().unwrap_or_default().as_str(),
                     &self.redemptions[&r.id].clone(),
                     reason.as_deref(),
                     now,
@@ -1491,13 +1401,7 @@ impl ProjectState {
         }
     }
 
-    fn rollback_json(
-        &self,
-        rb_id: &str,
-        r: &Redemption,
-        reason: Option<&str>,
-        now: Millis,
-    ) -> Value {
+    fn rollback_json(&self, rb_id: &str, r: &Redemption, reason: Option<&str>, now: Millis) -> Value {
         let voucher = r.voucher_code.as_ref().and_then(|c| self.vouchers.get(c));
         let mut out = json!({
             "id": rb_id,
@@ -1528,12 +1432,7 @@ impl ProjectState {
     }
 
     /// `POST /v1/vouchers/{code}/validate` (legacy): one voucher, same rules.
-    pub fn validate_legacy(
-        &mut self,
-        code: &str,
-        req: &StackableRequest,
-        now: Millis,
-    ) -> Result<Value, ApiError> {
+    pub fn validate_legacy(&mut self, code: &str, req: &StackableRequest, now: Millis) -> Result<Value, ApiError> {
         let Some(v) = self.voucher(code) else {
             return Err(ApiError::not_found("voucher", code));
         };
@@ -1560,18 +1459,18 @@ impl ProjectState {
                 out["discount"] = json!(d);
             }
             if let Some(g) = &r.result.gift {
-                out["gift"] =
-                    json!({"amount": g.credits, "balance": g.balance, "effect": "APPLY_TO_ORDER"});
+                out["gift"] = json!({"amount": g.credits, "balance": g.balance, "effect": "APPLY_TO_ORDER"});
             }
             if let Some(s) = &res.session {
                 out["session"] = json!(s);
             }
             Ok(out)
         } else {
-            let e =
-                r.result.error.clone().unwrap_or_else(|| {
-                    ApiError::new(400, "invalid_voucher", "invalid voucher", None)
-                });
+            let e = r
+                .result
+                .error
+                .clone()
+                .unwrap_or_else(|| ApiError::new(400, "invalid_voucher", "invalid voucher", None));
             Ok(json!({
                 "valid": false,
                 "reason": e.message,
@@ -1584,12 +1483,7 @@ impl ProjectState {
     }
 
     /// `POST /v1/vouchers/{code}/redemption` (legacy): one redemption object.
-    pub fn redeem_legacy(
-        &mut self,
-        code: &str,
-        req: &StackableRequest,
-        now: Millis,
-    ) -> Result<Value, ApiError> {
+    pub fn redeem_legacy(&mut self, code: &str, req: &StackableRequest, now: Millis) -> Result<Value, ApiError> {
         if self.voucher(code).is_none() {
             return Err(ApiError::not_found("voucher", code));
         }
@@ -1628,10 +1522,7 @@ impl ProjectState {
                 })
             })
             .collect();
-        out.sort_by(|a, b| {
-            (a["key"].as_str(), a["voucher"].as_str())
-                .cmp(&(b["key"].as_str(), b["voucher"].as_str()))
-        });
+        out.sort_by(|a, b| (a["key"].as_str(), a["voucher"].as_str()).cmp(&(b["key"].as_str(), b["voucher"].as_str())));
         out
     }
 }
@@ -1648,11 +1539,7 @@ fn discount_amount(d: &Discount, order: &OrderIn, remaining: i64) -> i64 {
         }
         DiscountKind::Fixed => (total - d.fixed_amount.unwrap_or(0)).max(0),
         DiscountKind::Unit => {
-            let price = d
-                .unit_type
-                .as_deref()
-                .and_then(|u| order.unit_price(u))
-                .unwrap_or(0);
+            let price = d.unit_type.as_deref().and_then(|u| order.unit_price(u)).unwrap_or(0);
             price * d.unit_off.unwrap_or(1)
         }
     };
@@ -1735,13 +1622,9 @@ pub fn voucher_json(v: &Voucher, rules: &HashMap<String, Rule>) -> Value {
 pub fn parse_date_field(v: Option<&Value>, name: &str) -> Result<Option<Millis>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => parse_iso(s).map(Some).ok_or_else(|| {
-            ApiError::invalid_payload(format!(
-                "Property .{name} should match format \"date-time\""
-            ))
-        }),
-        Some(_) => Err(ApiError::invalid_payload(format!(
-            "Property .{name} should be string"
-        ))),
+        Some(Value::String(s)) => parse_iso(s)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid_payload(format!("Property .{name} should match format \"date-time\""))),
+        Some(_) => Err(ApiError::invalid_payload(format!("Property .{name} should be string"))),
     }
 }

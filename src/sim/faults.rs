@@ -21,6 +21,9 @@ pub enum Fault {
     RateLimit,
     /// Close the connection without answering.
     Drop,
+    /// Do the work, then close the connection without answering: the
+    /// client cannot know the request succeeded.
+    LoseAnswer,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,11 +87,7 @@ impl Faults {
 
     /// What to do with a request to `path`: the delay, then the fault.
     pub fn decide(&mut self, path: &str) -> (Duration, Fault) {
-        if self
-            .path_prefix
-            .as_deref()
-            .is_some_and(|p| !path.starts_with(p))
-        {
+        if self.path_prefix.as_deref().is_some_and(|p| !path.starts_with(p)) {
             return (Duration::ZERO, Fault::Ok);
         }
         let delay = Duration::from_millis(self.latency_ms);

@@ -19,10 +19,7 @@ use crate::net::{Body, BoxError, empty, json_bytes_response, json_response, read
 const MAX_BODY: usize = 1 << 20;
 
 fn error_response(e: &ApiError) -> Response<Body> {
-    json_response(
-        StatusCode::from_u16(e.code).unwrap_or(StatusCode::BAD_REQUEST),
-        e,
-    )
+    json_response(StatusCode::from_u16(e.code).unwrap_or(StatusCode::BAD_REQUEST), e)
 }
 
 fn ok_json<T: Serialize>(v: &T) -> Response<Body> {
@@ -55,10 +52,7 @@ async fn json_body(req: Request<Incoming>) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::invalid_payload(format!("Request body is not valid JSON: {e}")))
 }
 
-pub(super) async fn handle(
-    sim: Arc<Simulator>,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, BoxError> {
+pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Result<Response<Body>, BoxError> {
     let path = req.uri().path().to_owned();
     if path.starts_with("/_sim/") || path == "/_sim" {
         return Ok(operator(sim, req).await);
@@ -66,16 +60,8 @@ pub(super) async fn handle(
     if !path.starts_with("/v1/") {
         return Ok(error_response(&ApiError::not_found("route", &path)));
     }
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    };
-    let Some(project) = sim
-        .authenticate(header("x-app-id"), header("x-app-token"))
-        .cloned()
-    else {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(project) = sim.authenticate(header("x-app-id"), header("x-app-token")).cloned() else {
         return Ok(error_response(&ApiError::new(
             401,
             "unauthorized",
@@ -84,17 +70,15 @@ pub(super) async fn handle(
         )));
     };
 
+    let mut lose_answer = false;
     if sim.faults_active.load(Ordering::Acquire) {
-        let (delay, fault) = sim
-            .faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .decide(&path);
+        let (delay, fault) = sim.faults.lock().unwrap_or_else(|p| p.into_inner()).decide(&path);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
         match fault {
             Fault::Ok => {}
+            Fault::LoseAnswer => lose_answer = true,
             Fault::Drop => return Err("simulated dropped connection".into()),
             Fault::Error => {
                 let status = sim.faults().error_status;
@@ -108,8 +92,7 @@ pub(super) async fn handle(
                     &json!({"code": 429, "message": "Too many requests hit the API too quickly."}),
                 );
                 let retry_at = sim.clock().now() / 1000 + retry as i64;
-                res.headers_mut()
-                    .insert("retry-after", HeaderValue::from(retry));
+                res.headers_mut().insert("retry-after", HeaderValue::from(retry));
                 res.headers_mut()
                     .insert("x-rate-limit-retry", HeaderValue::from(retry_at));
                 return Ok(res);
@@ -142,10 +125,7 @@ pub(super) async fn handle(
                 Err(e) => return Ok(error_response(&e)),
             };
             let settings = project.with(|p| p.settings.clone());
-            respond(
-                parse_stackable(&body, &settings)
-                    .and_then(|parsed| project.with(|p| p.redeem(&parsed, now))),
-            )
+            respond(parse_stackable(&body, &settings).and_then(|parsed| project.with(|p| p.redeem(&parsed, now))))
         }
         (&Method::GET, ["redemptions", id]) => {
             let id = id.to_string();
@@ -162,11 +142,7 @@ pub(super) async fn handle(
             let id = id.to_string();
             let reason = query_param(req.uri().query(), "reason");
             let body = json_body(req).await.unwrap_or(Value::Null);
-            let reason = reason.or_else(|| {
-                body.get("reason")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            });
+            let reason = reason.or_else(|| body.get("reason").and_then(Value::as_str).map(str::to_owned));
             respond(project.with(|p| p.rollback(&id, reason, stacked, now)))
         }
         (&Method::POST, ["vouchers"]) => match json_body(req).await {
@@ -199,9 +175,7 @@ pub(super) async fn handle(
         (&Method::POST, ["vouchers", code, action @ ("validate" | "redemption")]) => {
             let (code, redeem) = (code.to_string(), *action == "redemption");
             match json_body(req).await.and_then(|b| parse_legacy(&code, &b)) {
-                Ok(parsed) if redeem => {
-                    respond(project.with(|p| p.redeem_legacy(&code, &parsed, now)))
-                }
+                Ok(parsed) if redeem => respond(project.with(|p| p.redeem_legacy(&code, &parsed, now))),
                 Ok(parsed) => respond(project.with(|p| p.validate_legacy(&code, &parsed, now))),
                 Err(e) => error_response(&e),
             }
@@ -241,6 +215,9 @@ pub(super) async fn handle(
             error_response(&e)
         }
     };
+    if lose_answer {
+        return Err("simulated lost answer".into());
+    }
     Ok(res)
 }
 
@@ -268,12 +245,7 @@ async fn operator(sim: Arc<Simulator>, req: Request<Incoming>) -> Response<Body>
         None => None,
     };
     let now = sim.clock().now();
-    let bad = |msg: String| {
-        json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({"code": 400, "message": msg}),
-        )
-    };
+    let bad = |msg: String| json_response(StatusCode::BAD_REQUEST, &json!({"code": 400, "message": msg}));
     match (method, path.as_str()) {
         (Method::GET, "/_sim/health") => ok_json(&json!({"status": "ok"})),
         (Method::GET, "/_sim/sessions") => {
@@ -316,9 +288,7 @@ async fn operator(sim: Arc<Simulator>, req: Request<Incoming>) -> Response<Body>
                 return bad("name the project with ?app_id=".into());
             };
             if m == Method::POST {
-                let bytes = read_body(req.into_body(), MAX_BODY)
-                    .await
-                    .unwrap_or_default();
+                let bytes = read_body(req.into_body(), MAX_BODY).await.unwrap_or_default();
                 match serde_json::from_slice::<ProjectSettings>(&bytes) {
                     Ok(s) => project.with(|p| p.settings = s),
                     Err(e) => return bad(format!("invalid project settings: {e}")),
@@ -327,9 +297,7 @@ async fn operator(sim: Arc<Simulator>, req: Request<Incoming>) -> Response<Body>
             ok_json(&project.with(|p| p.settings.clone()))
         }
         (Method::POST, "/_sim/clock") => {
-            let bytes = read_body(req.into_body(), MAX_BODY)
-                .await
-                .unwrap_or_default();
+            let bytes = read_body(req.into_body(), MAX_BODY).await.unwrap_or_default();
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let Some(by) = body
                 .get("advance")
@@ -339,9 +307,7 @@ async fn operator(sim: Arc<Simulator>, req: Request<Incoming>) -> Response<Body>
                 return bad("body must be {\"advance\": \"10m\"}".into());
             };
             if !sim.clock().advance(by) {
-                return bad(
-                    "the clock is the system clock; start the simulator with --manual-clock".into(),
-                );
+                return bad("the clock is the system clock; start the simulator with --manual-clock".into());
             }
             ok_json(&json!({"now": crate::clock::iso(sim.clock().now())}))
         }

@@ -82,10 +82,7 @@ impl Simulator {
     }
 
     pub fn faults(&self) -> Faults {
-        self.faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.faults.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Serves on `listener` until `shutdown` is cancelled.
@@ -228,10 +225,7 @@ impl SimBuilder {
     }
 
     /// Builds and serves on `addr` (use port 0 in tests).
-    pub async fn start(
-        self,
-        addr: &str,
-    ) -> Result<RunningSim, Box<dyn std::error::Error + Send + Sync>> {
+    pub async fn start(self, addr: &str) -> Result<RunningSim, Box<dyn std::error::Error + Send + Sync>> {
         let sim = self
             .build()
             .map_err(|e| format!("{}: {}", e.message, e.details.unwrap_or_default()))?;
@@ -253,9 +247,7 @@ impl Default for ProjectSpec {
 
 /// Serves an already built simulator on an already bound listener.
 pub fn spawn(sim: Arc<Simulator>, listener: TcpListener) -> RunningSim {
-    let addr = listener
-        .local_addr()
-        .expect("a bound listener has an address");
+    let addr = listener.local_addr().expect("a bound listener has an address");
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(sim.clone().serve(listener, shutdown.clone()));
     RunningSim {

@@ -213,9 +213,7 @@ impl Rule {
     /// two supported rule names are simulated; anything else is refused
     /// loudly rather than silently ignored.
     pub fn parse_checks(rules: &Value) -> Result<Vec<RuleCheck>, String> {
-        let obj = rules
-            .as_object()
-            .ok_or("Property .rules should be an object")?;
+        let obj = rules.as_object().ok_or("Property .rules should be an object")?;
         let mut checks = Vec::new();
         for (key, rule) in obj {
             if key == "logic" {
@@ -229,12 +227,10 @@ impl Rule {
             let conditions = rule
                 .get("conditions")
                 .and_then(Value::as_object)
-                .ok_or_else(|| {
-                    format!("Property .rules.{key} should have required property 'conditions'")
-                })?;
+                .ok_or_else(|| format!("Property .rules.{key} should have required property 'conditions'"))?;
             for (op, values) in conditions {
-                let cmp = Comparison::from_key(op)
-                    .ok_or_else(|| format!("unsupported condition {op} in rule {key}"))?;
+                let cmp =
+                    Comparison::from_key(op).ok_or_else(|| format!("unsupported condition {op} in rule {key}"))?;
                 let bound = values
                     .as_array()
                     .and_then(|a| a.first())

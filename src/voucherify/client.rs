@@ -19,10 +19,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{
-    ErrorObject, OrderInfo, RedeemResponse, StackableRequest, ValidationResponse, ValidationRule,
-    Voucher,
-};
+use super::{ErrorObject, OrderInfo, RedeemResponse, StackableRequest, ValidationResponse, ValidationRule, Voucher};
 use crate::config::{Secret, VoucherifyConfig};
 use crate::metrics::Metrics;
 use crate::net::client::HttpClient;
@@ -31,11 +28,7 @@ use crate::record::UpstreamTap;
 
 /// Path segments keep unreserved characters only; everything else is
 /// percent-encoded (codes may contain `/`, `#`, `?`, spaces...).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 const MAX_RESPONSE: usize = 4 << 20;
 
 /// One tenant's Voucherify project.
@@ -167,9 +160,7 @@ impl fmt::Display for UpstreamError {
             ErrorKind::Unexpected(s, e) => write!(
                 f,
                 "Voucherify {op}: unexpected {s} ({})",
-                e.as_ref()
-                    .and_then(|e| e.key.as_deref())
-                    .unwrap_or("no error key")
+                e.as_ref().and_then(|e| e.key.as_deref()).unwrap_or("no error key")
             ),
             ErrorKind::BadResponse(e) => write!(f, "Voucherify {op}: unreadable answer ({e})"),
         }
@@ -223,9 +214,7 @@ impl VoucherifyClient {
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
-            let r = self
-                .send_once(up, op, &method, path, body.as_deref(), ctx)
-                .await;
+            let r = self.send_once(up, op, &method, path, body.as_deref(), ctx).await;
             match r {
                 Err(UpstreamError {
                     kind: ErrorKind::Connect(_),
@@ -302,10 +291,7 @@ impl VoucherifyClient {
                 method,
                 &url,
                 &bytes,
-                answer
-                    .as_ref()
-                    .ok()
-                    .map(|a| (a.status, &a.headers, &a.body)),
+                answer.as_ref().ok().map(|a| (a.status, &a.headers, &a.body)),
                 started,
             );
         }
@@ -354,14 +340,7 @@ impl VoucherifyClient {
     ) -> Result<ValidationResponse, UpstreamError> {
         let op = Op::Validate;
         let a = self
-            .call(
-                up,
-                op,
-                Method::POST,
-                "/v1/validations",
-                Some(Self::json(op, req)?),
-                ctx,
-            )
+            .call(up, op, Method::POST, "/v1/validations", Some(Self::json(op, req)?), ctx)
             .await?;
         match a.status {
             StatusCode::OK => Self::parse(op, &a),
@@ -380,20 +359,11 @@ impl VoucherifyClient {
         let op = Op::Redeem;
         debug_assert!(!op.idempotent());
         let a = self
-            .call(
-                up,
-                op,
-                Method::POST,
-                "/v1/redemptions",
-                Some(Self::json(op, req)?),
-                ctx,
-            )
+            .call(up, op, Method::POST, "/v1/redemptions", Some(Self::json(op, req)?), ctx)
             .await?;
         match a.status.as_u16() {
             200 => Self::parse(op, &a).map(RedeemOutcome::Redeemed),
-            400..=499 => Ok(RedeemOutcome::Refused(
-                Self::parse(op, &a).unwrap_or_default(),
-            )),
+            400..=499 => Ok(RedeemOutcome::Refused(Self::parse(op, &a).unwrap_or_default())),
             _ => Err(Self::unexpected(op, &a)),
         }
     }
@@ -401,21 +371,13 @@ impl VoucherifyClient {
     /// `DELETE /v1/vouchers/{code}/sessions/{key}`: `true` when released,
     /// `false` when Voucherify no longer knows the session (already
     /// released, consumed or expired), which is as good.
-    pub async fn release(
-        &self,
-        up: &Upstream,
-        code: &str,
-        key: &str,
-        ctx: CallCtx<'_>,
-    ) -> Result<bool, UpstreamError> {
+    pub async fn release(&self, up: &Upstream, code: &str, key: &str, ctx: CallCtx<'_>) -> Result<bool, UpstreamError> {
         let path = format!(
             "/v1/vouchers/{}/sessions/{}",
             utf8_percent_encode(code, SEGMENT),
             utf8_percent_encode(key, SEGMENT)
         );
-        let a = self
-            .call(up, Op::Release, Method::DELETE, &path, None, ctx)
-            .await?;
+        let a = self.call(up, Op::Release, Method::DELETE, &path, None, ctx).await?;
         match a.status.as_u16() {
             200..=299 => Ok(true),
             404 => Ok(false),
@@ -439,12 +401,7 @@ impl VoucherifyClient {
     }
 
     /// `GET /v1/vouchers/{code}`.
-    pub async fn voucher(
-        &self,
-        up: &Upstream,
-        code: &str,
-        ctx: CallCtx<'_>,
-    ) -> Result<Option<Voucher>, UpstreamError> {
+    pub async fn voucher(&self, up: &Upstream, code: &str, ctx: CallCtx<'_>) -> Result<Option<Voucher>, UpstreamError> {
         let path = format!("/v1/vouchers/{}", utf8_percent_encode(code, SEGMENT));
         self.get_optional(up, Op::GetVoucher, path, ctx).await
     }
@@ -461,12 +418,7 @@ impl VoucherifyClient {
     }
 
     /// `GET /v1/orders/{id}`: by Voucherify id or by the merchant's source id.
-    pub async fn order(
-        &self,
-        up: &Upstream,
-        id: &str,
-        ctx: CallCtx<'_>,
-    ) -> Result<Option<OrderInfo>, UpstreamError> {
+    pub async fn order(&self, up: &Upstream, id: &str, ctx: CallCtx<'_>) -> Result<Option<OrderInfo>, UpstreamError> {
         let path = format!("/v1/orders/{}", utf8_percent_encode(id, SEGMENT));
         self.get_optional(up, Op::GetOrder, path, ctx).await
     }
@@ -489,10 +441,7 @@ mod tests {
 
     #[test]
     fn path_segments_are_encoded() {
-        assert_eq!(
-            utf8_percent_encode("A/B C#1", SEGMENT).to_string(),
-            "A%2FB%20C%231"
-        );
+        assert_eq!(utf8_percent_encode("A/B C#1", SEGMENT).to_string(), "A%2FB%20C%231");
         assert_eq!(
             utf8_percent_encode("cbs_abc-1.2~x", SEGMENT).to_string(),
             "cbs_abc-1.2~x"
@@ -501,10 +450,7 @@ mod tests {
 
     #[test]
     fn only_refusals_before_any_work_are_certain() {
-        let e = |kind| UpstreamError {
-            op: Op::Redeem,
-            kind,
-        };
+        let e = |kind| UpstreamError { op: Op::Redeem, kind };
         assert!(e(ErrorKind::Timeout).outcome_unknown());
         assert!(e(ErrorKind::Transport("reset".into())).outcome_unknown());
         assert!(e(ErrorKind::Unavailable(503)).outcome_unknown());

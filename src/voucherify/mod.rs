@@ -137,8 +137,7 @@ pub const FREE_SHIPPING_UNIT: &str = "prod_5h1pp1ng";
 
 impl Discount {
     pub fn is_free_shipping(&self) -> bool {
-        self.kind.as_deref() == Some("UNIT")
-            && self.unit_type.as_deref() == Some(FREE_SHIPPING_UNIT)
+        self.kind.as_deref() == Some("UNIT") && self.unit_type.as_deref() == Some(FREE_SHIPPING_UNIT)
     }
 }
 
@@ -287,9 +286,7 @@ pub struct OrderInfo {
 impl OrderInfo {
     /// Whether a redemption is recorded on the order and not rolled back.
     pub fn has_live_redemption(&self) -> bool {
-        self.redemptions
-            .values()
-            .any(|r| r.get("rollback_id").is_none())
+        self.redemptions.values().any(|r| r.get("rollback_id").is_none())
     }
 }
 
@@ -306,20 +303,11 @@ mod tests {
         let r: ValidationResponse = serde_json::from_str(body).unwrap();
         assert!(!r.valid);
         assert_eq!(
-            r.redeemables[0]
-                .result
-                .error
-                .as_ref()
-                .unwrap()
-                .key
-                .as_deref(),
+            r.redeemables[0].result.error.as_ref().unwrap().key.as_deref(),
             Some("quantity_exceeded")
         );
         assert_eq!(r.session.unwrap().key.as_deref(), Some("ssn_1"));
-        assert!(
-            r.inapplicable_redeemables.is_empty(),
-            "missing lists default to empty"
-        );
+        assert!(r.inapplicable_redeemables.is_empty(), "missing lists default to empty");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! couponbridge's integration tests: one binary (one link step), real
 //! sockets, a real redis-server, the simulator in-process.
 
+mod adapter;
 mod common;
 mod sim;

@@ -70,10 +70,7 @@ impl Sim {
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
         let url = format!("{}{path}", self.running.base_url());
-        let reply = self
-            .client
-            .send(method, &url, &SIM_AUTH, body.as_ref())
-            .await;
+        let reply = self.client.send(method, &url, &SIM_AUTH, body.as_ref()).await;
         if path.starts_with("/v1/") && !reply.body.is_empty() {
             let path_only = path.split('?').next().unwrap();
             if Contract::get().check(method, path_only, reply.status, &reply.body) {
@@ -95,12 +92,7 @@ impl Sim {
 }
 
 fn vouchers(codes: &[&str]) -> Value {
-    Value::Array(
-        codes
-            .iter()
-            .map(|c| json!({"object": "voucher", "id": c}))
-            .collect(),
-    )
+    Value::Array(codes.iter().map(|c| json!({"object": "voucher", "id": c})).collect())
 }
 
 fn lock(codes: &[&str], key: Option<&str>, customer: &str, amount: i64) -> Value {
@@ -144,7 +136,11 @@ fn error_key(res: &Value, code: &str) -> String {
 async fn vouchers_are_created_read_updated_disabled_and_enabled() {
     let sim = Sim::start().await;
     let created = sim
-        .call("POST", "/v1/vouchers", Some(json!({"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 700}})))
+        .call(
+            "POST",
+            "/v1/vouchers",
+            Some(json!({"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 700}})),
+        )
         .await;
     assert_eq!(created.status, 200, "{}", created.text());
     let code = created.json()["code"].as_str().unwrap().to_owned();
@@ -152,11 +148,23 @@ async fn vouchers_are_created_read_updated_disabled_and_enabled() {
     assert!(created.json()["id"].as_str().unwrap().starts_with("v_"));
 
     let named = sim
-        .call("POST", "/v1/vouchers", Some(json!({"code": "NAMED", "type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 5}})))
+        .call(
+            "POST",
+            "/v1/vouchers",
+            Some(
+                json!({"code": "NAMED", "type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 5}}),
+            ),
+        )
         .await;
     assert_eq!(named.json()["code"], "NAMED");
     let dup = sim
-        .call("POST", "/v1/vouchers", Some(json!({"code": "NAMED", "type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 5}})))
+        .call(
+            "POST",
+            "/v1/vouchers",
+            Some(
+                json!({"code": "NAMED", "type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 5}}),
+            ),
+        )
         .await;
     assert_eq!(dup.status, 409);
 
@@ -166,7 +174,11 @@ async fn vouchers_are_created_read_updated_disabled_and_enabled() {
     assert_eq!(got.json()["redemption"]["quantity"], Value::Null);
 
     let put = sim
-        .call("PUT", "/v1/vouchers/NAMED", Some(json!({"active": false, "expiration_date": "2030-01-01T00:00:00Z", "redemption": {"quantity": 3}})))
+        .call(
+            "PUT",
+            "/v1/vouchers/NAMED",
+            Some(json!({"active": false, "expiration_date": "2030-01-01T00:00:00Z", "redemption": {"quantity": 3}})),
+        )
         .await;
     assert_eq!(put.status, 200, "{}", put.text());
     let v = put.json();
@@ -191,10 +203,7 @@ async fn credentials_are_required() {
     let sim = Sim::start().await;
     let url = format!("{}/v1/vouchers/AMOUNT10", sim.running.base_url());
     let client = Client::new();
-    for headers in [
-        vec![],
-        vec![("x-app-id", "sim-app-id"), ("x-app-token", "wrong")],
-    ] {
+    for headers in [vec![], vec![("x-app-id", "sim-app-id"), ("x-app-token", "wrong")]] {
         let r = client.send("GET", &url, &headers, None).await;
         assert_eq!(r.status, 401);
         assert_eq!(r.json()["code"], 401);
@@ -210,18 +219,12 @@ async fn validation_payload_errors_are_voucherify_400s() {
     let cases = [
         (json!({}), "invalid_payload"),
         (json!({"redeemables": []}), "invalid_payload"),
-        (
-            json!({"redeemables": [{"object": "voucher"}]}),
-            "invalid_payload",
-        ),
+        (json!({"redeemables": [{"object": "voucher"}]}), "invalid_payload"),
         (
             json!({"redeemables": [{"object": "coupon", "id": "X"}]}),
             "invalid_payload",
         ),
-        (
-            json!({"redeemables": vouchers(&["A"; 31])}),
-            "invalid_payload",
-        ),
+        (json!({"redeemables": vouchers(&["A"; 31])}), "invalid_payload"),
         (
             json!({"redeemables": vouchers(&["AMOUNT10", "AMOUNT10"])}),
             "duplicated_redeemables",
@@ -232,9 +235,7 @@ async fn validation_payload_errors_are_voucherify_400s() {
         ),
     ];
     for (body, key) in cases {
-        let r = sim
-            .call("POST", "/v1/validations", Some(body.clone()))
-            .await;
+        let r = sim.call("POST", "/v1/validations", Some(body.clone())).await;
         assert_eq!(r.status, 400, "{body}");
         assert_eq!(r.json()["key"], key, "{body}: {}", r.text());
     }
@@ -266,7 +267,9 @@ async fn unknown_fields_are_ignored_and_thirty_redeemables_are_accepted() {
     let codes: Vec<String> = (0..30).map(|i| format!("UNKNOWN{i}")).collect();
     let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
     let res = sim
-        .validate(json!({"redeemables": vouchers(&refs), "future_field": {"x": 1}, "options": {"expand": ["redeemable"]}}))
+        .validate(
+            json!({"redeemables": vouchers(&refs), "future_field": {"x": 1}, "options": {"expand": ["redeemable"]}}),
+        )
         .await;
     assert_eq!(res["valid"], false);
     assert_eq!(res["redeemables"].as_array().unwrap().len(), 30);
@@ -275,7 +278,9 @@ async fn unknown_fields_are_ignored_and_thirty_redeemables_are_accepted() {
 #[tokio::test]
 async fn all_mode_fails_the_whole_request_and_skips_the_rest() {
     let sim = Sim::start().await;
-    let res = sim.validate(json!({"redeemables": vouchers(&["AMOUNT10", "NOPE", "PERCENT20"]), "order": {"amount": 10000}})).await;
+    let res = sim
+        .validate(json!({"redeemables": vouchers(&["AMOUNT10", "NOPE", "PERCENT20"]), "order": {"amount": 10000}}))
+        .await;
     assert_eq!(res["valid"], false);
     assert_eq!(
         statuses(&res),
@@ -298,8 +303,10 @@ async fn all_mode_fails_the_whole_request_and_skips_the_rest() {
 async fn partial_mode_applies_what_it_can() {
     let sim = Sim::with(ApplicationMode::Partial).await;
     let res = sim
-        .validate(json!({"redeemables": vouchers(&["AMOUNT10", "NOPE", "PERCENT20"]), "order": {"amount": 10000},
-                         "session": {"type": "LOCK", "ttl": 1, "ttl_unit": "HOURS"}}))
+        .validate(
+            json!({"redeemables": vouchers(&["AMOUNT10", "NOPE", "PERCENT20"]), "order": {"amount": 10000},
+                         "session": {"type": "LOCK", "ttl": 1, "ttl_unit": "HOURS"}}),
+        )
         .await;
     assert_eq!(res["valid"], true);
     assert_eq!(
@@ -313,10 +320,7 @@ async fn partial_mode_applies_what_it_can() {
         res["inapplicable_redeemables"][0]["result"]["error"]["key"],
         "not_found"
     );
-    assert_eq!(
-        res["stacking_rules"]["redeemables_application_mode"],
-        "PARTIAL"
-    );
+    assert_eq!(res["stacking_rules"]["redeemables_application_mode"], "PARTIAL");
     // 10.00 off, then 20 % of the remaining 90.00.
     assert_eq!(res["order"]["total_discount_amount"], 1000 + 1800);
     // Only the applicable vouchers are locked.
@@ -337,7 +341,9 @@ async fn applicable_limit_skips_beyond_five() {
         sim.call("POST", "/v1/vouchers", Some(json!({"code": format!("S{i}"), "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}})))
             .await;
     }
-    let res = sim.validate(json!({"redeemables": vouchers(&["S0", "S1", "S2", "S3", "S4", "S5"]), "order": {"amount": 100}})).await;
+    let res = sim
+        .validate(json!({"redeemables": vouchers(&["S0", "S1", "S2", "S3", "S4", "S5"]), "order": {"amount": 100}}))
+        .await;
     assert_eq!(res["skipped_redeemables"][0]["id"], "S5");
     assert_eq!(
         res["skipped_redeemables"][0]["result"]["details"]["key"],
@@ -358,24 +364,23 @@ async fn each_inapplicable_reason_has_voucherifys_key() {
         ("MIN100", "order_rules_violated", 400),
     ];
     for (code, key, code_status) in cases {
-        let res = sim.validate(json!({"redeemables": vouchers(&[code]), "customer": {"source_id": "c1"}, "order": {"amount": 5000}})).await;
+        let res = sim
+            .validate(
+                json!({"redeemables": vouchers(&[code]), "customer": {"source_id": "c1"}, "order": {"amount": 5000}}),
+            )
+            .await;
         assert_eq!(res["valid"], false, "{code}");
         let err = &res["redeemables"][0]["result"]["error"];
         assert_eq!(err["key"], key, "{code}: {res}");
         assert_eq!(err["code"], code_status, "{code}");
         assert_eq!(res["redeemables"][0]["result"]["details"]["key"], key);
     }
-    let nf = sim
-        .validate(json!({"redeemables": vouchers(&["NOPE"])}))
-        .await;
+    let nf = sim.validate(json!({"redeemables": vouchers(&["NOPE"])})).await;
     assert_eq!(
         nf["redeemables"][0]["result"]["error"]["details"],
         "Cannot find voucher with id NOPE"
     );
-    assert_eq!(
-        nf["redeemables"][0]["result"]["error"]["resource_type"],
-        "voucher"
-    );
+    assert_eq!(nf["redeemables"][0]["result"]["error"]["resource_type"], "voucher");
     // The minimum order is met at 100.00.
     let ok = sim
         .validate(json!({"redeemables": vouchers(&["MIN100"]), "order": {"amount": 10000}}))
@@ -389,16 +394,20 @@ async fn quantity_counts_redemptions_and_live_locks() {
     let first = sim.validate(lock(&["TWICE"], Some("a"), "c1", 1000)).await;
     assert_eq!(first["valid"], true);
     let redeem = sim
-        .call("POST", "/v1/redemptions", Some(json!({"redeemables": vouchers(&["ONCE"]), "customer": {"source_id": "c2"}, "order": {"amount": 1000}})))
+        .call(
+            "POST",
+            "/v1/redemptions",
+            Some(
+                json!({"redeemables": vouchers(&["ONCE"]), "customer": {"source_id": "c2"}, "order": {"amount": 1000}}),
+            ),
+        )
         .await;
     assert_eq!(redeem.status, 200, "{}", redeem.text());
     let second = sim.validate(lock(&["TWICE"], Some("b"), "c2", 1000)).await;
     assert_eq!(second["valid"], true, "one redemption slot left for TWICE");
     let third = sim.validate(lock(&["TWICE"], Some("c"), "c3", 1000)).await;
     assert_eq!(error_key(&third, "TWICE"), "quantity_exceeded");
-    let used_up = sim
-        .validate(json!({"redeemables": vouchers(&["ONCE"])}))
-        .await;
+    let used_up = sim.validate(json!({"redeemables": vouchers(&["ONCE"])})).await;
     assert_eq!(error_key(&used_up, "ONCE"), "quantity_exceeded");
 }
 
@@ -407,18 +416,14 @@ async fn per_customer_limit_is_customer_rules_violated() {
     let sim = Sim::start().await;
     let redeem = |c: &'static str| json!({"redeemables": vouchers(&["PERCUST"]), "customer": {"source_id": c}, "order": {"amount": 1000}});
     assert_eq!(
-        sim.call("POST", "/v1/redemptions", Some(redeem("c1")))
-            .await
-            .status,
+        sim.call("POST", "/v1/redemptions", Some(redeem("c1"))).await.status,
         200
     );
     let again = sim.validate(redeem("c1")).await;
     assert_eq!(error_key(&again, "PERCUST"), "customer_rules_violated");
     let other = sim.validate(redeem("c2")).await;
     assert_eq!(other["valid"], true, "another customer may still use it");
-    let failed = sim
-        .call("POST", "/v1/redemptions", Some(redeem("c1")))
-        .await;
+    let failed = sim.call("POST", "/v1/redemptions", Some(redeem("c1"))).await;
     assert_eq!(failed.status, 400);
     assert_eq!(failed.json()["key"], "customer_rules_violated");
 }
@@ -432,14 +437,8 @@ async fn discounts_are_calculated_in_minor_units() {
     let amount = sim.validate(one("AMOUNT10", 5000)).await;
     assert_eq!(amount["order"]["total_discount_amount"], 1000);
     assert_eq!(amount["order"]["total_amount"], 4000);
-    assert_eq!(
-        amount["redeemables"][0]["order"]["applied_discount_amount"],
-        1000
-    );
-    assert_eq!(
-        amount["redeemables"][0]["result"]["discount"]["amount_off"],
-        1000
-    );
+    assert_eq!(amount["redeemables"][0]["order"]["applied_discount_amount"], 1000);
+    assert_eq!(amount["redeemables"][0]["result"]["discount"]["amount_off"], 1000);
 
     let pct = sim.validate(one("PERCENT20", 10000)).await;
     assert_eq!(pct["order"]["total_discount_amount"], 2000);
@@ -459,10 +458,7 @@ async fn discounts_are_calculated_in_minor_units() {
             {"product_id": "prod_5h1pp1ng", "quantity": 1, "price": 700}]}}),
         )
         .await;
-    assert_eq!(
-        ship["order"]["total_discount_amount"], 700,
-        "the shipping line is free"
-    );
+    assert_eq!(ship["order"]["total_discount_amount"], 700, "the shipping line is free");
     assert_eq!(
         ship["redeemables"][0]["result"]["discount"]["unit_type"],
         "prod_5h1pp1ng"
@@ -492,14 +488,10 @@ async fn a_lock_without_ttl_lasts_seven_days_and_gets_a_generated_key() {
     assert_eq!(res["session"]["ttl_unit"], "DAYS");
     assert!(res["session"]["key"].as_str().unwrap().starts_with("ssn_"));
     sim.clock.advance(Duration::from_secs(7 * 86_400 - 1));
-    let held = sim
-        .validate(lock(&["ONCE"], Some("other"), "c2", 100))
-        .await;
+    let held = sim.validate(lock(&["ONCE"], Some("other"), "c2", 100)).await;
     assert_eq!(error_key(&held, "ONCE"), "quantity_exceeded");
     sim.clock.advance(Duration::from_secs(1));
-    let free = sim
-        .validate(lock(&["ONCE"], Some("other"), "c2", 100))
-        .await;
+    let free = sim.validate(lock(&["ONCE"], Some("other"), "c2", 100)).await;
     assert_eq!(free["valid"], true, "the 7-day session has expired");
 }
 
@@ -522,11 +514,7 @@ async fn every_ttl_unit_is_accepted_and_expiry_frees_the_slot() {
             .validate(json!({"redeemables": vouchers(&["AMOUNT10"]), "session": {"type": "LOCK", "key": format!("k{i}"), "ttl": 2, "ttl_unit": unit}}))
             .await;
         assert_eq!(res["session"]["ttl_unit"], *unit);
-        assert_eq!(
-            res["session"]["key"],
-            format!("k{i}"),
-            "a client key is used as given"
-        );
+        assert_eq!(res["session"]["key"], format!("k{i}"), "a client key is used as given");
     }
     let held = sim.validate(lock(&["ONCE"], Some("s1"), "c1", 100)).await;
     assert_eq!(held["valid"], true);
@@ -535,26 +523,19 @@ async fn every_ttl_unit_is_accepted_and_expiry_frees_the_slot() {
     assert_eq!(error_key(&still, "ONCE"), "quantity_exceeded");
     sim.clock.advance(Duration::from_secs(60));
     let freed = sim.validate(lock(&["ONCE"], Some("s2"), "c2", 100)).await;
-    assert_eq!(
-        freed["valid"], true,
-        "a 10-minute lock is gone after 10 minutes"
-    );
+    assert_eq!(freed["valid"], true, "a 10-minute lock is gone after 10 minutes");
 }
 
 #[tokio::test]
 async fn revalidating_with_the_same_key_takes_no_second_slot() {
     let sim = Sim::start().await;
     for _ in 0..3 {
-        let res = sim
-            .validate(lock(&["ONCE"], Some("cart-1"), "c1", 100))
-            .await;
+        let res = sim.validate(lock(&["ONCE"], Some("cart-1"), "c1", 100)).await;
         assert_eq!(res["valid"], true, "the same session overrides itself");
     }
     let sessions = sim.call("GET", "/_sim/sessions", None).await.json();
     assert_eq!(sessions["total"], 1);
-    let other = sim
-        .validate(lock(&["ONCE"], Some("cart-2"), "c2", 100))
-        .await;
+    let other = sim.validate(lock(&["ONCE"], Some("cart-2"), "c2", 100)).await;
     assert_eq!(error_key(&other, "ONCE"), "quantity_exceeded");
     assert_eq!(
         other["session"]["key"], "cart-2",
@@ -569,13 +550,8 @@ async fn concurrent_locks_on_a_single_use_code_have_one_winner() {
     for i in 0..32 {
         let sim = sim.clone();
         tasks.push(tokio::spawn(async move {
-            sim.validate(lock(
-                &["ONCE"],
-                Some(&format!("race-{i}")),
-                &format!("c{i}"),
-                1000,
-            ))
-            .await["valid"]
+            sim.validate(lock(&["ONCE"], Some(&format!("race-{i}")), &format!("c{i}"), 1000))
+                .await["valid"]
                 == true
         }));
     }
@@ -591,30 +567,21 @@ async fn concurrent_locks_on_a_single_use_code_have_one_winner() {
 #[tokio::test]
 async fn releasing_a_session_frees_the_slot_and_unknowns_are_404() {
     let sim = Sim::start().await;
-    sim.validate(lock(&["ONCE"], Some("cart-1"), "c1", 100))
-        .await;
-    let released = sim
-        .call("DELETE", "/v1/vouchers/ONCE/sessions/cart-1", None)
-        .await;
+    sim.validate(lock(&["ONCE"], Some("cart-1"), "c1", 100)).await;
+    let released = sim.call("DELETE", "/v1/vouchers/ONCE/sessions/cart-1", None).await;
     assert_eq!(released.status, 204);
     assert!(released.body.is_empty());
-    let again = sim
-        .call("DELETE", "/v1/vouchers/ONCE/sessions/cart-1", None)
-        .await;
+    let again = sim.call("DELETE", "/v1/vouchers/ONCE/sessions/cart-1", None).await;
     assert_eq!(again.status, 404);
     let body = again.json();
     assert_eq!(body["key"], "not_found");
     assert_eq!(body["resource_type"], "session");
     assert_eq!(body["details"], "Cannot find session with id cart-1");
-    let no_voucher = sim
-        .call("DELETE", "/v1/vouchers/NOPE/sessions/cart-1", None)
-        .await;
+    let no_voucher = sim.call("DELETE", "/v1/vouchers/NOPE/sessions/cart-1", None).await;
     assert_eq!(no_voucher.status, 404);
     assert_eq!(no_voucher.json()["resource_type"], "voucher");
     assert_eq!(no_voucher.json()["resource_id"], "NOPE");
-    let relock = sim
-        .validate(lock(&["ONCE"], Some("cart-2"), "c2", 100))
-        .await;
+    let relock = sim.validate(lock(&["ONCE"], Some("cart-2"), "c2", 100)).await;
     assert_eq!(relock["valid"], true);
 }
 
@@ -623,11 +590,16 @@ async fn releasing_a_session_frees_the_slot_and_unknowns_are_404() {
 #[tokio::test]
 async fn redeeming_under_a_session_consumes_the_lock() {
     let sim = Sim::start().await;
-    sim.validate(lock(&["ONCE"], Some("cart-1"), "c1", 1000))
-        .await;
+    sim.validate(lock(&["ONCE"], Some("cart-1"), "c1", 1000)).await;
     let r = sim
-        .call("POST", "/v1/redemptions", Some(json!({"redeemables": vouchers(&["ONCE"]), "customer": {"source_id": "c1"},
-            "order": {"source_id": "order-1", "amount": 1000}, "session": {"type": "LOCK", "key": "cart-1"}})))
+        .call(
+            "POST",
+            "/v1/redemptions",
+            Some(
+                json!({"redeemables": vouchers(&["ONCE"]), "customer": {"source_id": "c1"},
+            "order": {"source_id": "order-1", "amount": 1000}, "session": {"type": "LOCK", "key": "cart-1"}}),
+            ),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let body = r.json();
@@ -636,10 +608,7 @@ async fn redeeming_under_a_session_consumes_the_lock() {
     assert_eq!(red["result"], "SUCCESS");
     assert_eq!(red["voucher"]["redemption"]["redeemed_quantity"], 1);
     assert_eq!(red["session"]["key"], "cart-1");
-    assert!(
-        body.get("parent_redemption").is_none(),
-        "one redeemable has no parent"
-    );
+    assert!(body.get("parent_redemption").is_none(), "one redeemable has no parent");
     assert_eq!(
         sim.call("GET", "/_sim/sessions", None).await.json()["total"],
         0,
@@ -671,10 +640,7 @@ async fn several_redeemables_get_a_parent_redemption_and_rollback_restores() {
     let parent = body["parent_redemption"]["id"].as_str().unwrap().to_owned();
     assert_eq!(body["redemptions"].as_array().unwrap().len(), 2);
     assert_eq!(body["redemptions"][0]["redemption"], parent.as_str());
-    assert_eq!(
-        body["parent_redemption"]["related_object_type"],
-        "redemption"
-    );
+    assert_eq!(body["parent_redemption"]["related_object_type"], "redemption");
     let child = body["redemptions"][1]["id"].as_str().unwrap().to_owned();
     let wrong = sim
         .call("POST", &format!("/v1/redemptions/{child}/rollback"), None)
@@ -687,10 +653,7 @@ async fn several_redeemables_get_a_parent_redemption_and_rollback_restores() {
     assert_eq!(rb.status, 200, "{}", rb.text());
     assert_eq!(rb.json()["rollbacks"].as_array().unwrap().len(), 2);
     let v = sim.call("GET", "/v1/vouchers/TWICE", None).await.json();
-    assert_eq!(
-        v["redemption"]["redeemed_quantity"], 0,
-        "the use is restored"
-    );
+    assert_eq!(v["redemption"]["redeemed_quantity"], 0, "the use is restored");
     let twice = sim
         .call("POST", &format!("/v1/redemptions/{parent}/rollbacks"), None)
         .await;
@@ -701,23 +664,24 @@ async fn several_redeemables_get_a_parent_redemption_and_rollback_restores() {
 async fn a_single_redemption_rolls_back_with_rollback() {
     let sim = Sim::start().await;
     let r = sim
-        .call("POST", "/v1/redemptions", Some(json!({"redeemables": vouchers(&["ONCE"]), "customer": {"source_id": "c1"}, "order": {"amount": 1000}})))
+        .call(
+            "POST",
+            "/v1/redemptions",
+            Some(
+                json!({"redeemables": vouchers(&["ONCE"]), "customer": {"source_id": "c1"}, "order": {"amount": 1000}}),
+            ),
+        )
         .await
         .json();
     let id = r["redemptions"][0]["id"].as_str().unwrap();
     let rb = sim
-        .call(
-            "POST",
-            &format!("/v1/redemptions/{id}/rollback?reason=refund"),
-            None,
-        )
+        .call("POST", &format!("/v1/redemptions/{id}/rollback?reason=refund"), None)
         .await;
     assert_eq!(rb.status, 200, "{}", rb.text());
     assert_eq!(rb.json()["reason"], "refund");
     assert!(rb.json()["id"].as_str().unwrap().starts_with("rr_"));
     assert_eq!(
-        sim.validate(json!({"redeemables": vouchers(&["ONCE"])}))
-            .await["valid"],
+        sim.validate(json!({"redeemables": vouchers(&["ONCE"])})).await["valid"],
         true
     );
 }
@@ -725,8 +689,7 @@ async fn a_single_redemption_rolls_back_with_rollback() {
 #[tokio::test]
 async fn a_failed_redemption_is_a_400_with_the_reason() {
     let sim = Sim::start().await;
-    sim.validate(lock(&["ONCE"], Some("theirs"), "c1", 100))
-        .await;
+    sim.validate(lock(&["ONCE"], Some("theirs"), "c1", 100)).await;
     let r = sim
         .call(
             "POST",
@@ -751,10 +714,8 @@ async fn legacy_validate_and_redemption_support_sessions() {
         .call(
             "POST",
             "/v1/vouchers/ONCE/validate",
-            Some(
-                json!({"customer": {"source_id": "c1"}, "order": {"amount": 1000},
-            "session": {"type": "LOCK", "key": "legacy-1", "ttl": 5, "ttl_unit": "MINUTES"}}),
-            ),
+            Some(json!({"customer": {"source_id": "c1"}, "order": {"amount": 1000},
+            "session": {"type": "LOCK", "key": "legacy-1", "ttl": 5, "ttl_unit": "MINUTES"}})),
         )
         .await;
     assert_eq!(v.status, 200, "{}", v.text());
@@ -769,25 +730,19 @@ async fn legacy_validate_and_redemption_support_sessions() {
         .await;
     assert_eq!(blocked.json()["valid"], false);
     assert_eq!(blocked.json()["error"]["key"], "quantity_exceeded");
-    let expired = sim
-        .call("POST", "/v1/vouchers/EXPIRED/validate", Some(json!({})))
-        .await;
+    let expired = sim.call("POST", "/v1/vouchers/EXPIRED/validate", Some(json!({}))).await;
     assert_eq!(expired.json()["reason"], "voucher expired");
     let red = sim
         .call(
             "POST",
             "/v1/vouchers/ONCE/redemption",
-            Some(
-                json!({"customer": {"source_id": "c1"}, "order": {"amount": 1000},
-            "session": {"type": "LOCK", "key": "legacy-1"}}),
-            ),
+            Some(json!({"customer": {"source_id": "c1"}, "order": {"amount": 1000},
+            "session": {"type": "LOCK", "key": "legacy-1"}})),
         )
         .await;
     assert_eq!(red.status, 200, "{}", red.text());
     assert_eq!(red.json()["object"], "redemption");
-    let off = sim
-        .call("POST", "/v1/vouchers/OFF/redemption", Some(json!({})))
-        .await;
+    let off = sim.call("POST", "/v1/vouchers/OFF/redemption", Some(json!({}))).await;
     assert_eq!(off.status, 400);
     assert_eq!(off.json()["key"], "voucher_disabled");
 }
@@ -813,10 +768,7 @@ async fn faults_inject_errors_rate_limits_and_dropped_connections() {
     let rl = client.send("GET", &url, &SIM_AUTH, None).await;
     assert_eq!(rl.status, 429);
     assert_eq!(rl.header("retry-after"), Some("7"));
-    assert_eq!(
-        rl.json()["message"],
-        "Too many requests hit the API too quickly."
-    );
+    assert_eq!(rl.json()["message"], "Too many requests hit the API too quickly.");
     // A dropped connection is a transport error for the client.
     let raw = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
@@ -852,9 +804,7 @@ async fn the_project_mode_and_clock_are_settable_at_run_time() {
         .await;
     assert_eq!(p.json()["redeemables_application_mode"], "PARTIAL");
     let res = sim
-        .validate(
-            json!({"redeemables": vouchers(&["AMOUNT10", "NOPE"]), "order": {"amount": 5000}}),
-        )
+        .validate(json!({"redeemables": vouchers(&["AMOUNT10", "NOPE"]), "order": {"amount": 5000}}))
         .await;
     assert_eq!(res["valid"], true);
     let before = sim.clock.now();
@@ -892,29 +842,18 @@ async fn the_official_request_examples_are_answered_in_the_documented_shape() {
             "AnsvocvP",
             json!({"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}}),
         ),
-        (
-            "M3X8IwW8",
-            json!({"type": "GIFT_VOUCHER", "gift": {"amount": 10000}}),
-        ),
+        ("M3X8IwW8", json!({"type": "GIFT_VOUCHER", "gift": {"amount": 10000}})),
     ] {
         let mut b = body;
         b["code"] = code.into();
         assert_eq!(sim.call("POST", "/v1/vouchers", Some(b)).await.status, 200);
     }
     let index: Value = serde_json::from_slice(
-        &std::fs::read(
-            crate::common::contract::reference_dir().join("fixtures/openapi-examples/INDEX.json"),
-        )
-        .unwrap(),
+        &std::fs::read(crate::common::contract::reference_dir().join("fixtures/openapi-examples/INDEX.json")).unwrap(),
     )
     .unwrap();
     let mut answered = 0;
-    for entry in index
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["status"] == "request")
-    {
+    for entry in index.as_array().unwrap().iter().filter(|e| e["status"] == "request") {
         let file = entry["file"].as_str().unwrap();
         let body = fixture(file);
         let path = match entry["operation"].as_str().unwrap() {
@@ -930,12 +869,8 @@ async fn the_official_request_examples_are_answered_in_the_documented_shape() {
             }
             // Rollback examples name redemptions from Voucherify's own
             // project; they are checked for a well-formed 404 instead.
-            "POST /v1/redemptions/{redemptionId}/rollback" => {
-                "/v1/redemptions/r_unknown/rollback".to_owned()
-            }
-            "POST /v1/redemptions/{parentRedemptionId}/rollbacks" => {
-                "/v1/redemptions/r_unknown/rollbacks".to_owned()
-            }
+            "POST /v1/redemptions/{redemptionId}/rollback" => "/v1/redemptions/r_unknown/rollback".to_owned(),
+            "POST /v1/redemptions/{parentRedemptionId}/rollbacks" => "/v1/redemptions/r_unknown/rollbacks".to_owned(),
             other => panic!("unexpected operation {other}"),
         };
         let r = sim.call("POST", &path, Some(body)).await;

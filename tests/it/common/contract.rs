@@ -20,10 +20,7 @@ pub fn reference_dir() -> PathBuf {
 
 pub fn fixture(name: &str) -> Value {
     let path = reference_dir().join("fixtures/openapi-examples").join(name);
-    serde_json::from_slice(
-        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 const SPECS: [&str; 3] = ["validations.json", "redemptions.json", "vouchers.json"];
@@ -91,8 +88,7 @@ impl Contract {
                 .iter()
                 .map(|f| {
                     let mut doc: Value =
-                        serde_json::from_slice(&std::fs::read(reference_dir().join(f)).unwrap())
-                            .unwrap();
+                        serde_json::from_slice(&std::fs::read(reference_dir().join(f)).unwrap()).unwrap();
                     convert(&mut doc);
                     Spec { doc: Arc::new(doc) }
                 })
@@ -140,18 +136,12 @@ impl Contract {
                     let mut root = (*self.specs[spec].doc).clone();
                     root["x-target"] = schema;
                     root["$ref"] = json!("#/x-target");
-                    Arc::new(
-                        jsonschema::draft4::new(&root).unwrap_or_else(|e| panic!("{key}: {e}")),
-                    )
+                    Arc::new(jsonschema::draft4::new(&root).unwrap_or_else(|e| panic!("{key}: {e}")))
                 })
                 .clone()
         };
-        let instance: Value = serde_json::from_slice(body).unwrap_or_else(|e| {
-            panic!(
-                "{key}: body is not JSON ({e}): {}",
-                String::from_utf8_lossy(body)
-            )
-        });
+        let instance: Value = serde_json::from_slice(body)
+            .unwrap_or_else(|e| panic!("{key}: body is not JSON ({e}): {}", String::from_utf8_lossy(body)));
         let errors: Vec<String> = validator
             .iter_errors(&instance)
             .map(|e| format!("{} at {}", e, e.instance_path()))

@@ -2,6 +2,7 @@
 //! a free port, and the simulator in-process.
 
 pub mod contract;
+pub mod env;
 pub mod redis_server;
 
 use bytes::Bytes;
@@ -65,26 +66,14 @@ impl Client {
         }
     }
 
-    pub async fn send(
-        &self,
-        method: &str,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Reply {
+    pub async fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Reply {
         let bytes = body
             .map(|b| Bytes::from(serde_json::to_vec(b).unwrap()))
             .unwrap_or_default();
         self.send_raw(method, url, headers, bytes).await
     }
 
-    pub async fn send_raw(
-        &self,
-        method: &str,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Bytes,
-    ) -> Reply {
+    pub async fn send_raw(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Bytes) -> Reply {
         let mut req = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
             .uri(url);
@@ -102,10 +91,6 @@ impl Client {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = res.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 }

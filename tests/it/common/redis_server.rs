@@ -19,11 +19,7 @@ impl RedisServer {
         // A port can be taken between probing and binding; try a few.
         let mut last_err = String::new();
         for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             match Self::start_on(port) {
                 Ok(s) => return s,
                 Err(e) => last_err = e,
@@ -61,10 +57,7 @@ impl RedisServer {
                 if !sent && line.contains("Ready to accept connections") {
                     let _ = tx.send(Ok(()));
                     sent = true;
-                } else if !sent
-                    && (line.contains("Address already in use")
-                        || line.contains("Could not create"))
-                {
+                } else if !sent && (line.contains("Address already in use") || line.contains("Could not create")) {
                     let _ = tx.send(Err(line));
                     sent = true;
                 }

@@ -1,0 +1,213 @@
+//! Builders for the whole system under test (linkerd's harness idea): a
+//! simulator, a lock store (a real redis-server, or memory), and the adapter
+//! on port 0, plus a client that speaks Gameball.
+
+use std::time::Duration;
+
+use couponbridge::clock::{Clock, parse_iso};
+use couponbridge::config::Config;
+use couponbridge::serve::{self, Running};
+use couponbridge::sim::model::ApplicationMode;
+use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN, RunningSim, SimBuilder};
+use serde_json::Value;
+
+use super::{Client, RedisServer, Reply};
+
+pub const T0: &str = "2026-01-01T00:00:00.000Z";
+pub const API_KEY: &str = "shop-api-key";
+pub const SECRET_KEY: &str = "shop-secret-key-123";
+pub const AUTH: [(&str, &str); 2] = [("apikey", API_KEY), ("secretkey", SECRET_KEY)];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+pub struct EnvBuilder {
+    store: StoreKind,
+    mode: ApplicationMode,
+    extra: String,
+    voucherify_url: Option<String>,
+    timeout: &'static str,
+    decimals: u32,
+}
+
+impl EnvBuilder {
+    pub fn mode(mut self, mode: ApplicationMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Extra TOML appended to the configuration (more tenants, sections).
+    pub fn toml(mut self, extra: &str) -> Self {
+        self.extra.push_str(extra);
+        self
+    }
+
+    /// Points the tenant at another Voucherify (e.g. a closed port).
+    pub fn voucherify_url(mut self, url: &str) -> Self {
+        self.voucherify_url = Some(url.to_owned());
+        self
+    }
+
+    pub fn timeout(mut self, t: &'static str) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    pub fn decimals(mut self, d: u32) -> Self {
+        self.decimals = d;
+        self
+    }
+
+    pub async fn start(self) -> Env {
+        let clock = Clock::manual(parse_iso(T0).unwrap());
+        let sim = SimBuilder::new()
+            .mode(self.mode)
+            .seed(crate::sim::catalogue())
+            .clock(clock.clone())
+            .start("127.0.0.1:0")
+            .await
+            .unwrap();
+        let redis = (self.store == StoreKind::Redis).then(RedisServer::start);
+        let mut env = Env {
+            store_url: redis.as_ref().map_or("memory://".into(), |r| r.url()),
+            voucherify_url: self.voucherify_url.unwrap_or_else(|| sim.base_url()),
+            extra: self.extra,
+            timeout: self.timeout,
+            decimals: self.decimals,
+            sim,
+            redis,
+            clock,
+            adapter: None,
+            client: Client::new(),
+        };
+        env.adapter = Some(
+            serve::start(&env.config(), env.clock.clone())
+                .await
+                .expect("the adapter starts"),
+        );
+        env
+    }
+}
+
+pub struct Env {
+    pub sim: RunningSim,
+    pub redis: Option<RedisServer>,
+    pub clock: Clock,
+    pub client: Client,
+    adapter: Option<Running>,
+    store_url: String,
+    voucherify_url: String,
+    extra: String,
+    timeout: &'static str,
+    decimals: u32,
+}
+
+impl Env {
+    pub fn builder(store: StoreKind) -> EnvBuilder {
+        EnvBuilder {
+            store,
+            mode: ApplicationMode::All,
+            extra: String::new(),
+            voucherify_url: None,
+            timeout: "2s",
+            decimals: 2,
+        }
+    }
+
+    pub async fn start(store: StoreKind) -> Env {
+        Self::builder(store).start().await
+    }
+
+    pub fn config_text(&self) -> String {
+        format!(
+            r#"
+            [server]
+            listen = "127.0.0.1:0"
+            [admin]
+            listen = "127.0.0.1:0"
+            [store]
+            url = "{store}"
+            [tenants.shop]
+            api_key = "{API_KEY}"
+            secret_key = "{SECRET_KEY}"
+            currency_decimals = {decimals}
+            [tenants.shop.voucherify]
+            base_url = "{vf}"
+            app_id = "{DEFAULT_APP_ID}"
+            app_token = "{DEFAULT_APP_TOKEN}"
+            timeout = "{timeout}"
+            {extra}
+            "#,
+            store = self.store_url,
+            decimals = self.decimals,
+            vf = self.voucherify_url,
+            timeout = self.timeout,
+            extra = self.extra,
+        )
+    }
+
+    pub fn config(&self) -> Config {
+        Config::from_toml(&self.config_text()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn adapter(&self) -> &Running {
+        self.adapter.as_ref().expect("the adapter is running")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.adapter().base_url())
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.adapter().admin_addr.expect("admin listener"))
+    }
+
+    /// A call as the `shop` tenant.
+    pub async fn gb(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.client.send(method, &self.url(path), &AUTH, body.as_ref()).await
+    }
+
+    pub async fn gb_as(&self, auth: &[(&str, &str)], method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.client.send(method, &self.url(path), auth, body.as_ref()).await
+    }
+
+    /// Stops the adapter and starts a new one on the same store and
+    /// simulator (a deploy, a crash).
+    pub async fn restart(&mut self) {
+        if let Some(a) = self.adapter.take() {
+            a.shutdown().await;
+        }
+        self.adapter = Some(
+            serve::start(&self.config(), self.clock.clone())
+                .await
+                .expect("the adapter restarts"),
+        );
+    }
+
+    /// Runs `f` on the simulated project (to inspect vouchers and sessions).
+    pub fn project<R>(&self, f: impl FnOnce(&mut couponbridge::sim::engine::ProjectState) -> R) -> R {
+        self.sim
+            .sim
+            .project(DEFAULT_APP_ID)
+            .expect("the default project")
+            .with(f)
+    }
+
+    pub fn live_sessions(&self) -> Vec<Value> {
+        let now = self.clock.now();
+        self.project(|p| p.live_sessions(now))
+    }
+
+    pub fn redeemed(&self, code: &str) -> i64 {
+        self.project(|p| p.vouchers[code].redeemed_quantity)
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+}
+
+pub const V: &str = "/api/v4.0/integrations";
