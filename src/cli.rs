@@ -71,6 +71,11 @@ pub enum Command {
         /// Worker threads (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
+        /// Serve HTTPS with this certificate (PEM) and --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Validate the configuration, print it with secrets redacted, list every error.
     CheckConfig {
@@ -127,6 +132,8 @@ pub fn run(cli: Cli) -> ExitCode {
             rate_limit_rate,
             drop_rate,
             threads,
+            tls_cert,
+            tls_key,
         } => {
             telemetry::init(&LogConfig {
                 format: LogFormat::Pretty,
@@ -160,6 +167,15 @@ pub fn run(cli: Cli) -> ExitCode {
             } else {
                 Clock::System
             });
+            if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
+                match crate::net::tls::server_config(&cert, &key) {
+                    Ok(tls) => builder = builder.tls(tls),
+                    Err(e) => {
+                        eprintln!("simulator TLS: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             runtime(threads).block_on(async move {
                 let listen = listen.to_string();
                 match builder.start(&listen).await {

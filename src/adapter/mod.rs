@@ -37,6 +37,7 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
+use tracing::Instrument;
 
 use crate::clock::{Clock, Millis};
 use crate::config::{LockConfig, Messages, RouteMode, Routes, Secret, TenantConfig};
@@ -292,10 +293,31 @@ impl App {
 
     /// Serves one request on the Gameball listener.
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
-        let started = Instant::now();
         let request_id = usable_request_id(req.headers()).unwrap_or_else(ids::request_id);
+        // One span per request. Its fields are the request id, the route's
+        // name and the tenant's name: never a header value or a path, which
+        // could carry a credential or a lock reference.
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            route = tracing::field::Empty,
+            tenant = tracing::field::Empty
+        );
+        self.handle_in_span(req, conn, request_id).instrument(span).await
+    }
+
+    async fn handle_in_span(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        conn: ConnInfo,
+        request_id: String,
+    ) -> Response<Body> {
+        let started = Instant::now();
         let route = route(req.method(), req.uri().path());
         let tenant = text(req.headers(), "apikey").and_then(|k| self.tenants.get(k)).cloned();
+        let span = tracing::Span::current();
+        span.record("route", route.as_ref().map_or("passthrough", |r| r.name()));
+        span.record("tenant", tenant.as_ref().map_or("-", |t| t.name.as_str()));
 
         let translated = route.clone().filter(|r| {
             let routes = tenant.as_ref().map_or(&self.routes, |t| &t.routes);
@@ -332,14 +354,7 @@ impl App {
         let status = res.status().as_u16();
         let elapsed = started.elapsed();
         self.metrics.request(route_name, status, elapsed.as_secs_f64());
-        tracing::info!(
-            request_id = %request_id,
-            tenant = tenant.as_ref().map_or("-", |t| t.name.as_str()),
-            route = route_name,
-            status,
-            ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
-        );
+        tracing::info!(status, ms = elapsed.as_secs_f64() * 1000.0, "answered");
         res
     }
 
@@ -419,16 +434,19 @@ impl App {
 
     /// Runs a flow in its own task, waiting at most the request deadline.
     async fn run_flow(&self, ctx: Ctx, route: Route, body: Bytes) -> Result<Json, Failure> {
-        let task = tokio::spawn(async move {
-            match route {
-                Route::ValidateMany => validate::many(&ctx, &body).await,
-                Route::ValidateOne(code) => validate::one(&ctx, code, &body).await,
-                Route::LockDetails(reference) => details::lock_details(&ctx, &reference).await,
-                Route::Release(reference) => release::release(&ctx, reference, &body).await,
-                Route::Burn => redeem::burn(&ctx, &body).await,
-                Route::Orders => redeem::order(&ctx, &body).await,
+        let task = tokio::spawn(
+            async move {
+                match route {
+                    Route::ValidateMany => validate::many(&ctx, &body).await,
+                    Route::ValidateOne(code) => validate::one(&ctx, code, &body).await,
+                    Route::LockDetails(reference) => details::lock_details(&ctx, &reference).await,
+                    Route::Release(reference) => release::release(&ctx, reference, &body).await,
+                    Route::Burn => redeem::burn(&ctx, &body).await,
+                    Route::Orders => redeem::order(&ctx, &body).await,
+                }
             }
-        });
+            .in_current_span(),
+        );
         match tokio::time::timeout(self.request_timeout, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(Failure::internal(format!("the request failed unexpectedly: {join}"))),

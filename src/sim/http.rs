@@ -60,6 +60,7 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
     if !path.starts_with("/v1/") {
         return Ok(error_response(&ApiError::not_found("route", &path)));
     }
+    sim.saw_request(req.headers().get("x-request-id").and_then(|v| v.to_str().ok()));
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(project) = sim.authenticate(header("x-app-id"), header("x-app-token")).cloned() else {
         return Ok(error_response(&ApiError::new(

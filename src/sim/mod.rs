@@ -17,7 +17,7 @@ pub mod faults;
 mod http;
 pub mod model;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -57,6 +57,11 @@ pub struct Simulator {
     clock: Clock,
     faults: Mutex<Faults>,
     faults_active: AtomicBool,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// `/v1` requests begun, so tests can wait for one to be in flight.
+    begun: tokio::sync::watch::Sender<u64>,
+    /// The last `X-Request-Id` values received (newest last).
+    request_ids: Mutex<VecDeque<String>>,
 }
 
 impl Simulator {
@@ -85,10 +90,37 @@ impl Simulator {
         self.faults.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Counts `/v1` requests as they begin (before any injected latency).
+    pub fn requests_begun(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.begun.subscribe()
+    }
+
+    /// The `X-Request-Id` headers of the last requests, newest last.
+    pub fn request_ids(&self) -> Vec<String> {
+        self.request_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    fn saw_request(&self, request_id: Option<&str>) {
+        self.begun.send_modify(|n| *n += 1);
+        if let Some(id) = request_id {
+            let mut ids = self.request_ids.lock().unwrap_or_else(|p| p.into_inner());
+            if ids.len() == 64 {
+                ids.pop_front();
+            }
+            ids.push_back(id.to_owned());
+        }
+    }
+
     /// Serves on `listener` until `shutdown` is cancelled.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) {
         let opts = ServeOptions {
             max_connections: 100_000,
+            tls: self.tls.clone(),
             ..ServeOptions::default()
         };
         server::serve(listener, opts, shutdown, move |req, _conn| {
@@ -109,7 +141,8 @@ pub struct RunningSim {
 
 impl RunningSim {
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.sim.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub async fn stop(mut self) {
@@ -139,6 +172,7 @@ pub struct SimBuilder {
     projects: Vec<ProjectSpec>,
     clock: Clock,
     faults: Faults,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for SimBuilder {
@@ -153,6 +187,7 @@ impl SimBuilder {
             projects: Vec::new(),
             clock: Clock::System,
             faults: Faults::default(),
+            tls: None,
         }
     }
 
@@ -196,6 +231,12 @@ impl SimBuilder {
         self
     }
 
+    /// Serves HTTPS (HTTP/2 and HTTP/1.1 through ALPN).
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     pub fn build(mut self) -> Result<Arc<Simulator>, ApiError> {
         self.last();
         let now = self.clock.now();
@@ -220,6 +261,9 @@ impl SimBuilder {
             clock: self.clock,
             faults_active: AtomicBool::new(self.faults.is_active()),
             faults: Mutex::new(self.faults),
+            tls: self.tls,
+            begun: tokio::sync::watch::Sender::new(0),
+            request_ids: Mutex::new(VecDeque::with_capacity(64)),
         };
         Ok(Arc::new(sim))
     }

@@ -3,4 +3,5 @@
 
 mod adapter;
 mod common;
+mod ops;
 mod sim;

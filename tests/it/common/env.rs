@@ -25,6 +25,7 @@ pub enum StoreKind {
 }
 
 pub struct EnvBuilder {
+    server: String,
     store: StoreKind,
     mode: ApplicationMode,
     extra: String,
@@ -61,6 +62,13 @@ impl EnvBuilder {
         self
     }
 
+    /// An extra line in the `[server]` table.
+    pub fn server(mut self, line: &str) -> Self {
+        self.server.push_str(line);
+        self.server.push('\n');
+        self
+    }
+
     pub async fn start(self) -> Env {
         let clock = Clock::manual(parse_iso(T0).unwrap());
         let sim = SimBuilder::new()
@@ -72,6 +80,7 @@ impl EnvBuilder {
             .unwrap();
         let redis = (self.store == StoreKind::Redis).then(RedisServer::start);
         let mut env = Env {
+            server: self.server,
             store_url: redis.as_ref().map_or("memory://".into(), |r| r.url()),
             voucherify_url: self.voucherify_url.unwrap_or_else(|| sim.base_url()),
             extra: self.extra,
@@ -98,6 +107,7 @@ pub struct Env {
     pub clock: Clock,
     pub client: Client,
     adapter: Option<Running>,
+    server: String,
     store_url: String,
     voucherify_url: String,
     extra: String,
@@ -108,6 +118,7 @@ pub struct Env {
 impl Env {
     pub fn builder(store: StoreKind) -> EnvBuilder {
         EnvBuilder {
+            server: String::new(),
             store,
             mode: ApplicationMode::All,
             extra: String::new(),
@@ -126,6 +137,7 @@ impl Env {
             r#"
             [server]
             listen = "127.0.0.1:0"
+            {server}
             [admin]
             listen = "127.0.0.1:0"
             [store]
@@ -141,6 +153,7 @@ impl Env {
             timeout = "{timeout}"
             {extra}
             "#,
+            server = self.server,
             store = self.store_url,
             decimals = self.decimals,
             vf = self.voucherify_url,
@@ -185,6 +198,13 @@ impl Env {
                 .await
                 .expect("the adapter restarts"),
         );
+    }
+
+    /// Starts the adapter's shutdown (as SIGTERM does) and waits for it.
+    pub async fn stop_adapter(&mut self) {
+        if let Some(a) = self.adapter.take() {
+            a.shutdown().await;
+        }
     }
 
     /// Runs `f` on the simulated project (to inspect vouchers and sessions).

@@ -4,6 +4,7 @@
 pub mod contract;
 pub mod env;
 pub mod redis_server;
+pub mod upstream;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
