@@ -771,7 +771,7 @@ impl RawConfig {
                     redact_json: r
                         .redact_json
                         .clone()
-                        .unwrap_or_else(|| vec!["email".into(), "mobile".into()]),
+                        .unwrap_or_else(|| vec!["email".into(), "mobile".into(), "phone".into()]),
                     hash_key: r.hash_key.clone(),
                 })
             }

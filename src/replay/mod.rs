@@ -1,15 +1,376 @@
-//! Replay of recorded traffic (work in progress in this commit).
+//! `couponbridge replay`: send recorded Gameball requests, in order, to an
+//! adapter and compare each answer with the recorded one.
+//!
+//! Online (`--target URL`): against a running couponbridge (or Gameball
+//! itself). Offline (`--offline`): an adapter is started in-process with a
+//! Voucherify that answers only from the recording's Voucherify calls, so a
+//! recording becomes a deterministic regression test of the adapter.
+
+pub mod compare;
+pub mod load;
+pub mod stub;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bytes::Bytes;
+use clap::ValueEnum;
+use http::{HeaderName, HeaderValue, Method, Request};
+use http_body_util::BodyExt;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::config::{Config, StoreConfig};
+use crate::net::client::{self, ClientOptions, HttpClient};
+use crate::serve;
+use compare::{Comparer, Mismatch, RulesFile};
+use load::{Exchange, Loaded};
+
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
-    /// Recordings: couponbridge's JSON lines or HAR 1.2 files.
+    /// Recordings: couponbridge's JSON lines or HAR 1.2 files, in order.
+    #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// The adapter to replay against, e.g. http://127.0.0.1:8080.
+    #[arg(long, required_unless_present = "offline", conflicts_with = "offline")]
+    pub target: Option<String>,
+    /// Start an adapter in-process whose Voucherify answers from the recording.
+    #[arg(long)]
+    pub offline: bool,
+    /// Offline: the configuration whose tenants (currency, messages) to use.
+    #[arg(long, requires = "offline")]
+    pub config: Option<PathBuf>,
+    /// Offline with --config: the tenant to replay as (default: the first).
+    #[arg(long, requires = "config")]
+    pub tenant: Option<String>,
+    /// Sent instead of the recorded (usually redacted) apikey.
+    #[arg(long)]
+    pub apikey: Option<String>,
+    /// Sent instead of the recorded secretkey.
+    #[arg(long)]
+    pub secretkey: Option<String>,
+    /// More comparison rules (JSON: {"rules": [{"path", "compare", "tolerance", "match"}]}).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
-pub async fn run(_args: ReplayArgs) -> ExitCode {
-    eprintln!("replay is not available yet");
-    ExitCode::from(2)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExchangeResult {
+    pub index: usize,
+    pub method: String,
+    pub path: String,
+    pub passed: bool,
+    pub mismatches: Vec<Mismatch>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub passed: usize,
+    pub failed: usize,
+    /// Recording entries that are not Gameball calls couponbridge serves.
+    pub skipped: usize,
+    pub results: Vec<ExchangeResult>,
+}
+
+impl Report {
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for r in self.results.iter().filter(|r| !r.passed) {
+            out.push_str(&format!("FAIL #{} {} {}\n", r.index, r.method, r.path));
+            for m in &r.mismatches {
+                let note = m.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+                out.push_str(&format!(
+                    "     {}: expected {}, got {}{note}\n",
+                    m.path, m.expected, m.got
+                ));
+            }
+        }
+        if self.skipped > 0 {
+            out.push_str(&format!(
+                "({} entries skipped: not Gameball coupon calls)\n",
+                self.skipped
+            ));
+        }
+        out.push_str(&format!("{} passed, {} failed\n", self.passed, self.failed));
+        out
+    }
+}
+
+/// Credentials to send instead of the recorded ones.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    pub apikey: Option<String>,
+    pub secretkey: Option<String>,
+}
+
+/// Hop-by-hop and per-request headers are not replayed.
+const NOT_REPLAYED: [&str; 7] = [
+    "host",
+    "content-length",
+    "connection",
+    "transfer-encoding",
+    "keep-alive",
+    "x-request-id",
+    "accept-encoding",
+];
+
+struct Sent {
+    status: u16,
+    body: Bytes,
+}
+
+async fn send(http: &HttpClient, base: &str, ex: &Exchange, comparer: &Comparer, auth: &Auth) -> Result<Sent, String> {
+    let path = comparer.carry(&ex.path);
+    let body = comparer.carry(&ex.body);
+    let method = Method::from_bytes(ex.method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", base.trim_end_matches('/')));
+    for (name, value) in &ex.headers {
+        let lower = name.to_ascii_lowercase();
+        if NOT_REPLAYED.contains(&lower.as_str()) || name.starts_with(':') {
+            continue;
+        }
+        let value = match lower.as_str() {
+            "apikey" => auth.apikey.clone().unwrap_or_else(|| value.clone()),
+            "secretkey" => auth.secretkey.clone().unwrap_or_else(|| value.clone()),
+            _ => value.clone(),
+        };
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+            req = req.header(n, v);
+        }
+    }
+    for (name, given) in [("apikey", &auth.apikey), ("secretkey", &auth.secretkey)] {
+        let recorded = ex.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if let (false, Some(v)) = (recorded, given) {
+            req = req.header(name, v.as_str());
+        }
+    }
+    let req = req.body(crate::net::full(body)).map_err(|e| e.to_string())?;
+    let res = http.request(req).await.map_err(|e| format!("request failed: {e}"))?;
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(Sent { status, body })
+}
+
+fn compare_answer(comparer: &mut Comparer, ex: &Exchange, sent: &Sent) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    if sent.status != ex.answer.status {
+        out.push(Mismatch {
+            path: "status".into(),
+            expected: ex.answer.status.into(),
+            got: sent.status.into(),
+            note: None,
+        });
+    }
+    let got_text = String::from_utf8_lossy(&sent.body);
+    match (
+        serde_json::from_str::<Value>(&ex.answer.body),
+        serde_json::from_str::<Value>(&got_text),
+    ) {
+        (Ok(e), Ok(g)) => out.extend(comparer.compare(&ex.label(), &e, &g)),
+        _ if ex.answer.body.trim() == got_text.trim() => {}
+        _ => out.push(Mismatch {
+            path: "$".into(),
+            expected: Value::String(ex.answer.body.clone()),
+            got: Value::String(got_text.into_owned()),
+            note: Some("not JSON; compared as text".into()),
+        }),
+    }
+    out
+}
+
+/// Replays `exchanges` against `base`, in order.
+pub async fn replay_against(
+    loaded: &Loaded,
+    base: &str,
+    auth: &Auth,
+    rules: &RulesFile,
+    stub: Option<&stub::Stub>,
+) -> Report {
+    let http = match client::build(&ClientOptions::default()) {
+        Ok(h) => h,
+        Err(e) => {
+            return Report {
+                failed: 1,
+                results: vec![ExchangeResult {
+                    index: 0,
+                    method: String::new(),
+                    path: String::new(),
+                    passed: false,
+                    mismatches: vec![Mismatch {
+                        path: "client".into(),
+                        expected: Value::Null,
+                        got: e.to_string().into(),
+                        note: None,
+                    }],
+                }],
+                ..Report::default()
+            };
+        }
+    };
+    let mut comparer = Comparer::new(&rules.rules);
+    let mut report = Report {
+        skipped: loaded.skipped,
+        ..Report::default()
+    };
+    for ex in &loaded.exchanges {
+        let method = Method::from_bytes(ex.method.as_bytes()).unwrap_or_default();
+        if stub.is_some() && crate::adapter::route(&method, ex.path.split('?').next().unwrap_or("")).is_none() {
+            // Offline there is no Gameball to pass other calls to.
+            report.skipped += 1;
+            continue;
+        }
+        if let Some(s) = stub {
+            s.expect(&ex.legs);
+        }
+        let mut mismatches = match send(&http, base, ex, &comparer, auth).await {
+            Ok(sent) => compare_answer(&mut comparer, ex, &sent),
+            Err(e) => vec![Mismatch {
+                path: "request".into(),
+                expected: Value::Null,
+                got: e.into(),
+                note: None,
+            }],
+        };
+        if let Some(s) = stub {
+            for call in s.unrecorded() {
+                mismatches.push(Mismatch {
+                    path: "voucherify".into(),
+                    expected: "only calls in the recording".into(),
+                    got: call.into(),
+                    note: Some("the adapter made a Voucherify call the recording does not contain".into()),
+                });
+            }
+        }
+        let passed = mismatches.is_empty();
+        if passed {
+            report.passed += 1;
+        } else {
+            report.failed += 1;
+        }
+        report.results.push(ExchangeResult {
+            index: ex.index,
+            method: ex.method.clone(),
+            path: ex.path.clone(),
+            passed,
+            mismatches,
+        });
+    }
+    report
+}
+
+/// Offline: an adapter in-process (memory store, no admin, no recording)
+/// whose tenants' Voucherify is the stub.
+pub async fn replay_offline(
+    loaded: &Loaded,
+    config: Option<Config>,
+    tenant: Option<&str>,
+    rules: &RulesFile,
+) -> Result<Report, String> {
+    let stub = stub::Stub::start().await.map_err(|e| e.to_string())?;
+    let stub_url: http::Uri = stub.url().parse().map_err(|e: http::uri::InvalidUri| e.to_string())?;
+    let mut cfg = match config {
+        Some(c) => c,
+        None => Config::from_toml(&format!(
+            r#"
+            [server]
+            listen = "127.0.0.1:0"
+            [store]
+            url = "memory://"
+            [tenants.replay]
+            api_key = "replay-api-key"
+            secret_key = "replay-secret-key"
+            [tenants.replay.voucherify]
+            base_url = "{stub_url}"
+            app_id = "replay"
+            app_token = "replay"
+            "#
+        ))
+        .map_err(|e| e.to_string())?,
+    };
+    cfg.server.listen = "127.0.0.1:0".parse().expect("a valid address");
+    cfg.server.tls = None;
+    cfg.admin = None;
+    cfg.record = None;
+    cfg.passthrough = None;
+    cfg.store = StoreConfig::Memory;
+    for t in &mut cfg.tenants {
+        t.voucherify.base_url = stub_url.clone();
+    }
+    let chosen = match tenant {
+        Some(name) => cfg
+            .tenants
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| format!("no tenant named {name} in the configuration"))?,
+        None => cfg.tenants.first().ok_or("the configuration has no tenant")?,
+    };
+    let auth = Auth {
+        apikey: Some(chosen.api_key.clone()),
+        secretkey: Some(chosen.secret_key.expose().to_owned()),
+    };
+    let running = serve::start(&cfg, Clock::System).await.map_err(|e| e.to_string())?;
+    let report = replay_against(loaded, &running.base_url(), &auth, rules, Some(&stub)).await;
+    running.shutdown().await;
+    Ok(report)
+}
+
+pub async fn run(args: ReplayArgs) -> ExitCode {
+    let fail = |msg: String| {
+        eprintln!("replay: {msg}");
+        ExitCode::from(2)
+    };
+    let loaded = match load::load(&args.files) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let rules = match &args.rules {
+        None => RulesFile::default(),
+        Some(p) => match std::fs::read(p)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<RulesFile>(&b).map_err(|e| e.to_string()))
+        {
+            Ok(r) => r,
+            Err(e) => return fail(format!("{}: {e}", p.display())),
+        },
+    };
+    let report = if args.offline {
+        let config = match &args.config {
+            None => None,
+            Some(p) => match Config::load(Some(p)) {
+                Ok(c) => Some(c),
+                Err(e) => return fail(e.to_string()),
+            },
+        };
+        match replay_offline(&loaded, config, args.tenant.as_deref(), &rules).await {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        }
+    } else {
+        let auth = Auth {
+            apikey: args.apikey.clone(),
+            secretkey: args.secretkey.clone(),
+        };
+        let target = args.target.clone().unwrap_or_default();
+        replay_against(&loaded, &target, &auth, &rules, None).await
+    };
+    match args.format {
+        Format::Text => print!("{}", report.text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+    }
+    if report.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

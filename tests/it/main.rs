@@ -4,4 +4,5 @@
 mod adapter;
 mod common;
 mod ops;
+mod replay;
 mod sim;

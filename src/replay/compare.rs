@@ -1,0 +1,446 @@
+//! Comparing a live answer with the recorded one, as JSON (pure).
+//!
+//! * Key order and number formatting do not count (`10` equals `10.0`).
+//! * Volatile values are compared by kind: request ids are strings,
+//!   timestamps are RFC 3339 timestamps (or null when the recording has null).
+//! * Identifiers handed out by the server (`lockReference`) are carried
+//!   forward: the first time the recording says R where the live answer says
+//!   N, R ↦ N is remembered; later requests are sent with N wherever the
+//!   recording had R, and later answers must say N wherever it said R.
+//! * A rules file adds rules: ignore a path, compare by type, a numeric
+//!   tolerance, or another identifier.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One step of a concrete JSON path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Key(String),
+    Index(usize),
+}
+
+pub fn render(path: &[Step]) -> String {
+    let mut s = String::from("$");
+    for step in path {
+        match step {
+            Step::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// One step of a rule's path pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    Key(String),
+    AnyKey,
+    Index(usize),
+    AnyIndex,
+    /// Zero or more steps.
+    Deep,
+}
+
+/// `validCoupons[*].discountAmount`, `**.requestId`, `coupons[0].*`.
+fn parse_pattern(text: &str) -> Vec<Pattern> {
+    let mut out = Vec::new();
+    for part in text
+        .trim_start_matches("$.")
+        .trim_start_matches('$')
+        .split('.')
+        .filter(|p| !p.is_empty())
+    {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        match name {
+            "" => {}
+            "**" => out.push(Pattern::Deep),
+            "*" => out.push(Pattern::AnyKey),
+            k => out.push(Pattern::Key(k.to_owned())),
+        }
+        while let Some(end) = rest.find(']') {
+            let inner = &rest[1..end];
+            out.push(match inner {
+                "*" | "" => Pattern::AnyIndex,
+                n => n.parse().map(Pattern::Index).unwrap_or(Pattern::AnyIndex),
+            });
+            rest = &rest[end + 1..];
+        }
+    }
+    out
+}
+
+fn matches(pattern: &[Pattern], path: &[Step]) -> bool {
+    match (pattern.first(), path.first()) {
+        (None, None) => true,
+        (Some(Pattern::Deep), _) => matches(&pattern[1..], path) || (!path.is_empty() && matches(pattern, &path[1..])),
+        (None, Some(_)) | (Some(_), None) => false,
+        (Some(p), Some(s)) => {
+            let ok = match (p, s) {
+                (Pattern::Key(k), Step::Key(x)) => k == x,
+                (Pattern::AnyKey, Step::Key(_)) => true,
+                (Pattern::Index(i), Step::Index(x)) => i == x,
+                (Pattern::AnyIndex, Step::Index(_)) => true,
+                _ => false,
+            };
+            ok && matches(&pattern[1..], &path[1..])
+        }
+    }
+}
+
+/// How a path is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum How {
+    /// Not compared at all.
+    Ignore,
+    /// Same JSON type (null, bool, number, string, array, object).
+    Type,
+    /// An RFC 3339 timestamp, or null where the recording has null.
+    Timestamp,
+    /// Numbers within `tolerance` of each other.
+    Tolerance,
+    /// A server-issued identifier, carried forward.
+    Identifier,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuleSpec {
+    pub path: String,
+    pub compare: How,
+    #[serde(default)]
+    pub tolerance: Option<f64>,
+    /// Only for requests whose "METHOD /path" contains this text.
+    #[serde(default, rename = "match")]
+    pub matching: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RulesFile {
+    pub rules: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    pattern: Vec<Pattern>,
+    how: How,
+    tolerance: f64,
+    matching: Option<String>,
+}
+
+/// The built-in rules for Gameball's coupon API.
+pub fn builtin() -> Vec<RuleSpec> {
+    let rule = |path: &str, compare| RuleSpec {
+        path: path.to_owned(),
+        compare,
+        tolerance: None,
+        matching: None,
+    };
+    vec![
+        rule("**.requestId", How::Type),
+        rule("**.lockReference", How::Identifier),
+        rule("**.releasedAt", How::Timestamp),
+        rule("**.burnedAt", How::Timestamp),
+        rule("**.usedAt", How::Timestamp),
+        rule("**.expiredAt", How::Timestamp),
+        rule("**.dateToExpire", How::Timestamp),
+    ]
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mismatch {
+    pub path: String,
+    pub expected: Value,
+    pub got: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The comparison state of one replay: rules and carried identifiers.
+#[derive(Debug, Clone)]
+pub struct Comparer {
+    rules: Vec<Rule>,
+    /// Recorded identifier ↦ live identifier.
+    pub carried: HashMap<String, String>,
+}
+
+impl Comparer {
+    /// Later rules win over earlier ones: the file's rules over the
+    /// built-in ones.
+    pub fn new(extra: &[RuleSpec]) -> Self {
+        let rules = builtin()
+            .iter()
+            .chain(extra)
+            .map(|r| Rule {
+                pattern: parse_pattern(&r.path),
+                how: r.compare,
+                tolerance: r.tolerance.unwrap_or(0.0),
+                matching: r.matching.clone(),
+            })
+            .collect();
+        Comparer {
+            rules,
+            carried: HashMap::new(),
+        }
+    }
+
+    fn how(&self, request: &str, path: &[Step]) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .rev()
+            .find(|r| r.matching.as_deref().is_none_or(|m| request.contains(m)) && matches(&r.pattern, path))
+    }
+
+    /// Replaces every recorded identifier with its live value in `text`
+    /// (a path or a body about to be sent).
+    pub fn carry(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (recorded, live) in &self.carried {
+            if recorded != live && out.contains(recorded.as_str()) {
+                out = out.replace(recorded.as_str(), live);
+            }
+        }
+        out
+    }
+
+    /// Compares a live JSON answer with the recorded one; `request` is
+    /// "METHOD /path" (for rules that match requests).
+    pub fn compare(&mut self, request: &str, expected: &Value, got: &Value) -> Vec<Mismatch> {
+        let mut out = Vec::new();
+        let mut path = Vec::new();
+        self.walk(request, expected, got, &mut path, &mut out);
+        out
+    }
+
+    fn walk(&mut self, request: &str, e: &Value, g: &Value, path: &mut Vec<Step>, out: &mut Vec<Mismatch>) {
+        let mismatch = |out: &mut Vec<Mismatch>, path: &[Step], note: Option<String>| {
+            out.push(Mismatch {
+                path: render(path),
+                expected: e.clone(),
+                got: g.clone(),
+                note,
+            })
+        };
+        if let Some(rule) = self.how(request, path).cloned() {
+            match rule.how {
+                How::Ignore => return,
+                How::Type => {
+                    if kind(e) != kind(g) {
+                        mismatch(out, path, Some(format!("expected a {}", kind(e))));
+                    }
+                    return;
+                }
+                How::Timestamp => {
+                    let ok = match (e, g) {
+                        (Value::Null, Value::Null) => true,
+                        (Value::String(_), Value::String(s)) => crate::clock::parse_iso(s).is_some(),
+                        _ => false,
+                    };
+                    if !ok {
+                        mismatch(out, path, Some("expected a timestamp".into()));
+                    }
+                    return;
+                }
+                How::Tolerance => {
+                    match (e.as_f64(), g.as_f64()) {
+                        (Some(a), Some(b)) if (a - b).abs() <= rule.tolerance => {}
+                        _ => mismatch(out, path, Some(format!("expected within {}", rule.tolerance))),
+                    }
+                    return;
+                }
+                How::Identifier => {
+                    match (e, g) {
+                        (Value::String(r), Value::String(n)) => match self.carried.get(r) {
+                            Some(expected_live) if expected_live != n => {
+                                mismatch(out, path, Some(format!("{r} was carried forward as {expected_live}")))
+                            }
+                            Some(_) => {}
+                            None => {
+                                self.carried.insert(r.clone(), n.clone());
+                            }
+                        },
+                        (Value::Null, Value::Null) => {}
+                        _ => mismatch(out, path, Some("expected an identifier".into())),
+                    }
+                    return;
+                }
+            }
+        }
+        // A recorded identifier anywhere must come back as its live value.
+        if let (Value::String(r), Value::String(n)) = (e, g)
+            && let Some(live) = self.carried.get(r)
+        {
+            if live != n {
+                mismatch(out, path, Some(format!("{r} was carried forward as {live}")));
+            }
+            return;
+        }
+        match (e, g) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, ev) in a {
+                    path.push(Step::Key(k.clone()));
+                    match b.get(k) {
+                        Some(gv) => self.walk(request, ev, gv, path, out),
+                        None => {
+                            // An ignored field may be missing altogether.
+                            if !matches!(self.how(request, path).map(|r| r.how), Some(How::Ignore)) {
+                                out.push(Mismatch {
+                                    path: render(path),
+                                    expected: ev.clone(),
+                                    got: Value::Null,
+                                    note: Some("missing".into()),
+                                });
+                            }
+                        }
+                    }
+                    path.pop();
+                }
+                for (k, gv) in b {
+                    if !a.contains_key(k) {
+                        path.push(Step::Key(k.clone()));
+                        if !matches!(self.how(request, path).map(|r| r.how), Some(How::Ignore)) {
+                            out.push(Mismatch {
+                                path: render(path),
+                                expected: Value::Null,
+                                got: gv.clone(),
+                                note: Some("unexpected".into()),
+                            });
+                        }
+                        path.pop();
+                    }
+                }
+            }
+            (Value::Array(a), Value::Array(b)) => {
+                if a.len() != b.len() {
+                    mismatch(out, path, Some(format!("expected {} items, got {}", a.len(), b.len())));
+                    return;
+                }
+                for (i, (ev, gv)) in a.iter().zip(b).enumerate() {
+                    path.push(Step::Index(i));
+                    self.walk(request, ev, gv, path, out);
+                    path.pop();
+                }
+            }
+            (Value::Number(a), Value::Number(b)) => {
+                if !same_number(a, b) {
+                    mismatch(out, path, None);
+                }
+            }
+            _ if e == g => {}
+            _ => mismatch(out, path, None),
+        }
+    }
+}
+
+fn same_number(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    match (
+        crate::money::DecimalNumber::parse(&a.to_string()),
+        crate::money::DecimalNumber::parse(&b.to_string()),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.as_f64() == b.as_f64(),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const REQ: &str = "POST /api/v4.0/integrations/coupons/validate";
+
+    #[test]
+    fn key_order_and_number_formatting_do_not_count() {
+        let mut c = Comparer::new(&[]);
+        let e: Value = serde_json::from_str(r#"{"a": 10, "b": [1.50, "x"]}"#).unwrap();
+        let g: Value = serde_json::from_str(r#"{"b": [1.5, "x"], "a": 10.0}"#).unwrap();
+        assert_eq!(c.compare(REQ, &e, &g), vec![]);
+    }
+
+    #[test]
+    fn differences_are_reported_with_their_path() {
+        let mut c = Comparer::new(&[]);
+        let e = json!({"validCoupons": [{"code": "A", "discountAmount": 25}], "extra": 1});
+        let g = json!({"validCoupons": [{"code": "A", "discountAmount": 20}], "new": 2});
+        let m = c.compare(REQ, &e, &g);
+        let paths: Vec<&str> = m.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["$.extra", "$.validCoupons[0].discountAmount", "$.new"]);
+        assert_eq!((m[1].expected.clone(), m[1].got.clone()), (json!(25), json!(20)));
+    }
+
+    #[test]
+    fn volatile_values_are_compared_by_kind() {
+        let mut c = Comparer::new(&[]);
+        let e = json!({"success": true, "releasedAt": "2025-01-01T00:00:00Z", "requestId": "abc", "usedAt": null});
+        let g = json!({"success": true, "releasedAt": "2026-11-21T10:00:00.123Z", "requestId": "xyz", "usedAt": null});
+        assert_eq!(c.compare(REQ, &e, &g), vec![]);
+        let bad = json!({"success": true, "releasedAt": "yesterday", "requestId": 5, "usedAt": "2026-01-01T00:00:00Z"});
+        assert_eq!(c.compare(REQ, &e, &bad).len(), 3);
+    }
+
+    #[test]
+    fn identifiers_are_carried_forward_into_requests_and_answers() {
+        let mut c = Comparer::new(&[]);
+        let e = json!({"validCoupons": [{"lockReference": "R1"}, {"lockReference": "R1"}]});
+        let g = json!({"validCoupons": [{"lockReference": "N1"}, {"lockReference": "N1"}]});
+        assert_eq!(c.compare(REQ, &e, &g), vec![]);
+        assert_eq!(
+            c.carry("/api/v4.0/integrations/locks/R1"),
+            "/api/v4.0/integrations/locks/N1"
+        );
+        assert_eq!(c.carry(r#"{"lockReference":"R1"}"#), r#"{"lockReference":"N1"}"#);
+        // Later, an answer that should contain R1 must contain N1.
+        let wrong = json!({"validCoupons": [{"lockReference": "N2"}, {"lockReference": "N1"}]});
+        let m = c.compare(REQ, &e, &wrong);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].path, "$.validCoupons[0].lockReference");
+    }
+
+    #[test]
+    fn rules_ignore_compare_by_type_or_with_tolerance() {
+        let rules: RulesFile = serde_json::from_value(json!({"rules": [
+            {"path": "**.discountAmount", "compare": "tolerance", "tolerance": 0.01},
+            {"path": "invalidCoupons[*].error", "compare": "ignore"},
+            {"path": "$.total", "compare": "type", "match": "orders"}
+        ]}))
+        .unwrap();
+        let mut c = Comparer::new(&rules.rules);
+        let e = json!({"validCoupons": [{"discountAmount": 10.0}], "invalidCoupons": [{"error": "a"}], "total": 1});
+        let g = json!({"validCoupons": [{"discountAmount": 10.004}], "invalidCoupons": [{"error": "b"}], "total": 2});
+        let m = c.compare(REQ, &e, &g);
+        assert_eq!(m.len(), 1, "the type rule only matches orders requests: {m:?}");
+        assert_eq!(m[0].path, "$.total");
+        assert_eq!(c.compare("POST /api/v4.0/integrations/orders", &e, &g), vec![]);
+    }
+
+    #[test]
+    fn patterns_match_as_documented() {
+        let p = |s: &str| parse_pattern(s);
+        let path = [Step::Key("a".into()), Step::Index(2), Step::Key("b".into())];
+        assert!(matches(&p("a[*].b"), &path));
+        assert!(matches(&p("$.a[2].b"), &path));
+        assert!(!matches(&p("a[1].b"), &path));
+        assert!(matches(&p("**.b"), &path));
+        assert!(matches(&p("a.**"), &path));
+        assert!(!matches(&p("b"), &path));
+    }
+}
