@@ -110,7 +110,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             Ok(cfg) => {
                 telemetry::init(&cfg.log);
-                runtime(None).block_on(serve_until_signal(cfg))
+                runtime(cfg.server.worker_threads).block_on(serve_until_signal(cfg))
             }
         },
         Command::Demo { listen, admin } => {

@@ -94,6 +94,7 @@ pub struct RawServer {
     pub max_connections: Option<u64>,
     pub shutdown_grace: Option<String>,
     pub shutdown_delay: Option<String>,
+    pub worker_threads: Option<u64>,
     pub tls: Option<RawTls>,
 }
 
@@ -336,6 +337,8 @@ pub struct ServerConfig {
     /// After SIGTERM, keep serving (with `/readyz` at 503) this long before
     /// closing the listener, so load balancers stop sending first.
     pub shutdown_delay: Duration,
+    /// Runtime worker threads; `None` is one per core.
+    pub worker_threads: Option<usize>,
     pub tls: Option<TlsFiles>,
 }
 
@@ -627,8 +630,15 @@ impl RawConfig {
             max_connections: s.max_connections.unwrap_or(10_000) as usize,
             shutdown_grace: e.duration("server.shutdown_grace", &s.shutdown_grace, Duration::from_secs(15)),
             shutdown_delay: e.duration("server.shutdown_delay", &s.shutdown_delay, Duration::ZERO),
+            worker_threads: s.worker_threads.map(|n| n as usize),
             tls,
         };
+        if server.worker_threads == Some(0) {
+            e.push(
+                "server.worker_threads",
+                "must be at least 1 (or left out: one per core)",
+            );
+        }
         if server.max_body_bytes == 0 {
             e.push("server.max_body_bytes", "must be at least 1");
         }

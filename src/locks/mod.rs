@@ -90,7 +90,8 @@ impl LockRecord {
         self.state == LockState::Expired || (self.state == LockState::Locked && self.expires_at <= now)
     }
 
-    fn to_fields(&self) -> Vec<(&'static str, String)> {
+    /// The Redis hash fields of this record.
+    pub fn to_fields(&self) -> Vec<(&'static str, String)> {
         let mut f = vec![
             ("t", self.tenant.clone()),
             ("r", self.reference.clone()),
@@ -119,7 +120,8 @@ impl LockRecord {
         f
     }
 
-    fn from_fields(f: &HashMap<String, String>) -> Result<Self, StoreError> {
+    /// A record from its Redis hash fields.
+    pub fn from_fields(f: &HashMap<String, String>) -> Result<Self, StoreError> {
         let bad = |what: &str| StoreError::Corrupt(format!("lock record field {what}"));
         let text = |k: &str| f.get(k).cloned();
         let num = |k: &str| -> Result<Option<i64>, StoreError> {

@@ -201,13 +201,25 @@ impl Comparer {
 
     /// Replaces every recorded identifier with its live value in `text`
     /// (a path or a body about to be sent).
+    ///
+    /// Identifiers are whole tokens (runs of letters, digits, `_` and `-`),
+    /// so each token is looked up once: linear in the text, whatever the
+    /// number of identifiers a long recording has carried.
     pub fn carry(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for (recorded, live) in &self.carried {
-            if recorded != live && out.contains(recorded.as_str()) {
-                out = out.replace(recorded.as_str(), live);
-            }
+        if self.carried.is_empty() {
+            return text.to_owned();
         }
+        let is_token = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(is_token) {
+            out.push_str(&rest[..start]);
+            let token_len = rest[start..].find(|c: char| !is_token(c)).unwrap_or(rest.len() - start);
+            let token = &rest[start..start + token_len];
+            out.push_str(self.carried.get(token).map_or(token, String::as_str));
+            rest = &rest[start + token_len..];
+        }
+        out.push_str(rest);
         out
     }
 

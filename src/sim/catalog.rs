@@ -6,7 +6,7 @@
 //! `validation_rules_assignments` are honoured when present. As a simulator
 //! extension, `validation_rules` may hold whole rule objects as well as ids.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
@@ -205,7 +205,7 @@ impl ProjectState {
             assignments: Vec::new(),
             created_at: parse_date_field(body.get("created_at"), "created_at")?.unwrap_or(now),
             updated_at: None,
-            locks: HashMap::new(),
+            locks: BTreeMap::new(),
         };
         self.assign_rules(&mut v, body, now)?;
         let json = voucher_json(&v, &self.rules);

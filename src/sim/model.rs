@@ -7,7 +7,7 @@
 //! `redemption.count.per_customer` (per-customer limit), created through
 //! `POST /v1/validation-rules` and attached by id, as in Voucherify.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -116,8 +116,10 @@ pub struct Voucher {
     pub assignments: Vec<Assignment>,
     pub created_at: Millis,
     pub updated_at: Option<Millis>,
-    /// Live and not yet swept session locks, by session key.
-    pub locks: HashMap<String, Lock>,
+    /// Live and not yet swept session locks, by session key. A B-tree, not
+    /// a hash map: a popular voucher holds millions of locks under load, and
+    /// rehashing them would stall every request behind the project's mutex.
+    pub locks: BTreeMap<String, Lock>,
 }
 
 impl Voucher {
