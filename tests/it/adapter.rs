@@ -59,7 +59,7 @@ fn validate_body(codes: &[&str], lock: bool) -> Value {
     json!({"customerId": "cust-1", "coupons": codes, "lock": lock, "totalPurchaseAmount": 250})
 }
 
-async fn lock(env: &Env, customer: &str, codes: &[&str]) -> (String, Value) {
+pub(crate) async fn lock(env: &Env, customer: &str, codes: &[&str]) -> (String, Value) {
     let r = env
         .gb(
             "POST",
@@ -76,7 +76,7 @@ async fn lock(env: &Env, customer: &str, codes: &[&str]) -> (String, Value) {
     (reference, body)
 }
 
-async fn validate_many_locks_the_valid_coupons_and_lists_the_invalid(store: StoreKind) {
+pub(crate) async fn validate_many_locks_the_valid_coupons_and_lists_the_invalid(store: StoreKind) {
     let env = Env::start(store).await;
     let r = env
         .gb(
@@ -302,7 +302,7 @@ async fn lock_details_show_the_coupons_terms(store: StoreKind) {
     assert_eq!(unknown.json()["code"], 4004);
 }
 
-async fn release_frees_the_codes_and_answers_the_same_again(store: StoreKind) {
+pub(crate) async fn release_frees_the_codes_and_answers_the_same_again(store: StoreKind) {
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "alice", &["ONCE", "AMOUNT10"]).await;
     let r = env.gb("DELETE", &format!("{V}/coupons/{reference}"), None).await;
@@ -347,7 +347,7 @@ async fn release_by_post_alias(store: StoreKind) {
     assert_eq!((missing.status, missing.json()["code"].clone()), (400, json!(3000)));
 }
 
-async fn burn_by_reference_consumes_the_lock_once(store: StoreKind) {
+pub(crate) async fn burn_by_reference_consumes_the_lock_once(store: StoreKind) {
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "alice", &["TWICE", "AMOUNT10"]).await;
     let burn = |tx: &str| json!({"customerId": "alice", "lockReference": reference, "transactionId": tx, "transactionTime": "2026-01-01T00:01:00.000Z"});
@@ -420,7 +420,7 @@ async fn burn_by_codes_is_once_per_transaction(store: StoreKind) {
     assert_eq!((neither.status, neither.json()["code"].clone()), (400, json!(3000)));
 }
 
-async fn order_redeems_the_lock_and_refuses_a_repeat(store: StoreKind) {
+pub(crate) async fn order_redeems_the_lock_and_refuses_a_repeat(store: StoreKind) {
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "cust-1", &["TWICE"]).await;
     let order = json!({"customerId": "cust-1", "orderId": "ORD-1", "orderDate": "2026-01-01T00:05:00Z",
@@ -472,7 +472,7 @@ async fn order_with_codes_only(store: StoreKind) {
     assert_eq!((missing.status, missing.json()["code"].clone()), (400, json!(3000)));
 }
 
-async fn expired_locks_read_as_expired_and_cannot_be_burned(store: StoreKind) {
+pub(crate) async fn expired_locks_read_as_expired_and_cannot_be_burned(store: StoreKind) {
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "alice", &["ONCE"]).await;
     env.advance(Duration::from_secs(10 * 60));
@@ -532,7 +532,7 @@ async fn tenants_cannot_see_each_others_locks(store: StoreKind) {
     assert_eq!(env.live_sessions().len(), 1, "still locked for its owner");
 }
 
-async fn concurrent_burn_release_and_order_have_one_winner(store: StoreKind) {
+pub(crate) async fn concurrent_burn_release_and_order_have_one_winner(store: StoreKind) {
     let env = Arc::new(Env::start(store).await);
     for round in 0..4 {
         let (reference, _) = lock(&env, "alice", &["TWICE"]).await;
@@ -577,7 +577,7 @@ async fn concurrent_burn_release_and_order_have_one_winner(store: StoreKind) {
     }
 }
 
-async fn relocking_replaces_the_codes_in_the_same_session(store: StoreKind) {
+pub(crate) async fn relocking_replaces_the_codes_in_the_same_session(store: StoreKind) {
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "alice", &["ONCE", "AMOUNT10"]).await;
     let r = env

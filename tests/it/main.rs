@@ -5,4 +5,5 @@ mod adapter;
 mod common;
 mod ops;
 mod replay;
+mod scale;
 mod sim;

@@ -11,6 +11,7 @@ use couponbridge::sim::model::ApplicationMode;
 use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN, RunningSim, SimBuilder};
 use serde_json::Value;
 
+use super::redis_server::{RedisCluster, RedisSentinel};
 use super::{Client, RedisServer, Reply};
 
 pub const T0: &str = "2026-01-01T00:00:00.000Z";
@@ -22,6 +23,10 @@ pub const AUTH: [(&str, &str); 2] = [("apikey", API_KEY), ("secretkey", SECRET_K
 pub enum StoreKind {
     Memory,
     Redis,
+    /// A three-master Redis Cluster.
+    Cluster,
+    /// A master and a replica behind a sentinel.
+    Sentinel,
 }
 
 pub struct EnvBuilder {
@@ -79,9 +84,25 @@ impl EnvBuilder {
             .await
             .unwrap();
         let redis = (self.store == StoreKind::Redis).then(RedisServer::start);
+        let cluster = (self.store == StoreKind::Cluster).then(RedisCluster::start);
+        let sentinel = (self.store == StoreKind::Sentinel).then(RedisSentinel::start);
+        let store = match (&redis, &cluster, &sentinel) {
+            (Some(r), _, _) => format!("url = \"{}\"", r.url()),
+            (_, Some(c), _) => {
+                let urls = c.urls();
+                format!("mode = \"cluster\"\nurl = \"{}\"\nnodes = {:?}", urls[0], &urls[1..])
+            }
+            (_, _, Some(s)) => format!(
+                "mode = \"sentinel\"\nurl = \"redis://127.0.0.1:{}\"\nmaster_name = \"mymaster\"",
+                s.sentinel.port
+            ),
+            _ => "url = \"memory://\"".to_owned(),
+        };
         let mut env = Env {
             server: self.server,
-            store_url: redis.as_ref().map_or("memory://".into(), |r| r.url()),
+            store,
+            _cluster: cluster,
+            sentinel,
             voucherify_url: self.voucherify_url.unwrap_or_else(|| sim.base_url()),
             extra: self.extra,
             timeout: self.timeout,
@@ -106,9 +127,11 @@ pub struct Env {
     pub redis: Option<RedisServer>,
     pub clock: Clock,
     pub client: Client,
+    _cluster: Option<RedisCluster>,
+    pub sentinel: Option<RedisSentinel>,
     adapter: Option<Running>,
     server: String,
-    store_url: String,
+    store: String,
     voucherify_url: String,
     extra: String,
     timeout: &'static str,
@@ -141,7 +164,7 @@ impl Env {
             [admin]
             listen = "127.0.0.1:0"
             [store]
-            url = "{store}"
+            {store}
             [tenants.shop]
             api_key = "{API_KEY}"
             secret_key = "{SECRET_KEY}"
@@ -154,7 +177,7 @@ impl Env {
             {extra}
             "#,
             server = self.server,
-            store = self.store_url,
+            store = self.store,
             decimals = self.decimals,
             vf = self.voucherify_url,
             timeout = self.timeout,

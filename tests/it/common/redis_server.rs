@@ -29,21 +29,29 @@ impl RedisServer {
     }
 
     pub fn start_on(port: u16) -> Result<RedisServer, String> {
+        Self::start_with(port, &[])
+    }
+
+    /// A server with extra arguments (cluster mode, replication, sentinel).
+    pub fn start_with(port: u16, extra: &[&str]) -> Result<RedisServer, String> {
+        let port_text = port.to_string();
+        let mut args = vec![
+            "--port",
+            port_text.as_str(),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "notice",
+        ];
+        if !extra.contains(&"--sentinel") {
+            // No disk: these servers live as long as one test.
+            args.extend(["--save", "", "--appendonly", "no"]);
+        }
         let mut child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--loglevel",
-                "notice",
-            ])
+            .args(extra)
+            .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -54,7 +62,7 @@ impl RedisServer {
             let mut sent = false;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if !sent && line.contains("Ready to accept connections") {
+                if !sent && (line.contains("Ready to accept connections") || line.contains("Sentinel ID is")) {
                     let _ = tx.send(Ok(()));
                     sent = true;
                 } else if !sent && (line.contains("Address already in use") || line.contains("Could not create")) {
@@ -86,6 +94,131 @@ impl RedisServer {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli runs (apt-get install -y redis-tools)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls `check` until it holds: a readiness wait on the servers' own
+/// state, not a timing assumption.
+fn until(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A three-master Redis Cluster on free ports.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    pub fn start() -> RedisCluster {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|i| {
+                let conf = dir.path().join(format!("nodes-{i}.conf"));
+                let conf = conf.to_str().unwrap();
+                RedisServer::start_with(
+                    free_port(),
+                    &["--cluster-enabled", "yes", "--cluster-config-file", conf],
+                )
+                .unwrap()
+            })
+            .collect();
+        let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        for n in &nodes {
+            until("the cluster to be ready", || {
+                cli(n.port, &["cluster", "info"]).contains("cluster_state:ok")
+            });
+        }
+        RedisCluster { nodes, _dir: dir }
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+}
+
+/// A master, its replica, and one sentinel watching them as `mymaster`.
+pub struct RedisSentinel {
+    /// Kept running: after the failover it is the demoted master.
+    _master: RedisServer,
+    pub replica: RedisServer,
+    pub sentinel: RedisServer,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisSentinel {
+    pub fn start() -> RedisSentinel {
+        let dir = tempfile::tempdir().unwrap();
+        let master = RedisServer::start();
+        let replica =
+            RedisServer::start_with(free_port(), &["--replicaof", "127.0.0.1", &master.port.to_string()]).unwrap();
+        until("the replica to sync", || {
+            cli(replica.port, &["info", "replication"]).contains("master_link_status:up")
+        });
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "sentinel monitor mymaster 127.0.0.1 {} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n",
+                master.port
+            ),
+        )
+        .unwrap();
+        let sentinel = RedisServer::start_with(free_port(), &[conf.to_str().unwrap(), "--sentinel"]).unwrap();
+        until("the sentinel to see the replica", || {
+            cli(sentinel.port, &["sentinel", "replicas", "mymaster"]).contains(&replica.port.to_string())
+        });
+        RedisSentinel {
+            _master: master,
+            replica,
+            sentinel,
+            _dir: dir,
+        }
+    }
+
+    /// Promotes the replica and waits until the sentinel names it.
+    pub fn failover(&self) {
+        // Until Sentinel has the replica's INFO it answers NOGOODSLAVE.
+        until("the sentinel to accept the failover", || {
+            cli(self.sentinel.port, &["sentinel", "failover", "mymaster"]).trim() == "OK"
+        });
+        let replica = self.replica.port.to_string();
+        until("the failover", || {
+            cli(self.sentinel.port, &["sentinel", "get-master-addr-by-name", "mymaster"]).contains(&replica)
+        });
+    }
+
+    /// Whether `key` has reached the replica.
+    pub fn replicated(&self, key_pattern: &str) -> bool {
+        !cli(self.replica.port, &["--scan", "--pattern", key_pattern])
+            .trim()
+            .is_empty()
     }
 }
 
