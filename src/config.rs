@@ -711,6 +711,14 @@ impl RawConfig {
                 Duration::from_secs(30 * 86_400),
             ),
         };
+        // A burn whose answer was lost is settled from the record while it is
+        // kept: retention must outlast a burn's lease by far.
+        if locks.retention < Duration::from_secs(60) {
+            e.push("locks.retention", "must be at least 1m");
+        }
+        if locks.order_retention < Duration::from_secs(60) {
+            e.push("locks.order_retention", "must be at least 1m");
+        }
         if locks.default_duration.is_zero() {
             e.push("locks.default_duration", "must be longer than zero");
         }

@@ -12,16 +12,16 @@ use crate::money::DecimalNumber;
 /// Gameball's documentation link in every error body.
 pub const DOCUMENTATION_URL: &str = "https://docs.gameball.co/api-reference/introduction";
 
-/// The merchant's customer id. Gameball documents a string; numbers are
-/// accepted because merchants send their database ids.
+/// An identifier (customer id, order id, product id). Gameball documents
+/// strings; numbers are accepted because merchants send their database ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomerId(pub String);
+pub struct StringOrNumber(pub String);
 
-impl<'de> Deserialize<'de> for CustomerId {
+impl<'de> Deserialize<'de> for StringOrNumber {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match Value::deserialize(d)? {
-            Value::String(s) => Ok(CustomerId(s)),
-            Value::Number(n) => Ok(CustomerId(n.to_string())),
+            Value::String(s) => Ok(StringOrNumber(s)),
+            Value::Number(n) => Ok(StringOrNumber(n.to_string())),
             other => Err(serde::de::Error::custom(format!("expected a string, found {other}"))),
         }
     }
@@ -52,7 +52,7 @@ impl CouponRef {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidateRequest {
-    pub customer_id: Option<CustomerId>,
+    pub customer_id: Option<StringOrNumber>,
     pub coupons: Option<Vec<CouponRef>>,
     pub email: Option<String>,
     pub mobile: Option<String>,
@@ -74,7 +74,7 @@ pub struct ReleaseRequest {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BurnRequest {
-    pub customer_id: Option<CustomerId>,
+    pub customer_id: Option<StringOrNumber>,
     #[serde(alias = "couponsLockReference")]
     pub lock_reference: Option<String>,
     #[serde(alias = "couponCodes")]
@@ -97,7 +97,7 @@ pub struct OrderRedemption {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LineItem {
-    pub product_id: Option<CustomerId>,
+    pub product_id: Option<StringOrNumber>,
     pub sku: Option<String>,
     pub quantity: Option<DecimalNumber>,
     pub price: Option<DecimalNumber>,
@@ -107,8 +107,8 @@ pub struct LineItem {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderRequest {
-    pub customer_id: Option<CustomerId>,
-    pub order_id: Option<CustomerId>,
+    pub customer_id: Option<StringOrNumber>,
+    pub order_id: Option<StringOrNumber>,
     pub order_date: Option<String>,
     pub total_paid: Option<DecimalNumber>,
     pub total_price: Option<DecimalNumber>,
@@ -272,7 +272,7 @@ mod tests {
             "lockDuration": 15, "totalPurchaseAmount": 250.5
         }))
         .unwrap();
-        assert_eq!(r.customer_id, Some(CustomerId("42".into())));
+        assert_eq!(r.customer_id, Some(StringOrNumber("42".into())));
         let codes: Vec<&str> = r.coupons.as_ref().unwrap().iter().map(CouponRef::code).collect();
         assert_eq!(codes, ["A", "B"]);
         assert_eq!(r.total_purchase_amount.unwrap().to_minor(2), Ok(25050));

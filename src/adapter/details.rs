@@ -19,14 +19,14 @@ use crate::voucherify::Voucher;
 
 pub async fn lock_details(ctx: &Ctx, reference: &str) -> Result<Json, Failure> {
     if !ids::is_lock_reference(reference) {
-        return Err(Failure::lock_not_found(reference));
+        return Err(Failure::lock_not_found());
     }
     let record = ctx
         .app
         .store
         .get(&ctx.tenant.name, reference)
         .await?
-        .ok_or_else(|| Failure::lock_not_found(reference))?;
+        .ok_or_else(Failure::lock_not_found)?;
     let coupons = try_join_all(record.codes.iter().map(|code| coupon(ctx, code))).await?;
     let now = ctx.now();
     let (is_expired, expired_at) = match record.state {

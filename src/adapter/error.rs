@@ -97,20 +97,14 @@ impl Failure {
         Self::client(Kind::InvalidValue, format!("Invalid value for {field}: {why}"))
     }
 
-    pub fn lock_not_found(reference: &str) -> Self {
-        Self::client(Kind::NotFound, format!("Lock reference {reference} was not found"))
+    /// The reference is not repeated: lock references are capabilities,
+    /// and messages reach logs.
+    pub fn lock_not_found() -> Self {
+        Self::client(Kind::NotFound, "The lock reference was not found")
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Kind::Internal, Source::Internal, message)
-    }
-
-    /// Whether the same request may succeed later (the client may retry).
-    pub fn retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            Kind::UpstreamUnavailable | Kind::StoreUnavailable | Kind::InProgress
-        )
     }
 
     /// Gameball's envelope, with the status the kind maps to.
@@ -212,7 +206,6 @@ mod tests {
         let res = f.to_response("rid");
         assert_eq!(res.status(), 503);
         assert_eq!(res.headers()[header::RETRY_AFTER], "7");
-        assert!(f.retryable());
         let timeout: Failure = UpstreamError {
             op: Op::Validate,
             kind: UpstreamKind::Timeout,

@@ -13,19 +13,35 @@
 //! 422/2001 (in progress) or 400/4000 (already used or released).
 
 use crate::adapter::error::{Failure, Kind};
+use crate::adapter::validate::release_sessions;
 use crate::adapter::{Ctx, Json, parse_body};
 use crate::clock::{Millis, iso, parse_iso};
-use crate::gameball::{BurnRequest, CouponRef, OrderRequest, OrderResponse};
+use crate::gameball::{BurnRequest, BurnResponse, CouponRef, OrderRequest, OrderResponse};
 use crate::ids;
-use crate::locks::{Claim, LockRecord, LockState, OpKind, UseStart};
+use crate::locks::{Burner, Claim, LockRecord, LockState, OpKind, UseStart};
 use crate::metrics::LockEvent;
 use crate::translate::{self, Customer, InvalidReason, RedemptionOrder};
 use crate::voucherify::client::RedeemOutcome;
 
-/// A failed redemption, and whether Voucherify may have done it anyway.
+/// How long Voucherify may still commit a redemption after our client gave
+/// up waiting for its answer.
+const LATE_COMMIT_MARGIN_MS: i64 = 5_000;
+
+/// A failed redemption, and whether its claim must be kept.
 struct Failed {
     failure: Failure,
+    /// Voucherify may have redeemed (or another attempt is redeeming): the
+    /// claim stays until its lease ends, so a retry reconciles first.
     outcome_unknown: bool,
+}
+
+impl Failed {
+    fn unknown(failure: impl Into<Failure>) -> Self {
+        Failed {
+            failure: failure.into(),
+            outcome_unknown: true,
+        }
+    }
 }
 
 impl From<Failure> for Failed {
@@ -43,10 +59,11 @@ impl From<crate::locks::StoreError> for Failed {
     }
 }
 
-fn required_customer(id: Option<&crate::gameball::CustomerId>) -> Result<&str, Failure> {
+fn required(id: Option<&crate::gameball::StringOrNumber>, field: &str) -> Result<String, Failure> {
     id.map(|c| c.0.trim())
         .filter(|c| !c.is_empty())
-        .ok_or_else(|| Failure::missing("customerId"))
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::missing(field))
 }
 
 fn codes_of(list: Option<&Vec<CouponRef>>) -> Vec<String> {
@@ -60,10 +77,20 @@ fn codes_of(list: Option<&Vec<CouponRef>>) -> Vec<String> {
     codes
 }
 
+/// Until when a claim taken now is ours: long enough for two Voucherify
+/// calls (a look at the order, then the redemption; each call has one
+/// deadline) and for Voucherify to commit late, so a live attempt is never
+/// taken over.
 fn lease_until(ctx: &Ctx) -> Millis {
-    // Longer than one Voucherify call may take, so a live attempt is never
-    // taken over; short enough that a client's retry can settle it.
-    ctx.now() + ctx.tenant.upstream_timeout_ms() + 1_000
+    ctx.now() + 2 * ctx.tenant.upstream_timeout_ms() + LATE_COMMIT_MARGIN_MS
+}
+
+fn in_progress(what: &str) -> Failure {
+    Failure::client(Kind::InProgress, format!("{what} is being processed; retry shortly"))
+}
+
+fn already_used() -> Failure {
+    Failure::client(Kind::LockEnded, "The lock reference was already used")
 }
 
 fn metadata(reference: Option<&str>, transaction_id: Option<&str>) -> serde_json::Value {
@@ -87,6 +114,14 @@ async fn order_redeemed(ctx: &Ctx, source_id: &str) -> Result<bool, Failure> {
         .is_some_and(|o| o.has_live_redemption()))
 }
 
+/// Whether an earlier attempt on a lock, whose outcome is unknown, redeemed.
+async fn earlier_attempt_redeemed(ctx: &Ctx, earlier: &LockRecord) -> Result<bool, Failure> {
+    match &earlier.used_by {
+        Some(source) => order_redeemed(ctx, source).await,
+        None => Ok(false),
+    }
+}
+
 /// One redemption request, classified.
 async fn redeem(
     ctx: &Ctx,
@@ -103,9 +138,26 @@ async fn redeem(
         .redeem(&ctx.tenant.upstream, &request, ctx.call())
         .await
     {
-        Ok(RedeemOutcome::Redeemed(_)) => Ok(()),
-        Ok(RedeemOutcome::Refused(e)) => {
-            let reason = InvalidReason::from_key(e.key.as_deref().unwrap_or(""));
+        Ok(RedeemOutcome::Redeemed(answer)) => {
+            // PARTIAL mode redeems what it can; the rest keep their
+            // sessions until released here.
+            let left: Vec<String> = answer.inapplicable_redeemables.into_iter().map(|r| r.id).collect();
+            if !left.is_empty() {
+                tracing::warn!(request_id = %ctx.request_id, coupons = ?left, "Voucherify redeemed only part of the coupons");
+                if let Some(key) = session_key {
+                    release_sessions(ctx, &left, key).await;
+                }
+            }
+            Ok(())
+        }
+        Ok(RedeemOutcome::Refused(status, e)) => {
+            let key = e.key.as_deref().unwrap_or("");
+            if status == 409 || key == "multiple_requests" {
+                // Voucherify's order session is busy: nothing was redeemed,
+                // and the same request may succeed in a moment.
+                return Err(in_progress("The order").into());
+            }
+            let reason = InvalidReason::from_key(key);
             Err(Failure::client(
                 Kind::LockEnded,
                 format!(
@@ -126,7 +178,8 @@ async fn redeem(
 enum Used {
     /// By this call, at this time.
     Now(Millis),
-    /// Before this call.
+    /// By an earlier attempt (this call's own lost attempt, or another);
+    /// the caller decides which from `used_by` and `transaction_id`.
     Before(Box<LockRecord>),
 }
 
@@ -138,69 +191,58 @@ async fn use_lock(
     order: &RedemptionOrder<'_>,
     extra_codes: &[String],
     transaction_id: Option<&str>,
+    lease: Millis,
 ) -> Result<Used, Failed> {
     if !ids::is_lock_reference(reference) {
-        return Err(Failure::lock_not_found(reference).into());
+        return Err(Failure::lock_not_found().into());
     }
     let store = &ctx.app.store;
     let t = &ctx.tenant.name;
     let attempt = ids::prefixed_hex("att_", 16);
-    let record = match store
-        .begin_use(
-            t,
-            reference,
-            ctx.now(),
-            lease_until(ctx),
-            &attempt,
-            Some(order.source_id),
-        )
-        .await?
-    {
-        UseStart::Missing => return Err(Failure::lock_not_found(reference).into()),
-        UseStart::Busy => {
-            return Err(Failure::client(
-                Kind::InProgress,
-                format!("Lock reference {reference} is being used; retry shortly"),
-            )
-            .into());
-        }
+    let burner = Burner {
+        attempt: &attempt,
+        lease_until: lease,
+        order: Some(order.source_id),
+        transaction_id,
+    };
+    let record = match store.begin_use(t, reference, ctx.now(), burner).await? {
+        UseStart::Missing => return Err(Failure::lock_not_found().into()),
+        UseStart::Busy => return Err(Failed::unknown(in_progress("The lock reference"))),
         UseStart::Refused { record, newly_expired } => {
             if newly_expired {
                 ctx.app.metrics.lock_event(LockEvent::Expired);
             }
             return match record.state {
                 LockState::Used => Ok(Used::Before(Box::new(record))),
-                LockState::Released => Err(Failure::client(
-                    Kind::LockEnded,
-                    format!("Lock reference {reference} was released and cannot be used"),
-                )
-                .into()),
+                LockState::Released => {
+                    Err(Failure::client(Kind::LockEnded, "The lock reference was released and cannot be used").into())
+                }
                 _ => Err(Failure::client(
                     Kind::LockEnded,
-                    format!("Lock reference {reference} expired at {}", iso(record.expires_at)),
+                    format!("The lock reference expired at {}", iso(record.expires_at)),
                 )
                 .into()),
             };
         }
         UseStart::Started(record) => record,
-        UseStart::Resumed(previous) => {
-            // The last attempt's outcome is unknown: look before redeeming.
-            let done = match &previous.used_by {
-                Some(source) => order_redeemed(ctx, source).await?,
-                None => false,
-            };
-            if done {
+        UseStart::Resumed(earlier) => {
+            // The earlier attempt's outcome is unknown: look before redeeming.
+            if earlier_attempt_redeemed(ctx, &earlier).await.map_err(Failed::unknown)? {
                 store
-                    .finish_use(t, reference, &attempt, ctx.now(), true, transaction_id)
-                    .await?;
+                    .finish_use(t, reference, &attempt, ctx.now(), true)
+                    .await
+                    .map_err(Failed::unknown)?;
                 ctx.app.metrics.lock_event(LockEvent::Burned);
-                return Ok(Used::Now(ctx.now()));
+                let mut used = earlier;
+                used.state = LockState::Used;
+                used.used_at = Some(ctx.now());
+                return Ok(Used::Before(Box::new(used)));
             }
-            previous
+            earlier
         }
     };
     if record.customer_id != customer.id {
-        store.finish_use(t, reference, &attempt, ctx.now(), false, None).await?;
+        store.finish_use(t, reference, &attempt, ctx.now(), false).await?;
         return Err(Failure::invalid("customerId", "the lock belongs to another customer").into());
     }
     let mut codes = record.codes.clone();
@@ -209,7 +251,7 @@ async fn use_lock(
         amount_minor: order.amount_minor.or(record.amount_minor),
         ..*order
     };
-    match redeem(
+    let sent = redeem(
         ctx,
         &codes,
         customer,
@@ -217,23 +259,29 @@ async fn use_lock(
         Some(&record.session_key),
         metadata(Some(reference), transaction_id),
     )
-    .await
-    {
+    .await;
+    match sent {
         Ok(()) => {
             let now = ctx.now();
-            store
-                .finish_use(t, reference, &attempt, now, true, transaction_id)
-                .await?;
+            // The redemption happened: if it cannot be recorded now, the lock
+            // stays `burning` and the next attempt finds it on the order.
+            let owned = store
+                .finish_use(t, reference, &attempt, now, true)
+                .await
+                .map_err(Failed::unknown)?;
+            if !owned {
+                tracing::warn!(request_id = %ctx.request_id, "a slow burn finished after its lease; the next attempt reconciles");
+            }
             ctx.app.metrics.lock_event(LockEvent::Burned);
             Ok(Used::Now(now))
         }
         Err(failed) if failed.outcome_unknown => {
             // Stay `burning`: the next attempt settles it after the lease.
-            tracing::warn!(request_id = %ctx.request_id, reference, "burn outcome unknown; the next attempt will reconcile");
+            tracing::warn!(request_id = %ctx.request_id, "burn outcome unknown; the next attempt will reconcile");
             Err(failed)
         }
         Err(failed) => {
-            store.finish_use(t, reference, &attempt, ctx.now(), false, None).await?;
+            store.finish_use(t, reference, &attempt, ctx.now(), false).await?;
             Err(failed)
         }
     }
@@ -241,37 +289,28 @@ async fn use_lock(
 
 /// Settles a lock whose burn outcome is unknown (its lease ran out): asks
 /// Voucherify about the order the burn named and marks the lock used or
-/// returns it to `locked`. Used by release before it releases.
+/// returns it to `locked`. Used before a release, and by an order retry.
 pub(crate) async fn settle_unknown_burn(ctx: &Ctx, reference: &str) -> Result<(), Failure> {
     let store = &ctx.app.store;
     let t = &ctx.tenant.name;
     let attempt = ids::prefixed_hex("att_", 16);
-    match store
-        .begin_use(t, reference, ctx.now(), lease_until(ctx), &attempt, None)
-        .await?
-    {
-        UseStart::Resumed(previous) => {
-            let done = match &previous.used_by {
-                Some(source) => order_redeemed(ctx, source).await?,
-                None => false,
-            };
-            store
-                .finish_use(
-                    t,
-                    reference,
-                    &attempt,
-                    ctx.now(),
-                    done,
-                    previous.transaction_id.as_deref(),
-                )
-                .await?;
-            if done {
+    let burner = Burner {
+        attempt: &attempt,
+        lease_until: lease_until(ctx),
+        order: None,
+        transaction_id: None,
+    };
+    match store.begin_use(t, reference, ctx.now(), burner).await? {
+        UseStart::Resumed(earlier) => {
+            let redeemed = earlier_attempt_redeemed(ctx, &earlier).await?;
+            store.finish_use(t, reference, &attempt, ctx.now(), redeemed).await?;
+            if redeemed {
                 ctx.app.metrics.lock_event(LockEvent::Burned);
             }
         }
         UseStart::Started(_) => {
             // It was plain `locked` again: put it back as it was.
-            store.finish_use(t, reference, &attempt, ctx.now(), false, None).await?;
+            store.finish_use(t, reference, &attempt, ctx.now(), false).await?;
         }
         _ => {}
     }
@@ -280,9 +319,9 @@ pub(crate) async fn settle_unknown_burn(ctx: &Ctx, reference: &str) -> Result<()
 
 pub async fn burn(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
     let req: BurnRequest = parse_body(body)?;
-    let customer_id = required_customer(req.customer_id.as_ref())?;
+    let customer_id = required(req.customer_id.as_ref(), "customerId")?;
     let customer = Customer {
-        id: customer_id,
+        id: &customer_id,
         email: req.email.as_deref(),
         mobile: req.mobile.as_deref(),
     };
@@ -298,32 +337,32 @@ pub async fn burn(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
         }
         (None, true) => return Err(Failure::missing("lockReference or coupons")),
         (Some(reference), true) => {
+            let source = format!("cb-{reference}");
             let order = RedemptionOrder {
-                source_id: &format!("cb-{reference}"),
+                source_id: &source,
                 amount_minor: None,
                 shipping_minor: None,
             };
-            match use_lock(ctx, reference, &customer, &order, &[], tx)
+            match use_lock(ctx, reference, &customer, &order, &[], tx, lease_until(ctx))
                 .await
                 .map_err(|f| f.failure)?
             {
                 Used::Now(at) => at,
-                // A retry of the same burn (same transaction) answers the
-                // same; anything else is a second burn and refused.
-                Used::Before(record) if record.transaction_id.as_deref() == tx && record.customer_id == customer_id => {
-                    record.used_at.unwrap_or(record.expires_at)
+                // A retry of the same burn (same customer and transaction)
+                // answers the same; anything else is a second burn.
+                Used::Before(record)
+                    if record.used_by.as_deref() == Some(source.as_str())
+                        && record.transaction_id.as_deref() == tx
+                        && record.customer_id == customer_id =>
+                {
+                    record.used_at.unwrap_or_else(|| ctx.now())
                 }
-                Used::Before(_) => {
-                    return Err(Failure::client(
-                        Kind::LockEnded,
-                        format!("Lock reference {reference} was already used"),
-                    ));
-                }
+                Used::Before(_) => return Err(already_used()),
             }
         }
         (None, false) => burn_codes(ctx, &customer, &codes, tx).await?,
     };
-    Json::ok(&crate::gameball::BurnResponse {
+    Json::ok(&BurnResponse {
         success: true,
         burned_at: iso(burned_at),
         transaction_id: req.transaction_id.clone(),
@@ -347,12 +386,7 @@ async fn burn_codes(ctx: &Ctx, customer: &Customer<'_>, codes: &[String], tx: Op
             .await?
         {
             Claim::Done(result) => return Ok(parse_iso(&result).unwrap_or_else(|| ctx.now())),
-            Claim::Busy => {
-                return Err(Failure::client(
-                    Kind::InProgress,
-                    format!("Transaction {tx} is being burned; retry shortly"),
-                ));
-            }
+            Claim::Busy => return Err(in_progress("The transaction")),
             Claim::Resumed if order_redeemed(ctx, &source).await? => {
                 let now = ctx.now();
                 store
@@ -389,13 +423,8 @@ async fn burn_codes(ctx: &Ctx, customer: &Customer<'_>, codes: &[String], tx: Op
 
 pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
     let req: OrderRequest = parse_body(body)?;
-    let customer_id = required_customer(req.customer_id.as_ref())?;
-    let order_id = req
-        .order_id
-        .as_ref()
-        .map(|o| o.0.trim())
-        .filter(|o| !o.is_empty())
-        .ok_or_else(|| Failure::missing("orderId"))?;
+    let customer_id = required(req.customer_id.as_ref(), "customerId")?;
+    let order_id = required(req.order_id.as_ref(), "orderId")?;
     let d = ctx.tenant.decimals;
     let amount = req
         .total_price
@@ -416,12 +445,12 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
         .filter(|r| !r.is_empty());
     let codes = codes_of(redemption.coupon_codes.as_ref());
     let customer = Customer {
-        id: customer_id,
+        id: &customer_id,
         email: req.email.as_deref(),
         mobile: req.mobile.as_deref(),
     };
     let answer = OrderResponse {
-        customer_id: customer_id.to_owned(),
+        customer_id: customer_id.clone(),
         redeemed_points: 0,
         rewarded_points: 0,
         line_items: Vec::new(),
@@ -431,8 +460,10 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
     let t = &ctx.tenant.name;
     let keep = ctx.app.locks.order_retention;
     let attempt = ids::prefixed_hex("att_", 16);
+    // One lease for the order claim and the lock: neither outlives the other.
+    let lease = lease_until(ctx);
     match store
-        .claim(t, OpKind::Order, order_id, ctx.now(), lease_until(ctx), &attempt, keep)
+        .claim(t, OpKind::Order, &order_id, ctx.now(), lease, &attempt, keep)
         .await?
     {
         Claim::Done(_) => {
@@ -441,20 +472,15 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
                 format!("Transaction ID Already Exists: order {order_id} was already tracked"),
             ));
         }
-        Claim::Busy => {
-            return Err(Failure::client(
-                Kind::InProgress,
-                format!("Order {order_id} is being tracked; retry shortly"),
-            ));
-        }
+        Claim::Busy => return Err(in_progress("The order")),
         // An earlier attempt's answer was lost; if Voucherify has the
         // redemption, that attempt succeeded and this retry says so.
-        Claim::Resumed if (reference.is_some() || !codes.is_empty()) && order_redeemed(ctx, order_id).await? => {
+        Claim::Resumed if (reference.is_some() || !codes.is_empty()) && order_redeemed(ctx, &order_id).await? => {
             if let Some(r) = reference {
                 settle_unknown_burn(ctx, r).await?;
             }
             store
-                .settle(t, OpKind::Order, order_id, &attempt, Some(&iso(ctx.now())), keep)
+                .settle(t, OpKind::Order, &order_id, &attempt, Some(&iso(ctx.now())), keep)
                 .await?;
             return Json::ok(&answer);
         }
@@ -462,33 +488,33 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
     }
 
     let order = RedemptionOrder {
-        source_id: order_id,
+        source_id: &order_id,
         amount_minor: amount,
         shipping_minor: shipping,
     };
     let result = match (reference, codes.is_empty()) {
         (None, true) => Ok(()),
-        (Some(reference), _) => match use_lock(ctx, reference, &customer, &order, &codes, Some(order_id)).await {
+        (Some(reference), _) => match use_lock(ctx, reference, &customer, &order, &codes, Some(&order_id), lease).await
+        {
             Ok(Used::Now(_)) => Ok(()),
-            Ok(Used::Before(_)) => Err(Failed::from(Failure::client(
-                Kind::LockEnded,
-                format!("Lock reference {reference} was already used"),
-            ))),
+            // This order's own earlier attempt used it.
+            Ok(Used::Before(record)) if record.used_by.as_deref() == Some(order_id.as_str()) => Ok(()),
+            Ok(Used::Before(_)) => Err(Failed::from(already_used())),
             Err(f) => Err(f),
         },
-        (None, false) => redeem(ctx, &codes, &customer, &order, None, metadata(None, Some(order_id))).await,
+        (None, false) => redeem(ctx, &codes, &customer, &order, None, metadata(None, Some(&order_id))).await,
     };
     match result {
         Ok(()) => {
             store
-                .settle(t, OpKind::Order, order_id, &attempt, Some(&iso(ctx.now())), keep)
+                .settle(t, OpKind::Order, &order_id, &attempt, Some(&iso(ctx.now())), keep)
                 .await?;
             Json::ok(&answer)
         }
         Err(failed) => {
             if !failed.outcome_unknown {
                 // Nothing was redeemed: the merchant may send this order again.
-                store.settle(t, OpKind::Order, order_id, &attempt, None, keep).await?;
+                store.settle(t, OpKind::Order, &order_id, &attempt, None, keep).await?;
             }
             Err(failed.failure)
         }

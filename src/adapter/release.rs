@@ -7,7 +7,7 @@
 //! answers the same again (the stored `releasedAt`) and re-sends the
 //! releases, so a release that failed half-way is finished by the retry.
 
-use crate::adapter::error::{Failure, Kind};
+use crate::adapter::error::{Failure, Kind, Source};
 use crate::adapter::redeem::settle_unknown_burn;
 use crate::adapter::validate::release_sessions;
 use crate::adapter::{Ctx, Json, parse_body};
@@ -16,6 +16,10 @@ use crate::gameball::{ReleaseRequest, ReleaseResponse};
 use crate::ids;
 use crate::locks::{LockState, ReleaseStart};
 use crate::metrics::LockEvent;
+
+fn being_burned() -> Failure {
+    Failure::client(Kind::InProgress, "The lock reference is being burned; retry shortly")
+}
 
 pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Result<Json, Failure> {
     let reference = match reference {
@@ -26,7 +30,7 @@ pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Resul
             .ok_or_else(|| Failure::missing("lockReference"))?,
     };
     if !ids::is_lock_reference(&reference) {
-        return Err(Failure::lock_not_found(&reference));
+        return Err(Failure::lock_not_found());
     }
     let tenant = &ctx.tenant.name;
     // At most twice: a stale burn is settled first, then released.
@@ -51,27 +55,22 @@ pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Resul
                 return Err(Failure::client(
                     Kind::LockEnded,
                     format!(
-                        "Lock reference {reference} was used at {} and cannot be released",
+                        "The lock reference was used at {} and cannot be released",
                         record.used_at.map(iso).unwrap_or_default()
                     ),
                 ));
             }
-            ReleaseStart::Burning { stale: false, .. } => {
-                return Err(Failure::client(
-                    Kind::InProgress,
-                    format!("Lock reference {reference} is being burned; retry shortly"),
-                ));
-            }
+            ReleaseStart::Burning { stale: false, .. } => return Err(being_burned()),
             ReleaseStart::Burning { stale: true, .. } => {
                 settle_unknown_burn(ctx, &reference).await?;
                 continue;
             }
-            ReleaseStart::Missing => return Err(Failure::lock_not_found(&reference)),
+            ReleaseStart::Missing => return Err(Failure::lock_not_found()),
         };
         if record.state == LockState::Released && !release_sessions(ctx, &record.codes, &record.session_key).await {
             return Err(Failure::new(
                 Kind::UpstreamUnavailable,
-                crate::adapter::error::Source::Upstream,
+                Source::Upstream,
                 "The coupon service did not confirm the release; retry it",
             ));
         }
@@ -81,8 +80,5 @@ pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Resul
             released_coupons: record.codes,
         });
     }
-    Err(Failure::client(
-        Kind::InProgress,
-        format!("Lock reference {reference} is being burned; retry shortly"),
-    ))
+    Err(being_burned())
 }

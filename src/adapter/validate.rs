@@ -21,6 +21,7 @@ use crate::locks::{LockRecord, LockState, NewTerms, ReleaseStart, Relock};
 use crate::metrics::LockEvent;
 use crate::money::DecimalNumber;
 use crate::translate::{self, Customer, InvalidReason, Outcome};
+use crate::voucherify::client::{ErrorKind as UpstreamKind, UpstreamError};
 
 /// Voucherify's limit on redeemables per request.
 const MAX_COUPONS: usize = 30;
@@ -81,6 +82,9 @@ pub async fn many(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
 pub async fn one(ctx: &Ctx, code: String, body: &[u8]) -> Result<Json, Failure> {
     let req: ValidateRequest = parse_body(body)?;
     let code = code.trim().to_owned();
+    if code.is_empty() {
+        return Err(Failure::missing("code"));
+    }
     let v = validate(ctx, &req, vec![code]).await?;
     let answer = match v.outcomes.into_iter().next() {
         Some(Outcome::Applicable(a)) => ValidateSingleResponse {
@@ -145,14 +149,24 @@ async fn validate(ctx: &Ctx, req: &ValidateRequest, codes: Vec<String>) -> Resul
 
     let session_key = lock.then(ids::session_key);
     let expires_at = ctx.now() + duration.as_millis() as i64;
-    let outcomes = validate_rounds(
+    let rounds = validate_rounds(
         ctx,
         &codes,
         &customer,
         amount,
         session_key.as_deref().map(|k| (k, duration)),
     )
-    .await?;
+    .await;
+    let outcomes = match (rounds, &session_key) {
+        (Ok(o), _) => o,
+        (Err(f), Some(key)) => {
+            // A round may have locked coupons before a later one failed:
+            // no session without a reference.
+            release_sessions(ctx, &codes, key).await;
+            return Err(f);
+        }
+        (Err(f), None) => return Err(f),
+    };
     let locked = applicable_codes(&outcomes);
     let reference = match session_key {
         Some(key) if !locked.is_empty() => {
@@ -173,7 +187,7 @@ async fn validate(ctx: &Ctx, req: &ValidateRequest, codes: Vec<String>) -> Resul
                 transaction_id: None,
                 released_at: None,
             };
-            if let Err(e) = ctx.app.store.create(&record, ctx.keep_until(expires_at)).await {
+            if let Err(e) = ctx.app.store.create(&record, ctx.keep_for(expires_at)).await {
                 tracing::warn!(request_id = %ctx.request_id, error = %e, "lock write failed; releasing the sessions just taken");
                 release_sessions(ctx, &record.codes, &record.session_key).await;
                 return Err(e.into());
@@ -212,11 +226,26 @@ async fn validate_rounds(
     let mut pending: Vec<String> = codes.to_vec();
     while !pending.is_empty() {
         let request = translate::validation_request(&pending, customer, amount, session);
-        let response = ctx
+        let response = match ctx
             .app
             .voucherify
             .validate(&ctx.tenant.upstream, &request, ctx.call())
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            // Voucherify refuses the request itself (a code it cannot take,
+            // more coupons than the project allows): the client's values.
+            Err(UpstreamError {
+                kind: UpstreamKind::Unexpected(400 | 422, e),
+                ..
+            }) => {
+                let why = e
+                    .and_then(|e| e.details.or(e.message))
+                    .unwrap_or_else(|| "refused".into());
+                return Err(Failure::invalid("coupons", why));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut again = Vec::new();
         let mut found_invalid = false;
         for outcome in translate::outcomes(&pending, &response) {
@@ -299,12 +328,13 @@ async fn relock(
     duration: Duration,
 ) -> Result<Validated, Failure> {
     let t = &ctx.tenant.name;
+    let no_longer_active = || Failure::client(Kind::LockEnded, "The lock reference is no longer active");
     let record = ctx
         .app
         .store
         .get(t, reference)
         .await?
-        .ok_or_else(|| Failure::lock_not_found(reference))?;
+        .ok_or_else(Failure::lock_not_found)?;
     if record.customer_id != customer.id {
         return Err(Failure::invalid(
             "lockReference",
@@ -312,38 +342,43 @@ async fn relock(
         ));
     }
     let now = ctx.now();
-    if record.state != LockState::Locked || record.is_expired(now) {
-        return Err(Failure::client(
-            Kind::LockEnded,
-            format!("Lock reference {reference} is no longer active"),
-        ));
+    if record.state != LockState::Locked || record.expires_at <= now {
+        return Err(no_longer_active());
     }
     let outcomes = validate_rounds(ctx, codes, customer, amount, Some((&record.session_key, duration))).await?;
     let locked = applicable_codes(&outcomes);
-    let dropped: Vec<String> = record.codes.iter().filter(|c| !locked.contains(c)).cloned().collect();
-    release_sessions(ctx, &dropped, &record.session_key).await;
-    let expires_at = now + duration.as_millis() as i64;
+    // The record changes first; only then are sessions released. A burn
+    // that starts meanwhile consumes the record it read, never a session
+    // released under it.
     let reference = if locked.is_empty() {
-        if let ReleaseStart::Released(_) = ctx.app.store.release(t, reference, ctx.now()).await? {
-            ctx.app.metrics.lock_event(LockEvent::Released);
+        match ctx.app.store.release(t, reference, ctx.now()).await? {
+            ReleaseStart::Released(_) => {
+                ctx.app.metrics.lock_event(LockEvent::Released);
+                release_sessions(ctx, &record.codes, &record.session_key).await;
+            }
+            _ => return Err(no_longer_active()),
         }
         None
     } else {
+        let expires_at = now + duration.as_millis() as i64;
         let terms = NewTerms {
             codes: &locked,
             amount,
             expires_at,
-            keep: ctx.keep_until(expires_at),
+            keep: ctx.keep_for(expires_at),
         };
         match ctx.app.store.relock(t, reference, ctx.now(), terms).await? {
-            Relock::Updated => Some(reference.to_owned()),
+            Relock::Updated => {
+                let dropped: Vec<String> = record.codes.iter().filter(|c| !locked.contains(c)).cloned().collect();
+                release_sessions(ctx, &dropped, &record.session_key).await;
+                Some(reference.to_owned())
+            }
             Relock::NotLocked | Relock::Missing => {
-                // Burned or released meanwhile: undo what this call locked.
-                release_sessions(ctx, &locked, &record.session_key).await;
-                return Err(Failure::client(
-                    Kind::LockEnded,
-                    format!("Lock reference {reference} is no longer active"),
-                ));
+                // Burned or released meanwhile: undo only what this call
+                // added; the lock's own codes follow the lock.
+                let added: Vec<String> = locked.iter().filter(|c| !record.codes.contains(c)).cloned().collect();
+                release_sessions(ctx, &added, &record.session_key).await;
+                return Err(no_longer_active());
             }
         }
     };

@@ -96,22 +96,17 @@ impl MemoryStore {
         Some(f(&mut e.value))
     }
 
-    /// Like `with`, and keeps the record for `keep` from now.
-    pub fn with_keep<R>(
-        &self,
-        tenant: &str,
-        reference: &str,
-        keep: Duration,
-        f: impl FnOnce(&mut LockRecord) -> R,
-    ) -> Option<R> {
+    /// Keeps a live record for `keep` from now.
+    pub fn keep_for(&self, tenant: &str, reference: &str, keep: Duration) {
         let now = self.clock.now();
         let mut m = self.maps();
-        let e = m
+        if let Some(e) = m
             .locks
             .get_mut(&(tenant.to_owned(), reference.to_owned()))
-            .filter(|e| e.gone_at > now)?;
-        e.gone_at = now + keep.as_millis() as i64;
-        Some(f(&mut e.value))
+            .filter(|e| e.gone_at > now)
+        {
+            e.gone_at = now + keep.as_millis() as i64;
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -160,7 +155,9 @@ impl MemoryStore {
         let mut m = self.maps();
         let key = (tenant.to_owned(), kind.as_str(), id.to_owned());
         let now = self.clock.now();
-        let Some(e) = m.ops.get_mut(&key) else { return };
+        let Some(e) = m.ops.get_mut(&key).filter(|e| e.gone_at > now) else {
+            return;
+        };
         if e.value.attempt != attempt || e.value.done.is_some() {
             return;
         }

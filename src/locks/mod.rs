@@ -11,7 +11,7 @@
 //!     │  └──refused (4xx)─────┘   (an unknown outcome keeps `burning`; the
 //!     │                             lease lets a retry take over and
 //!     ├──release──▶ released         reconcile with Voucherify first)
-//!     └──any write after expiry──▶ expired
+//!     └──a burn or release after expiry──▶ expired
 //! ```
 //!
 //! Every transition is one atomic step (a Lua script on Redis, a mutex in
@@ -246,9 +246,28 @@ pub enum StoreError {
 // Redis scripts are their Lua twins)
 // ---------------------------------------------------------------------------
 
-/// `used_by: None` keeps the previous attempt's order (a reconciliation
-/// that only settles what that attempt did).
-fn begin_use(rec: &mut LockRecord, now: Millis, lease_until: Millis, attempt: &str, used_by: Option<&str>) -> UseStart {
+/// Who is burning a lock: the attempt, the Voucherify order it redeems on,
+/// and the merchant's transaction id. `order: None` keeps the previous
+/// attempt's order and transaction (a reconciliation that only settles what
+/// that attempt did).
+#[derive(Debug, Clone, Copy)]
+pub struct Burner<'a> {
+    pub attempt: &'a str,
+    pub lease_until: Millis,
+    pub order: Option<&'a str>,
+    pub transaction_id: Option<&'a str>,
+}
+
+fn take_over(rec: &mut LockRecord, b: &Burner<'_>) {
+    rec.lease_until = Some(b.lease_until);
+    rec.attempt = Some(b.attempt.to_owned());
+    if let Some(order) = b.order {
+        rec.used_by = Some(order.to_owned());
+        rec.transaction_id = b.transaction_id.map(str::to_owned);
+    }
+}
+
+fn begin_use(rec: &mut LockRecord, now: Millis, b: &Burner<'_>) -> UseStart {
     match rec.state {
         LockState::Locked if rec.expires_at <= now => {
             rec.state = LockState::Expired;
@@ -259,21 +278,13 @@ fn begin_use(rec: &mut LockRecord, now: Millis, lease_until: Millis, attempt: &s
         }
         LockState::Locked => {
             rec.state = LockState::Burning;
-            rec.lease_until = Some(lease_until);
-            rec.attempt = Some(attempt.to_owned());
-            if let Some(by) = used_by {
-                rec.used_by = Some(by.to_owned());
-            }
+            take_over(rec, b);
             UseStart::Started(rec.clone())
         }
         LockState::Burning if rec.lease_until.unwrap_or(0) > now => UseStart::Busy,
         LockState::Burning => {
             let previous = rec.clone();
-            rec.lease_until = Some(lease_until);
-            rec.attempt = Some(attempt.to_owned());
-            if let Some(by) = used_by {
-                rec.used_by = Some(by.to_owned());
-            }
+            take_over(rec, b);
             UseStart::Resumed(previous)
         }
         LockState::Used | LockState::Released | LockState::Expired => UseStart::Refused {
@@ -283,14 +294,13 @@ fn begin_use(rec: &mut LockRecord, now: Millis, lease_until: Millis, attempt: &s
     }
 }
 
-fn finish_use(rec: &mut LockRecord, attempt: &str, now: Millis, used: bool, transaction_id: Option<&str>) -> bool {
+fn finish_use(rec: &mut LockRecord, attempt: &str, now: Millis, used: bool) -> bool {
     if rec.state != LockState::Burning || rec.attempt.as_deref() != Some(attempt) {
         return false;
     }
     if used {
         rec.state = LockState::Used;
         rec.used_at = Some(now);
-        rec.transaction_id = transaction_id.map(str::to_owned);
     } else {
         rec.state = LockState::Locked;
     }
@@ -370,10 +380,6 @@ impl Store {
         }
     }
 
-    pub fn is_memory(&self) -> bool {
-        matches!(*self.backend, Backend::Memory(_))
-    }
-
     async fn timed<T>(
         &self,
         op: &'static str,
@@ -412,18 +418,14 @@ impl Store {
         tenant: &str,
         reference: &str,
         now: Millis,
-        lease_until: Millis,
-        attempt: &str,
-        used_by: Option<&str>,
+        burner: Burner<'_>,
     ) -> Result<UseStart, StoreError> {
         self.timed("begin_use", async {
             match &*self.backend {
                 Backend::Memory(m) => Ok(m
-                    .with(tenant, reference, |rec| {
-                        begin_use(rec, now, lease_until, attempt, used_by)
-                    })
+                    .with(tenant, reference, |rec| begin_use(rec, now, &burner))
                     .unwrap_or(UseStart::Missing)),
-                Backend::Redis(r) => r.begin_use(tenant, reference, now, lease_until, attempt, used_by).await,
+                Backend::Redis(r) => r.begin_use(tenant, reference, now, &burner).await,
             }
         })
         .await
@@ -438,19 +440,13 @@ impl Store {
         attempt: &str,
         now: Millis,
         used: bool,
-        transaction_id: Option<&str>,
     ) -> Result<bool, StoreError> {
         self.timed("finish_use", async {
             match &*self.backend {
                 Backend::Memory(m) => Ok(m
-                    .with(tenant, reference, |rec| {
-                        finish_use(rec, attempt, now, used, transaction_id)
-                    })
+                    .with(tenant, reference, |rec| finish_use(rec, attempt, now, used))
                     .unwrap_or(false)),
-                Backend::Redis(r) => {
-                    r.finish_use(tenant, reference, attempt, now, used, transaction_id)
-                        .await
-                }
+                Backend::Redis(r) => r.finish_use(tenant, reference, attempt, now, used).await,
             }
         })
         .await
@@ -479,9 +475,15 @@ impl Store {
     ) -> Result<Relock, StoreError> {
         self.timed("relock", async {
             match &*self.backend {
-                Backend::Memory(m) => Ok(m
-                    .with_keep(tenant, reference, terms.keep, |rec| relock(rec, now, &terms))
-                    .unwrap_or(Relock::Missing)),
+                Backend::Memory(m) => {
+                    let outcome = m
+                        .with(tenant, reference, |rec| relock(rec, now, &terms))
+                        .unwrap_or(Relock::Missing);
+                    if outcome == Relock::Updated {
+                        m.keep_for(tenant, reference, terms.keep);
+                    }
+                    Ok(outcome)
+                }
                 Backend::Redis(r) => r.relock(tenant, reference, now, &terms).await,
             }
         })
@@ -578,24 +580,35 @@ mod tests {
     #[test]
     fn a_burn_owns_the_lock_until_it_finishes_or_its_lease_ends() {
         let mut r = rec();
+        let burner = |attempt, lease_until, order| Burner {
+            attempt,
+            lease_until,
+            order,
+            transaction_id: order.map(|_| "tx"),
+        };
         assert!(matches!(
-            begin_use(&mut r, 10, 20, "a1", Some("cb-r")),
+            begin_use(&mut r, 10, &burner("a1", 20, Some("cb-r"))),
             UseStart::Started(_)
         ));
-        assert_eq!(begin_use(&mut r, 11, 21, "a2", Some("cb-r")), UseStart::Busy);
+        assert_eq!(begin_use(&mut r, 11, &burner("a2", 21, Some("cb-r"))), UseStart::Busy);
         assert!(matches!(
             release(&mut r, 12),
             ReleaseStart::Burning { stale: false, .. }
         ));
-        assert!(!finish_use(&mut r, "a2", 13, true, None), "only the owner finishes");
-        // The first attempt went silent; after its lease a retry takes over.
-        assert!(
-            matches!(begin_use(&mut r, 25, 35, "a3", None), UseStart::Resumed(prev) if prev.attempt.as_deref() == Some("a1"))
-        );
-        assert!(finish_use(&mut r, "a3", 26, true, Some("tx")));
+        assert!(!finish_use(&mut r, "a2", 13, true), "only the owner finishes");
+        // The first attempt went silent; after its lease a retry takes over,
+        // keeping the first attempt's order and transaction.
+        let resumed = begin_use(&mut r, 25, &burner("a3", 35, None));
+        assert!(matches!(resumed, UseStart::Resumed(prev) if prev.attempt.as_deref() == Some("a1")));
+        assert!(finish_use(&mut r, "a3", 26, true));
         assert_eq!(r.state, LockState::Used);
+        assert_eq!(
+            (r.used_by.as_deref(), r.transaction_id.as_deref()),
+            (Some("cb-r"), Some("tx"))
+        );
+        let again = begin_use(&mut r, 27, &burner("a4", 37, Some("cb-r")));
         assert!(matches!(
-            begin_use(&mut r, 27, 37, "a4", Some("cb-r")),
+            again,
             UseStart::Refused {
                 newly_expired: false,
                 ..
@@ -607,8 +620,14 @@ mod tests {
     #[test]
     fn a_refused_burn_returns_the_lock() {
         let mut r = rec();
-        begin_use(&mut r, 10, 20, "a1", Some("cb-r"));
-        assert!(finish_use(&mut r, "a1", 11, false, None));
+        let b = Burner {
+            attempt: "a1",
+            lease_until: 20,
+            order: Some("cb-r"),
+            transaction_id: None,
+        };
+        begin_use(&mut r, 10, &b);
+        assert!(finish_use(&mut r, "a1", 11, false));
         assert_eq!(r.state, LockState::Locked);
         assert!(matches!(release(&mut r, 12), ReleaseStart::Released(_)));
         assert!(matches!(
@@ -637,8 +656,14 @@ mod tests {
                 ..
             }
         ));
+        let b = Burner {
+            attempt: "a",
+            lease_until: 110,
+            order: Some("x"),
+            transaction_id: None,
+        };
         assert!(matches!(
-            begin_use(&mut r, 102, 110, "a", Some("x")),
+            begin_use(&mut r, 102, &b),
             UseStart::Refused {
                 newly_expired: false,
                 ..

@@ -23,7 +23,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Client, Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
-use super::{Claim, LockRecord, NewTerms, OpKind, ReleaseStart, Relock, StoreError, UseStart};
+use super::{Burner, Claim, LockRecord, NewTerms, OpKind, ReleaseStart, Relock, StoreError, UseStart};
 use crate::clock::Millis;
 use crate::config::{RedisMode, StoreConfig};
 
@@ -35,6 +35,13 @@ return 1
 "#;
 
 const BEGIN_USE: &str = r#"
+-- ARGV: now, lease_until, attempt, order ('' keeps the previous), transaction id
+local function take_over()
+  if ARGV[4] ~= '' then
+    redis.call('HSET', KEYS[1], 'by', ARGV[4])
+    if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'tx', ARGV[5]) else redis.call('HDEL', KEYS[1], 'tx') end
+  end
+end
 local st = redis.call('HGET', KEYS[1], 'st')
 if not st then return {'missing'} end
 local now = tonumber(ARGV[1])
@@ -44,14 +51,14 @@ if st == 'locked' then
     return {'expired_now', redis.call('HGETALL', KEYS[1])}
   end
   redis.call('HSET', KEYS[1], 'st', 'burning', 'lease', ARGV[2], 'att', ARGV[3])
-  if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'by', ARGV[4]) end
+  take_over()
   return {'started', redis.call('HGETALL', KEYS[1])}
 end
 if st == 'burning' then
   if tonumber(redis.call('HGET', KEYS[1], 'lease') or '0') > now then return {'busy'} end
   local previous = redis.call('HGETALL', KEYS[1])
   redis.call('HSET', KEYS[1], 'lease', ARGV[2], 'att', ARGV[3])
-  if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'by', ARGV[4]) end
+  take_over()
   return {'resumed', previous}
 end
 return {'refused', redis.call('HGETALL', KEYS[1])}
@@ -62,7 +69,6 @@ if redis.call('HGET', KEYS[1], 'st') ~= 'burning' then return 0 end
 if redis.call('HGET', KEYS[1], 'att') ~= ARGV[1] then return 0 end
 if ARGV[2] == 'used' then
   redis.call('HSET', KEYS[1], 'st', 'used', 'ua', ARGV[3])
-  if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'tx', ARGV[4]) end
 else
   redis.call('HSET', KEYS[1], 'st', 'locked')
 end
@@ -95,7 +101,7 @@ const RELOCK: &str = r#"
 local st = redis.call('HGET', KEYS[1], 'st')
 if not st then return {'missing'} end
 if st ~= 'locked' or tonumber(redis.call('HGET', KEYS[1], 'ea')) <= tonumber(ARGV[1]) then
-  return {'not_locked', redis.call('HGETALL', KEYS[1])}
+  return {'not_locked'}
 end
 redis.call('HSET', KEYS[1], 'codes', ARGV[2], 'ea', ARGV[4])
 if ARGV[3] == '' then redis.call('HDEL', KEYS[1], 'amt') else redis.call('HSET', KEYS[1], 'amt', ARGV[3]) end
@@ -366,12 +372,14 @@ impl RedisStore {
         tenant: &str,
         reference: &str,
         now: Millis,
-        lease_until: Millis,
-        attempt: &str,
-        used_by: Option<&str>,
+        b: &Burner<'_>,
     ) -> Result<UseStart, StoreError> {
         let mut inv = self.scripts.begin_use.key(lock_key(tenant, reference));
-        inv.arg(now).arg(lease_until).arg(attempt).arg(used_by.unwrap_or(""));
+        inv.arg(now)
+            .arg(b.lease_until)
+            .arg(b.attempt)
+            .arg(b.order.unwrap_or(""))
+            .arg(b.transaction_id.unwrap_or(""));
         let (status, rec) = status_and_record(self.run(&inv).await?)?;
         Ok(match status.as_str() {
             "missing" => UseStart::Missing,
@@ -396,13 +404,9 @@ impl RedisStore {
         attempt: &str,
         now: Millis,
         used: bool,
-        transaction_id: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut inv = self.scripts.finish_use.key(lock_key(tenant, reference));
-        inv.arg(attempt)
-            .arg(if used { "used" } else { "failed" })
-            .arg(now)
-            .arg(transaction_id.unwrap_or(""));
+        inv.arg(attempt).arg(if used { "used" } else { "failed" }).arg(now);
         let done: i64 =
             redis::from_redis_value(self.run(&inv).await?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(done == 1)

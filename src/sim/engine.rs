@@ -200,7 +200,7 @@ fn parse_session(body: &Value) -> Result<Option<SessionIn>, ApiError> {
                 .ok_or_else(|| ApiError::invalid_payload("Property .session.ttl should be a positive number"))?,
         ),
     };
-    let (ttl, ttl_unit) = match (ttl, ttl_unit) {
+    let (ttl, ttl_unit): (f64, TtlUnit) = match (ttl, ttl_unit) {
         (None, None) => DEFAULT_SESSION_TTL,
         (Some(t), Some(u)) => (t, u),
         (Some(_), None) => {
@@ -214,6 +214,10 @@ fn parse_session(body: &Value) -> Result<Option<SessionIn>, ApiError> {
             ));
         }
     };
+    // Ten years: beyond any real session, and far from i64 overflow.
+    if ttl_unit.millis(ttl) > 10 * 365 * 86_400_000 {
+        return Err(ApiError::invalid_payload("Property .session.ttl is too large"));
+    }
     Ok(Some(SessionIn { key, ttl, ttl_unit }))
 }
 
@@ -840,16 +844,8 @@ impl ProjectState {
         }
 
         if mode == ApplicationMode::All && first_failure.is_some() {
-            // The whole request fails: nothing before the failure applies either.
-            for v in verdicts.iter_mut() {
-                if matches!(v, Verdict::Applicable { .. }) {
-                    *v = Verdict::Skipped(
-                        "preceding_validation_failed",
-                        "Redeemable cannot be applied due to preceding validation failure",
-                    );
-                }
-            }
-            snapshots.iter_mut().for_each(|s| *s = None);
+            // The whole request fails: the coupons checked before the failure
+            // stay APPLICABLE in the answer, but nothing applies or is locked.
             applicable = 0;
             discount_so_far = 0;
         }
@@ -1007,11 +1003,9 @@ impl ProjectState {
             .filter(|o| o.status == Status::Skipped)
             .cloned()
             .collect();
+        // PARTIAL mode lists only what applies; the rest have their own lists.
         let redeemables = if mode == ApplicationMode::Partial && valid {
-            ev.outs
-                .into_iter()
-                .filter(|o| o.status != Status::Inapplicable)
-                .collect()
+            ev.outs.into_iter().filter(|o| o.status == Status::Applicable).collect()
         } else {
             ev.outs
         };

@@ -3,11 +3,11 @@
 //! request may have reached Voucherify (pingora's lesson: the retry decision
 //! needs both).
 //!
-//! Retry policy. Connection errors (nothing was sent) are retried once for
-//! every call. Validation with our own session key, release and reads are
-//! idempotent, but a timeout is not retried: the time budget is spent.
-//! Redemption is never retried here: Voucherify has no idempotency key, so
-//! the caller reconciles by reading the order before trying again.
+//! Retry policy. A connection that could not be made (nothing was sent) is
+//! tried once more, for every call, within the same deadline: one call never
+//! takes longer than the tenant's timeout. Nothing else is retried here; a
+//! redemption whose answer is lost is reconciled by the caller, who reads
+//! the order back before trying again (Voucherify has no idempotency key).
 
 use std::fmt;
 use std::sync::Arc;
@@ -88,10 +88,6 @@ impl Op {
             Op::GetRule => "get_rule",
             Op::GetOrder => "get_order",
         }
-    }
-
-    fn idempotent(self) -> bool {
-        self != Op::Redeem
     }
 }
 
@@ -181,7 +177,7 @@ pub struct CallCtx<'a> {
 pub enum RedeemOutcome {
     Redeemed(RedeemResponse),
     /// A 4xx: Voucherify refused it and redeemed nothing.
-    Refused(ErrorObject),
+    Refused(u16, ErrorObject),
 }
 
 #[derive(Clone)]
@@ -211,10 +207,14 @@ impl VoucherifyClient {
         ctx: CallCtx<'_>,
     ) -> Result<Answer, UpstreamError> {
         let started = Instant::now();
+        let deadline = started + up.timeout;
+        let body = body.map(Bytes::from);
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
-            let r = self.send_once(up, op, &method, path, body.as_deref(), ctx).await;
+            let r = self
+                .send_once(up, op, &method, path, body.as_ref(), deadline, ctx)
+                .await;
             match r {
                 Err(UpstreamError {
                     kind: ErrorKind::Connect(_),
@@ -235,13 +235,15 @@ impl VoucherifyClient {
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn send_once(
         &self,
         up: &Upstream,
         op: Op,
         method: &Method,
         path: &str,
-        body: Option<&[u8]>,
+        body: Option<&Bytes>,
+        deadline: Instant,
         ctx: CallCtx<'_>,
     ) -> Result<Answer, UpstreamError> {
         let err = |kind| UpstreamError { op, kind };
@@ -256,7 +258,7 @@ impl VoucherifyClient {
         if let Ok(rid) = HeaderValue::from_str(ctx.request_id) {
             req = req.header("x-request-id", rid);
         }
-        let bytes = Bytes::from(body.map(<[u8]>::to_vec).unwrap_or_default());
+        let bytes = body.cloned().unwrap_or_default();
         if body.is_some() {
             req = req.header(header::CONTENT_TYPE, "application/json");
         }
@@ -282,7 +284,7 @@ impl VoucherifyClient {
                 body,
             })
         };
-        let answer = match tokio::time::timeout(up.timeout, sent).await {
+        let answer = match tokio::time::timeout_at(deadline.into(), sent).await {
             Ok(r) => r,
             Err(_) => Err(err(ErrorKind::Timeout)),
         };
@@ -357,13 +359,15 @@ impl VoucherifyClient {
         ctx: CallCtx<'_>,
     ) -> Result<RedeemOutcome, UpstreamError> {
         let op = Op::Redeem;
-        debug_assert!(!op.idempotent());
         let a = self
             .call(up, op, Method::POST, "/v1/redemptions", Some(Self::json(op, req)?), ctx)
             .await?;
         match a.status.as_u16() {
             200 => Self::parse(op, &a).map(RedeemOutcome::Redeemed),
-            400..=499 => Ok(RedeemOutcome::Refused(Self::parse(op, &a).unwrap_or_default())),
+            400..=499 => Ok(RedeemOutcome::Refused(
+                a.status.as_u16(),
+                Self::parse(op, &a).unwrap_or_default(),
+            )),
             _ => Err(Self::unexpected(op, &a)),
         }
     }

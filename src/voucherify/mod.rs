@@ -182,18 +182,6 @@ pub struct Redeemable {
     pub result: RedeemableResult,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct SessionInfo {
-    pub key: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct StackingRules {
-    pub redeemables_application_mode: Option<String>,
-}
-
 /// `POST /v1/validations` → 200.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -202,23 +190,12 @@ pub struct ValidationResponse {
     pub redeemables: Vec<Redeemable>,
     pub inapplicable_redeemables: Vec<Redeemable>,
     pub skipped_redeemables: Vec<Redeemable>,
-    pub session: Option<SessionInfo>,
-    pub stacking_rules: Option<StackingRules>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct RedemptionRecord {
-    pub id: Option<String>,
-    pub result: Option<String>,
-}
-
-/// `POST /v1/redemptions` → 200.
+/// `POST /v1/redemptions` → 200: only what was not redeemed matters here.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct RedeemResponse {
-    pub redemptions: Vec<RedemptionRecord>,
-    pub parent_redemption: Option<RedemptionRecord>,
     pub inapplicable_redeemables: Vec<Redeemable>,
 }
 
@@ -306,7 +283,6 @@ mod tests {
             r.redeemables[0].result.error.as_ref().unwrap().key.as_deref(),
             Some("quantity_exceeded")
         );
-        assert_eq!(r.session.unwrap().key.as_deref(), Some("ssn_1"));
         assert!(r.inapplicable_redeemables.is_empty(), "missing lists default to empty");
     }
 

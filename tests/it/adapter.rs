@@ -53,6 +53,8 @@ both_stores!(
     voucherify_failures_are_503_5003,
     money_follows_the_tenants_currency_decimals,
     a_lost_order_answer_is_confirmed_on_retry,
+    a_lock_burned_by_a_lost_attempt_is_not_used_again,
+    a_lost_locking_answer_leaves_no_session,
 );
 
 fn validate_body(codes: &[&str], lock: bool) -> Value {
@@ -314,7 +316,7 @@ pub(crate) async fn release_frees_the_codes_and_answers_the_same_again(store: St
     env.advance(Duration::from_secs(5));
     let again = env.gb("DELETE", &format!("{V}/coupons/{reference}"), None).await;
     assert_eq!(again.status, 200);
-    assert_eq!(again.json(), first, "a retried release answers the same");
+    assert_eq!(again.json(), first, "a retried release answers the same, later");
     // Released: the code can be locked again, by someone else.
     let (relock, _) = lock(&env, "bob", &["ONCE"]).await;
     assert_ne!(relock, "");
@@ -770,7 +772,7 @@ async fn voucherify_failures_are_503_5003(store: StoreKind) {
         (422, json!(2001)),
         "the first attempt's lease is live"
     );
-    env.advance(Duration::from_secs(5));
+    env.advance(Duration::from_secs(10)); // past the lease: timeout x2 + Voucherify's late commits
     let retry = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn)).await;
     assert_eq!(retry.status, 200, "{}", retry.text());
     assert_eq!(env.redeemed("TWICE"), 1);
@@ -787,7 +789,7 @@ async fn voucherify_failures_are_503_5003(store: StoreKind) {
     let lost = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn.clone())).await;
     assert_eq!(lost.status, 503);
     assert_eq!(env.redeemed("AMOUNT10"), 1, "Voucherify did redeem");
-    env.advance(Duration::from_secs(5));
+    env.advance(Duration::from_secs(10)); // past the lease: timeout x2 + Voucherify's late commits
     let confirmed = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn)).await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.text());
     assert_eq!(env.redeemed("AMOUNT10"), 1, "never burned twice");
@@ -830,7 +832,7 @@ async fn a_lost_order_answer_is_confirmed_on_retry(store: StoreKind) {
     });
     let lost = env.gb("POST", &format!("{V}/orders"), Some(order.clone())).await;
     assert_eq!(lost.status, 503);
-    env.advance(Duration::from_secs(5));
+    env.advance(Duration::from_secs(10)); // past the lease: timeout x2 + Voucherify's late commits
     let retry = env.gb("POST", &format!("{V}/orders"), Some(order.clone())).await;
     assert_eq!(retry.status, 200, "the retry completes the order: {}", retry.text());
     assert_eq!(
@@ -842,6 +844,86 @@ async fn a_lost_order_answer_is_confirmed_on_retry(store: StoreKind) {
     assert_eq!(d["isUsed"], true, "the lock is settled as used");
     let duplicate = env.gb("POST", &format!("{V}/orders"), Some(order)).await;
     assert_eq!(duplicate.json()["code"], 9004);
+}
+
+async fn a_lock_burned_by_a_lost_attempt_is_not_used_again(store: StoreKind) {
+    let env = Env::builder(store).timeout("300ms").start().await;
+    let (reference, _) = lock(&env, "cust-1", &["TWICE"]).await;
+    env.sim.sim.set_faults(Faults {
+        script: [Fault::LoseAnswer].into(),
+        path_prefix: Some("/v1/redemptions".into()),
+        ..Faults::default()
+    });
+    let lost = env
+        .gb(
+            "POST",
+            &format!("{V}/coupons/burn"),
+            Some(json!({"customerId": "cust-1", "lockReference": reference})),
+        )
+        .await;
+    assert_eq!(lost.status, 503);
+    env.advance(Duration::from_secs(10)); // past the lease: timeout x2 + Voucherify's late commits
+    // An order that names the same lock finds the earlier burn on
+    // Voucherify: the lock is used, by that burn, not by this order.
+    let order = env
+        .gb(
+            "POST",
+            &format!("{V}/orders"),
+            Some(json!({"customerId": "cust-1", "orderId": "ORD-9", "totalPaid": 10,
+            "redemption": {"couponsLockReference": reference, "couponCodes": ["AMOUNT10"]}})),
+        )
+        .await;
+    assert_eq!(
+        (order.status, order.json()["code"].clone()),
+        (400, json!(4000)),
+        "{}",
+        order.text()
+    );
+    assert_eq!(
+        (env.redeemed("TWICE"), env.redeemed("AMOUNT10")),
+        (1, 0),
+        "nothing redeemed twice, nothing extra"
+    );
+    // The order was not recorded: the merchant may send it again.
+    let retry = env
+        .gb(
+            "POST",
+            &format!("{V}/orders"),
+            Some(json!({"customerId": "cust-1", "orderId": "ORD-9", "totalPaid": 10,
+            "redemption": {"couponCodes": ["AMOUNT10"]}})),
+        )
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.text());
+}
+
+async fn a_lost_locking_answer_leaves_no_session(store: StoreKind) {
+    let env = Env::start(store).await;
+    env.sim.sim.set_faults(Faults {
+        script: [Fault::LoseAnswer].into(),
+        path_prefix: Some("/v1/validations".into()),
+        ..Faults::default()
+    });
+    let r = env
+        .gb(
+            "POST",
+            &format!("{V}/coupons/validate"),
+            Some(validate_body(&["ONCE", "AMOUNT10"], true)),
+        )
+        .await;
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        env.live_sessions(),
+        Vec::<Value>::new(),
+        "the sessions Voucherify took were released"
+    );
+    let empty = env
+        .gb(
+            "POST",
+            &format!("{V}/coupons/%20/validate"),
+            Some(json!({"customerId": "c"})),
+        )
+        .await;
+    assert_eq!((empty.status, empty.json()["code"].clone()), (400, json!(3000)));
 }
 
 // Redis only: what survives and what fails with the store itself.

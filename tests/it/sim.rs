@@ -278,17 +278,32 @@ async fn unknown_fields_are_ignored_and_thirty_redeemables_are_accepted() {
 #[tokio::test]
 async fn all_mode_fails_the_whole_request_and_skips_the_rest() {
     let sim = Sim::start().await;
+    let locked = sim
+        .validate(json!({"redeemables": vouchers(&["ONCE", "NOPE"]), "session": {"type": "LOCK", "ttl": 1, "ttl_unit": "HOURS"}}))
+        .await;
+    assert_eq!(locked["valid"], false);
+    assert_eq!(
+        sim.call("GET", "/_sim/sessions", None).await.json()["total"],
+        0,
+        "nothing is locked"
+    );
     let res = sim
         .validate(json!({"redeemables": vouchers(&["AMOUNT10", "NOPE", "PERCENT20"]), "order": {"amount": 10000}}))
         .await;
     assert_eq!(res["valid"], false);
+    // Checked before the failure: APPLICABLE, but nothing applies; after
+    // it: not checked.
     assert_eq!(
         statuses(&res),
         vec![
-            ("AMOUNT10".into(), "SKIPPED".into()),
+            ("AMOUNT10".into(), "APPLICABLE".into()),
             ("NOPE".into(), "INAPPLICABLE".into()),
             ("PERCENT20".into(), "SKIPPED".into())
         ]
+    );
+    assert_eq!(
+        res["order"]["total_discount_amount"], 0,
+        "an invalid request applies nothing"
     );
     assert_eq!(
         res["skipped_redeemables"][0]["result"]["details"]["key"],
