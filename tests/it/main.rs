@@ -5,5 +5,6 @@ mod adapter;
 mod common;
 mod ops;
 mod replay;
+mod robustness;
 mod scale;
 mod sim;
