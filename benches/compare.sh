@@ -276,7 +276,7 @@ for r in rows:
 PY
 
 gnuplot <<GNUPLOT
-set terminal pngcairo size 1000,560 enhanced font ",11"
+set terminal pngcairo size 1000,560 noenhanced font ",11"
 set output "$OUT/latency.png"
 set title "Latency by percentile, $CONNECTIONS connections, all on one 2-core machine"
 set logscale x
@@ -289,6 +289,6 @@ plot "$OUT/spectrum-bare-validate.dat" using 1:2 with linespoints title "bare: s
      "$OUT/spectrum-nginx-validate.dat" using 1:2 with linespoints title "nginx proxy_pass → simulator", \
      "$OUT/spectrum-couponbridge-validate.dat" using 1:2 with linespoints title "couponbridge validate+lock → simulator + Redis", \
      "$OUT/spectrum-couponbridge-details.dat" using 1:2 with linespoints dashtype 2 title "couponbridge lock details", \
-     "$OUT/spectrum-couponbridge-release.dat" using 1:2 with linespoints dashtype 3 title "couponbridge release"
+     "$OUT/spectrum-couponbridge-release.dat" using 1:2 with linespoints dashtype 3 lc rgb "#b03030" title "couponbridge release"
 GNUPLOT
 echo "results: $OUT/results.json, $OUT/table.md, $OUT/latency.png"
