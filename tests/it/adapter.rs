@@ -55,6 +55,7 @@ both_stores!(
     a_lost_order_answer_is_confirmed_on_retry,
     a_lock_burned_by_a_lost_attempt_is_not_used_again,
     a_lost_locking_answer_leaves_no_session,
+    a_validation_voucherify_refuses_is_the_clients_422,
 );
 
 fn validate_body(codes: &[&str], lock: bool) -> Value {
@@ -924,6 +925,37 @@ async fn a_lost_locking_answer_leaves_no_session(store: StoreKind) {
         )
         .await;
     assert_eq!((empty.status, empty.json()["code"].clone()), (400, json!(3000)));
+}
+
+/// Voucherify refusing the request itself (400) is about the client's
+/// coupons, not an outage: 422/3003 naming `coupons`, and no lock.
+async fn a_validation_voucherify_refuses_is_the_clients_422(store: StoreKind) {
+    let env = Env::start(store).await;
+    env.sim.sim.set_faults(Faults {
+        script: [Fault::Error].into(),
+        error_status: 400,
+        path_prefix: Some("/v1/validations".into()),
+        ..Faults::default()
+    });
+    let r = env
+        .gb(
+            "POST",
+            &format!("{V}/coupons/validate"),
+            Some(validate_body(&["AMOUNT10"], true)),
+        )
+        .await;
+    let body = r.json();
+    assert_eq!((r.status, body["code"].clone()), (422, json!(3003)), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("coupons"), "{body}");
+    assert_eq!(env.live_sessions(), Vec::<Value>::new());
+    let again = env
+        .gb(
+            "POST",
+            &format!("{V}/coupons/validate"),
+            Some(validate_body(&["AMOUNT10"], true)),
+        )
+        .await;
+    assert_eq!(again.status, 200, "the next request is served: {}", again.text());
 }
 
 // Redis only: what survives and what fails with the store itself.
