@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the hot pure code: request parsing, translation each
-//! way, money conversion, lock-record encoding, and the replay comparison
-//! over a 10,000-exchange recording.
+//! way, money conversion, lock-record encoding; and the replay runner over
+//! a 10,000-exchange recording, its pure parts and end to end.
 //!
 //!     cargo bench --bench micro
 //!
@@ -15,13 +15,15 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
 use couponbridge::adapter::parse_body;
+use couponbridge::clock::Clock;
 use couponbridge::gameball::{ValidCoupon, ValidateRequest, ValidateResponse};
 use couponbridge::locks::{LockRecord, LockState};
 use couponbridge::money::DecimalNumber;
-use couponbridge::replay::compare::Comparer;
-use couponbridge::replay::load;
+use couponbridge::replay::compare::{Comparer, RulesFile};
+use couponbridge::replay::{Auth, load, replay_against};
 use couponbridge::translate::{self, Customer};
 use couponbridge::voucherify::ValidationResponse;
+use couponbridge::{demo, serve};
 
 const VALIDATE: &[u8] = br#"{"customerId":"cust-1","coupons":["SAVE10",{"code":"TAKE20","pin":"1"}],"lock":true,"lockDuration":15,"totalPurchaseAmount":250.5,"email":"jane@example.com"}"#;
 
@@ -131,25 +133,30 @@ fn lock_records(c: &mut Criterion) {
     });
 }
 
-/// A recording of 10,000 exchanges (validate, lock details, release).
+/// A recording of 10,000 exchanges (validate, lock details, release) in
+/// the shapes the demo stack answers, so replaying it against that stack
+/// is clean.
 fn recording(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("10k.jsonl");
     let mut text = String::new();
     for i in 0..10_000 {
-        let reference = format!("{i:032x}");
+        let reference = format!("{:032x}", i / 3);
         let (method, url, body, answer) = match i % 3 {
             0 => (
                 "POST",
                 "/api/v4.0/integrations/coupons/validate".to_owned(),
-                r#"{"customerId":"c","coupons":["SAVE10"],"lock":true}"#.to_owned(),
-                json!({"validCoupons": [{"code": "SAVE10", "lockReference": reference, "discountAmount": 10, "discountType": "percentage"}], "invalidCoupons": []}),
+                r#"{"customerId":"c","coupons":["SAVE10"],"lock":true,"totalPurchaseAmount":250}"#.to_owned(),
+                json!({"validCoupons": [{"code": "SAVE10", "lockReference": reference, "discountAmount": 25, "discountType": "percentage"}], "invalidCoupons": []}),
             ),
             1 => (
                 "GET",
                 format!("/api/v4.0/integrations/locks/{reference}"),
                 String::new(),
                 json!({"customerId": "c", "isUsed": false, "usedAt": null, "isExpired": false, "expiredAt": "2026-01-01T00:10:00.000Z",
-                       "coupons": [{"code": "SAVE10", "type": "percentage", "value": 10, "capping": 50}]}),
+                       "coupons": [{"code": "SAVE10", "type": "percentage", "value": 10, "usageLimit": null, "limitPerCustomer": null,
+                                    "startDate": null, "expiryDate": null, "capping": 50, "minReward": 0, "minOrderValue": 0,
+                                    "entitledProductIds": [], "entitledVariantIds": [], "entitledCollectionIds": [], "entitledMerchantIds": [],
+                                    "combinesWith": {"orderDiscounts": true, "productDiscounts": true, "shippingDiscounts": true}}]}),
             ),
             _ => (
                 "DELETE",
@@ -193,7 +200,38 @@ fn replay(c: &mut Criterion) {
             mismatches
         })
     });
+
+    // The whole runner: every exchange sent over HTTP to an adapter and the
+    // simulator in-process (the demo stack), answers compared.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (sim, adapter) = rt.block_on(async {
+        let sim = demo::simulator(Clock::System).await.unwrap();
+        let cfg = demo::config("127.0.0.1:0".parse().unwrap(), None, &sim.base_url());
+        let adapter = serve::start(&cfg, Clock::System).await.unwrap();
+        (sim, adapter)
+    });
+    let auth = Auth {
+        apikey: Some(demo::API_KEY.into()),
+        secretkey: Some(demo::SECRET_KEY.into()),
+    };
+    let base = adapter.base_url();
+    let rules = RulesFile::default();
+    let report = rt.block_on(replay_against(&loaded, &base, &auth, &rules, None));
+    assert_eq!(
+        (report.passed, report.failed),
+        (10_000, 0),
+        "the recording replays clean"
+    );
+    g.measurement_time(Duration::from_secs(20));
+    g.bench_function("load, send and compare against the demo stack", |b| {
+        b.iter(|| {
+            let loaded = load::load(&[&path]).unwrap();
+            rt.block_on(replay_against(&loaded, &base, &auth, &rules, None)).failed
+        })
+    });
     g.finish();
+    rt.block_on(adapter.shutdown());
+    drop(sim);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
