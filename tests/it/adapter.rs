@@ -64,11 +64,7 @@ fn validate_body(codes: &[&str], lock: bool) -> Value {
 
 pub(crate) async fn lock(env: &Env, customer: &str, codes: &[&str]) -> (String, Value) {
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(json!({"customerId": customer, "coupons": codes, "lock": true, "totalPurchaseAmount": 250})),
-        )
+        .validate(json!({"customerId": customer, "coupons": codes, "lock": true, "totalPurchaseAmount": 250}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let body = r.json();
@@ -82,15 +78,11 @@ pub(crate) async fn lock(env: &Env, customer: &str, codes: &[&str]) -> (String, 
 pub(crate) async fn validate_many_locks_the_valid_coupons_and_lists_the_invalid(store: StoreKind) {
     let env = Env::start(store).await;
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(json!({
-                "customerId": "cust-1",
-                "coupons": ["AMOUNT10", {"code": "NOPE", "pin": "1"}, "PERCENT20", "EXPIRED", "ONCE"],
-                "lock": true, "totalPurchaseAmount": 250
-            })),
-        )
+        .validate(json!({
+            "customerId": "cust-1",
+            "coupons": ["AMOUNT10", {"code": "NOPE", "pin": "1"}, "PERCENT20", "EXPIRED", "ONCE"],
+            "lock": true, "totalPurchaseAmount": 250
+        }))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
@@ -132,14 +124,7 @@ pub(crate) async fn validate_many_locks_the_valid_coupons_and_lists_the_invalid(
     assert_eq!(locked, ["AMOUNT10", "ONCE", "PERCENT20"]);
 
     // Without lock nothing is locked and lockReference is null.
-    let plain = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(validate_body(&["TWICE"], false)),
-        )
-        .await
-        .json();
+    let plain = env.validate(validate_body(&["TWICE"], false)).await.json();
     assert_eq!(plain["validCoupons"][0]["lockReference"], Value::Null);
     assert_eq!(env.live_sessions().len(), 3);
 }
@@ -147,11 +132,7 @@ pub(crate) async fn validate_many_locks_the_valid_coupons_and_lists_the_invalid(
 async fn partial_mode_gives_the_same_answer(store: StoreKind) {
     let env = Env::builder(store).mode(ApplicationMode::Partial).start().await;
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(validate_body(&["AMOUNT10", "NOPE", "PERCENT20"], true)),
-        )
+        .validate(validate_body(&["AMOUNT10", "NOPE", "PERCENT20"], true))
         .await
         .json();
     let valid: Vec<&str> = r["validCoupons"]
@@ -584,12 +565,8 @@ pub(crate) async fn relocking_replaces_the_codes_in_the_same_session(store: Stor
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "alice", &["ONCE", "AMOUNT10"]).await;
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(json!({"customerId": "alice", "coupons": ["AMOUNT10", "PERCENT20"],
-                                                                  "lock": true, "lockReference": reference})),
-        )
+        .validate(json!({"customerId": "alice", "coupons": ["AMOUNT10", "PERCENT20"],
+                                                                  "lock": true, "lockReference": reference}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let b = r.json();
@@ -701,13 +678,7 @@ async fn voucherify_failures_are_503_5003(store: StoreKind) {
         .voucherify_url(&format!("http://127.0.0.1:{port}"))
         .start()
         .await;
-    let r = unreachable
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(validate_body(&["A"], true)),
-        )
-        .await;
+    let r = unreachable.validate(validate_body(&["A"], true)).await;
     assert_eq!(
         (r.status, r.json()["code"].clone(), r.json()["type"].clone()),
         (503, json!(5003), json!("SERVER_ERROR"))
@@ -718,13 +689,7 @@ async fn voucherify_failures_are_503_5003(store: StoreKind) {
         latency_ms: 5_000,
         ..Faults::default()
     });
-    let slow = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(validate_body(&["AMOUNT10"], true)),
-        )
-        .await;
+    let slow = env.validate(validate_body(&["AMOUNT10"], true)).await;
     assert_eq!(
         (slow.status, slow.json()["code"].clone()),
         (503, json!(5003)),
@@ -734,26 +699,14 @@ async fn voucherify_failures_are_503_5003(store: StoreKind) {
         script: [Fault::Error].into(),
         ..Faults::default()
     });
-    let five = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(validate_body(&["AMOUNT10"], true)),
-        )
-        .await;
+    let five = env.validate(validate_body(&["AMOUNT10"], true)).await;
     assert_eq!((five.status, five.json()["code"].clone()), (503, json!(5003)), "a 5xx");
     env.sim.sim.set_faults(Faults {
         script: [Fault::RateLimit].into(),
         retry_after_secs: 3,
         ..Faults::default()
     });
-    let limited = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(validate_body(&["AMOUNT10"], true)),
-        )
-        .await;
+    let limited = env.validate(validate_body(&["AMOUNT10"], true)).await;
     assert_eq!((limited.status, limited.header("retry-after")), (503, Some("3")));
     // A dropped connection on redemption leaves the outcome unknown: the
     // burn answers 503, and the retry confirms instead of burning again.
@@ -801,22 +754,14 @@ async fn voucherify_failures_are_503_5003(store: StoreKind) {
 async fn money_follows_the_tenants_currency_decimals(store: StoreKind) {
     let env = Env::builder(store).decimals(3).start().await;
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(json!({"customerId": "c", "coupons": ["AMOUNT10", "PERCENT20"], "totalPurchaseAmount": 12.345})),
-        )
+        .validate(json!({"customerId": "c", "coupons": ["AMOUNT10", "PERCENT20"], "totalPurchaseAmount": 12.345}))
         .await
         .json();
     // AMOUNT10 is 1000 minor units: 1.000 at three decimals; 20 % of 11.345 is 2.269.
     assert_eq!(r["validCoupons"][0]["discountAmount"], 1);
     assert_eq!(r["validCoupons"][1]["discountAmount"].to_string(), "2.269");
     let bad = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(json!({"customerId": "c", "coupons": ["AMOUNT10"], "totalPurchaseAmount": "lots"})),
-        )
+        .validate(json!({"customerId": "c", "coupons": ["AMOUNT10"], "totalPurchaseAmount": "lots"}))
         .await;
     assert_eq!((bad.status, bad.json()["code"].clone()), (422, json!(3003)));
 }
@@ -904,13 +849,7 @@ async fn a_lost_locking_answer_leaves_no_session(store: StoreKind) {
         path_prefix: Some("/v1/validations".into()),
         ..Faults::default()
     });
-    let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(validate_body(&["ONCE", "AMOUNT10"], true)),
-        )
-        .await;
+    let r = env.validate(validate_body(&["ONCE", "AMOUNT10"], true)).await;
     assert_eq!(r.status, 503);
     assert_eq!(
         env.live_sessions(),
@@ -937,24 +876,12 @@ async fn a_validation_voucherify_refuses_is_the_clients_422(store: StoreKind) {
         path_prefix: Some("/v1/validations".into()),
         ..Faults::default()
     });
-    let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(validate_body(&["AMOUNT10"], true)),
-        )
-        .await;
+    let r = env.validate(validate_body(&["AMOUNT10"], true)).await;
     let body = r.json();
     assert_eq!((r.status, body["code"].clone()), (422, json!(3003)), "{body}");
     assert!(body["message"].as_str().unwrap().contains("coupons"), "{body}");
     assert_eq!(env.live_sessions(), Vec::<Value>::new());
-    let again = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(validate_body(&["AMOUNT10"], true)),
-        )
-        .await;
+    let again = env.validate(validate_body(&["AMOUNT10"], true)).await;
     assert_eq!(again.status, 200, "the next request is served: {}", again.text());
 }
 
@@ -977,13 +904,7 @@ async fn locks_survive_an_adapter_restart() {
 async fn a_failed_lock_write_leaves_no_voucherify_session() {
     let mut env = Env::start(StoreKind::Redis).await;
     env.redis.as_mut().unwrap().stop();
-    let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(validate_body(&["ONCE", "AMOUNT10"], true)),
-        )
-        .await;
+    let r = env.validate(validate_body(&["ONCE", "AMOUNT10"], true)).await;
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.json()["code"], 5003);
     assert!(r.json().get("validCoupons").is_none(), "no reference without a record");

@@ -102,11 +102,7 @@ async fn routes_switch_between_translate_and_passthrough() {
         "went to Gameball"
     );
     let many = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(json!({"customerId": "c", "coupons": ["AMOUNT10"]})),
-        )
+        .validate(json!({"customerId": "c", "coupons": ["AMOUNT10"]}))
         .await
         .json();
     assert_eq!(many["validCoupons"][0]["code"], "AMOUNT10", "translated");
@@ -182,11 +178,7 @@ async fn metrics_count_requests_upstream_calls_and_locks() {
         r#"couponbridge_request_duration_seconds_count{route="validate"}"#,
     ];
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(json!({"customerId": "c", "coupons": ["ONCE"], "lock": true})),
-        )
+        .validate(json!({"customerId": "c", "coupons": ["ONCE"], "lock": true}))
         .await
         .json();
     let reference = r["validCoupons"][0]["lockReference"].as_str().unwrap();
@@ -255,11 +247,7 @@ async fn secrets_never_reach_the_logs() {
         let up = Upstream::start().await;
         let env = Env::builder(StoreKind::Redis).toml(&passthrough(&up, "")).start().await;
         let r = env
-            .gb(
-                "POST",
-                &format!("{V}/coupons/validate"),
-                Some(json!({"customerId": "c", "coupons": ["TWICE"], "lock": true})),
-            )
+            .validate(json!({"customerId": "c", "coupons": ["TWICE"], "lock": true}))
             .await
             .json();
         let reference = r["validCoupons"][0]["lockReference"].as_str().unwrap().to_owned();
@@ -346,7 +334,7 @@ async fn shutdown_drains_the_request_in_flight() {
 async fn oversized_bodies_get_413_and_the_connection_closes() {
     let env = Env::start(StoreKind::Memory).await;
     let body = json!({"customerId": "c", "coupons": ["AMOUNT10"], "padding": "x".repeat(70_000)});
-    let r = env.gb("POST", &format!("{V}/coupons/validate"), Some(body)).await;
+    let r = env.validate(body).await;
     assert_eq!(r.status, 413);
     assert_eq!(r.json()["code"], 3011);
     assert_eq!(r.header("connection"), Some("close"));

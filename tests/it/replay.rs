@@ -36,14 +36,10 @@ async fn record(dir: &Path, extra: &str) -> Vec<PathBuf> {
     let toml = format!("\n[record]\nenabled = true\npath = \"{}\"\n{extra}", dir.display());
     let mut env = Env::builder(StoreKind::Redis).toml(&toml).start().await;
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/validate"),
-            Some(json!({
-                "customerId": "cust-1", "email": "jane@example.com", "mobile": "+201001234567",
-                "coupons": ["PERCENT20", "NOPE", "AMOUNT10"], "lock": true, "totalPurchaseAmount": 250
-            })),
-        )
+        .validate(json!({
+            "customerId": "cust-1", "email": "jane@example.com", "mobile": "+201001234567",
+            "coupons": ["PERCENT20", "NOPE", "AMOUNT10"], "lock": true, "totalPurchaseAmount": 250
+        }))
         .await;
     let first = r.json()["validCoupons"][0]["lockReference"]
         .as_str()
@@ -235,9 +231,9 @@ async fn recordings_hold_no_secret_and_read_as_har() {
         dir.path().display()
     );
     let mut env = Env::builder(StoreKind::Memory).toml(&toml).start().await;
-    env.gb("POST", &format!("{V}/coupons/validate"), Some(json!({
+    env.validate(json!({
         "customerId": "c", "email": "jane@example.com", "mobile": "+201001234567", "coupons": ["AMOUNT10"], "lock": true
-    })))
+    }))
     .await;
     // A pass-through call whose upstream echoes the credentials it received.
     env.gb(

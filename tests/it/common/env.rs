@@ -206,6 +206,11 @@ impl Env {
         self.client.send(method, &self.url(path), &AUTH, body.as_ref()).await
     }
 
+    /// `POST …/coupons/validate` with `body`, as the tenant.
+    pub async fn validate(&self, body: Value) -> Reply {
+        self.gb("POST", &format!("{V}/coupons/validate"), Some(body)).await
+    }
+
     pub async fn gb_as(&self, auth: &[(&str, &str)], method: &str, path: &str, body: Option<Value>) -> Reply {
         self.client.send(method, &self.url(path), auth, body.as_ref()).await
     }
