@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use couponbridge::adapter::parse_body;
 use couponbridge::clock::Clock;
 use couponbridge::gameball::{ValidCoupon, ValidateRequest, ValidateResponse};
-use couponbridge::locks::{LockRecord, LockState};
+use couponbridge::locks::LockRecord;
 use couponbridge::money::DecimalNumber;
 use couponbridge::replay::compare::{Comparer, RulesFile};
 use couponbridge::replay::{Auth, load, replay_against};
@@ -59,13 +59,7 @@ fn record() -> LockRecord {
         amount_minor: Some(25050),
         created_at: 1_767_225_600_000,
         expires_at: 1_767_226_500_000,
-        state: LockState::Locked,
-        lease_until: None,
-        attempt: None,
-        used_by: None,
-        used_at: None,
-        transaction_id: None,
-        released_at: None,
+        ..LockRecord::default()
     }
 }
 

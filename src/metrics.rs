@@ -78,8 +78,8 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("couponbridge");
-        let m = Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("couponbridge"),
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             voucherify_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
@@ -88,49 +88,48 @@ impl Metrics {
             upstream_errors: Family::default(),
             recording_dropped: Counter::default(),
             recording_written: Counter::default(),
-            registry: Registry::default(),
         };
-        registry.register(
+        m.registry.register(
             "requests",
             "Gameball-side requests by route and HTTP status",
             m.requests.clone(),
         );
-        registry.register(
+        m.registry.register(
             "request_duration_seconds",
             "Whole-request latency by route",
             m.request_seconds.clone(),
         );
-        registry.register(
+        m.registry.register(
             "voucherify_request_duration_seconds",
             "Voucherify call latency by operation and outcome (HTTP status or error kind)",
             m.voucherify_seconds.clone(),
         );
-        registry.register(
+        m.registry.register(
             "redis_command_duration_seconds",
             "Lock-store call latency by operation",
             m.redis_seconds.clone(),
         );
-        registry.register(
+        m.registry.register(
             "locks",
             "Lock lifecycle events: created, released, burned, expired",
             m.locks.clone(),
         );
-        registry.register(
+        m.registry.register(
             "upstream_errors",
             "Failed upstream calls by kind (connect, timeout, unavailable, rate_limited, ...)",
             m.upstream_errors.clone(),
         );
-        registry.register(
+        m.registry.register(
             "recording_dropped_entries",
             "Recording entries dropped because the writer queue was full",
             m.recording_dropped.clone(),
         );
-        registry.register(
+        m.registry.register(
             "recording_written_entries",
             "Recording entries written to disk",
             m.recording_written.clone(),
         );
-        Metrics { registry, ..m }
+        m
     }
 
     pub fn request(&self, route: &'static str, status: u16, seconds: f64) {
@@ -138,12 +137,9 @@ impl Metrics {
         self.request_seconds.get_or_create(&Route { route }).observe(seconds);
     }
 
-    pub fn voucherify_call(&self, op: &'static str, outcome: &str, seconds: f64) {
+    pub fn voucherify_call(&self, op: &'static str, outcome: String, seconds: f64) {
         self.voucherify_seconds
-            .get_or_create(&Call {
-                op,
-                outcome: outcome.to_owned(),
-            })
+            .get_or_create(&Call { op, outcome })
             .observe(seconds);
     }
 
@@ -190,7 +186,7 @@ mod tests {
     fn renders_every_family_with_its_labels() {
         let m = Metrics::new();
         m.request("validate", 200, 0.001);
-        m.voucherify_call("validate", "200", 0.0005);
+        m.voucherify_call("validate", "200".into(), 0.0005);
         m.redis_call("create", 0.0001);
         m.lock_event(LockEvent::Created);
         m.upstream_error("timeout");

@@ -496,30 +496,32 @@ mod tests {
                 Some(Route::ValidateMany)
             );
         }
-        assert_eq!(
-            route(&Method::POST, "/api/v4.0/Integrations/Coupons/SAVE%2010/validate"),
-            Some(Route::ValidateOne("SAVE 10".into()))
-        );
-        assert_eq!(
-            route(&Method::DELETE, "/api/v4.0/integrations/coupons/abc"),
-            Some(Route::Release(Some("abc".into())))
-        );
-        assert_eq!(
-            route(&Method::POST, "/api/v4.0/integrations/coupons/release"),
-            Some(Route::Release(None))
-        );
-        assert_eq!(
-            route(&Method::POST, "/api/v4.0/integrations/coupons/burn"),
-            Some(Route::Burn)
-        );
-        assert_eq!(
-            route(&Method::GET, "/api/v4.0/integrations/locks/abc"),
-            Some(Route::LockDetails("abc".into()))
-        );
-        assert_eq!(
-            route(&Method::POST, "/api/v4.0/integrations/orders"),
-            Some(Route::Orders)
-        );
+        for (m, p, want) in [
+            (
+                Method::POST,
+                "/api/v4.0/Integrations/Coupons/SAVE%2010/validate",
+                Route::ValidateOne("SAVE 10".into()),
+            ),
+            (
+                Method::DELETE,
+                "/api/v4.0/integrations/coupons/abc",
+                Route::Release(Some("abc".into())),
+            ),
+            (
+                Method::POST,
+                "/api/v4.0/integrations/coupons/release",
+                Route::Release(None),
+            ),
+            (Method::POST, "/api/v4.0/integrations/coupons/burn", Route::Burn),
+            (
+                Method::GET,
+                "/api/v4.0/integrations/locks/abc",
+                Route::LockDetails("abc".into()),
+            ),
+            (Method::POST, "/api/v4.0/integrations/orders", Route::Orders),
+        ] {
+            assert_eq!(route(&m, p), Some(want), "{m} {p}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::adapter::{Ctx, Json, parse_body};
 use crate::clock::{Millis, iso, parse_iso};
 use crate::gameball::{BurnRequest, BurnResponse, CouponRef, OrderRequest, OrderResponse};
 use crate::ids;
-use crate::locks::{Burner, Claim, LockRecord, LockState, OpKind, UseStart};
+use crate::locks::{Burner, Claim, LockRecord, LockState, OpAttempt, OpKind, UseStart};
 use crate::metrics::LockEvent;
 use crate::translate::{self, Customer, InvalidReason, RedemptionOrder};
 use crate::voucherify::client::RedeemOutcome;
@@ -373,25 +373,25 @@ pub async fn burn(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
 /// A burn by codes (no lock): once per `transactionId` when one is given.
 async fn burn_codes(ctx: &Ctx, customer: &Customer<'_>, codes: &[String], tx: Option<&str>) -> Result<Millis, Failure> {
     let store = &ctx.app.store;
-    let t = &ctx.tenant.name;
-    let keep = ctx.app.locks.order_retention;
     let attempt = ids::prefixed_hex("att_", 16);
     let source = match tx {
         Some(tx) => format!("cb-tx-{tx}"),
         None => format!("cb-burn-{}", ids::prefixed_hex("", 16)),
     };
-    if let Some(tx) = tx {
-        match store
-            .claim(t, OpKind::Burn, tx, ctx.now(), lease_until(ctx), &attempt, keep)
-            .await?
-        {
+    let op = tx.map(|tx| OpAttempt {
+        tenant: &ctx.tenant.name,
+        kind: OpKind::Burn,
+        id: tx,
+        attempt: &attempt,
+        keep: ctx.app.locks.order_retention,
+    });
+    if let Some(op) = &op {
+        match store.claim(op, ctx.now(), lease_until(ctx)).await? {
             Claim::Done(result) => return Ok(parse_iso(&result).unwrap_or_else(|| ctx.now())),
             Claim::Busy => return Err(in_progress("The transaction")),
             Claim::Resumed if order_redeemed(ctx, &source).await? => {
                 let now = ctx.now();
-                store
-                    .settle(t, OpKind::Burn, tx, &attempt, Some(&iso(now)), keep)
-                    .await?;
+                store.settle(op, Some(&iso(now))).await?;
                 return Ok(now);
             }
             Claim::Claimed | Claim::Resumed => {}
@@ -405,16 +405,14 @@ async fn burn_codes(ctx: &Ctx, customer: &Customer<'_>, codes: &[String], tx: Op
     match redeem(ctx, codes, customer, &order, None, metadata(None, tx)).await {
         Ok(()) => {
             let now = ctx.now();
-            if let Some(tx) = tx {
-                store
-                    .settle(t, OpKind::Burn, tx, &attempt, Some(&iso(now)), keep)
-                    .await?;
+            if let Some(op) = &op {
+                store.settle(op, Some(&iso(now))).await?;
             }
             Ok(now)
         }
         Err(failed) => {
-            if let Some(tx) = tx.filter(|_| !failed.outcome_unknown) {
-                store.settle(t, OpKind::Burn, tx, &attempt, None, keep).await?;
+            if let Some(op) = op.filter(|_| !failed.outcome_unknown) {
+                store.settle(&op, None).await?;
             }
             Err(failed.failure)
         }
@@ -457,15 +455,17 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
     };
 
     let store = &ctx.app.store;
-    let t = &ctx.tenant.name;
-    let keep = ctx.app.locks.order_retention;
     let attempt = ids::prefixed_hex("att_", 16);
+    let op = OpAttempt {
+        tenant: &ctx.tenant.name,
+        kind: OpKind::Order,
+        id: &order_id,
+        attempt: &attempt,
+        keep: ctx.app.locks.order_retention,
+    };
     // One lease for the order claim and the lock: neither outlives the other.
     let lease = lease_until(ctx);
-    match store
-        .claim(t, OpKind::Order, &order_id, ctx.now(), lease, &attempt, keep)
-        .await?
-    {
+    match store.claim(&op, ctx.now(), lease).await? {
         Claim::Done(_) => {
             return Err(Failure::client(
                 Kind::DuplicateOrder,
@@ -479,9 +479,7 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
             if let Some(r) = reference {
                 settle_unknown_burn(ctx, r).await?;
             }
-            store
-                .settle(t, OpKind::Order, &order_id, &attempt, Some(&iso(ctx.now())), keep)
-                .await?;
+            store.settle(&op, Some(&iso(ctx.now()))).await?;
             return Json::ok(&answer);
         }
         Claim::Claimed | Claim::Resumed => {}
@@ -506,15 +504,13 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
     };
     match result {
         Ok(()) => {
-            store
-                .settle(t, OpKind::Order, &order_id, &attempt, Some(&iso(ctx.now())), keep)
-                .await?;
+            store.settle(&op, Some(&iso(ctx.now()))).await?;
             Json::ok(&answer)
         }
         Err(failed) => {
             if !failed.outcome_unknown {
                 // Nothing was redeemed: the merchant may send this order again.
-                store.settle(t, OpKind::Order, &order_id, &attempt, None, keep).await?;
+                store.settle(&op, None).await?;
             }
             Err(failed.failure)
         }

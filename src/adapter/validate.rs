@@ -179,13 +179,7 @@ async fn validate(ctx: &Ctx, req: &ValidateRequest, codes: Vec<String>) -> Resul
                 amount_minor: amount,
                 created_at: ctx.now(),
                 expires_at,
-                state: LockState::Locked,
-                lease_until: None,
-                attempt: None,
-                used_by: None,
-                used_at: None,
-                transaction_id: None,
-                released_at: None,
+                ..LockRecord::default()
             };
             if let Err(e) = ctx.app.store.create(&record, ctx.keep_for(expires_at)).await {
                 tracing::warn!(request_id = %ctx.request_id, error = %e, "lock write failed; releasing the sessions just taken");

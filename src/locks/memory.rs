@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Claim, LockRecord, OpKind};
+use super::{Claim, LockRecord, OpAttempt};
 use crate::clock::{Clock, Millis};
 
 struct Op {
@@ -109,19 +109,9 @@ impl MemoryStore {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn claim(
-        &self,
-        tenant: &str,
-        kind: OpKind,
-        id: &str,
-        now: Millis,
-        lease_until: Millis,
-        attempt: &str,
-        keep: Duration,
-    ) -> Claim {
+    pub fn claim(&self, op: &OpAttempt<'_>, now: Millis, lease_until: Millis) -> Claim {
         let mut m = self.maps();
-        let key = (tenant.to_owned(), kind.as_str(), id.to_owned());
+        let key = op_key(op);
         let clock_now = self.clock.now();
         match m.ops.get_mut(&key).filter(|e| e.gone_at > clock_now) {
             None => {
@@ -131,9 +121,9 @@ impl MemoryStore {
                         value: Op {
                             done: None,
                             lease_until,
-                            attempt: attempt.to_owned(),
+                            attempt: op.attempt.to_owned(),
                         },
-                        gone_at: clock_now + keep.as_millis() as i64,
+                        gone_at: clock_now + op.keep.as_millis() as i64,
                     },
                 );
                 self.after_write(&mut m);
@@ -144,31 +134,35 @@ impl MemoryStore {
                 None if e.value.lease_until > now => Claim::Busy,
                 None => {
                     e.value.lease_until = lease_until;
-                    e.value.attempt = attempt.to_owned();
+                    e.value.attempt = op.attempt.to_owned();
                     Claim::Resumed
                 }
             },
         }
     }
 
-    pub fn settle(&self, tenant: &str, kind: OpKind, id: &str, attempt: &str, result: Option<&str>, keep: Duration) {
+    pub fn settle(&self, op: &OpAttempt<'_>, result: Option<&str>) {
         let mut m = self.maps();
-        let key = (tenant.to_owned(), kind.as_str(), id.to_owned());
+        let key = op_key(op);
         let now = self.clock.now();
         let Some(e) = m.ops.get_mut(&key).filter(|e| e.gone_at > now) else {
             return;
         };
-        if e.value.attempt != attempt || e.value.done.is_some() {
+        if e.value.attempt != op.attempt || e.value.done.is_some() {
             return;
         }
         match result {
             Some(r) => {
                 e.value.done = Some(r.to_owned());
-                e.gone_at = now + keep.as_millis() as i64;
+                e.gone_at = now + op.keep.as_millis() as i64;
             }
             None => {
                 m.ops.remove(&key);
             }
         }
     }
+}
+
+fn op_key(op: &OpAttempt<'_>) -> (String, &'static str, String) {
+    (op.tenant.to_owned(), op.kind.as_str(), op.id.to_owned())
 }

@@ -29,8 +29,10 @@ use crate::clock::{Clock, Millis};
 use crate::config::StoreConfig;
 use crate::metrics::Metrics;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LockState {
+    /// A new lock; `LockRecord::default()` is one.
+    #[default]
     Locked,
     Burning,
     Used,
@@ -61,7 +63,7 @@ impl LockState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LockRecord {
     pub tenant: String,
     pub reference: String,
@@ -217,6 +219,17 @@ impl OpKind {
             OpKind::Burn => "burn",
         }
     }
+}
+
+/// One attempt at a merchant operation (an order id, a burn transaction
+/// id): what is claimed, by which attempt, and how long its outcome is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct OpAttempt<'a> {
+    pub tenant: &'a str,
+    pub kind: OpKind,
+    pub id: &'a str,
+    pub attempt: &'a str,
+    pub keep: Duration,
 }
 
 /// Claiming a merchant operation (an order id, a burn transaction id) so it
@@ -490,44 +503,26 @@ impl Store {
         .await
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn claim(
-        &self,
-        tenant: &str,
-        kind: OpKind,
-        id: &str,
-        now: Millis,
-        lease_until: Millis,
-        attempt: &str,
-        keep: Duration,
-    ) -> Result<Claim, StoreError> {
+    pub async fn claim(&self, op: &OpAttempt<'_>, now: Millis, lease_until: Millis) -> Result<Claim, StoreError> {
         self.timed("claim", async {
             match &*self.backend {
-                Backend::Memory(m) => Ok(m.claim(tenant, kind, id, now, lease_until, attempt, keep)),
-                Backend::Redis(r) => r.claim(tenant, kind, id, now, lease_until, attempt, keep).await,
+                Backend::Memory(m) => Ok(m.claim(op, now, lease_until)),
+                Backend::Redis(r) => r.claim(op, now, lease_until).await,
             }
         })
         .await
     }
 
     /// Ends a claimed operation: `Some(result)` marks it done (kept for
-    /// `keep`), `None` forgets it so the merchant may try again.
-    pub async fn settle(
-        &self,
-        tenant: &str,
-        kind: OpKind,
-        id: &str,
-        attempt: &str,
-        result: Option<&str>,
-        keep: Duration,
-    ) -> Result<(), StoreError> {
+    /// `op.keep`), `None` forgets it so the merchant may try again.
+    pub async fn settle(&self, op: &OpAttempt<'_>, result: Option<&str>) -> Result<(), StoreError> {
         self.timed("settle", async {
             match &*self.backend {
                 Backend::Memory(m) => {
-                    m.settle(tenant, kind, id, attempt, result, keep);
+                    m.settle(op, result);
                     Ok(())
                 }
-                Backend::Redis(r) => r.settle(tenant, kind, id, attempt, result, keep).await,
+                Backend::Redis(r) => r.settle(op, result).await,
             }
         })
         .await
@@ -556,13 +551,7 @@ mod tests {
             amount_minor: Some(1000),
             created_at: 0,
             expires_at: 100,
-            state: LockState::Locked,
-            lease_until: None,
-            attempt: None,
-            used_by: None,
-            used_at: None,
-            transaction_id: None,
-            released_at: None,
+            ..LockRecord::default()
         }
     }
 

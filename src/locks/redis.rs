@@ -23,7 +23,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Client, Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
-use super::{Burner, Claim, LockRecord, NewTerms, OpKind, ReleaseStart, Relock, StoreError, UseStart};
+use super::{Burner, Claim, LockRecord, NewTerms, OpAttempt, OpKind, ReleaseStart, Relock, StoreError, UseStart};
 use crate::clock::Millis;
 use crate::config::{RedisMode, StoreConfig};
 
@@ -322,9 +322,9 @@ impl RedisStore {
         }
     }
 
-    async fn run(&self, inv: &redis::ScriptInvocation<'_>) -> Result<Value, StoreError> {
-        let mut conn = self.conn();
-        match inv.invoke_async::<Value>(&mut conn).await {
+    /// A Redis answer, or the error after Sentinel was asked for the master.
+    async fn answer<T>(&self, r: redis::RedisResult<T>) -> Result<T, StoreError> {
+        match r {
             Ok(v) => Ok(v),
             Err(e) => {
                 self.after_error(&e).await;
@@ -333,14 +333,24 @@ impl RedisStore {
         }
     }
 
+    async fn run(&self, inv: &redis::ScriptInvocation<'_>) -> Result<Value, StoreError> {
+        let mut conn = self.conn();
+        let r = inv.invoke_async::<Value>(&mut conn).await;
+        self.answer(r).await
+    }
+
+    /// A script whose answer is a plain value.
+    async fn run_as<T: redis::FromRedisValue>(&self, inv: &redis::ScriptInvocation<'_>) -> Result<T, StoreError> {
+        redis::from_redis_value(self.run(inv).await?).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
     pub async fn create(&self, rec: &LockRecord, keep: Duration) -> Result<(), StoreError> {
         let mut inv = self.scripts.create.key(lock_key(&rec.tenant, &rec.reference));
         inv.arg(keep.as_millis() as u64);
         for (k, v) in rec.to_fields() {
             inv.arg(k).arg(v);
         }
-        let created: i64 =
-            redis::from_redis_value(self.run(&inv).await?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let created: i64 = self.run_as(&inv).await?;
         if created == 1 {
             Ok(())
         } else {
@@ -350,17 +360,11 @@ impl RedisStore {
 
     pub async fn get(&self, tenant: &str, reference: &str) -> Result<Option<LockRecord>, StoreError> {
         let mut conn = self.conn();
-        let fields: HashMap<String, String> = match redis::cmd("HGETALL")
+        let r = redis::cmd("HGETALL")
             .arg(lock_key(tenant, reference))
             .query_async(&mut conn)
-            .await
-        {
-            Ok(f) => f,
-            Err(e) => {
-                self.after_error(&e).await;
-                return Err(unavailable(e));
-            }
-        };
+            .await;
+        let fields: HashMap<String, String> = self.answer(r).await?;
         if fields.is_empty() {
             return Ok(None);
         }
@@ -407,8 +411,7 @@ impl RedisStore {
     ) -> Result<bool, StoreError> {
         let mut inv = self.scripts.finish_use.key(lock_key(tenant, reference));
         inv.arg(attempt).arg(if used { "used" } else { "failed" }).arg(now);
-        let done: i64 =
-            redis::from_redis_value(self.run(&inv).await?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done: i64 = self.run_as(&inv).await?;
         Ok(done == 1)
     }
 
@@ -456,21 +459,13 @@ impl RedisStore {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn claim(
-        &self,
-        tenant: &str,
-        kind: OpKind,
-        id: &str,
-        now: Millis,
-        lease_until: Millis,
-        attempt: &str,
-        keep: Duration,
-    ) -> Result<Claim, StoreError> {
-        let mut inv = self.scripts.claim.key(op_key(tenant, kind, id));
-        inv.arg(now).arg(lease_until).arg(attempt).arg(keep.as_millis() as u64);
-        let items: Vec<String> =
-            redis::from_redis_value(self.run(&inv).await?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    pub async fn claim(&self, op: &OpAttempt<'_>, now: Millis, lease_until: Millis) -> Result<Claim, StoreError> {
+        let mut inv = self.scripts.claim.key(op_key(op.tenant, op.kind, op.id));
+        inv.arg(now)
+            .arg(lease_until)
+            .arg(op.attempt)
+            .arg(op.keep.as_millis() as u64);
+        let items: Vec<String> = self.run_as(&inv).await?;
         Ok(match items.first().map(String::as_str) {
             Some("claimed") => Claim::Claimed,
             Some("resumed") => Claim::Resumed,
@@ -480,32 +475,19 @@ impl RedisStore {
         })
     }
 
-    pub async fn settle(
-        &self,
-        tenant: &str,
-        kind: OpKind,
-        id: &str,
-        attempt: &str,
-        result: Option<&str>,
-        keep: Duration,
-    ) -> Result<(), StoreError> {
-        let mut inv = self.scripts.settle.key(op_key(tenant, kind, id));
-        inv.arg(attempt)
+    pub async fn settle(&self, op: &OpAttempt<'_>, result: Option<&str>) -> Result<(), StoreError> {
+        let mut inv = self.scripts.settle.key(op_key(op.tenant, op.kind, op.id));
+        inv.arg(op.attempt)
             .arg(if result.is_some() { "done" } else { "drop" })
             .arg(result.unwrap_or(""))
-            .arg(keep.as_millis() as u64);
+            .arg(op.keep.as_millis() as u64);
         self.run(&inv).await.map(|_| ())
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        match redis::cmd("PING").query_async::<String>(&mut conn).await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                self.after_error(&e).await;
-                Err(unavailable(e))
-            }
-        }
+        let r = redis::cmd("PING").query_async::<String>(&mut conn).await;
+        self.answer(r).await.map(|_| ())
     }
 }
 

@@ -228,7 +228,7 @@ impl VoucherifyClient {
             Err(e) => e.kind_label().to_owned(),
         };
         self.metrics
-            .voucherify_call(op.name(), &outcome, started.elapsed().as_secs_f64());
+            .voucherify_call(op.name(), outcome, started.elapsed().as_secs_f64());
         if let Err(e) = &result {
             self.metrics.upstream_error(e.kind_label());
         }
