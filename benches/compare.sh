@@ -37,19 +37,7 @@ CB_ADMIN_PORT=$((BASE_PORT + 81))
 CB2_PORT=$((BASE_PORT + 82))
 REDIS_PORT=$((BASE_PORT + 79))
 
-need() {
-  local missing=()
-  for tool in "$@"; do
-    IFS=: read -r cmd pkg <<<"$tool"
-    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "installing: ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-}
+source benches/common.sh
 need nginx:nginx wrk:wrk redis-server:redis-server gnuplot:gnuplot-nox python3:python3
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -67,15 +55,6 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
-
-wait_port() {
-  for _ in $(seq 1 400); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.025
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
-}
 
 cat >"$RUN/vouchers.json" <<'JSON'
 [{"code": "SAVE10", "type": "DISCOUNT_VOUCHER",
@@ -118,33 +97,8 @@ NGINX
 "$NGINX" -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -g 'daemon off;' >"$RUN/nginx.log" 2>&1 &
 PIDS+=($!)
 
-write_config() { # port admin-port
-  cat <<TOML
-[server]
-listen = "127.0.0.1:$1"
-header_read_timeout = "60s"
-# One worker, like nginx's one worker process: on two cores shared with
-# wrk, the simulator and Redis, a second thread only adds wake-ups.
-worker_threads = 1
-[admin]
-listen = "127.0.0.1:$2"
-[store]
-url = "redis://127.0.0.1:$REDIS_PORT/0"
-[locks]
-retention = "10m"
-[log]
-level = "warn"
-[tenants.bench]
-api_key = "bench-api-key"
-secret_key = "bench-secret-key"
-[tenants.bench.voucherify]
-base_url = "http://127.0.0.1:$SIM_PORT"
-app_id = "sim-app-id"
-app_token = "sim-app-token"
-TOML
-}
-write_config "$CB_PORT" "$CB_ADMIN_PORT" >"$RUN/couponbridge.toml"
-write_config "$CB2_PORT" "$((CB_ADMIN_PORT + 10))" >"$RUN/couponbridge-startup.toml"
+bench_config "$CB_PORT" "$CB_ADMIN_PORT" >"$RUN/couponbridge.toml"
+bench_config "$CB2_PORT" "$((CB_ADMIN_PORT + 10))" >"$RUN/couponbridge-startup.toml"
 wait_port "$REDIS_PORT"
 fresh_upstream
 wait_port "$NGINX_PORT"

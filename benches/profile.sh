@@ -6,7 +6,7 @@
 #
 #   benches/profile.sh            # DURATION=10s CONNECTIONS=50
 #
-# Needs perf (apt-get install linux-perf) and permission to profile
+# Installs wrk, redis-server and perf when missing; needs permission to profile
 # (root, or kernel.perf_event_paranoid <= 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,29 +25,13 @@ BIN=$ROOT/target/profiling/release/couponbridge
 rm -rf "$OUT"; mkdir -p "$OUT"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
-wait_port() { for _ in $(seq 1 400); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.025; done; return 1; }
+source benches/common.sh
+need wrk:wrk redis-server:redis-server perf:linux-perf
 
 echo '[{"code": "SAVE10", "type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 10}}]' >"$OUT/vouchers.json"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$OUT/redis.log" 2>&1 & PIDS+=($!)
 "$BIN" simulate --listen "127.0.0.1:$SIM_PORT" --vouchers "$OUT/vouchers.json" >"$OUT/sim.log" 2>&1 & PIDS+=($!)
-cat >"$OUT/couponbridge.toml" <<TOML
-[server]
-listen = "127.0.0.1:$CB_PORT"
-worker_threads = 1
-[admin]
-enabled = false
-[store]
-url = "redis://127.0.0.1:$REDIS_PORT/0"
-[log]
-level = "warn"
-[tenants.bench]
-api_key = "bench-api-key"
-secret_key = "bench-secret-key"
-[tenants.bench.voucherify]
-base_url = "http://127.0.0.1:$SIM_PORT"
-app_id = "sim-app-id"
-app_token = "sim-app-token"
-TOML
+bench_config "$CB_PORT" "" >"$OUT/couponbridge.toml"
 wait_port "$REDIS_PORT"; wait_port "$SIM_PORT"
 "$BIN" serve --config "$OUT/couponbridge.toml" >"$OUT/couponbridge.log" 2>&1 & CB=$!; PIDS+=($CB)
 wait_port "$CB_PORT"
