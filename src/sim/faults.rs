@@ -24,6 +24,9 @@ pub enum Fault {
     /// Do the work, then close the connection without answering: the
     /// client cannot know the request succeeded.
     LoseAnswer,
+    /// Hold the request unanswered until the faults are next set (a
+    /// Voucherify that hangs), then answer normally.
+    Hold,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -73,12 +73,17 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
 
     let mut lose_answer = false;
     if sim.faults_active.load(Ordering::Acquire) {
-        let (delay, fault) = sim.faults.lock().unwrap_or_else(|p| p.into_inner()).decide(&path);
+        let (delay, fault, release) = sim.decide_fault(&path);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
         match fault {
             Fault::Ok => {}
+            Fault::Hold => {
+                if let Some(mut set) = release {
+                    let _ = set.changed().await;
+                }
+            }
             Fault::LoseAnswer => lose_answer = true,
             Fault::Drop => return Err("simulated dropped connection".into()),
             Fault::Error => {

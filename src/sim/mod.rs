@@ -21,6 +21,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -57,6 +58,9 @@ pub struct Simulator {
     clock: Clock,
     faults: Mutex<Faults>,
     faults_active: AtomicBool,
+    /// Bumped, under the `faults` lock, each time faults are set: what
+    /// held requests wait for.
+    faults_set: tokio::sync::watch::Sender<u64>,
     tls: Option<Arc<rustls::ServerConfig>>,
     /// `/v1` requests begun, so tests can wait for one to be in flight.
     begun: tokio::sync::watch::Sender<u64>,
@@ -82,8 +86,23 @@ impl Simulator {
 
     pub fn set_faults(&self, f: Faults) {
         let active = f.is_active();
-        *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = f;
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        *faults = f;
         self.faults_active.store(active, Ordering::Release);
+        self.faults_set.send_modify(|n| *n += 1);
+    }
+
+    /// The fault for a request on `path`, and for a held one what to wait
+    /// on: subscribed under the same lock `set_faults` bumps it under, so
+    /// no change is missed.
+    pub(crate) fn decide_fault(
+        &self,
+        path: &str,
+    ) -> (Duration, faults::Fault, Option<tokio::sync::watch::Receiver<u64>>) {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let (delay, fault) = faults.decide(path);
+        let release = (fault == faults::Fault::Hold).then(|| self.faults_set.subscribe());
+        (delay, fault, release)
     }
 
     pub fn faults(&self) -> Faults {
@@ -261,6 +280,7 @@ impl SimBuilder {
             clock: self.clock,
             faults_active: AtomicBool::new(self.faults.is_active()),
             faults: Mutex::new(self.faults),
+            faults_set: tokio::sync::watch::Sender::new(0),
             tls: self.tls,
             begun: tokio::sync::watch::Sender::new(0),
             request_ids: Mutex::new(VecDeque::with_capacity(64)),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use couponbridge::net::client::{self, ClientOptions};
 use couponbridge::net::tls;
-use couponbridge::sim::faults::Faults;
+use couponbridge::sim::faults::{Fault, Faults};
 use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN};
 use http::{Request, Version};
 use http_body_util::{BodyExt, Full};
@@ -194,9 +194,14 @@ async fn metrics_count_requests_upstream_calls_and_locks() {
             "{s} did not move by one:\n{after}"
         );
     }
-    assert!(after.contains("couponbridge_recording_dropped_entries_total"));
+    assert!(
+        after
+            .lines()
+            .any(|l| l == "couponbridge_recording_dropped_entries_total 0"),
+        "exported, and nothing dropped without a recorder:\n{after}"
+    );
     env.sim.sim.set_faults(Faults {
-        script: [couponbridge::sim::faults::Fault::Error].into(),
+        script: [Fault::Error].into(),
         ..Faults::default()
     });
     let failed = env
@@ -293,7 +298,7 @@ async fn secrets_never_reach_the_logs() {
 async fn shutdown_drains_the_request_in_flight() {
     let mut env = Env::start(StoreKind::Memory).await;
     env.sim.sim.set_faults(Faults {
-        latency_ms: 500,
+        script: [Fault::Hold].into(),
         path_prefix: Some("/v1/validations".into()),
         ..Faults::default()
     });
@@ -320,6 +325,11 @@ async fn shutdown_drains_the_request_in_flight() {
         503,
         "not ready from the first moment"
     );
+    assert!(
+        !in_flight.is_finished(),
+        "held by the simulator while the adapter drains"
+    );
+    env.sim.sim.set_faults(Faults::default());
     let answer = in_flight.await.unwrap();
     assert_eq!(answer.status, 200, "the request in flight finished: {}", answer.text());
     assert_eq!(answer.json()["validCoupons"][0]["code"], "ONCE");

@@ -32,8 +32,8 @@ fn recording_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Checkout traffic through a recording adapter; returns the recording.
-async fn record(dir: &Path, extra: &str) -> Vec<PathBuf> {
-    let toml = format!("\n[record]\nenabled = true\npath = \"{}\"\n{extra}", dir.display());
+async fn record(dir: &Path) -> Vec<PathBuf> {
+    let toml = format!("\n[record]\nenabled = true\npath = \"{}\"\n", dir.display());
     let mut env = Env::builder(StoreKind::Redis).toml(&toml).start().await;
     let r = env
         .validate(json!({
@@ -76,7 +76,7 @@ async fn record(dir: &Path, extra: &str) -> Vec<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_made_by_serve_replays_clean_against_a_fresh_adapter() {
     let dir = tempfile::tempdir().unwrap();
-    let files = record(dir.path(), "").await;
+    let files = record(dir.path()).await;
     let loaded = load::load(&files).unwrap();
     let labels: Vec<String> = loaded
         .exchanges
@@ -106,7 +106,7 @@ async fn a_recording_made_by_serve_replays_clean_against_a_fresh_adapter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_expectation_fails_with_a_report_naming_its_path() {
     let dir = tempfile::tempdir().unwrap();
-    let files = record(dir.path(), "").await;
+    let files = record(dir.path()).await;
     // Edit the recorded answer of the first exchange: 20 % of 250 is capped at 30.00; say 35.
     let text = std::fs::read_to_string(&files[0]).unwrap();
     let mut lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -171,7 +171,7 @@ async fn a_browser_har_replays_with_the_lock_reference_carried_forward() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_replay_passes_untouched_and_fails_on_an_unrecorded_call() {
     let dir = tempfile::tempdir().unwrap();
-    let files = record(dir.path(), "").await;
+    let files = record(dir.path()).await;
     let loaded = load::load(&files).unwrap();
     let clean = replay_offline(&loaded, None, None, &RulesFile::default())
         .await

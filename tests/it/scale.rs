@@ -24,13 +24,7 @@ async fn sentinel_failover_is_followed_without_a_restart() {
     assert_eq!(reference.len(), 32);
     let s = env.sentinel.as_ref().unwrap();
     let key = format!("cb:{{shop:{reference}}}:lock");
-    for _ in 0..400 {
-        if s.replicated(&key) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert!(s.replicated(&key), "the lock reached the replica");
+    s.wait_replicated(&key);
     s.failover();
     // The first write after the failover may meet the demoted master
     // (READONLY): that request answers 503 and couponbridge asks the

@@ -4,17 +4,16 @@
 
 use std::time::Duration;
 
-use couponbridge::clock::{Clock, parse_iso};
+use couponbridge::clock::Clock;
 use couponbridge::config::Config;
 use couponbridge::serve::{self, Running};
 use couponbridge::sim::model::ApplicationMode;
-use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN, RunningSim, SimBuilder};
+use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN, RunningSim};
 use serde_json::Value;
 
 use super::redis_server::{RedisCluster, RedisSentinel};
 use super::{Client, RedisServer, Reply};
 
-pub const T0: &str = "2026-01-01T00:00:00.000Z";
 pub const API_KEY: &str = "shop-api-key";
 pub const SECRET_KEY: &str = "shop-secret-key-123";
 pub const AUTH: [(&str, &str); 2] = [("apikey", API_KEY), ("secretkey", SECRET_KEY)];
@@ -75,14 +74,9 @@ impl EnvBuilder {
     }
 
     pub async fn start(self) -> Env {
-        let clock = Clock::manual(parse_iso(T0).unwrap());
-        let sim = SimBuilder::new()
-            .mode(self.mode)
-            .seed(crate::sim::catalogue())
-            .clock(clock.clone())
-            .start("127.0.0.1:0")
-            .await
-            .unwrap();
+        let crate::sim::Sim {
+            running: sim, clock, ..
+        } = crate::sim::Sim::with(self.mode).await;
         let redis = (self.store == StoreKind::Redis).then(RedisServer::start);
         let cluster = (self.store == StoreKind::Cluster).then(RedisCluster::start);
         let sentinel = (self.store == StoreKind::Sentinel).then(RedisSentinel::start);

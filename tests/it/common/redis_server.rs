@@ -12,6 +12,9 @@ use std::time::Duration;
 pub struct RedisServer {
     child: Child,
     pub port: u16,
+    /// Its working directory: whatever it writes (a replica's RDB) goes
+    /// there, not into the checkout.
+    _dir: tempfile::TempDir,
 }
 
 impl RedisServer {
@@ -19,8 +22,7 @@ impl RedisServer {
         // A port can be taken between probing and binding; try a few.
         let mut last_err = String::new();
         for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            match Self::start_on(port) {
+            match Self::start_on(free_port()) {
                 Ok(s) => return s,
                 Err(e) => last_err = e,
             }
@@ -35,7 +37,11 @@ impl RedisServer {
     /// A server with extra arguments (cluster mode, replication, sentinel).
     pub fn start_with(port: u16, extra: &[&str]) -> Result<RedisServer, String> {
         let port_text = port.to_string();
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dir_text = dir.path().to_str().expect("a UTF-8 temp path").to_owned();
         let mut args = vec![
+            "--dir",
+            dir_text.as_str(),
             "--port",
             port_text.as_str(),
             "--bind",
@@ -72,7 +78,7 @@ impl RedisServer {
             }
         });
         match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Ok(())) => Ok(RedisServer { child, port }),
+            Ok(Ok(())) => Ok(RedisServer { child, port, _dir: dir }),
             Ok(Err(line)) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -214,11 +220,11 @@ impl RedisSentinel {
         });
     }
 
-    /// Whether `key` has reached the replica.
-    pub fn replicated(&self, key_pattern: &str) -> bool {
-        !cli(self.replica.port, &["--scan", "--pattern", key_pattern])
-            .trim()
-            .is_empty()
+    /// Waits until `key` has reached the replica.
+    pub fn wait_replicated(&self, key: &str) {
+        until("the key to reach the replica", || {
+            !cli(self.replica.port, &["--scan", "--pattern", key]).trim().is_empty()
+        });
     }
 }
 
