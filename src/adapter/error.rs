@@ -1,11 +1,11 @@
 //! Every way a Gameball call can fail, where the failure came from, and
 //! the one place that turns a failure into Gameball's v4 error envelope.
 
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
 use crate::gameball::{DOCUMENTATION_URL, ErrorEnvelope, error_type};
 use crate::locks::StoreError;
-use crate::net::{Body, json_response};
+use crate::net::{Body, json_bytes_response};
 use crate::voucherify::client::{ErrorKind as UpstreamKind, UpstreamError};
 
 /// Where a failure came from (pingora's `ErrorSource`): it decides whose
@@ -109,27 +109,35 @@ impl Failure {
 
     /// Gameball's envelope, with the status the kind maps to.
     pub fn to_response(&self, request_id: &str) -> Response<Body> {
+        let (status, headers, body) = self.parts(request_id);
+        let mut res = json_bytes_response(status, body);
+        res.headers_mut().extend(headers);
+        res
+    }
+
+    /// The status, the headers besides `Content-Type`, and the envelope's
+    /// bytes: for callers that record the answer before sending it.
+    pub fn parts(&self, request_id: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
         let (status, code) = self.kind.status_and_code();
-        let mut res = json_response(
-            status,
-            &ErrorEnvelope {
-                code,
-                kind: error_type(code),
-                message: self.message.clone(),
-                documentation_url: DOCUMENTATION_URL,
-                request_id: request_id.to_owned(),
-            },
-        );
+        let envelope = ErrorEnvelope {
+            code,
+            kind: error_type(code),
+            message: self.message.clone(),
+            documentation_url: DOCUMENTATION_URL,
+            request_id: request_id.to_owned(),
+        };
+        // Strings and numbers only: encoding cannot fail.
+        let body = serde_json::to_vec(&envelope).unwrap_or_default();
+        let mut headers = HeaderMap::new();
         if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.kind == Kind::TooLarge {
             // The unread rest of the body must not be parsed as the next
             // request on this connection.
-            res.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        res
+        (status, headers, body)
     }
 }
 

@@ -31,7 +31,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
@@ -41,7 +40,7 @@ use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
 use crate::clock::{Clock, Millis};
-use crate::config::{LockConfig, Messages, RouteMode, Routes, Secret, TenantConfig};
+use crate::config::{LockConfig, Messages, RouteMode, Routes, TenantConfig};
 use crate::ids;
 use crate::locks::Store;
 use crate::metrics::Metrics;
@@ -123,7 +122,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
 #[derive(Debug)]
 pub struct Tenant {
     pub name: String,
-    secret_key: Secret,
+    secret_digest: SecretDigest,
     pub decimals: u32,
     pub upstream: Upstream,
     pub routes: Routes,
@@ -134,7 +133,7 @@ impl Tenant {
     pub fn new(cfg: &TenantConfig) -> Result<Self, String> {
         Ok(Tenant {
             name: cfg.name.clone(),
-            secret_key: cfg.secret_key.clone(),
+            secret_digest: SecretDigest(Sha256::digest(cfg.secret_key.expose().as_bytes()).into()),
             decimals: cfg.currency_decimals,
             upstream: Upstream::new(&cfg.voucherify).map_err(|e| format!("tenants.{}.voucherify: {e}", cfg.name))?,
             routes: cfg.routes,
@@ -149,8 +148,18 @@ impl Tenant {
     /// Constant time, and over digests, so not even the secret's length
     /// shows in the timing.
     fn secret_matches(&self, given: &str) -> bool {
-        let digest = |s: &str| Sha256::digest(s.as_bytes());
-        bool::from(digest(self.secret_key.expose()).ct_eq(&digest(given)))
+        let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        bool::from(self.secret_digest.0.ct_eq(&given))
+    }
+}
+
+/// The SHA-256 of a tenant's secret key, made once at start-up. Never
+/// printed: an unsalted digest of a weak secret can be reversed.
+struct SecretDigest([u8; 32]);
+
+impl std::fmt::Debug for SecretDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 
@@ -212,21 +221,38 @@ impl Ctx {
     }
 }
 
-/// A JSON answer, kept as bytes so it can be recorded as sent.
+/// A 200 JSON answer, kept as bytes so it can be recorded as sent.
 pub struct Json {
-    pub status: StatusCode,
     pub body: Vec<u8>,
 }
 
 impl Json {
     pub fn ok<T: Serialize>(value: &T) -> Result<Json, Failure> {
         serde_json::to_vec(value)
-            .map(|body| Json {
-                status: StatusCode::OK,
-                body,
-            })
+            .map(|body| Json { body })
             .map_err(|e| Failure::internal(format!("cannot encode the answer: {e}")))
     }
+}
+
+/// A required id field (a string or a number in Gameball's API), trimmed.
+pub(crate) fn required(id: Option<&crate::gameball::StringOrNumber>, field: &str) -> Result<String, Failure> {
+    id.map(|c| c.0.trim())
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::missing(field))
+}
+
+/// The coupon codes of a request, trimmed, each once, in the order given;
+/// empty ones are left out.
+pub(crate) fn codes_of(list: Option<&Vec<crate::gameball::CouponRef>>) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for c in list.into_iter().flatten() {
+        let code = c.code().trim();
+        if !code.is_empty() && !codes.iter().any(|x| x == code) {
+            codes.push(code.to_owned());
+        }
+    }
+    codes
 }
 
 /// Parses a request body, telling malformed JSON (3016) from a
@@ -399,13 +425,11 @@ impl App {
         };
 
         let (status, mut headers, res_body, req_body) = match outcome {
-            Ok((json, req_body)) => (json.status, HeaderMap::new(), Bytes::from(json.body), req_body),
+            Ok((json, req_body)) => (StatusCode::OK, HeaderMap::new(), Bytes::from(json.body), req_body),
             Err(f) => {
                 log_failure(&f, request_id);
-                let res = f.to_response(request_id);
-                let (p, b) = res.into_parts();
-                let bytes = b.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-                (p.status, p.headers, bytes, Bytes::new())
+                let (status, headers, body) = f.parts(request_id);
+                (status, headers, Bytes::from(body), Bytes::new())
             }
         };
         headers.insert(
@@ -487,6 +511,19 @@ fn log_failure(f: &Failure, request_id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gameball::CouponRef;
+
+    #[test]
+    fn codes_are_trimmed_and_deduplicated() {
+        let list = vec![
+            CouponRef::Code(" A ".into()),
+            CouponRef::Code("A".into()),
+            CouponRef::Code("".into()),
+            CouponRef::Code("B".into()),
+        ];
+        assert_eq!(codes_of(Some(&list)), vec!["A".to_string(), "B".to_string()]);
+        assert!(codes_of(None).is_empty());
+    }
 
     #[test]
     fn routes_accept_every_documented_prefix_and_spelling() {

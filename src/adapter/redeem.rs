@@ -14,9 +14,9 @@
 
 use crate::adapter::error::{Failure, Kind};
 use crate::adapter::validate::release_sessions;
-use crate::adapter::{Ctx, Json, parse_body};
+use crate::adapter::{Ctx, Json, codes_of, parse_body, required};
 use crate::clock::{Millis, iso, parse_iso};
-use crate::gameball::{BurnRequest, BurnResponse, CouponRef, OrderRequest, OrderResponse};
+use crate::gameball::{BurnRequest, BurnResponse, OrderRequest, OrderResponse};
 use crate::ids;
 use crate::locks::{Burner, Claim, LockRecord, LockState, OpAttempt, OpKind, UseStart};
 use crate::metrics::LockEvent;
@@ -57,24 +57,6 @@ impl From<crate::locks::StoreError> for Failed {
     fn from(e: crate::locks::StoreError) -> Self {
         Failure::from(e).into()
     }
-}
-
-fn required(id: Option<&crate::gameball::StringOrNumber>, field: &str) -> Result<String, Failure> {
-    id.map(|c| c.0.trim())
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| Failure::missing(field))
-}
-
-fn codes_of(list: Option<&Vec<CouponRef>>) -> Vec<String> {
-    let mut codes: Vec<String> = Vec::new();
-    for c in list.into_iter().flatten() {
-        let code = c.code().trim();
-        if !code.is_empty() && !codes.iter().any(|x| x == code) {
-            codes.push(code.to_owned());
-        }
-    }
-    codes
 }
 
 /// Until when a claim taken now is ours: long enough for two Voucherify
@@ -365,8 +347,8 @@ pub async fn burn(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
     Json::ok(&BurnResponse {
         success: true,
         burned_at: iso(burned_at),
-        transaction_id: req.transaction_id.clone(),
-        transaction_time: req.transaction_time.clone(),
+        transaction_id: req.transaction_id,
+        transaction_time: req.transaction_time,
     })
 }
 
@@ -435,7 +417,7 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
         .map(|a| a.to_minor(d))
         .transpose()
         .map_err(|e| Failure::invalid("totalShipping", e))?;
-    let redemption = req.redemption.clone().unwrap_or_default();
+    let redemption = req.redemption.unwrap_or_default();
     let reference = redemption
         .coupons_lock_reference
         .as_deref()
@@ -520,18 +502,6 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn codes_are_trimmed_and_deduplicated() {
-        let list = vec![
-            CouponRef::Code(" A ".into()),
-            CouponRef::Code("A".into()),
-            CouponRef::Code("".into()),
-            CouponRef::Code("B".into()),
-        ];
-        assert_eq!(codes_of(Some(&list)), vec!["A".to_string(), "B".to_string()]);
-        assert!(codes_of(None).is_empty());
-    }
 
     #[test]
     fn redemption_metadata_names_the_gameball_side() {

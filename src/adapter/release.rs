@@ -45,10 +45,7 @@ pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Resul
                 if newly_expired {
                     ctx.app.metrics.lock_event(LockEvent::Expired);
                 }
-                let at = match record.state {
-                    LockState::Released => record.released_at.unwrap_or(record.expires_at),
-                    _ => record.expires_at,
-                };
+                let at = record.ended_at();
                 (record, at)
             }
             ReleaseStart::Used(record) => {
@@ -60,8 +57,8 @@ pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Resul
                     ),
                 ));
             }
-            ReleaseStart::Burning { stale: false, .. } => return Err(being_burned()),
-            ReleaseStart::Burning { stale: true, .. } => {
+            ReleaseStart::Burning { stale: false } => return Err(being_burned()),
+            ReleaseStart::Burning { stale: true } => {
                 settle_unknown_burn(ctx, &reference).await?;
                 continue;
             }

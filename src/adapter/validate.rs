@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use crate::adapter::error::{Failure, Kind};
-use crate::adapter::{Ctx, Json, parse_body};
+use crate::adapter::{Ctx, Json, codes_of, parse_body, required};
 use crate::gameball::{InvalidCoupon, ValidCoupon, ValidateRequest, ValidateResponse, ValidateSingleResponse};
 use crate::ids;
 use crate::locks::{LockRecord, LockState, NewTerms, ReleaseStart, Relock};
@@ -40,16 +40,10 @@ pub async fn many(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
         .as_ref()
         .filter(|c| !c.is_empty())
         .ok_or_else(|| Failure::missing("coupons"))?;
-    let mut codes: Vec<String> = Vec::with_capacity(coupons.len());
-    for c in coupons {
-        let code = c.code().trim();
-        if code.is_empty() {
-            return Err(Failure::invalid("coupons", "a coupon code is empty"));
-        }
-        if !codes.iter().any(|seen| seen == code) {
-            codes.push(code.to_owned());
-        }
+    if coupons.iter().any(|c| c.code().trim().is_empty()) {
+        return Err(Failure::invalid("coupons", "a coupon code is empty"));
     }
+    let codes = codes_of(Some(coupons));
     if codes.len() > MAX_COUPONS {
         return Err(Failure::invalid(
             "coupons",
@@ -112,12 +106,7 @@ pub async fn one(ctx: &Ctx, code: String, body: &[u8]) -> Result<Json, Failure> 
 }
 
 async fn validate(ctx: &Ctx, req: &ValidateRequest, codes: Vec<String>) -> Result<Validated, Failure> {
-    let customer_id = req
-        .customer_id
-        .as_ref()
-        .map(|c| c.0.trim())
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| Failure::missing("customerId"))?;
+    let customer_id = required(req.customer_id.as_ref(), "customerId")?;
     let amount = req
         .total_purchase_amount
         .map(|a| a.to_minor(ctx.tenant.decimals))
@@ -139,7 +128,7 @@ async fn validate(ctx: &Ctx, req: &ValidateRequest, codes: Vec<String>) -> Resul
             })?,
     };
     let customer = Customer {
-        id: customer_id,
+        id: &customer_id,
         email: req.email.as_deref(),
         mobile: req.mobile.as_deref(),
     };

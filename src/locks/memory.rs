@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Claim, LockRecord, OpAttempt};
+use super::{Claim, LockRecord, NewTerms, OpAttempt, Relock};
 use crate::clock::{Clock, Millis};
 
 struct Op {
@@ -96,17 +96,23 @@ impl MemoryStore {
         Some(f(&mut e.value))
     }
 
-    /// Keeps a live record for `keep` from now.
-    pub fn keep_for(&self, tenant: &str, reference: &str, keep: Duration) {
-        let now = self.clock.now();
+    /// Re-validation into a live lock: new terms, and kept for
+    /// `terms.keep` from now, in one step.
+    pub fn relock(&self, tenant: &str, reference: &str, now: Millis, terms: &NewTerms<'_>) -> Relock {
+        let clock_now = self.clock.now();
         let mut m = self.maps();
-        if let Some(e) = m
+        let Some(e) = m
             .locks
             .get_mut(&(tenant.to_owned(), reference.to_owned()))
-            .filter(|e| e.gone_at > now)
-        {
-            e.gone_at = now + keep.as_millis() as i64;
+            .filter(|e| e.gone_at > clock_now)
+        else {
+            return Relock::Missing;
+        };
+        let outcome = super::relock(&mut e.value, now, terms);
+        if outcome == Relock::Updated {
+            e.gone_at = clock_now + terms.keep.as_millis() as i64;
         }
+        outcome
     }
 
     pub fn claim(&self, op: &OpAttempt<'_>, now: Millis, lease_until: Millis) -> Claim {

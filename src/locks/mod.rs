@@ -92,6 +92,15 @@ impl LockRecord {
         self.state == LockState::Expired || (self.state == LockState::Locked && self.expires_at <= now)
     }
 
+    /// When a finished lock ended: a released one at its release, any
+    /// other at its expiry.
+    pub fn ended_at(&self) -> Millis {
+        match self.state {
+            LockState::Released => self.released_at.unwrap_or(self.expires_at),
+            _ => self.expires_at,
+        }
+    }
+
     /// The Redis hash fields of this record.
     pub fn to_fields(&self) -> Vec<(&'static str, String)> {
         let mut f = vec![
@@ -183,7 +192,6 @@ pub enum ReleaseStart {
     Used(LockRecord),
     /// A burn is under way (`stale`: its lease ran out, outcome unknown).
     Burning {
-        record: LockRecord,
         stale: bool,
     },
     Missing,
@@ -338,7 +346,6 @@ fn release(rec: &mut LockRecord, now: Millis) -> ReleaseStart {
         }
         LockState::Burning => ReleaseStart::Burning {
             stale: rec.lease_until.unwrap_or(0) <= now,
-            record: rec.clone(),
         },
         LockState::Used => ReleaseStart::Used(rec.clone()),
         LockState::Released | LockState::Expired => ReleaseStart::Ended {
@@ -384,13 +391,6 @@ impl Store {
             backend: Arc::new(backend),
             metrics,
         })
-    }
-
-    pub fn memory(clock: Clock, metrics: Arc<Metrics>) -> Store {
-        Store {
-            backend: Arc::new(Backend::Memory(memory::MemoryStore::new(clock))),
-            metrics,
-        }
     }
 
     async fn timed<T>(
@@ -488,15 +488,7 @@ impl Store {
     ) -> Result<Relock, StoreError> {
         self.timed("relock", async {
             match &*self.backend {
-                Backend::Memory(m) => {
-                    let outcome = m
-                        .with(tenant, reference, |rec| relock(rec, now, &terms))
-                        .unwrap_or(Relock::Missing);
-                    if outcome == Relock::Updated {
-                        m.keep_for(tenant, reference, terms.keep);
-                    }
-                    Ok(outcome)
-                }
+                Backend::Memory(m) => Ok(m.relock(tenant, reference, now, &terms)),
                 Backend::Redis(r) => r.relock(tenant, reference, now, &terms).await,
             }
         })
@@ -580,10 +572,7 @@ mod tests {
             UseStart::Started(_)
         ));
         assert_eq!(begin_use(&mut r, 11, &burner("a2", 21, Some("cb-r"))), UseStart::Busy);
-        assert!(matches!(
-            release(&mut r, 12),
-            ReleaseStart::Burning { stale: false, .. }
-        ));
+        assert!(matches!(release(&mut r, 12), ReleaseStart::Burning { stale: false }));
         assert!(!finish_use(&mut r, "a2", 13, true), "only the owner finishes");
         // The first attempt went silent; after its lease a retry takes over,
         // keeping the first attempt's order and transaction.

@@ -90,9 +90,9 @@ if st == 'locked' then
 end
 if st == 'burning' then
   if tonumber(redis.call('HGET', KEYS[1], 'lease') or '0') > now then
-    return {'burning', redis.call('HGETALL', KEYS[1])}
+    return {'burning'}
   end
-  return {'burning_stale', redis.call('HGETALL', KEYS[1])}
+  return {'burning_stale'}
 end
 return {st, redis.call('HGETALL', KEYS[1])}
 "#;
@@ -428,7 +428,6 @@ impl RedisStore {
             },
             "burning" | "burning_stale" => ReleaseStart::Burning {
                 stale: status == "burning_stale",
-                record: record(rec)?,
             },
             "used" => ReleaseStart::Used(record(rec)?),
             _ => ReleaseStart::Ended {

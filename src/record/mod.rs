@@ -144,10 +144,6 @@ pub struct RequestParts<'a> {
 }
 
 impl Recording {
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// Where the Voucherify calls of this exchange are recorded.
     pub fn tap(&self) -> Arc<UpstreamTap> {
         self.tap.clone()
@@ -317,13 +313,13 @@ fn har_entry(
     })
 }
 
-fn new_file(dir: &Path, seq: u32) -> std::io::Result<(PathBuf, BufWriter<File>)> {
+fn new_file(dir: &Path, seq: u32) -> std::io::Result<BufWriter<File>> {
     let stamp = iso(crate::clock::Clock::System.now())
         .replace([':', '-'], "")
         .replace('.', "");
     let path = dir.join(format!("couponbridge-{stamp}-{}-{seq:04}.jsonl", std::process::id()));
     let file = OpenOptions::new().create(true).append(true).open(&path)?;
-    Ok((path, BufWriter::new(file)))
+    Ok(BufWriter::new(file))
 }
 
 fn write_loop(rx: Receiver<Vec<u8>>, dir: PathBuf, max_bytes: u64, metrics: Arc<Metrics>) {
@@ -335,7 +331,7 @@ fn write_loop(rx: Receiver<Vec<u8>>, dir: PathBuf, max_bytes: u64, metrics: Arc<
             Ok(line) => {
                 if current.is_none() {
                     match new_file(&dir, seq) {
-                        Ok((_, f)) => {
+                        Ok(f) => {
                             current = Some(f);
                             written = 0;
                             seq += 1;

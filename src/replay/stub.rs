@@ -20,9 +20,13 @@ use super::load::Leg;
 use crate::net::server::{self, ServeOptions};
 use crate::net::{full, read_body};
 
+/// A call as it is matched: method, masked path, masked body as JSON.
+type CallKey = (String, String, Value);
+
 #[derive(Default)]
 struct State {
-    expected: Vec<Leg>,
+    /// Each recorded call with its key, made once when it is expected.
+    expected: Vec<(CallKey, Leg)>,
     unrecorded: Vec<String>,
 }
 
@@ -71,7 +75,7 @@ pub fn mask(text: &str) -> String {
     out
 }
 
-fn key(method: &str, path: &str, body: &str) -> (String, String, Value) {
+fn key(method: &str, path: &str, body: &str) -> CallKey {
     let body = mask(body);
     let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
     (method.to_owned(), mask(path), json)
@@ -97,13 +101,10 @@ impl Stub {
                     let body = String::from_utf8_lossy(&body).into_owned();
                     let wanted = key(&method, &path, &body);
                     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-                    let found = s
-                        .expected
-                        .iter()
-                        .position(|l| key(&l.method, &l.path, &l.body) == wanted);
+                    let found = s.expected.iter().position(|(k, _)| *k == wanted);
                     let res = match found {
                         Some(i) => {
-                            let leg = s.expected.remove(i);
+                            let (_, leg) = s.expected.remove(i);
                             let mut res = Response::new(full(leg.answer.body));
                             *res.status_mut() = StatusCode::from_u16(leg.answer.status).unwrap_or(StatusCode::OK);
                             res.headers_mut().insert(
@@ -135,7 +136,10 @@ impl Stub {
     /// The recorded calls the next exchange may make.
     pub fn expect(&self, legs: &[Leg]) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.expected = legs.to_vec();
+        s.expected = legs
+            .iter()
+            .map(|l| (key(&l.method, &l.path, &l.body), l.clone()))
+            .collect();
         s.unrecorded.clear();
     }
 

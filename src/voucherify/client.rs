@@ -14,15 +14,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{ErrorObject, OrderInfo, RedeemResponse, StackableRequest, ValidationResponse, ValidationRule, Voucher};
-use crate::config::{Secret, VoucherifyConfig};
+use crate::config::VoucherifyConfig;
 use crate::metrics::Metrics;
 use crate::net::client::HttpClient;
+use crate::net::headers::X_REQUEST_ID;
 use crate::net::{self, read_body};
 use crate::record::UpstreamTap;
 
@@ -30,6 +31,9 @@ use crate::record::UpstreamTap;
 /// percent-encoded (codes may contain `/`, `#`, `?`, spaces...).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 const MAX_RESPONSE: usize = 4 << 20;
+const X_APP_ID: HeaderName = HeaderName::from_static("x-app-id");
+const X_APP_TOKEN: HeaderName = HeaderName::from_static("x-app-token");
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// One tenant's Voucherify project.
 #[derive(Debug, Clone)]
@@ -54,17 +58,6 @@ impl Upstream {
 
     pub fn timeout(&self) -> Duration {
         self.timeout
-    }
-
-    /// For tests and the demo.
-    pub fn local(base: &str, app_id: &str, app_token: &Secret, timeout: Duration) -> Self {
-        Upstream::new(&VoucherifyConfig {
-            base_url: base.parse().expect("a valid base URL"),
-            app_id: app_id.to_owned(),
-            app_token: app_token.clone(),
-            timeout,
-        })
-        .expect("valid header values")
     }
 }
 
@@ -209,11 +202,12 @@ impl VoucherifyClient {
         let started = Instant::now();
         let deadline = started + up.timeout;
         let body = body.map(Bytes::from);
+        let url = format!("{}{}", up.base, path);
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
             let r = self
-                .send_once(up, op, &method, path, body.as_ref(), deadline, ctx)
+                .send_once(up, op, &method, &url, body.as_ref(), deadline, ctx)
                 .await;
             match r {
                 Err(UpstreamError {
@@ -241,26 +235,25 @@ impl VoucherifyClient {
         up: &Upstream,
         op: Op,
         method: &Method,
-        path: &str,
+        url: &str,
         body: Option<&Bytes>,
         deadline: Instant,
         ctx: CallCtx<'_>,
     ) -> Result<Answer, UpstreamError> {
         let err = |kind| UpstreamError { op, kind };
-        let url = format!("{}{}", up.base, path);
         let mut req = Request::builder()
             .method(method.clone())
-            .uri(&url)
-            .header("x-app-id", up.app_id.clone())
-            .header("x-app-token", up.app_token.clone())
-            .header(header::ACCEPT, "application/json")
-            .header(header::ACCEPT_ENCODING, "identity");
+            .uri(url)
+            .header(X_APP_ID, up.app_id.clone())
+            .header(X_APP_TOKEN, up.app_token.clone())
+            .header(header::ACCEPT, APPLICATION_JSON)
+            .header(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
         if let Ok(rid) = HeaderValue::from_str(ctx.request_id) {
-            req = req.header("x-request-id", rid);
+            req = req.header(X_REQUEST_ID, rid);
         }
         let bytes = body.cloned().unwrap_or_default();
         if body.is_some() {
-            req = req.header(header::CONTENT_TYPE, "application/json");
+            req = req.header(header::CONTENT_TYPE, APPLICATION_JSON);
         }
         let req = req
             .body(net::full(bytes.clone()))
@@ -291,7 +284,7 @@ impl VoucherifyClient {
         if let Some(tap) = ctx.tap {
             tap.record(
                 method,
-                &url,
+                url,
                 &bytes,
                 answer.as_ref().ok().map(|a| (a.status, &a.headers, &a.body)),
                 started,

@@ -112,7 +112,6 @@ pub struct ErrorObject {
 #[serde(default)]
 pub struct Details {
     pub key: Option<String>,
-    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -129,7 +128,6 @@ pub struct Discount {
     pub fixed_amount: Option<i64>,
     pub unit_off: Option<serde_json::Number>,
     pub unit_type: Option<String>,
-    pub effect: Option<String>,
 }
 
 /// Voucherify's free-shipping pseudo product (`unit_type` of a UNIT discount).
@@ -177,7 +175,6 @@ pub struct OrderCalculated {
 pub struct Redeemable {
     pub status: String,
     pub id: String,
-    pub object: Option<String>,
     pub order: Option<OrderCalculated>,
     pub result: RedeemableResult,
 }
@@ -203,7 +200,6 @@ pub struct RedeemResponse {
 #[serde(default)]
 pub struct RedemptionSummary {
     pub quantity: Option<i64>,
-    pub redeemed_quantity: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -238,7 +234,6 @@ pub struct Voucher {
     pub gift: Option<Gift>,
     pub start_date: Option<String>,
     pub expiration_date: Option<String>,
-    pub active: Option<bool>,
     pub redemption: Option<RedemptionSummary>,
     pub validation_rules_assignments: Option<AssignmentList>,
 }
@@ -255,8 +250,6 @@ pub struct ValidationRule {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct OrderInfo {
-    pub id: Option<String>,
-    pub source_id: Option<String>,
     pub redemptions: serde_json::Map<String, Value>,
 }
 
