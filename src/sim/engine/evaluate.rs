@@ -1,0 +1,316 @@
+//! Rule checks and order calculation: how each redeemable of one request is
+//! judged, shared by validation (which may lock) and redemption.
+
+use serde_json::Value;
+
+use super::ProjectState;
+use super::answers::{Details, EMPTY_LIST, GiftResult, OrderOut, RedeemableOut, RedeemableResult, Status};
+use super::wire::{ApiError, CustomMessage, OrderIn, RedeemableObject, RedeemableRef, StackableRequest};
+use crate::clock::Millis;
+use crate::sim::model::{ApplicationMode, Discount, DiscountKind, RuleCheck, Voucher, VoucherKind};
+
+/// The outcome of checking one redeemable.
+#[derive(Debug, Clone)]
+pub(super) enum Verdict {
+    Applicable { code: String, discount: i64, credits: i64 },
+    Inapplicable(ApiError),
+    Skipped(&'static str, &'static str),
+}
+
+pub(super) struct Evaluation {
+    pub(super) verdicts: Vec<Verdict>,
+    pub(super) outs: Vec<RedeemableOut>,
+    pub(super) order: OrderOut,
+    pub(super) any_inapplicable: bool,
+    pub(super) applicable: usize,
+}
+
+fn kind_label(kind: VoucherKind) -> &'static str {
+    match kind {
+        VoucherKind::DiscountVoucher => "Discount Coupon",
+        VoucherKind::GiftVoucher => "Gift Card",
+        VoucherKind::LoyaltyCard => "Loyalty Card",
+    }
+}
+
+impl ProjectState {
+    /// Checks one voucher for one request; `Ok` carries (discount, credits).
+    #[allow(clippy::too_many_arguments)]
+    fn check_voucher(
+        &self,
+        v: &Voucher,
+        requested_credits: Option<i64>,
+        customer: Option<&str>,
+        session: Option<&str>,
+        order: &OrderIn,
+        running_total: i64,
+        now: Millis,
+    ) -> Result<(i64, i64), ApiError> {
+        let order_amount = order.amount();
+        if !v.active {
+            return Err(ApiError::on_voucher("voucher_disabled", "voucher is disabled", &v.code));
+        }
+        if v.start_date.is_some_and(|s| s > now) {
+            return Err(ApiError::on_voucher(
+                "voucher_not_active",
+                "voucher not active",
+                &v.code,
+            ));
+        }
+        if v.expiration_date.is_some_and(|e| e <= now) {
+            return Err(ApiError::on_voucher("voucher_expired", "voucher expired", &v.code));
+        }
+        if let Some(q) = v.quantity
+            && v.uses_excluding(session, now) >= q
+        {
+            return Err(ApiError::on_voucher("quantity_exceeded", "quantity exceeded", &v.code));
+        }
+        for a in &v.assignments {
+            let Some(rule) = self.rules.get(&a.rule_id) else {
+                continue;
+            };
+            for check in &rule.checks {
+                let (ok, key, message) = match check {
+                    RuleCheck::OrderAmount(cmp, bound) => (
+                        cmp.holds(order_amount, *bound),
+                        "order_rules_violated",
+                        "order does not match validation rules",
+                    ),
+                    RuleCheck::PerCustomer(cmp, bound) => {
+                        let used = customer
+                            .and_then(|c| self.per_customer.get(&(v.code.clone(), c.to_owned())))
+                            .copied()
+                            .unwrap_or(0);
+                        (
+                            customer.is_some() && cmp.holds(used + 1, *bound),
+                            "customer_rules_violated",
+                            "customer does not match validation rules",
+                        )
+                    }
+                };
+                if !ok {
+                    let mut e = ApiError::new(
+                        400,
+                        key,
+                        message,
+                        Some(format!(
+                            "{} cannot be redeemed because of violated validation rules: {}",
+                            kind_label(v.kind),
+                            rule.id
+                        )),
+                    );
+                    e.error = rule.error_message.clone().map(|message| CustomMessage { message });
+                    return Err(e);
+                }
+            }
+        }
+        match v.kind {
+            VoucherKind::GiftVoucher => {
+                let balance = v.gift.map(|g| g.1).unwrap_or(0);
+                let available = balance - v.locked_credits_excluding(session, now);
+                let credits = requested_credits.unwrap_or_else(|| available.min(running_total).max(0));
+                if credits > available || available <= 0 {
+                    return Err(ApiError::on_voucher(
+                        "gift_amount_exceeded",
+                        "gift amount exceeded",
+                        &v.code,
+                    ));
+                }
+                Ok((credits.min(running_total), credits))
+            }
+            VoucherKind::LoyaltyCard => Err(ApiError::new(
+                400,
+                "missing_reward",
+                "Missing reward",
+                Some("Loyalty cards are not simulated".to_owned()),
+            )),
+            VoucherKind::DiscountVoucher => {
+                let d = v
+                    .discount
+                    .as_ref()
+                    .map_or(0, |d| discount_amount(d, order, running_total));
+                Ok((d, 0))
+            }
+        }
+    }
+
+    pub(super) fn evaluate(&self, req: &StackableRequest, session: Option<&str>, now: Millis) -> Evaluation {
+        let customer = req.customer.as_ref().and_then(|c| c.source_id.as_deref());
+        let customer_id = customer.and_then(|c| self.customers.get(c)).map(|c| c.id.as_str());
+        let amount = req.order.amount();
+        let mode = self.settings.redeemables_application_mode;
+        let mut verdicts = Vec::with_capacity(req.redeemables.len());
+        let mut snapshots: Vec<Option<OrderOut>> = Vec::with_capacity(req.redeemables.len());
+        let mut discount_so_far = 0i64;
+        let mut applicable = 0usize;
+        let mut first_failure = None;
+
+        for (i, r) in req.redeemables.iter().enumerate() {
+            if mode == ApplicationMode::All && first_failure.is_some() {
+                verdicts.push(Verdict::Skipped(
+                    "preceding_validation_failed",
+                    "Redeemable cannot be applied due to preceding validation failure",
+                ));
+                snapshots.push(None);
+                continue;
+            }
+            let checked = match r.object {
+                RedeemableObject::Voucher => match self.voucher(&r.id) {
+                    None => Err(ApiError::not_found("voucher", &r.id)),
+                    Some(v) => self
+                        .check_voucher(
+                            v,
+                            r.credits,
+                            customer,
+                            session,
+                            &req.order,
+                            amount - discount_so_far,
+                            now,
+                        )
+                        .map(|(d, c)| (v.code.clone(), d, c)),
+                },
+                RedeemableObject::PromotionTier | RedeemableObject::PromotionStack => {
+                    let kind = if r.object == RedeemableObject::PromotionTier {
+                        "promotion_tier"
+                    } else {
+                        "promotion_stack"
+                    };
+                    Err(ApiError::not_found(kind, &r.id))
+                }
+            };
+            match checked {
+                Ok(_) if applicable >= self.settings.applicable_redeemables_limit => {
+                    verdicts.push(Verdict::Skipped(
+                        "applicable_redeemables_limit_exceeded",
+                        "Applicable redeemables limit exceeded",
+                    ));
+                    snapshots.push(None);
+                }
+                Ok((code, d, credits)) => {
+                    discount_so_far += d;
+                    applicable += 1;
+                    snapshots.push(Some(OrderOut::calculated(&req.order, discount_so_far, d, customer_id)));
+                    verdicts.push(Verdict::Applicable {
+                        code,
+                        discount: d,
+                        credits,
+                    });
+                }
+                Err(e) => {
+                    first_failure.get_or_insert(i);
+                    verdicts.push(Verdict::Inapplicable(e));
+                    snapshots.push(None);
+                }
+            }
+        }
+
+        if mode == ApplicationMode::All && first_failure.is_some() {
+            // The whole request fails: the coupons checked before the failure
+            // stay APPLICABLE in the answer, but nothing applies or is locked.
+            applicable = 0;
+            discount_so_far = 0;
+        }
+
+        let outs = verdicts
+            .iter()
+            .zip(snapshots)
+            .zip(&req.redeemables)
+            .map(|((verdict, snapshot), r)| self.redeemable_out(r, verdict, snapshot, req.expand_redeemable, now))
+            .collect();
+        Evaluation {
+            order: OrderOut::calculated(&req.order, discount_so_far, discount_so_far, customer_id),
+            any_inapplicable: first_failure.is_some(),
+            verdicts,
+            outs,
+            applicable,
+        }
+    }
+
+    fn redeemable_out(
+        &self,
+        r: &RedeemableRef,
+        verdict: &Verdict,
+        order: Option<OrderOut>,
+        expand: bool,
+        now: Millis,
+    ) -> RedeemableOut {
+        let voucher = self.voucher(&r.id);
+        let object = match r.object {
+            RedeemableObject::Voucher => "voucher",
+            _ => "promotion_tier",
+        };
+        let (status, result) = match verdict {
+            Verdict::Applicable { credits, .. } => {
+                let v = voucher.expect("an applicable voucher exists");
+                let result = match v.kind {
+                    VoucherKind::GiftVoucher => RedeemableResult {
+                        gift: Some(GiftResult {
+                            balance: v.gift.map(|g| g.1).unwrap_or(0),
+                            credits: *credits,
+                            locked_credits: v.locked_credits_excluding(None, now),
+                        }),
+                        ..Default::default()
+                    },
+                    _ => RedeemableResult {
+                        discount: v.discount.clone(),
+                        ..Default::default()
+                    },
+                };
+                (Status::Applicable, result)
+            }
+            Verdict::Inapplicable(e) => (
+                Status::Inapplicable,
+                RedeemableResult {
+                    details: Some(Details {
+                        key: e.key.clone(),
+                        message: e.message.clone(),
+                    }),
+                    error: Some(e.clone()),
+                    ..Default::default()
+                },
+            ),
+            Verdict::Skipped(key, message) => (
+                Status::Skipped,
+                RedeemableResult {
+                    details: Some(Details {
+                        key: (*key).to_owned(),
+                        message: (*message).to_owned(),
+                    }),
+                    ..Default::default()
+                },
+            ),
+        };
+        let applicable = status == Status::Applicable;
+        RedeemableOut {
+            status,
+            id: r.id.clone(),
+            object,
+            order,
+            applicable_to: applicable.then_some(EMPTY_LIST),
+            inapplicable_to: applicable.then_some(EMPTY_LIST),
+            result,
+            metadata: Value::Object(voucher.map(|v| v.metadata.clone()).unwrap_or_default()),
+            campaign_name: voucher.filter(|_| expand).and_then(|v| v.campaign.clone()),
+            campaign_id: voucher.filter(|_| expand).and_then(|v| v.campaign_id.clone()),
+        }
+    }
+}
+
+/// The discount one voucher gives on `remaining`, what is left to pay of
+/// `order` before it.
+fn discount_amount(d: &Discount, order: &OrderIn, remaining: i64) -> i64 {
+    let total = remaining.max(0);
+    let raw = match d.kind {
+        DiscountKind::Amount => d.amount_off.unwrap_or(0),
+        DiscountKind::Percent => {
+            let pct = (total as f64 * d.percent_off.unwrap_or(0.0) / 100.0).round() as i64;
+            d.amount_limit.map_or(pct, |cap| pct.min(cap))
+        }
+        DiscountKind::Fixed => (total - d.fixed_amount.unwrap_or(0)).max(0),
+        DiscountKind::Unit => {
+            let price = d.unit_type.as_deref().and_then(|u| order.unit_price(u)).unwrap_or(0);
+            price * d.unit_off.unwrap_or(1)
+        }
+    };
+    raw.clamp(0, total)
+}

@@ -1,0 +1,310 @@
+//! The simulated Voucherify project: request parsing, rule checks, order
+//! calculation, session locks and redemptions.
+//!
+//! Everything here runs under the project's mutex and does no I/O; time and
+//! ids come in from the caller, so one validate-and-lock is one atomic step:
+//! two concurrent locking validations of a single-use code see each other.
+//!
+//! This file holds [`ProjectState`] itself: its records, voucher and
+//! customer look-ups, validation with its session locks, and sessions. The
+//! rest is split along its seams:
+//!
+//! - `wire`: request bodies parsed into typed requests, and [`ApiError`];
+//! - `answers`: the validation answer's wire types;
+//! - `evaluate`: rule checks and discounts for one request's redeemables;
+//! - `redeem`: redemptions, the orders they record, and rollbacks;
+//! - `voucher_json`: the voucher as the API returns it, and its date fields.
+
+mod answers;
+mod evaluate;
+mod redeem;
+mod voucher_json;
+mod wire;
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::model::{
+    ApplicationMode, Customer, Lock, Order, ProjectSettings, Redemption, Rule, StackingRules, Voucher, compact,
+};
+use crate::clock::{Millis, iso};
+use crate::ids;
+use answers::EMPTY_LIST;
+use evaluate::{Evaluation, Verdict};
+
+pub use answers::{
+    Details, EmptyList, GiftResult, OrderOut, RedeemableOut, RedeemableResult, SessionOut, Status, ValidationResponse,
+};
+pub use voucher_json::{parse_date_field, voucher_json};
+pub use wire::{
+    ApiError, CustomMessage, CustomerIn, OrderIn, RedeemableObject, RedeemableRef, SessionIn, StackableRequest,
+    parse_legacy, parse_stackable,
+};
+
+/// Expired locks are swept from every voucher after this many new locks.
+const SWEEP_EVERY: u32 = 4096;
+
+/// One simulated Voucherify project and everything it has recorded.
+#[derive(Debug, Default)]
+pub struct ProjectState {
+    pub settings: ProjectSettings,
+    pub vouchers: HashMap<String, Voucher>,
+    voucher_ids: HashMap<String, String>,
+    pub rules: HashMap<String, Rule>,
+    pub redemptions: HashMap<String, Redemption>,
+    pub orders: HashMap<String, Order>,
+    order_ids_by_source: HashMap<String, String>,
+    customers: HashMap<String, Customer>,
+    per_customer: HashMap<(String, String), i64>,
+    locks_since_sweep: u32,
+}
+
+/// `track_` plus a stable hash of the customer, as Voucherify derives it.
+pub fn tracking_id(source_id: Option<&str>) -> String {
+    // FNV-1a: stable across runs and platforms, unlike `DefaultHasher`.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in source_id.unwrap_or("").bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("track_{h:016x}")
+}
+
+impl ProjectState {
+    pub fn new(settings: ProjectSettings) -> Self {
+        ProjectState {
+            settings,
+            ..Default::default()
+        }
+    }
+
+    /// Finds a voucher by code or by its `v_…` id.
+    pub fn voucher(&self, code_or_id: &str) -> Option<&Voucher> {
+        self.vouchers.get(code_or_id).or_else(|| {
+            self.voucher_ids
+                .get(code_or_id)
+                .and_then(|code| self.vouchers.get(code))
+        })
+    }
+
+    fn voucher_code(&self, code_or_id: &str) -> Option<String> {
+        self.voucher(code_or_id).map(|v| v.code.clone())
+    }
+
+    pub fn insert_voucher(&mut self, v: Voucher) {
+        self.voucher_ids.insert(v.id.clone(), v.code.clone());
+        self.vouchers.insert(v.code.clone(), v);
+    }
+
+    pub fn remove_voucher(&mut self, code_or_id: &str) -> bool {
+        match self.voucher_code(code_or_id) {
+            Some(code) => {
+                if let Some(v) = self.vouchers.remove(&code) {
+                    self.voucher_ids.remove(&v.id);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn customer_id(&mut self, source_id: &str) -> String {
+        self.customers
+            .entry(source_id.to_owned())
+            .or_insert_with(|| Customer {
+                id: ids::prefixed("cust_", 24),
+                source_id: source_id.to_owned(),
+            })
+            .id
+            .clone()
+    }
+
+    fn customer_json(&self, source_id: Option<&str>) -> Value {
+        match source_id.and_then(|s| self.customers.get(s)) {
+            Some(c) => {
+                json!({"id": c.id, "source_id": c.source_id, "metadata": {}, "object": "customer"})
+            }
+            None => Value::Null,
+        }
+    }
+
+    /// Takes a lock (or re-takes it, for the same key) on every applicable
+    /// voucher of an evaluation.
+    fn lock_applicable(
+        &mut self,
+        ev: &Evaluation,
+        session: &SessionIn,
+        key: &str,
+        customer: Option<&str>,
+        now: Millis,
+    ) {
+        let expires_at = now + session.ttl_unit.millis(session.ttl);
+        for verdict in &ev.verdicts {
+            if let Verdict::Applicable { code, credits, .. } = verdict
+                && let Some(v) = self.vouchers.get_mut(code)
+            {
+                v.locks.insert(
+                    key.to_owned(),
+                    Lock {
+                        expires_at,
+                        credits: *credits,
+                        customer: customer.map(str::to_owned),
+                        ttl: session.ttl,
+                        ttl_unit: session.ttl_unit,
+                    },
+                );
+                self.locks_since_sweep += 1;
+            }
+        }
+        if self.locks_since_sweep >= SWEEP_EVERY {
+            self.locks_since_sweep = 0;
+            for v in self.vouchers.values_mut() {
+                v.locks.retain(|_, l| l.expires_at > now);
+            }
+        }
+    }
+
+    /// `POST /v1/validations`.
+    pub fn validate(&mut self, req: &StackableRequest, now: Millis) -> ValidationResponse {
+        let customer = req.customer.as_ref().and_then(|c| c.source_id.clone());
+        if let Some(c) = &customer {
+            self.customer_id(c);
+        }
+        let session_key = req
+            .session
+            .as_ref()
+            .map(|s| s.key.clone().unwrap_or_else(|| ids::prefixed("ssn_", 32)));
+        let ev = self.evaluate(req, session_key.as_deref(), now);
+        let mode = self.settings.redeemables_application_mode;
+        let valid = match mode {
+            ApplicationMode::All => !ev.any_inapplicable && ev.applicable > 0,
+            ApplicationMode::Partial => ev.applicable > 0,
+        };
+        if let (Some(session), Some(key)) = (&req.session, &session_key)
+            && valid
+        {
+            self.lock_applicable(&ev, session, key, customer.as_deref(), now);
+        }
+        let inapplicable: Vec<RedeemableOut> = ev
+            .outs
+            .iter()
+            .filter(|o| o.status == Status::Inapplicable)
+            .cloned()
+            .collect();
+        let skipped = ev
+            .outs
+            .iter()
+            .filter(|o| o.status == Status::Skipped)
+            .cloned()
+            .collect();
+        // PARTIAL mode lists only what applies; the rest have their own lists.
+        let redeemables = if mode == ApplicationMode::Partial && valid {
+            ev.outs.into_iter().filter(|o| o.status == Status::Applicable).collect()
+        } else {
+            ev.outs
+        };
+        ValidationResponse {
+            id: ids::prefixed_hex("valid_", 18),
+            valid,
+            redeemables,
+            inapplicable_redeemables: inapplicable,
+            skipped_redeemables: skipped,
+            order: ev.order,
+            tracking_id: tracking_id(customer.as_deref()),
+            session: req.session.as_ref().zip(session_key).map(|(s, key)| SessionOut {
+                key,
+                kind: "LOCK",
+                ttl: s.ttl,
+                ttl_unit: s.ttl_unit,
+            }),
+            stacking_rules: StackingRules::from(&self.settings),
+        }
+    }
+
+    /// `POST /v1/vouchers/{code}/validate` (legacy): one voucher, same rules.
+    pub fn validate_legacy(&mut self, code: &str, req: &StackableRequest, now: Millis) -> Result<Value, ApiError> {
+        let Some(v) = self.voucher(code) else {
+            return Err(ApiError::not_found("voucher", code));
+        };
+        let voucher_code = v.code.clone();
+        let res = self.validate(req, now);
+        let customer = req.customer.as_ref().and_then(|c| c.source_id.as_deref());
+        let v = &self.vouchers[&voucher_code];
+        let r = &res.redeemables[0];
+        if r.status == Status::Applicable {
+            let mut out = json!({
+                "valid": true,
+                "code": v.code,
+                "applicable_to": EMPTY_LIST,
+                "inapplicable_to": EMPTY_LIST,
+                "order": res.order,
+                "tracking_id": res.tracking_id,
+                "metadata": v.metadata,
+                "start_date": v.start_date.map(iso),
+                "expiration_date": v.expiration_date.map(iso),
+                "campaign": v.campaign,
+                "campaign_id": v.campaign_id,
+            });
+            if let Some(d) = &r.result.discount {
+                out["discount"] = json!(d);
+            }
+            if let Some(g) = &r.result.gift {
+                out["gift"] = json!({"amount": g.credits, "balance": g.balance, "effect": "APPLY_TO_ORDER"});
+            }
+            if let Some(s) = &res.session {
+                out["session"] = json!(s);
+            }
+            Ok(out)
+        } else {
+            let e = r
+                .result
+                .error
+                .clone()
+                .unwrap_or_else(|| ApiError::new(400, "invalid_voucher", "invalid voucher", None));
+            Ok(json!({
+                "valid": false,
+                "reason": e.message,
+                "error": e,
+                "tracking_id": tracking_id(customer),
+                "code": v.code,
+                "metadata": v.metadata,
+            }))
+        }
+    }
+
+    /// `DELETE /v1/vouchers/{code}/sessions/{key}`.
+    pub fn release_session(&mut self, code: &str, key: &str, now: Millis) -> Result<(), ApiError> {
+        let code = self
+            .voucher_code(code)
+            .ok_or_else(|| ApiError::not_found("voucher", code))?;
+        let v = self.vouchers.get_mut(&code).expect("found above");
+        match v.locks.remove(key) {
+            Some(l) if l.expires_at > now => Ok(()),
+            _ => Err(ApiError::not_found("session", key)),
+        }
+    }
+
+    /// Live session locks, for `GET /_sim/sessions`.
+    pub fn live_sessions(&self, now: Millis) -> Vec<Value> {
+        let mut out: Vec<Value> = self
+            .vouchers
+            .values()
+            .flat_map(|v| {
+                v.live_locks(now).map(move |(key, l)| {
+                    json!({
+                        "key": key,
+                        "voucher": v.code,
+                        "customer": l.customer,
+                        "expires_at": iso(l.expires_at),
+                        "ttl": compact(l.ttl),
+                        "ttl_unit": l.ttl_unit,
+                        "credits": l.credits,
+                    })
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a["key"].as_str(), a["voucher"].as_str()).cmp(&(b["key"].as_str(), b["voucher"].as_str())));
+        out
+    }
+}
