@@ -14,9 +14,10 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
-use couponbridge::adapter::parse_body;
+use couponbridge::gameball::parse_body;
 use couponbridge::clock::Clock;
-use couponbridge::gameball::{ValidCoupon, ValidateRequest, ValidateResponse};
+use couponbridge::gameball::seed::{ValidCoupon, ValidateResponse};
+use couponbridge::gameball::v4::ValidateRequest;
 use couponbridge::locks::LockRecord;
 use couponbridge::money::DecimalNumber;
 use couponbridge::replay::compare::{Comparer, RulesFile};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::adapter::ops::{CouponDraft, DraftDiscount};
 use crate::config::Messages;
 use crate::gameball::{CombinesWith, Coupon};
 use crate::money::DecimalNumber;
@@ -123,6 +124,15 @@ pub enum Outcome {
     NotChecked {
         code: String,
     },
+}
+
+impl Outcome {
+    pub fn code(&self) -> &str {
+        match self {
+            Outcome::Applicable(a) => &a.code,
+            Outcome::Inapplicable { code, .. } | Outcome::NotChecked { code } => code,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -341,6 +351,41 @@ pub fn redemption_request(
         }),
         metadata,
     }
+}
+
+/// `POST /v1/vouchers` for a new coupon: a DISCOUNT_VOUCHER with the
+/// draft's discount, limit and dates; the code is Voucherify's to generate
+/// when the draft has none. The customer is kept in metadata, since an
+/// SDK-era coupon is created for a player.
+pub fn voucher_request(draft: &CouponDraft) -> Value {
+    let discount = match &draft.discount {
+        DraftDiscount::Percent { percent, cap_minor } => {
+            let mut d = serde_json::json!({"type": "PERCENT", "percent_off": serde_json::to_value(percent).unwrap_or_default()});
+            if let Some(cap) = cap_minor {
+                d["amount_limit"] = (*cap).into();
+            }
+            d
+        }
+        DraftDiscount::Amount { minor } => serde_json::json!({"type": "AMOUNT", "amount_off": minor}),
+        DraftDiscount::FreeShipping => serde_json::json!({
+            "type": "UNIT", "unit_off": 1, "unit_type": crate::voucherify::FREE_SHIPPING_UNIT, "effect": "ADD_MISSING_ITEMS"
+        }),
+    };
+    let mut body = serde_json::json!({
+        "type": "DISCOUNT_VOUCHER",
+        "discount": discount,
+        "metadata": {"source": "couponbridge", "gameball_player_unique_id": draft.customer_id},
+    });
+    let mut set = |key: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            body[key] = v;
+        }
+    };
+    set("code", draft.code.clone().map(Value::from));
+    set("start_date", draft.start_date.clone().map(Value::from));
+    set("expiration_date", draft.expiration_date.clone().map(Value::from));
+    set("redemption", draft.usage_limit.map(|q| serde_json::json!({"quantity": q})));
+    body
 }
 
 /// A bound from a validation rule: `order.amount` → minimum order,

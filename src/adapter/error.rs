@@ -1,11 +1,11 @@
-//! Every way a Gameball call can fail, where the failure came from, and
-//! the one place that turns a failure into Gameball's v4 error envelope.
+//! Every way a Gameball call can fail, where the failure came from and
+//! why (pingora's error: source, cause, retry safety), and the one place
+//! that maps a failure to an HTTP status. Each dialect in `crate::gameball`
+//! writes the body: the v4 envelope or the legacy `{code, message}`.
 
-use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use crate::gameball::{DOCUMENTATION_URL, ErrorEnvelope, error_type};
 use crate::locks::StoreError;
-use crate::net::{Body, json_bytes_response};
 use crate::voucherify::client::{ErrorKind as UpstreamKind, UpstreamError};
 
 /// Where a failure came from (pingora's `ErrorSource`): it decides whose
@@ -34,6 +34,13 @@ pub enum Kind {
     NotFound,
     /// The lock was used, released or has expired.
     LockEnded,
+    /// Voucherify refused to redeem (or, for the SDK-era API, to validate)
+    /// a coupon: expired, used up, not eligible...
+    CouponRefused,
+    /// A coupon with that code exists already.
+    AlreadyExists,
+    /// The body's `hash` (SDK-era API) does not match the secret key.
+    HashInvalid,
     /// Another operation on the same lock or order is under way.
     InProgress,
     DuplicateOrder,
@@ -57,7 +64,9 @@ impl Kind {
             Kind::InvalidValue => (StatusCode::UNPROCESSABLE_ENTITY, 3003),
             Kind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, 3011),
             Kind::NotFound => (StatusCode::NOT_FOUND, 4004),
-            Kind::LockEnded => (StatusCode::BAD_REQUEST, 4000),
+            Kind::LockEnded | Kind::CouponRefused => (StatusCode::BAD_REQUEST, 4000),
+            Kind::AlreadyExists => (StatusCode::UNPROCESSABLE_ENTITY, 3007),
+            Kind::HashInvalid => (StatusCode::UNAUTHORIZED, 3005),
             Kind::InProgress => (StatusCode::UNPROCESSABLE_ENTITY, 2001),
             Kind::DuplicateOrder => (StatusCode::UNPROCESSABLE_ENTITY, 9004),
             Kind::UpstreamUnavailable | Kind::StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, 5003),
@@ -73,6 +82,9 @@ pub struct Failure {
     pub message: String,
     /// Seconds, for `Retry-After` (Voucherify's own rate limit).
     pub retry_after: Option<u64>,
+    /// What failed underneath, for the log (never for the client): which
+    /// Voucherify or lock-store call, and how (connect, timeout, status).
+    pub cause: Option<String>,
 }
 
 impl Failure {
@@ -82,7 +94,20 @@ impl Failure {
             source,
             message: message.into(),
             retry_after: None,
+            cause: None,
         }
+    }
+
+    pub fn caused_by(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(cause.to_string());
+        self
+    }
+
+    /// Whether the client may send the same request again: nothing it sent
+    /// was wrong, and every operation is safe to retry (redemptions are
+    /// claimed and reconciled).
+    pub fn retryable(&self) -> bool {
+        self.kind.status_and_code().0.is_server_error() || self.kind == Kind::InProgress
     }
 
     pub fn client(kind: Kind, message: impl Into<String>) -> Self {
@@ -107,27 +132,8 @@ impl Failure {
         Self::new(Kind::Internal, Source::Internal, message)
     }
 
-    /// Gameball's envelope, with the status the kind maps to.
-    pub fn to_response(&self, request_id: &str) -> Response<Body> {
-        let (status, headers, body) = self.parts(request_id);
-        let mut res = json_bytes_response(status, body);
-        res.headers_mut().extend(headers);
-        res
-    }
-
-    /// The status, the headers besides `Content-Type`, and the envelope's
-    /// bytes: for callers that record the answer before sending it.
-    pub fn parts(&self, request_id: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
-        let (status, code) = self.kind.status_and_code();
-        let envelope = ErrorEnvelope {
-            code,
-            kind: error_type(code),
-            message: self.message.clone(),
-            documentation_url: DOCUMENTATION_URL,
-            request_id: request_id.to_owned(),
-        };
-        // Strings and numbers only: encoding cannot fail.
-        let body = serde_json::to_vec(&envelope).unwrap_or_default();
+    /// The headers an error answer carries besides `Content-Type`.
+    pub fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -137,7 +143,7 @@ impl Failure {
             // request on this connection.
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        (status, headers, body)
+        headers
     }
 }
 
@@ -157,7 +163,7 @@ impl From<UpstreamError> for Failure {
                 "The coupon service is unavailable; retry later".to_owned(),
             ),
         };
-        let mut f = Failure::new(kind, Source::Upstream, message);
+        let mut f = Failure::new(kind, Source::Upstream, message).caused_by(&e);
         if let UpstreamKind::RateLimited(secs) = e.kind {
             f.retry_after = secs.or(Some(1));
         }
@@ -167,17 +173,20 @@ impl From<UpstreamError> for Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
+        let cause = e.to_string();
         match e {
             StoreError::Unavailable(_) => Failure::new(
                 Kind::StoreUnavailable,
                 Source::Store,
                 "The lock store is unavailable; retry later",
-            ),
+            )
+            .caused_by(cause),
             StoreError::Corrupt(_) | StoreError::Config(_) => Failure::new(
                 Kind::Internal,
                 Source::Store,
                 "The lock store returned an unreadable record",
-            ),
+            )
+            .caused_by(cause),
         }
     }
 }
@@ -211,9 +220,10 @@ mod tests {
             kind: UpstreamKind::RateLimited(Some(7)),
         }
         .into();
-        let res = f.to_response("rid");
-        assert_eq!(res.status(), 503);
-        assert_eq!(res.headers()[header::RETRY_AFTER], "7");
+        assert_eq!(f.kind.status_and_code().0, 503);
+        assert_eq!(f.headers()[header::RETRY_AFTER], "7");
+        assert!(f.retryable());
+        assert_eq!(f.cause.as_deref(), Some("Voucherify validate: rate limit reached"));
         let timeout: Failure = UpstreamError {
             op: Op::Validate,
             kind: UpstreamKind::Timeout,
@@ -225,8 +235,9 @@ mod tests {
 
     #[test]
     fn too_large_closes_the_connection() {
-        let res = Failure::client(Kind::TooLarge, "big").to_response("r");
-        assert_eq!(res.status(), 413);
-        assert_eq!(res.headers()[header::CONNECTION], "close");
+        let f = Failure::client(Kind::TooLarge, "big");
+        assert_eq!(f.kind.status_and_code().0, 413);
+        assert_eq!(f.headers()[header::CONNECTION], "close");
+        assert!(!f.retryable());
     }
 }

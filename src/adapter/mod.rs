@@ -1,46 +1,43 @@
 //! The adapter: Gameball's coupon API in, Voucherify validation sessions
 //! out, lock references in the lock store.
 //!
-//! A request passes named phases (pingora's model): route → authenticate →
-//! read the body (bounded) → the operation's flow → respond (status
-//! mapping, request id, metrics, access log, recording). Each Gameball
-//! operation is one flow in its own file:
+//! A request passes named phases (pingora's model), each in one place:
 //!
-//! | Gameball call | flow |
-//! |---|---|
-//! | `POST …/coupons/validate`, `POST …/coupons/{code}/validate` | [`validate`] |
-//! | `GET …/locks/{lockReference}` | [`details`] |
-//! | `DELETE …/coupons/{lockReference}`, `POST …/coupons/release` | [`release`] |
-//! | `POST …/coupons/burn`, `POST …/orders` | [`redeem`] |
-//! | anything else | [`passthrough`] |
+//! 1. route: [`routes::route`] finds the row (operation + who speaks it);
+//! 2. mode: the tenant's `[routes]` says translate or pass through;
+//! 3. authenticate: `apikey` names the tenant, `secretkey` is checked;
+//! 4. read the body, bounded;
+//! 5. parse: the dialect ([`crate::gameball::Dialect`]) makes a typed
+//!    command (and checks the SDK-era body `hash`);
+//! 6. apply: [`ops::apply`] runs the operation, in its own task: a client
+//!    that hangs up mid-request does not cancel a half-done lock or burn,
+//!    which finishes (or compensates) on its own; the per-request deadline
+//!    only stops the waiting;
+//! 7. render: the dialect writes the answer or the failure;
+//! 8. respond: request id, metrics, access log, recording.
 //!
-//! Flows run in their own task: a client that hangs up mid-request does
-//! not cancel a half-done lock or burn, which finishes (or compensates) on
-//! its own; the per-request deadline only stops the waiting.
+//! So an endpoint's whole path is its row in [`routes`], its parse/render
+//! in `crate::gameball`, and its operation in [`ops`].
 
-pub mod details;
 pub mod error;
+pub mod ops;
 pub mod passthrough;
-pub mod redeem;
-pub mod release;
-pub mod validate;
+pub mod routes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use percent_encoding::percent_decode_str;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
 use crate::clock::{Clock, Millis};
-use crate::config::{LockConfig, Messages, RouteMode, Routes, TenantConfig};
+use crate::config::{LockConfig, Messages, RouteMode, Routes, Secret, TenantConfig, V4Dialect};
+use crate::gameball::{self, Dialect, ParseCtx, Parsed, RenderCtx, RequestView};
 use crate::ids;
 use crate::locks::Store;
 use crate::metrics::Metrics;
@@ -51,79 +48,17 @@ use crate::record::{Recorder, RequestParts, ResponseParts, UpstreamTap};
 use crate::voucherify::client::{CallCtx, Upstream, VoucherifyClient};
 use error::{Failure, Kind};
 use passthrough::Passthrough;
-
-/// A translated Gameball call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    ValidateMany,
-    ValidateOne(String),
-    LockDetails(String),
-    /// `DELETE …/coupons/{ref}` names the reference; `POST …/release` does not.
-    Release(Option<String>),
-    Burn,
-    Orders,
-}
-
-impl Route {
-    /// The route's name in `[routes]` and in metrics.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Route::ValidateMany => "validate",
-            Route::ValidateOne(_) => "validate_single",
-            Route::LockDetails(_) => "lock_details",
-            Route::Release(_) => "release",
-            Route::Burn => "burn",
-            Route::Orders => "orders",
-        }
-    }
-
-    fn mode(&self, routes: &Routes) -> RouteMode {
-        match self {
-            Route::ValidateMany => routes.validate,
-            Route::ValidateOne(_) => routes.validate_single,
-            Route::LockDetails(_) => routes.lock_details,
-            Route::Release(_) => routes.release,
-            Route::Burn => routes.burn,
-            Route::Orders => routes.orders,
-        }
-    }
-}
-
-/// Which Gameball call a method and path are. Accepts the `/api/v4.0/`,
-/// `/api/v4/` and `/api/v4.1/` prefixes; literal segments match without
-/// regard to case (Gameball's older SDKs wrote `Integrations`).
-pub fn route(method: &Method, path: &str) -> Option<Route> {
-    let rest = path.strip_prefix("/api/")?;
-    let (version, rest) = rest.split_once('/')?;
-    if !["v4.0", "v4", "v4.1"].iter().any(|v| v.eq_ignore_ascii_case(version)) {
-        return None;
-    }
-    let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    let is = |i: usize, lit: &str| segs.get(i).is_some_and(|s| s.eq_ignore_ascii_case(lit));
-    let decoded = |i: usize| percent_decode_str(segs[i]).decode_utf8_lossy().into_owned();
-    if !is(0, "integrations") {
-        return None;
-    }
-    match (method, segs.len()) {
-        (&Method::POST, 2) if is(1, "orders") => Some(Route::Orders),
-        (&Method::POST, 3) if is(1, "coupons") && is(2, "validate") => Some(Route::ValidateMany),
-        (&Method::POST, 3) if is(1, "coupons") && is(2, "burn") => Some(Route::Burn),
-        (&Method::POST, 3) if is(1, "coupons") && is(2, "release") => Some(Route::Release(None)),
-        (&Method::POST, 4) if is(1, "coupons") && is(3, "validate") && !segs[2].is_empty() => {
-            Some(Route::ValidateOne(decoded(2)))
-        }
-        (&Method::DELETE, 3) if is(1, "coupons") && !segs[2].is_empty() => Some(Route::Release(Some(decoded(2)))),
-        (&Method::GET, 3) if is(1, "locks") && !segs[2].is_empty() => Some(Route::LockDetails(decoded(2))),
-        _ => None,
-    }
-}
+use routes::{Matched, Speaker};
 
 /// One merchant, as the adapter uses it.
 #[derive(Debug)]
 pub struct Tenant {
     pub name: String,
     secret_digest: SecretDigest,
+    /// Kept for the SDK-era body `hash` (a SHA-1 over it); never printed.
+    secret: Secret,
     pub decimals: u32,
+    pub dialect: V4Dialect,
     pub upstream: Upstream,
     pub routes: Routes,
     pub messages: Messages,
@@ -134,7 +69,9 @@ impl Tenant {
         Ok(Tenant {
             name: cfg.name.clone(),
             secret_digest: SecretDigest(Sha256::digest(cfg.secret_key.expose().as_bytes()).into()),
+            secret: cfg.secret_key.clone(),
             decimals: cfg.currency_decimals,
+            dialect: cfg.dialect,
             upstream: Upstream::new(&cfg.voucherify).map_err(|e| format!("tenants.{}.voucherify: {e}", cfg.name))?,
             routes: cfg.routes,
             messages: cfg.messages.clone(),
@@ -221,63 +158,6 @@ impl Ctx {
     }
 }
 
-/// A 200 JSON answer, kept as bytes so it can be recorded as sent.
-pub struct Json {
-    pub body: Vec<u8>,
-}
-
-impl Json {
-    pub fn ok<T: Serialize>(value: &T) -> Result<Json, Failure> {
-        serde_json::to_vec(value)
-            .map(|body| Json { body })
-            .map_err(|e| Failure::internal(format!("cannot encode the answer: {e}")))
-    }
-}
-
-/// A required id field (a string or a number in Gameball's API), trimmed.
-pub(crate) fn required(id: Option<&crate::gameball::StringOrNumber>, field: &str) -> Result<String, Failure> {
-    id.map(|c| c.0.trim())
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| Failure::missing(field))
-}
-
-/// The coupon codes of a request, trimmed, each once, in the order given;
-/// empty ones are left out.
-pub(crate) fn codes_of(list: Option<&Vec<crate::gameball::CouponRef>>) -> Vec<String> {
-    let mut codes: Vec<String> = Vec::new();
-    for c in list.into_iter().flatten() {
-        let code = c.code().trim();
-        if !code.is_empty() && !codes.iter().any(|x| x == code) {
-            codes.push(code.to_owned());
-        }
-    }
-    codes
-}
-
-/// Parses a request body, telling malformed JSON (3016) from a
-/// well-formed body with a wrong value (3003, naming the field).
-pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_data() {
-            Failure::invalid(&path, inner)
-        } else {
-            Failure::client(
-                Kind::MalformedJson,
-                format!("The request body is not valid JSON: {inner}"),
-            )
-        }
-    })
-}
-
 impl App {
     pub fn new(p: AppParts) -> Self {
         let tenants = p
@@ -302,8 +182,15 @@ impl App {
     }
 
     /// The authenticate phase: the tenant whose `apikey` this is, with the
-    /// secret checked in constant time.
-    fn authenticate(&self, headers: &HeaderMap, tenant: Option<&Arc<Tenant>>) -> Result<Arc<Tenant>, Failure> {
+    /// secret checked in constant time. The SDK-era API proves the secret
+    /// with the body's `hash` instead (checked after the parse), so there
+    /// the `secretkey` header is optional, but checked when sent.
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        tenant: Option<&Arc<Tenant>>,
+        speaker: Speaker,
+    ) -> Result<Arc<Tenant>, Failure> {
         let Some(tenant) = tenant else {
             let message = match text(headers, "apikey") {
                 None => "The apikey header is required",
@@ -312,6 +199,7 @@ impl App {
             return Err(Failure::client(Kind::Unauthorized, message));
         };
         match text(headers, "secretkey") {
+            None if speaker == Speaker::Legacy => Ok(tenant.clone()),
             None => Err(Failure::client(
                 Kind::SecretRequired,
                 "The secretkey header is required",
@@ -343,39 +231,39 @@ impl App {
         request_id: String,
     ) -> Response<Body> {
         let started = Instant::now();
-        let route = route(req.method(), req.uri().path());
+        let matched = routes::route(req.method(), req.uri().path());
         let tenant = text(req.headers(), "apikey").and_then(|k| self.tenants.get(k)).cloned();
+        let route_name = matched.as_ref().map_or("passthrough", |m| m.op().name());
         let span = tracing::Span::current();
-        span.record("route", route.as_ref().map_or("passthrough", |r| r.name()));
+        span.record("route", route_name);
         span.record("tenant", tenant.as_ref().map_or("-", |t| t.name.as_str()));
+        // Errors of a pass-through (or an unknown path) are written in the
+        // dialect the path's family speaks too.
+        let speaker = matched.as_ref().map_or(Speaker::TenantV4, |m| m.row.speaker);
+        let dialect = Dialect::for_route(speaker, tenant.as_ref().map(|t| t.dialect));
 
-        let translated = route.clone().filter(|r| {
+        let translated = matched.filter(|m| {
             let routes = tenant.as_ref().map_or(&self.routes, |t| &t.routes);
-            r.mode(routes) == RouteMode::Translate || self.passthrough.is_none()
+            routes.mode(m.op()) == RouteMode::Translate || self.passthrough.is_none()
         });
-        let (route_name, mut res) = match translated {
-            Some(route) => {
-                let name = route.name();
-                (
-                    name,
-                    self.translated(route, tenant.clone(), req, conn, &request_id).await,
-                )
-            }
+        let mut res = match translated {
+            Some(m) => self.translated(m, dialect, tenant.clone(), req, conn, &request_id).await,
             None => {
-                let name = route.as_ref().map_or("passthrough", |r| r.name());
-                let res = match &self.passthrough {
+                let forwarded = match &self.passthrough {
                     Some(p) => p.forward(&self, req, conn, &request_id).await,
-                    None => Failure::client(
+                    None => Err(Failure::client(
                         Kind::NotFound,
                         format!(
                             "{} {} is not a Gameball coupon endpoint couponbridge serves",
                             req.method(),
                             req.uri().path()
                         ),
-                    )
-                    .to_response(&request_id),
+                    )),
                 };
-                (name, res)
+                forwarded.unwrap_or_else(|f| {
+                    log_failure(&f, &request_id);
+                    dialect.error_response(&f, &request_id)
+                })
             }
         };
         if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -390,7 +278,8 @@ impl App {
 
     async fn translated(
         self: &Arc<Self>,
-        route: Route,
+        matched: Matched,
+        dialect: Dialect,
         tenant: Option<Arc<Tenant>>,
         req: Request<Incoming>,
         conn: ConnInfo,
@@ -411,31 +300,38 @@ impl App {
                 format!("Reading the body failed: {e}"),
             )),
         };
-        let outcome = match (self.authenticate(&parts.headers, tenant.as_ref()), body) {
+        let req_body = body.as_ref().cloned().unwrap_or_default();
+        let outcome = match (self.authenticate(&parts.headers, tenant.as_ref(), matched.row.speaker), body) {
             (Err(f), _) | (Ok(_), Err(f)) => Err(f),
             (Ok(tenant), Ok(body)) => {
+                let view = RequestView {
+                    matched: &matched,
+                    query: parts.uri.query(),
+                    headers: &parts.headers,
+                    body: &body,
+                };
                 let ctx = Ctx {
                     app: self.clone(),
                     tenant,
                     request_id: request_id.to_owned(),
                     tap: recording.as_ref().map(|r| r.tap()),
                 };
-                self.run_flow(ctx, route, body.clone()).await.map(|j| (j, body))
+                self.parse_and_apply(ctx, dialect, &view).await
             }
         };
 
-        let (status, mut headers, res_body, req_body) = match outcome {
-            Ok((json, req_body)) => (StatusCode::OK, HeaderMap::new(), Bytes::from(json.body), req_body),
+        let (status, headers, res_body) = match outcome {
+            Ok(json) => {
+                let mut headers = HeaderMap::new();
+                headers.insert(header::CONTENT_TYPE, gameball::JSON_UTF8);
+                (StatusCode::OK, headers, Bytes::from(json))
+            }
             Err(f) => {
                 log_failure(&f, request_id);
-                let (status, headers, body) = f.parts(request_id);
-                (status, headers, Bytes::from(body), Bytes::new())
+                let (status, headers, body) = dialect.error(&f, request_id);
+                (status, headers, Bytes::from(body))
             }
         };
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
         if let (Some(rec), Some(url)) = (recording, url) {
             rec.finish(
                 RequestParts {
@@ -460,30 +356,46 @@ impl App {
         res
     }
 
-    /// Runs a flow in its own task, waiting at most the request deadline.
-    async fn run_flow(&self, ctx: Ctx, route: Route, body: Bytes) -> Result<Json, Failure> {
-        let task = tokio::spawn(
-            async move {
-                match route {
-                    Route::ValidateMany => validate::many(&ctx, &body).await,
-                    Route::ValidateOne(code) => validate::one(&ctx, code, &body).await,
-                    Route::LockDetails(reference) => details::lock_details(&ctx, &reference).await,
-                    Route::Release(reference) => release::release(&ctx, reference, &body).await,
-                    Route::Burn => redeem::burn(&ctx, &body).await,
-                    Route::Orders => redeem::order(&ctx, &body).await,
-                }
-            }
-            .in_current_span(),
-        );
-        match tokio::time::timeout(self.request_timeout, task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(Failure::internal(format!("the request failed unexpectedly: {join}"))),
-            Err(_) => Err(Failure::new(
-                Kind::UpstreamUnavailable,
-                error::Source::Internal,
-                "The request did not finish in time; retry later",
-            )),
+    /// Parse, check the body's proof, apply (in its own task, waiting at
+    /// most the request deadline), render.
+    async fn parse_and_apply(&self, ctx: Ctx, dialect: Dialect, view: &RequestView<'_>) -> Result<Vec<u8>, Failure> {
+        let tenant = ctx.tenant.clone();
+        let Parsed { command, proof } = dialect.parse(
+            view,
+            &ParseCtx {
+                decimals: tenant.decimals,
+                locks: &self.locks,
+            },
+        )?;
+        if let Some(proof) = proof
+            && !gameball::legacy::hash_matches(&proof, tenant.secret.expose())
+        {
+            return Err(Failure::client(
+                Kind::HashInvalid,
+                "The hash is not valid for this playerUniqueId and secret key",
+            ));
         }
+        let task = tokio::spawn(async move { ops::apply(&ctx, command).await }.in_current_span());
+        let answer = match tokio::time::timeout(self.request_timeout, task).await {
+            Ok(Ok(result)) => result?,
+            Ok(Err(join)) => return Err(Failure::internal(format!("the request failed unexpectedly: {join}"))),
+            Err(_) => {
+                return Err(Failure::new(
+                    Kind::UpstreamUnavailable,
+                    error::Source::Internal,
+                    "The request did not finish in time; retry later",
+                )
+                .caused_by(format!("request_timeout ({:?}) reached", self.request_timeout)));
+            }
+        };
+        dialect.render(
+            &answer,
+            &RenderCtx {
+                decimals: tenant.decimals,
+                messages: &tenant.messages,
+                op: view.op(),
+            },
+        )
     }
 }
 
@@ -501,91 +413,11 @@ pub(crate) fn full_url_parts(parts: &http::request::Parts, tls: bool) -> String 
 
 fn log_failure(f: &Failure, request_id: &str) {
     let (status, code) = f.kind.status_and_code();
+    let cause = f.cause.as_deref().unwrap_or("-");
     if status.is_server_error() {
-        tracing::warn!(request_id, source = ?f.source, code, message = %f.message, "request failed");
+        tracing::warn!(request_id, source = ?f.source, code, message = %f.message, cause, retryable = f.retryable(), "request failed");
     } else {
-        tracing::debug!(request_id, source = ?f.source, code, message = %f.message, "request refused");
+        tracing::debug!(request_id, source = ?f.source, code, message = %f.message, cause, "request refused");
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gameball::CouponRef;
-
-    #[test]
-    fn codes_are_trimmed_and_deduplicated() {
-        let list = vec![
-            CouponRef::Code(" A ".into()),
-            CouponRef::Code("A".into()),
-            CouponRef::Code("".into()),
-            CouponRef::Code("B".into()),
-        ];
-        assert_eq!(codes_of(Some(&list)), vec!["A".to_string(), "B".to_string()]);
-        assert!(codes_of(None).is_empty());
-    }
-
-    #[test]
-    fn routes_accept_every_documented_prefix_and_spelling() {
-        for prefix in ["/api/v4.0", "/api/v4", "/api/v4.1", "/api/V4.0"] {
-            assert_eq!(
-                route(&Method::POST, &format!("{prefix}/integrations/coupons/validate")),
-                Some(Route::ValidateMany)
-            );
-        }
-        for (m, p, want) in [
-            (
-                Method::POST,
-                "/api/v4.0/Integrations/Coupons/SAVE%2010/validate",
-                Route::ValidateOne("SAVE 10".into()),
-            ),
-            (
-                Method::DELETE,
-                "/api/v4.0/integrations/coupons/abc",
-                Route::Release(Some("abc".into())),
-            ),
-            (
-                Method::POST,
-                "/api/v4.0/integrations/coupons/release",
-                Route::Release(None),
-            ),
-            (Method::POST, "/api/v4.0/integrations/coupons/burn", Route::Burn),
-            (
-                Method::GET,
-                "/api/v4.0/integrations/locks/abc",
-                Route::LockDetails("abc".into()),
-            ),
-            (Method::POST, "/api/v4.0/integrations/orders", Route::Orders),
-        ] {
-            assert_eq!(route(&m, p), Some(want), "{m} {p}");
-        }
-    }
-
-    #[test]
-    fn everything_else_is_not_translated() {
-        for (m, p) in [
-            (Method::GET, "/api/v4.0/integrations/coupons/validate"),
-            (Method::POST, "/api/v3.0/integrations/coupons/validate"),
-            (Method::POST, "/api/v4.0/integrations/customers"),
-            (Method::POST, "/api/v4.0/integrations/coupons/predefined/x"),
-            (Method::GET, "/api/v4.0/integrations/locks/"),
-            (Method::POST, "/healthz"),
-        ] {
-            assert_eq!(route(&m, p), None, "{m} {p}");
-        }
-    }
-
-    #[test]
-    fn bodies_tell_malformed_json_from_wrong_values() {
-        #[derive(serde::Deserialize, Debug)]
-        #[allow(dead_code)]
-        struct B {
-            lock: Option<bool>,
-        }
-        assert_eq!(parse_body::<B>(b"{oops").unwrap_err().kind, Kind::MalformedJson);
-        let wrong = parse_body::<B>(br#"{"lock": "yes"}"#).unwrap_err();
-        assert_eq!(wrong.kind, Kind::InvalidValue);
-        assert!(wrong.message.contains("lock"), "{}", wrong.message);
-        assert!(parse_body::<B>(b"").is_ok(), "an empty body is an empty object");
-    }
-}

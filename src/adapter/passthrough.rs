@@ -59,13 +59,18 @@ impl Passthrough {
             .build()
     }
 
-    pub async fn forward(&self, app: &App, req: Request<Incoming>, conn: ConnInfo, request_id: &str) -> Response<Body> {
+    pub async fn forward(
+        &self,
+        app: &App,
+        req: Request<Incoming>,
+        conn: ConnInfo,
+        request_id: &str,
+    ) -> Result<Response<Body>, Failure> {
         let (mut parts, body) = req.into_parts();
         let uri = match self.upstream_uri(&parts.uri) {
             Ok(u) => u,
             Err(e) => {
-                return Failure::client(Kind::NotFound, format!("Cannot forward this path: {e}"))
-                    .to_response(request_id);
+                return Err(Failure::client(Kind::NotFound, format!("Cannot forward this path: {e}")));
             }
         };
         let recording = app.recorder.as_ref().and_then(|r| r.begin());
@@ -108,21 +113,20 @@ impl Passthrough {
         let res = match tokio::time::timeout(self.timeout, self.client.request(upstream)).await {
             Ok(Ok(res)) => res,
             Ok(Err(e)) => {
-                tracing::warn!(request_id, error = %e, "pass-through upstream failed");
-                return Failure::new(
+                return Err(Failure::new(
                     Kind::UpstreamUnavailable,
                     Source::Upstream,
                     "Gameball is unavailable; retry later",
                 )
-                .to_response(request_id);
+                .caused_by(format!("pass-through: {e}")));
             }
             Err(_) => {
-                return Failure::new(
+                return Err(Failure::new(
                     Kind::UpstreamUnavailable,
                     Source::Upstream,
                     "Gameball did not answer in time",
                 )
-                .to_response(request_id);
+                .caused_by(format!("pass-through: no answer in {:?}", self.timeout)));
             }
         };
         let (mut rparts, rbody) = res.into_parts();
@@ -160,7 +164,7 @@ impl Passthrough {
             }
             None => stream(rbody),
         };
-        Response::from_parts(rparts, body)
+        Ok(Response::from_parts(rparts, body))
     }
 }
 

@@ -140,8 +140,8 @@ impl MemoryStore {
                 None if e.value.lease_until > now => Claim::Busy,
                 None => {
                     e.value.lease_until = lease_until;
-                    e.value.attempt = op.attempt.to_owned();
-                    Claim::Resumed
+                    let earlier = std::mem::replace(&mut e.value.attempt, op.attempt.to_owned());
+                    Claim::Resumed { earlier }
                 }
             },
         }

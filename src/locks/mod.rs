@@ -218,6 +218,8 @@ pub struct NewTerms<'a> {
 pub enum OpKind {
     Order,
     Burn,
+    /// An SDK-era redemption of one code by one customer.
+    Redeem,
 }
 
 impl OpKind {
@@ -225,6 +227,7 @@ impl OpKind {
         match self {
             OpKind::Order => "order",
             OpKind::Burn => "burn",
+            OpKind::Redeem => "redeem",
         }
     }
 }
@@ -245,8 +248,9 @@ pub struct OpAttempt<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     Claimed,
-    /// A previous attempt's lease ran out with its outcome unknown.
-    Resumed,
+    /// A previous attempt's lease ran out with its outcome unknown; this
+    /// is that attempt's id, so the caller can look for what it did.
+    Resumed { earlier: String },
     Busy,
     /// Done before; carries what that attempt stored.
     Done(String),

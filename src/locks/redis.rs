@@ -118,8 +118,9 @@ if not st then
 end
 if st == 'done' then return {'done', redis.call('HGET', KEYS[1], 'res') or ''} end
 if tonumber(redis.call('HGET', KEYS[1], 'lease') or '0') > tonumber(ARGV[1]) then return {'busy'} end
+local earlier = redis.call('HGET', KEYS[1], 'att') or ''
 redis.call('HSET', KEYS[1], 'lease', ARGV[2], 'att', ARGV[3])
-return {'resumed'}
+return {'resumed', earlier}
 "#;
 
 const SETTLE: &str = r#"
@@ -467,7 +468,9 @@ impl RedisStore {
         let items: Vec<String> = self.run_as(&inv).await?;
         Ok(match items.first().map(String::as_str) {
             Some("claimed") => Claim::Claimed,
-            Some("resumed") => Claim::Resumed,
+            Some("resumed") => Claim::Resumed {
+                earlier: items.get(1).cloned().unwrap_or_default(),
+            },
             Some("busy") => Claim::Busy,
             Some("done") => Claim::Done(items.get(1).cloned().unwrap_or_default()),
             other => return Err(StoreError::Corrupt(format!("claim answered {other:?}"))),

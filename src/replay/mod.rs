@@ -225,7 +225,7 @@ pub async fn replay_against(
     };
     for ex in &loaded.exchanges {
         let method = Method::from_bytes(ex.method.as_bytes()).unwrap_or_default();
-        if stub.is_some() && crate::adapter::route(&method, ex.path.split('?').next().unwrap_or("")).is_none() {
+        if stub.is_some() && crate::adapter::routes::route(&method, ex.path.split('?').next().unwrap_or("")).is_none() {
             // Offline there is no Gameball to pass other calls to.
             report.skipped += 1;
             continue;

@@ -69,6 +69,7 @@ pub enum Op {
     GetVoucher,
     GetRule,
     GetOrder,
+    CreateVoucher,
 }
 
 impl Op {
@@ -80,6 +81,7 @@ impl Op {
             Op::GetVoucher => "get_voucher",
             Op::GetRule => "get_rule",
             Op::GetOrder => "get_order",
+            Op::CreateVoucher => "create_voucher",
         }
     }
 }
@@ -163,6 +165,14 @@ impl std::error::Error for UpstreamError {}
 pub struct CallCtx<'a> {
     pub request_id: &'a str,
     pub tap: Option<&'a UpstreamTap>,
+}
+
+/// The outcome of a voucher creation that Voucherify answered.
+#[derive(Debug)]
+pub enum CreateOutcome {
+    Created(Voucher),
+    /// A 4xx (a duplicate code, a value it refuses): nothing was created.
+    Refused(u16, ErrorObject),
 }
 
 /// The outcome of a redemption that Voucherify answered.
@@ -358,6 +368,28 @@ impl VoucherifyClient {
         match a.status.as_u16() {
             200 => Self::parse(op, &a).map(RedeemOutcome::Redeemed),
             400..=499 => Ok(RedeemOutcome::Refused(
+                a.status.as_u16(),
+                Self::parse(op, &a).unwrap_or_default(),
+            )),
+            _ => Err(Self::unexpected(op, &a)),
+        }
+    }
+
+    /// `POST /v1/vouchers`. Not retried once it may have been sent: a
+    /// second try of a generated code would create a second coupon.
+    pub async fn create_voucher(
+        &self,
+        up: &Upstream,
+        body: &serde_json::Value,
+        ctx: CallCtx<'_>,
+    ) -> Result<CreateOutcome, UpstreamError> {
+        let op = Op::CreateVoucher;
+        let a = self
+            .call(up, op, Method::POST, "/v1/vouchers", Some(Self::json(op, body)?), ctx)
+            .await?;
+        match a.status.as_u16() {
+            200 | 201 => Self::parse(op, &a).map(CreateOutcome::Created),
+            400..=499 => Ok(CreateOutcome::Refused(
                 a.status.as_u16(),
                 Self::parse(op, &a).unwrap_or_default(),
             )),

@@ -1,5 +1,5 @@
-//! `DELETE …/coupons/{lockReference}` (seed 000) and its alias
-//! `POST …/coupons/release {"lockReference"}` (seed 001).
+//! Release a lock (`DELETE …/coupons/{lockReference}`, its `POST
+//! …/coupons/release` alias, the v3.0 `…/{holdReference}/release`).
 //!
 //! The record turns `released` first (one atomic step, so a concurrent burn
 //! or order cannot also win), then every code's Voucherify session is
@@ -7,12 +7,12 @@
 //! answers the same again (the stored `releasedAt`) and re-sends the
 //! releases, so a release that failed half-way is finished by the retry.
 
+use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind, Source};
-use crate::adapter::redeem::settle_unknown_burn;
-use crate::adapter::validate::release_sessions;
-use crate::adapter::{Ctx, Json, parse_body};
+use crate::adapter::ops::Released;
+use crate::adapter::ops::redeem::settle_unknown_burn;
+use crate::adapter::ops::validate::release_sessions;
 use crate::clock::iso;
-use crate::gameball::{ReleaseRequest, ReleaseResponse};
 use crate::ids;
 use crate::locks::{LockState, ReleaseStart};
 use crate::metrics::LockEvent;
@@ -21,21 +21,14 @@ fn being_burned() -> Failure {
     Failure::client(Kind::InProgress, "The lock reference is being burned; retry shortly")
 }
 
-pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Result<Json, Failure> {
-    let reference = match reference {
-        Some(r) => r,
-        None => parse_body::<ReleaseRequest>(body)?
-            .lock_reference
-            .filter(|r| !r.trim().is_empty())
-            .ok_or_else(|| Failure::missing("lockReference"))?,
-    };
-    if !ids::is_lock_reference(&reference) {
+pub async fn run(ctx: &Ctx, reference: &str) -> Result<Released, Failure> {
+    if !ids::is_lock_reference(reference) {
         return Err(Failure::lock_not_found());
     }
     let tenant = &ctx.tenant.name;
     // At most twice: a stale burn is settled first, then released.
     for _ in 0..2 {
-        let (record, released_at) = match ctx.app.store.release(tenant, &reference, ctx.now()).await? {
+        let (record, released_at) = match ctx.app.store.release(tenant, reference, ctx.now()).await? {
             ReleaseStart::Released(record) => {
                 ctx.app.metrics.lock_event(LockEvent::Released);
                 let at = record.released_at.unwrap_or_else(|| ctx.now());
@@ -59,7 +52,7 @@ pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Resul
             }
             ReleaseStart::Burning { stale: false } => return Err(being_burned()),
             ReleaseStart::Burning { stale: true } => {
-                settle_unknown_burn(ctx, &reference).await?;
+                settle_unknown_burn(ctx, reference).await?;
                 continue;
             }
             ReleaseStart::Missing => return Err(Failure::lock_not_found()),
@@ -71,10 +64,9 @@ pub async fn release(ctx: &Ctx, reference: Option<String>, body: &[u8]) -> Resul
                 "The coupon service did not confirm the release; retry it",
             ));
         }
-        return Json::ok(&ReleaseResponse {
-            success: true,
-            released_at: iso(released_at),
-            released_coupons: record.codes,
+        return Ok(Released {
+            at: released_at,
+            codes: record.codes,
         });
     }
     Err(being_burned())

@@ -1,171 +1,98 @@
-//! `POST …/coupons/validate` and `POST …/coupons/{code}/validate`.
+//! The validate operation: validate, lock, re-lock.
 //!
-//! 1. Read and check the request (customer, coupons, amount, lock fields).
-//! 2. Validate in Voucherify, locking under a fresh session key when
-//!    `lock:true`. Gameball answers partial validity (valid coupons locked
-//!    and returned beside invalid ones) whatever Voucherify's stacking mode:
-//!    in ALL mode one bad coupon fails the whole request and locks nothing,
-//!    so the coupons it left unchecked are validated again without the bad
-//!    ones (PARTIAL mode needs one round).
-//! 3. Write the lock record, acknowledged, before answering with its
+//! 1. Validate in Voucherify, locking under a fresh session key when
+//!    `lock`. With [`Validity::Partial`] valid coupons are locked and
+//!    returned beside invalid ones whatever Voucherify's stacking mode: in
+//!    ALL mode one bad coupon fails the whole request and locks nothing, so
+//!    the coupons it left unchecked are validated again without the bad
+//!    ones (PARTIAL mode needs one round). With [`Validity::Atomic`] one
+//!    round decides: any invalid coupon and nothing stays locked.
+//! 2. Write the lock record, acknowledged, before answering with its
 //!    reference. If that write fails, release the sessions just taken and
 //!    answer 503: no reference without a record, no session without one.
 
 use std::time::Duration;
 
+use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind};
-use crate::adapter::{Ctx, Json, codes_of, parse_body, required};
-use crate::gameball::{InvalidCoupon, ValidCoupon, ValidateRequest, ValidateResponse, ValidateSingleResponse};
+use crate::adapter::ops::details::terms;
+use crate::adapter::ops::{Validation, ValidateCmd, Validity, Verdict};
 use crate::ids;
 use crate::locks::{LockRecord, LockState, NewTerms, ReleaseStart, Relock};
 use crate::metrics::LockEvent;
-use crate::money::DecimalNumber;
 use crate::translate::{self, Customer, InvalidReason, Outcome};
+use crate::voucherify::ValidationResponse;
 use crate::voucherify::client::{ErrorKind as UpstreamKind, UpstreamError};
 
-/// Voucherify's limit on redeemables per request.
-const MAX_COUPONS: usize = 30;
-
-/// What a validation found, ready to be written in either answer shape.
-struct Validated {
+/// What the rounds found and the lock they took.
+struct Locked {
     reference: Option<String>,
+    expires_at: Option<i64>,
     outcomes: Vec<Outcome>,
-    amount_known: bool,
 }
 
-pub async fn many(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
-    let req: ValidateRequest = parse_body(body)?;
-    let coupons = req
-        .coupons
-        .as_ref()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| Failure::missing("coupons"))?;
-    if coupons.iter().any(|c| c.code().trim().is_empty()) {
-        return Err(Failure::invalid("coupons", "a coupon code is empty"));
-    }
-    let codes = codes_of(Some(coupons));
-    if codes.len() > MAX_COUPONS {
-        return Err(Failure::invalid(
-            "coupons",
-            format!("at most {MAX_COUPONS} coupons per request"),
-        ));
-    }
-    let v = validate(ctx, &req, codes).await?;
-    let mut answer = ValidateResponse::default();
-    for o in v.outcomes {
-        match o {
-            Outcome::Applicable(a) => answer.valid_coupons.push(ValidCoupon {
-                discount_amount: translate::discount_amount(&a, v.amount_known, ctx.tenant.decimals),
-                discount_type: a.discount_type,
-                lock_reference: v.reference.clone(),
-                code: a.code,
-            }),
-            Outcome::Inapplicable { code, reason } => answer.invalid_coupons.push(InvalidCoupon {
-                code,
-                error: reason.message(&ctx.tenant.messages),
-            }),
-            Outcome::NotChecked { code } => answer.invalid_coupons.push(InvalidCoupon {
-                code,
-                error: InvalidReason::Invalid.message(&ctx.tenant.messages),
-            }),
-        }
-    }
-    Json::ok(&answer)
+pub async fn run(ctx: &Ctx, cmd: ValidateCmd) -> Result<Validation, Failure> {
+    let locked = match cmd.relock.as_deref().filter(|_| cmd.lock) {
+        Some(reference) => relock(ctx, reference, &cmd).await?,
+        None => validate(ctx, &cmd).await?,
+    };
+    let terms = if cmd.with_terms {
+        terms(ctx, &cmd.codes).await?
+    } else {
+        vec![None; cmd.codes.len()]
+    };
+    Ok(Validation {
+        customer_id: cmd.customer.id,
+        reference: locked.reference,
+        expires_at: locked.expires_at,
+        verdicts: locked
+            .outcomes
+            .into_iter()
+            .zip(terms)
+            .map(|(outcome, terms)| Verdict { outcome, terms })
+            .collect(),
+        amount_known: cmd.amount_minor.is_some(),
+    })
 }
 
-pub async fn one(ctx: &Ctx, code: String, body: &[u8]) -> Result<Json, Failure> {
-    let req: ValidateRequest = parse_body(body)?;
-    let code = code.trim().to_owned();
-    if code.is_empty() {
-        return Err(Failure::missing("code"));
-    }
-    let v = validate(ctx, &req, vec![code]).await?;
-    let answer = match v.outcomes.into_iter().next() {
-        Some(Outcome::Applicable(a)) => ValidateSingleResponse {
-            is_valid: true,
-            lock_reference: v.reference,
-            discount_type: Some(a.discount_type),
-            discount_amount: translate::discount_amount(&a, v.amount_known, ctx.tenant.decimals),
-            error: None,
-        },
-        other => {
-            let reason = match other {
-                Some(Outcome::Inapplicable { reason, .. }) => reason,
-                _ => InvalidReason::Invalid,
-            };
-            ValidateSingleResponse {
-                is_valid: false,
-                lock_reference: None,
-                discount_type: None,
-                discount_amount: DecimalNumber::default(),
-                error: Some(reason.message(&ctx.tenant.messages)),
-            }
-        }
+async fn validate(ctx: &Ctx, cmd: &ValidateCmd) -> Result<Locked, Failure> {
+    let customer = cmd.customer.as_customer();
+    let codes = &cmd.codes;
+    let session_key = cmd.lock.then(ids::session_key);
+    let expires_at = ctx.now() + cmd.duration.as_millis() as i64;
+    let session = session_key.as_deref().map(|k| (k, cmd.duration));
+    let rounds = match cmd.validity {
+        Validity::Partial => validate_rounds(ctx, codes, &customer, cmd.amount_minor, session).await,
+        Validity::Atomic => validate_once(ctx, codes, &customer, cmd.amount_minor, session).await,
     };
-    Json::ok(&answer)
-}
-
-async fn validate(ctx: &Ctx, req: &ValidateRequest, codes: Vec<String>) -> Result<Validated, Failure> {
-    let customer_id = required(req.customer_id.as_ref(), "customerId")?;
-    let amount = req
-        .total_purchase_amount
-        .map(|a| a.to_minor(ctx.tenant.decimals))
-        .transpose()
-        .map_err(|e| Failure::invalid("totalPurchaseAmount", e))?;
-    let lock = req.lock.unwrap_or(false);
-    let duration = match req.lock_duration {
-        None => ctx.app.locks.default_duration,
-        Some(minutes) => translate::lock_duration(minutes)
-            .filter(|d| *d <= ctx.app.locks.max_duration)
-            .ok_or_else(|| {
-                Failure::invalid(
-                    "lockDuration",
-                    format!(
-                        "minutes must be above 0 and at most {}",
-                        ctx.app.locks.max_duration.as_secs() / 60
-                    ),
-                )
-            })?,
-    };
-    let customer = Customer {
-        id: &customer_id,
-        email: req.email.as_deref(),
-        mobile: req.mobile.as_deref(),
-    };
-    if lock && let Some(reference) = req.lock_reference.as_deref().filter(|r| !r.is_empty()) {
-        return relock(ctx, reference, &codes, &customer, amount, duration).await;
-    }
-
-    let session_key = lock.then(ids::session_key);
-    let expires_at = ctx.now() + duration.as_millis() as i64;
-    let rounds = validate_rounds(
-        ctx,
-        &codes,
-        &customer,
-        amount,
-        session_key.as_deref().map(|k| (k, duration)),
-    )
-    .await;
-    let outcomes = match (rounds, &session_key) {
+    let mut outcomes = match (rounds, &session_key) {
         (Ok(o), _) => o,
         (Err(f), Some(key)) => {
             // A round may have locked coupons before a later one failed:
             // no session without a reference.
-            release_sessions(ctx, &codes, key).await;
+            release_sessions(ctx, codes, key).await;
             return Err(f);
         }
         (Err(f), None) => return Err(f),
     };
-    let locked = applicable_codes(&outcomes);
+    let mut locked = applicable_codes(&outcomes);
+    if cmd.validity == Validity::Atomic && locked.len() < codes.len() {
+        if let Some(key) = &session_key {
+            // PARTIAL mode locked the valid ones: all or nothing.
+            release_sessions(ctx, &locked, key).await;
+        }
+        outcomes = outcomes.into_iter().map(not_applied).collect();
+        locked.clear();
+    }
     let reference = match session_key {
         Some(key) if !locked.is_empty() => {
             let record = LockRecord {
                 tenant: ctx.tenant.name.clone(),
                 reference: ids::lock_reference(),
-                customer_id: customer_id.to_owned(),
+                customer_id: cmd.customer.id.clone(),
                 session_key: key,
                 codes: locked,
-                amount_minor: amount,
+                amount_minor: cmd.amount_minor,
                 created_at: ctx.now(),
                 expires_at,
                 ..LockRecord::default()
@@ -180,11 +107,20 @@ async fn validate(ctx: &Ctx, req: &ValidateRequest, codes: Vec<String>) -> Resul
         }
         _ => None,
     };
-    Ok(Validated {
+    Ok(Locked {
+        expires_at: reference.as_ref().map(|_| expires_at),
         reference,
         outcomes,
-        amount_known: amount.is_some(),
     })
+}
+
+/// In an all-or-nothing answer, a coupon that was applicable is reported
+/// as not applied (it was not the reason the request failed).
+fn not_applied(o: Outcome) -> Outcome {
+    match o {
+        Outcome::Applicable(a) => Outcome::NotChecked { code: a.code },
+        other => other,
+    }
 }
 
 fn applicable_codes(outcomes: &[Outcome]) -> Vec<String> {
@@ -195,6 +131,52 @@ fn applicable_codes(outcomes: &[Outcome]) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// One `POST /v1/validations`. Voucherify refusing the request itself (a
+/// code it cannot take, more coupons than the project allows) is the
+/// client's values.
+async fn one_round(
+    ctx: &Ctx,
+    codes: &[String],
+    customer: &Customer<'_>,
+    amount: Option<i64>,
+    session: Option<(&str, Duration)>,
+) -> Result<ValidationResponse, Failure> {
+    let request = translate::validation_request(codes, customer, amount, session);
+    match ctx
+        .app
+        .voucherify
+        .validate(&ctx.tenant.upstream, &request, ctx.call())
+        .await
+    {
+        Ok(r) => Ok(r),
+        Err(UpstreamError {
+            kind: UpstreamKind::Unexpected(400 | 422, e),
+            ..
+        }) => {
+            let why = e
+                .and_then(|e| e.details.or(e.message))
+                .unwrap_or_else(|| "refused".into());
+            Err(Failure::client(
+                Kind::InvalidValue,
+                format!("Invalid value: the coupon service refused the coupons: {why}"),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One round decides (all or nothing).
+async fn validate_once(
+    ctx: &Ctx,
+    codes: &[String],
+    customer: &Customer<'_>,
+    amount: Option<i64>,
+    session: Option<(&str, Duration)>,
+) -> Result<Vec<Outcome>, Failure> {
+    let response = one_round(ctx, codes, customer, amount, session).await?;
+    Ok(translate::outcomes(codes, &response))
 }
 
 /// Validates until every code has a verdict (see the module comment).
@@ -208,27 +190,7 @@ async fn validate_rounds(
     let mut verdicts: Vec<Option<Outcome>> = vec![None; codes.len()];
     let mut pending: Vec<String> = codes.to_vec();
     while !pending.is_empty() {
-        let request = translate::validation_request(&pending, customer, amount, session);
-        let response = match ctx
-            .app
-            .voucherify
-            .validate(&ctx.tenant.upstream, &request, ctx.call())
-            .await
-        {
-            Ok(r) => r,
-            // Voucherify refuses the request itself (a code it cannot take,
-            // more coupons than the project allows): the client's values.
-            Err(UpstreamError {
-                kind: UpstreamKind::Unexpected(400 | 422, e),
-                ..
-            }) => {
-                let why = e
-                    .and_then(|e| e.details.or(e.message))
-                    .unwrap_or_else(|| "refused".into());
-                return Err(Failure::invalid("coupons", why));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let response = one_round(ctx, &pending, customer, amount, session).await?;
         let mut again = Vec::new();
         let mut found_invalid = false;
         for outcome in translate::outcomes(&pending, &response) {
@@ -300,16 +262,11 @@ pub(crate) async fn release_sessions(ctx: &Ctx, codes: &[String], session_key: &
     all_done
 }
 
-/// `lock:true` with an existing `lockReference`: validate the new list
-/// inside the same session, release what was dropped, update the record.
-async fn relock(
-    ctx: &Ctx,
-    reference: &str,
-    codes: &[String],
-    customer: &Customer<'_>,
-    amount: Option<i64>,
-    duration: Duration,
-) -> Result<Validated, Failure> {
+/// `lock` with an existing reference: validate the new list inside the
+/// same session, release what was dropped, update the record.
+async fn relock(ctx: &Ctx, reference: &str, cmd: &ValidateCmd) -> Result<Locked, Failure> {
+    let customer = cmd.customer.as_customer();
+    let (codes, amount, duration) = (&cmd.codes, cmd.amount_minor, cmd.duration);
     let t = &ctx.tenant.name;
     let no_longer_active = || Failure::client(Kind::LockEnded, "The lock reference is no longer active");
     let record = ctx
@@ -319,20 +276,21 @@ async fn relock(
         .await?
         .ok_or_else(Failure::lock_not_found)?;
     if record.customer_id != customer.id {
-        return Err(Failure::invalid(
-            "lockReference",
-            "the lock belongs to another customer",
+        return Err(Failure::client(
+            Kind::InvalidValue,
+            "Invalid value: the lock reference belongs to another customer",
         ));
     }
     let now = ctx.now();
     if record.state != LockState::Locked || record.expires_at <= now {
         return Err(no_longer_active());
     }
-    let outcomes = validate_rounds(ctx, codes, customer, amount, Some((&record.session_key, duration))).await?;
+    let outcomes = validate_rounds(ctx, codes, &customer, amount, Some((&record.session_key, duration))).await?;
     let locked = applicable_codes(&outcomes);
     // The record changes first; only then are sessions released. A burn
     // that starts meanwhile consumes the record it read, never a session
     // released under it.
+    let expires_at = now + duration.as_millis() as i64;
     let reference = if locked.is_empty() {
         match ctx.app.store.release(t, reference, ctx.now()).await? {
             ReleaseStart::Released(_) => {
@@ -343,7 +301,6 @@ async fn relock(
         }
         None
     } else {
-        let expires_at = now + duration.as_millis() as i64;
         let terms = NewTerms {
             codes: &locked,
             amount,
@@ -365,9 +322,9 @@ async fn relock(
             }
         }
     };
-    Ok(Validated {
+    Ok(Locked {
+        expires_at: reference.as_ref().map(|_| expires_at),
         reference,
         outcomes,
-        amount_known: amount.is_some(),
     })
 }

@@ -1,5 +1,5 @@
-//! `POST …/coupons/burn` (seed 001) and `POST …/integrations/orders` with
-//! `redemption` (seed 001): redemptions in Voucherify, exactly once.
+//! Burns (by lock or by codes) and orders with coupons: redemptions in
+//! Voucherify, exactly once.
 //!
 //! Voucherify has no idempotency key, so a redemption is never retried
 //! blindly. Each one names an order (`source_id`): the merchant's `orderId`,
@@ -12,11 +12,11 @@
 //! Concurrent burn, release and order on one lock: one wins, the others get
 //! 422/2001 (in progress) or 400/4000 (already used or released).
 
+use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind};
-use crate::adapter::validate::release_sessions;
-use crate::adapter::{Ctx, Json, codes_of, parse_body, required};
+use crate::adapter::ops::validate::release_sessions;
+use crate::adapter::ops::{BurnCmd, BurnTarget, Burned, OrderCmd};
 use crate::clock::{Millis, iso, parse_iso};
-use crate::gameball::{BurnRequest, BurnResponse, OrderRequest, OrderResponse};
 use crate::ids;
 use crate::locks::{Burner, Claim, LockRecord, LockState, OpAttempt, OpKind, UseStart};
 use crate::metrics::LockEvent;
@@ -28,11 +28,11 @@ use crate::voucherify::client::RedeemOutcome;
 const LATE_COMMIT_MARGIN_MS: i64 = 5_000;
 
 /// A failed redemption, and whether its claim must be kept.
-struct Failed {
-    failure: Failure,
+pub(crate) struct Failed {
+    pub failure: Failure,
     /// Voucherify may have redeemed (or another attempt is redeeming): the
     /// claim stays until its lease ends, so a retry reconciles first.
-    outcome_unknown: bool,
+    pub outcome_unknown: bool,
 }
 
 impl Failed {
@@ -63,11 +63,11 @@ impl From<crate::locks::StoreError> for Failed {
 /// calls (a look at the order, then the redemption; each call has one
 /// deadline) and for Voucherify to commit late, so a live attempt is never
 /// taken over.
-fn lease_until(ctx: &Ctx) -> Millis {
+pub(crate) fn lease_until(ctx: &Ctx) -> Millis {
     ctx.now() + 2 * ctx.tenant.upstream_timeout_ms() + LATE_COMMIT_MARGIN_MS
 }
 
-fn in_progress(what: &str) -> Failure {
+pub(crate) fn in_progress(what: &str) -> Failure {
     Failure::client(Kind::InProgress, format!("{what} is being processed; retry shortly"))
 }
 
@@ -75,7 +75,7 @@ fn already_used() -> Failure {
     Failure::client(Kind::LockEnded, "The lock reference was already used")
 }
 
-fn metadata(reference: Option<&str>, transaction_id: Option<&str>) -> serde_json::Value {
+pub(crate) fn metadata(reference: Option<&str>, transaction_id: Option<&str>) -> serde_json::Value {
     let mut m = serde_json::json!({"source": "couponbridge"});
     if let Some(r) = reference {
         m["gameball_lock_reference"] = r.into();
@@ -87,7 +87,7 @@ fn metadata(reference: Option<&str>, transaction_id: Option<&str>) -> serde_json
 }
 
 /// Whether Voucherify recorded a redemption on order `source_id`.
-async fn order_redeemed(ctx: &Ctx, source_id: &str) -> Result<bool, Failure> {
+pub(crate) async fn order_redeemed(ctx: &Ctx, source_id: &str) -> Result<bool, Failure> {
     Ok(ctx
         .app
         .voucherify
@@ -105,7 +105,7 @@ async fn earlier_attempt_redeemed(ctx: &Ctx, earlier: &LockRecord) -> Result<boo
 }
 
 /// One redemption request, classified.
-async fn redeem(
+pub(crate) async fn redeem(
     ctx: &Ctx,
     codes: &[String],
     customer: &Customer<'_>,
@@ -141,7 +141,7 @@ async fn redeem(
             }
             let reason = InvalidReason::from_key(key);
             Err(Failure::client(
-                Kind::LockEnded,
+                Kind::CouponRefused,
                 format!(
                     "The coupons could not be burned: {}",
                     reason.message(&ctx.tenant.messages)
@@ -299,26 +299,11 @@ pub(crate) async fn settle_unknown_burn(ctx: &Ctx, reference: &str) -> Result<()
     Ok(())
 }
 
-pub async fn burn(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
-    let req: BurnRequest = parse_body(body)?;
-    let customer_id = required(req.customer_id.as_ref(), "customerId")?;
-    let customer = Customer {
-        id: &customer_id,
-        email: req.email.as_deref(),
-        mobile: req.mobile.as_deref(),
-    };
-    let reference = req.lock_reference.as_deref().map(str::trim).filter(|r| !r.is_empty());
-    let codes = codes_of(req.coupons.as_ref());
-    let tx = req.transaction_id.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let burned_at = match (reference, codes.is_empty()) {
-        (Some(_), false) => {
-            return Err(Failure::invalid(
-                "coupons",
-                "send either lockReference or coupons, not both",
-            ));
-        }
-        (None, true) => return Err(Failure::missing("lockReference or coupons")),
-        (Some(reference), true) => {
+pub async fn burn(ctx: &Ctx, cmd: BurnCmd) -> Result<Burned, Failure> {
+    let customer = cmd.customer.as_customer();
+    let tx = cmd.transaction_id.as_deref();
+    let at = match &cmd.target {
+        BurnTarget::Lock(reference) => {
             let source = format!("cb-{reference}");
             let order = RedemptionOrder {
                 source_id: &source,
@@ -335,20 +320,19 @@ pub async fn burn(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
                 Used::Before(record)
                     if record.used_by.as_deref() == Some(source.as_str())
                         && record.transaction_id.as_deref() == tx
-                        && record.customer_id == customer_id =>
+                        && record.customer_id == customer.id =>
                 {
                     record.used_at.unwrap_or_else(|| ctx.now())
                 }
                 Used::Before(_) => return Err(already_used()),
             }
         }
-        (None, false) => burn_codes(ctx, &customer, &codes, tx).await?,
+        BurnTarget::Codes(codes) => burn_codes(ctx, &customer, codes, tx).await?,
     };
-    Json::ok(&BurnResponse {
-        success: true,
-        burned_at: iso(burned_at),
-        transaction_id: req.transaction_id,
-        transaction_time: req.transaction_time,
+    Ok(Burned {
+        at,
+        transaction_id: cmd.transaction_id,
+        transaction_time: cmd.transaction_time,
     })
 }
 
@@ -371,12 +355,12 @@ async fn burn_codes(ctx: &Ctx, customer: &Customer<'_>, codes: &[String], tx: Op
         match store.claim(op, ctx.now(), lease_until(ctx)).await? {
             Claim::Done(result) => return Ok(parse_iso(&result).unwrap_or_else(|| ctx.now())),
             Claim::Busy => return Err(in_progress("The transaction")),
-            Claim::Resumed if order_redeemed(ctx, &source).await? => {
+            Claim::Resumed { .. } if order_redeemed(ctx, &source).await? => {
                 let now = ctx.now();
                 store.settle(op, Some(&iso(now))).await?;
                 return Ok(now);
             }
-            Claim::Claimed | Claim::Resumed => {}
+            Claim::Claimed | Claim::Resumed { .. } => {}
         }
     }
     let order = RedemptionOrder {
@@ -401,47 +385,19 @@ async fn burn_codes(ctx: &Ctx, customer: &Customer<'_>, codes: &[String], tx: Op
     }
 }
 
-pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
-    let req: OrderRequest = parse_body(body)?;
-    let customer_id = required(req.customer_id.as_ref(), "customerId")?;
-    let order_id = required(req.order_id.as_ref(), "orderId")?;
-    let d = ctx.tenant.decimals;
-    let amount = req
-        .total_price
-        .or(req.total_paid)
-        .map(|a| a.to_minor(d))
-        .transpose()
-        .map_err(|e| Failure::invalid("totalPrice", e))?;
-    let shipping = req
-        .total_shipping
-        .map(|a| a.to_minor(d))
-        .transpose()
-        .map_err(|e| Failure::invalid("totalShipping", e))?;
-    let redemption = req.redemption.unwrap_or_default();
-    let reference = redemption
-        .coupons_lock_reference
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
-    let codes = codes_of(redemption.coupon_codes.as_ref());
-    let customer = Customer {
-        id: &customer_id,
-        email: req.email.as_deref(),
-        mobile: req.mobile.as_deref(),
-    };
-    let answer = OrderResponse {
-        customer_id: customer_id.clone(),
-        redeemed_points: 0,
-        rewarded_points: 0,
-        line_items: Vec::new(),
-    };
-
+/// Redeems an order's coupons (by lock, by codes, or both), once per
+/// order id.
+pub async fn order(ctx: &Ctx, cmd: &OrderCmd) -> Result<(), Failure> {
+    let order_id = &cmd.order_id;
+    let reference = cmd.reference.as_deref();
+    let codes = &cmd.codes;
+    let customer = cmd.customer.as_customer();
     let store = &ctx.app.store;
     let attempt = ids::prefixed_hex("att_", 16);
     let op = OpAttempt {
         tenant: &ctx.tenant.name,
         kind: OpKind::Order,
-        id: &order_id,
+        id: order_id,
         attempt: &attempt,
         keep: ctx.app.locks.order_retention,
     };
@@ -457,24 +413,24 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
         Claim::Busy => return Err(in_progress("The order")),
         // An earlier attempt's answer was lost; if Voucherify has the
         // redemption, that attempt succeeded and this retry says so.
-        Claim::Resumed if (reference.is_some() || !codes.is_empty()) && order_redeemed(ctx, &order_id).await? => {
+        Claim::Resumed { .. } if (reference.is_some() || !codes.is_empty()) && order_redeemed(ctx, order_id).await? => {
             if let Some(r) = reference {
                 settle_unknown_burn(ctx, r).await?;
             }
             store.settle(&op, Some(&iso(ctx.now()))).await?;
-            return Json::ok(&answer);
+            return Ok(());
         }
-        Claim::Claimed | Claim::Resumed => {}
+        Claim::Claimed | Claim::Resumed { .. } => {}
     }
 
     let order = RedemptionOrder {
-        source_id: &order_id,
-        amount_minor: amount,
-        shipping_minor: shipping,
+        source_id: order_id,
+        amount_minor: cmd.amount_minor,
+        shipping_minor: cmd.shipping_minor,
     };
     let result = match (reference, codes.is_empty()) {
         (None, true) => Ok(()),
-        (Some(reference), _) => match use_lock(ctx, reference, &customer, &order, &codes, Some(&order_id), lease).await
+        (Some(reference), _) => match use_lock(ctx, reference, &customer, &order, codes, Some(order_id), lease).await
         {
             Ok(Used::Now(_)) => Ok(()),
             // This order's own earlier attempt used it.
@@ -482,12 +438,12 @@ pub async fn order(ctx: &Ctx, body: &[u8]) -> Result<Json, Failure> {
             Ok(Used::Before(_)) => Err(Failed::from(already_used())),
             Err(f) => Err(f),
         },
-        (None, false) => redeem(ctx, &codes, &customer, &order, None, metadata(None, Some(&order_id))).await,
+        (None, false) => redeem(ctx, codes, &customer, &order, None, metadata(None, Some(order_id))).await,
     };
     match result {
         Ok(()) => {
             store.settle(&op, Some(&iso(ctx.now()))).await?;
-            Json::ok(&answer)
+            Ok(())
         }
         Err(failed) => {
             if !failed.outcome_unknown {

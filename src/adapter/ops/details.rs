@@ -1,0 +1,76 @@
+//! Lock details: the lock's state from the store, each coupon's definition
+//! from `GET /v1/vouchers/{code}` and the validation rules it names. The
+//! definitions are also what a validation returns when its dialect shows
+//! full Coupon objects.
+
+use std::collections::HashMap;
+
+use futures_util::future::try_join_all;
+
+use crate::adapter::Ctx;
+use crate::adapter::error::Failure;
+use crate::adapter::ops::LockView;
+use crate::gameball::Coupon;
+use crate::ids;
+use crate::translate;
+use crate::voucherify::{ValidationRule, Voucher};
+
+pub async fn run(ctx: &Ctx, reference: &str) -> Result<LockView, Failure> {
+    if !ids::is_lock_reference(reference) {
+        return Err(Failure::lock_not_found());
+    }
+    let record = ctx
+        .app
+        .store
+        .get(&ctx.tenant.name, reference)
+        .await?
+        .ok_or_else(Failure::lock_not_found)?;
+    // A code Voucherify no longer knows (deleted since it was locked) is
+    // still listed, with empty terms.
+    let coupons = terms(ctx, &record.codes)
+        .await?
+        .into_iter()
+        .zip(&record.codes)
+        .map(|(t, code)| t.unwrap_or_else(|| translate::coupon(&Voucher { code: code.clone(), ..Default::default() }, &[], ctx.tenant.decimals)))
+        .collect();
+    Ok(LockView {
+        record,
+        coupons,
+        now: ctx.now(),
+    })
+}
+
+/// Each coupon's definition and the rules it names, `None` for a code
+/// Voucherify does not know. Coupons often share a rule (a minimum order):
+/// each is read once.
+pub async fn terms(ctx: &Ctx, codes: &[String]) -> Result<Vec<Option<Coupon>>, Failure> {
+    let vf = &ctx.app.voucherify;
+    let up = &ctx.tenant.upstream;
+    let vouchers = try_join_all(codes.iter().map(|code| async move {
+        Ok::<_, Failure>(vf.voucher(up, code, ctx.call()).await?)
+    }))
+    .await?;
+    let mut rule_ids: Vec<&str> = vouchers.iter().flatten().flat_map(rule_ids_of).collect();
+    rule_ids.sort_unstable();
+    rule_ids.dedup();
+    let rules = try_join_all(rule_ids.iter().map(|id| vf.rule(up, id, ctx.call()))).await?;
+    let rules: HashMap<&str, ValidationRule> = rule_ids
+        .into_iter()
+        .zip(rules)
+        .filter_map(|(id, rule)| Some((id, rule?)))
+        .collect();
+    Ok(vouchers
+        .iter()
+        .map(|v| {
+            let v = v.as_ref()?;
+            let own: Vec<ValidationRule> = rule_ids_of(v).filter_map(|id| rules.get(id).cloned()).collect();
+            Some(translate::coupon(v, &own, ctx.tenant.decimals))
+        })
+        .collect())
+}
+
+fn rule_ids_of(v: &Voucher) -> impl Iterator<Item = &str> {
+    v.validation_rules_assignments
+        .iter()
+        .flat_map(|a| a.data.iter().filter_map(|x| x.rule_id.as_deref()))
+}

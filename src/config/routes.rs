@@ -1,0 +1,70 @@
+//! Route modes and dialects. `[routes]` (and `[tenants.NAME.routes]`) is one
+//! map from an operation's name (the route table's, e.g. `validate`,
+//! `burn`, `coupon_redeem`) to `translate` or `passthrough`; a new
+//! operation needs no new config code.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::errors::Errors;
+use crate::adapter::routes::Operation;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteMode {
+    Translate,
+    Passthrough,
+}
+
+/// What `[routes]` says: operation name → mode.
+pub type RawRoutes = BTreeMap<String, RouteMode>;
+
+/// Which dialect a tenant's v4 routes speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum V4Dialect {
+    /// The seed pages' shapes (`validCoupons`, `isValid`): today's default.
+    #[default]
+    Seed,
+    /// Gameball's current published v4.0 reference.
+    Published,
+}
+
+/// Each operation's mode; every operation translates unless told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routes([RouteMode; Operation::ALL.len()]);
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes([RouteMode::Translate; Operation::ALL.len()])
+    }
+}
+
+impl Routes {
+    pub fn mode(&self, op: Operation) -> RouteMode {
+        self.0[op.index()]
+    }
+
+    /// These modes with `raw`'s on top; unknown names are reported under
+    /// `key`.
+    pub(super) fn overlay(mut self, raw: &RawRoutes, key: &str, errors: &mut Errors) -> Self {
+        for (name, mode) in raw {
+            match Operation::from_name(name) {
+                Some(op) => self.0[op.index()] = *mode,
+                None => {
+                    let known: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
+                    errors.push(
+                        format!("{key}.{name}"),
+                        format!("is not an operation; one of {}", known.join(", ")),
+                    );
+                }
+            }
+        }
+        self
+    }
+
+    pub fn any_passthrough(&self) -> bool {
+        self.0.contains(&RouteMode::Passthrough)
+    }
+}

@@ -1,0 +1,133 @@
+//! The validated runtime configuration (rust-rpxy's split: these types
+//! hold only values that passed every check).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::Uri;
+
+use super::raw::Messages;
+use super::routes::{Routes, V4Dialect};
+use super::secret::Secret;
+use crate::net::tls::Roots;
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub shutdown_grace: Duration,
+    /// After SIGTERM, keep serving (with `/readyz` at 503) this long before
+    /// closing the listener, so load balancers stop sending first.
+    pub shutdown_delay: Duration,
+    /// Runtime worker threads; `None` is one per core.
+    pub worker_threads: Option<usize>,
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisMode {
+    Standalone,
+    Cluster,
+    Sentinel,
+}
+
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    Memory,
+    Redis {
+        mode: RedisMode,
+        /// Standalone: one URL. Cluster: seed nodes. Sentinel: sentinels.
+        urls: Vec<Secret>,
+        master_name: Option<String>,
+        response_timeout: Duration,
+        connect_timeout: Duration,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct LockConfig {
+    pub default_duration: Duration,
+    pub max_duration: Duration,
+    pub retention: Duration,
+    pub order_retention: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PassthroughConfig {
+    pub upstream: Uri,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct VoucherifyConfig {
+    pub base_url: Uri,
+    pub app_id: String,
+    pub app_token: Secret,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    pub name: String,
+    pub api_key: String,
+    pub secret_key: Secret,
+    pub currency_decimals: u32,
+    pub dialect: V4Dialect,
+    pub voucherify: VoucherifyConfig,
+    pub routes: Routes,
+    pub messages: Messages,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamTlsConfig {
+    pub roots: Roots,
+    pub extra_ca: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordConfig {
+    pub path: PathBuf,
+    pub sample: f64,
+    pub max_file_bytes: u64,
+    pub queue: usize,
+    pub redact_json: Vec<String>,
+    pub hash_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub admin: Option<SocketAddr>,
+    pub store: StoreConfig,
+    pub locks: LockConfig,
+    pub log: LogConfig,
+    pub passthrough: Option<PassthroughConfig>,
+    /// Route modes for callers whose apikey names no tenant.
+    pub routes: Routes,
+    pub upstream_tls: UpstreamTlsConfig,
+    pub record: Option<RecordConfig>,
+    pub tenants: Vec<TenantConfig>,
+}
+

@@ -1,0 +1,323 @@
+//! Validation: raw configuration in, runtime configuration or every
+//! problem out.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use http::Uri;
+
+use super::errors::{ConfigError, ConfigErrors, Errors};
+use super::raw::{RawConfig, RawTls};
+use super::routes::{RouteMode, Routes};
+use super::runtime::*;
+use super::secret::Secret;
+
+impl RawConfig {
+    /// Validates everything and reports every problem.
+    pub fn validate(&self, mut found: Vec<ConfigError>) -> Result<Config, ConfigErrors> {
+        let mut e = Errors(std::mem::take(&mut found));
+        let s = &self.server;
+        let tls = match &s.tls {
+            Some(RawTls {
+                cert: Some(cert),
+                key: Some(key),
+            }) => {
+                // `serve` reads them at start-up; `check-config` says so first.
+                for (field, path) in [("cert", cert), ("key", key)] {
+                    if !path.exists() {
+                        e.push(format!("server.tls.{field}"), format!("{} does not exist", path.display()));
+                    }
+                }
+                Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                })
+            }
+            Some(RawTls { cert: None, key: None }) | None => None,
+            Some(_) => {
+                e.push("server.tls", "set both cert and key");
+                None
+            }
+        };
+        let server = ServerConfig {
+            listen: e.addr("server.listen", &s.listen, "0.0.0.0:8080"),
+            max_body_bytes: s.max_body_bytes.unwrap_or(64 * 1024) as usize,
+            header_read_timeout: e.duration(
+                "server.header_read_timeout",
+                &s.header_read_timeout,
+                Duration::from_secs(10),
+            ),
+            request_timeout: e.duration("server.request_timeout", &s.request_timeout, Duration::from_secs(30)),
+            max_connections: s.max_connections.unwrap_or(10_000) as usize,
+            shutdown_grace: e.duration("server.shutdown_grace", &s.shutdown_grace, Duration::from_secs(15)),
+            shutdown_delay: e.duration("server.shutdown_delay", &s.shutdown_delay, Duration::ZERO),
+            worker_threads: s.worker_threads.map(|n| n as usize),
+            tls,
+        };
+        if server.worker_threads == Some(0) {
+            e.push(
+                "server.worker_threads",
+                "must be at least 1 (or left out: one per core)",
+            );
+        }
+        if server.max_body_bytes == 0 {
+            e.push("server.max_body_bytes", "must be at least 1");
+        }
+        let admin = match self.admin.enabled {
+            Some(false) => None,
+            _ => Some(e.addr("admin.listen", &self.admin.listen, "127.0.0.1:9901")),
+        };
+
+        let st = &self.store;
+        let response_timeout = e.duration(
+            "store.response_timeout",
+            &st.response_timeout,
+            Duration::from_millis(500),
+        );
+        let connect_timeout = e.duration("store.connect_timeout", &st.connect_timeout, Duration::from_secs(1));
+        let url = st
+            .url
+            .clone()
+            .unwrap_or_else(|| Secret::new("redis://127.0.0.1:6379/0"));
+        let store = if url.expose() == "memory://" {
+            StoreConfig::Memory
+        } else {
+            let mode = match st.mode.as_deref().unwrap_or("standalone") {
+                "standalone" => RedisMode::Standalone,
+                "cluster" => RedisMode::Cluster,
+                "sentinel" => RedisMode::Sentinel,
+                other => {
+                    e.push(
+                        "store.mode",
+                        format!("\"{other}\" is not one of standalone, cluster, sentinel"),
+                    );
+                    RedisMode::Standalone
+                }
+            };
+            let mut urls = vec![url.clone()];
+            urls.extend(st.nodes.clone().unwrap_or_default());
+            for (i, u) in urls.iter().enumerate() {
+                let ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
+                    .iter()
+                    .any(|p| u.expose().starts_with(p));
+                if !ok {
+                    let key = if i == 0 {
+                        "store.url".to_owned()
+                    } else {
+                        format!("store.nodes[{}]", i - 1)
+                    };
+                    e.push(key, "must be memory://, redis://, rediss:// or redis+unix://");
+                }
+            }
+            if mode == RedisMode::Sentinel && st.master_name.as_deref().unwrap_or("").is_empty() {
+                e.push("store.master_name", "sentinel mode needs the master's name");
+            }
+            StoreConfig::Redis {
+                mode,
+                urls,
+                master_name: st.master_name.clone(),
+                response_timeout,
+                connect_timeout,
+            }
+        };
+
+        let l = &self.locks;
+        let locks = LockConfig {
+            default_duration: e.duration("locks.default_duration", &l.default_duration, Duration::from_secs(600)),
+            max_duration: e.duration("locks.max_duration", &l.max_duration, Duration::from_secs(7 * 86_400)),
+            retention: e.duration("locks.retention", &l.retention, Duration::from_secs(86_400)),
+            order_retention: e.duration(
+                "locks.order_retention",
+                &l.order_retention,
+                Duration::from_secs(30 * 86_400),
+            ),
+        };
+        // A burn whose answer was lost is settled from the record while it is
+        // kept: retention must outlast a burn's lease by far.
+        if locks.retention < Duration::from_secs(60) {
+            e.push("locks.retention", "must be at least 1m");
+        }
+        if locks.order_retention < Duration::from_secs(60) {
+            e.push("locks.order_retention", "must be at least 1m");
+        }
+        if locks.default_duration.is_zero() {
+            e.push("locks.default_duration", "must be longer than zero");
+        }
+        if locks.default_duration > locks.max_duration {
+            e.push("locks.default_duration", "is longer than locks.max_duration");
+        }
+
+        let log = LogConfig {
+            format: match self.log.format.as_deref().unwrap_or("pretty") {
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                other => {
+                    e.push("log.format", format!("\"{other}\" is not one of pretty, json"));
+                    LogFormat::Pretty
+                }
+            },
+            level: self.log.level.clone().unwrap_or_else(|| "info".into()),
+        };
+        if tracing_subscriber::EnvFilter::try_new(&log.level).is_err() {
+            e.push(
+                "log.level",
+                format!(
+                    "\"{}\" is not a log filter (e.g. \"info\", \"couponbridge=debug\")",
+                    log.level
+                ),
+            );
+        }
+
+        let passthrough = self.passthrough.upstream.as_deref().and_then(|u| {
+            Some(PassthroughConfig {
+                upstream: e.http_url("passthrough.upstream", u)?,
+                timeout: e.duration(
+                    "passthrough.timeout",
+                    &self.passthrough.timeout,
+                    Duration::from_secs(30),
+                ),
+            })
+        });
+
+        let upstream_tls = UpstreamTlsConfig {
+            roots: self.upstream_tls.roots.unwrap_or_default(),
+            extra_ca: self.upstream_tls.extra_ca.clone().unwrap_or_default(),
+        };
+        for (i, p) in upstream_tls.extra_ca.iter().enumerate() {
+            if !p.exists() {
+                e.push(
+                    format!("upstream_tls.extra_ca[{i}]"),
+                    format!("{} does not exist", p.display()),
+                );
+            }
+        }
+
+        let r = &self.record;
+        let record = match r.enabled {
+            Some(true) => {
+                let sample = r.sample.unwrap_or(1.0);
+                if !(0.0..=1.0).contains(&sample) {
+                    e.push("record.sample", "must be between 0 and 1");
+                }
+                if r.path.is_none() {
+                    e.push("record.path", "recording needs a folder");
+                }
+                Some(RecordConfig {
+                    path: r.path.clone().unwrap_or_default(),
+                    sample,
+                    max_file_bytes: r.max_file_bytes.unwrap_or(64 * 1024 * 1024),
+                    queue: r.queue.unwrap_or(4096) as usize,
+                    redact_json: r
+                        .redact_json
+                        .clone()
+                        .unwrap_or_else(|| vec!["email".into(), "mobile".into(), "phone".into()]),
+                    hash_key: r.hash_key.clone(),
+                })
+            }
+            _ => None,
+        };
+
+        let global_routes = Routes::default().overlay(&self.routes, "routes", &mut e);
+        let mut tenants = Vec::new();
+        let mut api_keys = HashSet::new();
+        if self.tenants.is_empty() {
+            e.push("tenants", "no tenant is configured; add a [tenants.NAME] table");
+        }
+        for (name, t) in &self.tenants {
+            let k = |field: &str| format!("tenants.{name}.{field}");
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            {
+                e.push(
+                    format!("tenants.{name}"),
+                    "tenant names use a-z, 0-9, _ and - (environment variables are lowercased)",
+                );
+            }
+            let api_key = t.api_key.clone().unwrap_or_default();
+            if api_key.is_empty() {
+                e.push(k("api_key"), "is required");
+            } else if !api_keys.insert(api_key.clone()) {
+                e.push(
+                    k("api_key"),
+                    "is used by another tenant; each apikey selects one tenant",
+                );
+            }
+            let secret_key = t.secret_key.clone().unwrap_or_default();
+            if secret_key.is_empty() {
+                e.push(k("secret_key"), "is required");
+            }
+            let currency_decimals = t.currency_decimals.unwrap_or(2);
+            if currency_decimals > 6 {
+                e.push(k("currency_decimals"), "must be between 0 and 6");
+            }
+            let v = &t.voucherify;
+            let base_url = match v.base_url.as_deref() {
+                Some(u) => e.http_url(&k("voucherify.base_url"), u.trim_end_matches('/')),
+                None => {
+                    e.push(k("voucherify.base_url"), "is required (e.g. https://api.voucherify.io)");
+                    None
+                }
+            };
+            // Both become header values: `serve` would refuse a control
+            // character or a non-ASCII byte, so `check-config` does.
+            let header = |e: &mut Errors, field: &str, value: &str| {
+                if value.is_empty() {
+                    e.push(k(field), "is required");
+                } else if http::HeaderValue::from_str(value).is_err() {
+                    e.push(k(field), "must be printable ASCII (it is sent as an HTTP header)");
+                }
+            };
+            let app_id = v.app_id.clone().unwrap_or_default();
+            header(&mut e, "voucherify.app_id", &app_id);
+            let app_token = v.app_token.clone().unwrap_or_default();
+            header(&mut e, "voucherify.app_token", app_token.expose());
+            let timeout = e.duration(&k("voucherify.timeout"), &v.timeout, Duration::from_secs(5));
+            let routes = global_routes.overlay(&t.routes, &k("routes"), &mut e);
+            if t.routes.values().any(|m| *m == RouteMode::Passthrough) && passthrough.is_none() {
+                e.push(
+                    k("routes"),
+                    "a route is set to passthrough but [passthrough] upstream is not configured",
+                );
+            }
+            tenants.push(TenantConfig {
+                name: name.clone(),
+                api_key,
+                secret_key,
+                currency_decimals,
+                dialect: t.dialect.unwrap_or_default(),
+                voucherify: VoucherifyConfig {
+                    base_url: base_url.unwrap_or_else(|| Uri::from_static("http://invalid")),
+                    app_id,
+                    app_token,
+                    timeout,
+                },
+                routes,
+                messages: t.messages.clone(),
+            });
+        }
+        if global_routes.any_passthrough() && passthrough.is_none() {
+            e.push(
+                "routes",
+                "a route is set to passthrough but [passthrough] upstream is not configured",
+            );
+        }
+
+        if !e.0.is_empty() {
+            return Err(ConfigErrors(e.0));
+        }
+        Ok(Config {
+            server,
+            admin,
+            store,
+            locks,
+            log,
+            passthrough,
+            routes: global_routes,
+            upstream_tls,
+            record,
+            tenants,
+        })
+    }
+}
