@@ -84,6 +84,8 @@ pub enum Command {
     },
     /// Replay recorded Gameball traffic against an adapter and compare answers.
     Replay(replay::ReplayArgs),
+    /// Print the route table (method, path, operation, dialect) as Markdown.
+    Routes,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -193,6 +195,10 @@ pub fn run(cli: Cli) -> ExitCode {
             })
         }
         Command::Replay(args) => runtime(None).block_on(replay::run(args)),
+        Command::Routes => {
+            print!("{}", crate::adapter::routes::markdown_table());
+            ExitCode::SUCCESS
+        }
     }
 }
 

@@ -11,27 +11,6 @@ use serde_json::{Value, json};
 
 use crate::common::env::{AUTH, Env, StoreKind, V};
 
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::common::env::StoreKind::Memory).await
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::common::env::StoreKind::Redis).await
-                }
-            )*
-        }
-    };
-}
-
 both_stores!(
     validate_many_locks_the_valid_coupons_and_lists_the_invalid,
     partial_mode_gives_the_same_answer,

@@ -1,8 +1,33 @@
 //! couponbridge's integration tests: one binary (one link step), real
 //! sockets, a real redis-server, the simulator in-process.
 
+/// Runs each named scenario (an `async fn(StoreKind)`) as two tests: on
+/// the memory store and on a real redis-server.
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::common::env::StoreKind::Memory).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::common::env::StoreKind::Redis).await
+                }
+            )*
+        }
+    };
+}
+
 mod adapter;
 mod common;
+mod dialects;
+mod sdk;
 mod ops;
 mod replay;
 mod robustness;

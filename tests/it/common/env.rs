@@ -36,9 +36,17 @@ pub struct EnvBuilder {
     voucherify_url: Option<String>,
     timeout: &'static str,
     decimals: u32,
+    tenant: String,
 }
 
 impl EnvBuilder {
+    /// An extra line in the `shop` tenant's table (e.g. its dialect).
+    pub fn tenant(mut self, line: &str) -> Self {
+        self.tenant.push_str(line);
+        self.tenant.push('\n');
+        self
+    }
+
     pub fn mode(mut self, mode: ApplicationMode) -> Self {
         self.mode = mode;
         self
@@ -101,6 +109,7 @@ impl EnvBuilder {
             extra: self.extra,
             timeout: self.timeout,
             decimals: self.decimals,
+            tenant: self.tenant,
             sim,
             redis,
             clock,
@@ -130,6 +139,7 @@ pub struct Env {
     extra: String,
     timeout: &'static str,
     decimals: u32,
+    tenant: String,
 }
 
 impl Env {
@@ -142,6 +152,7 @@ impl Env {
             voucherify_url: None,
             timeout: "2s",
             decimals: 2,
+            tenant: String::new(),
         }
     }
 
@@ -163,6 +174,7 @@ impl Env {
             api_key = "{API_KEY}"
             secret_key = "{SECRET_KEY}"
             currency_decimals = {decimals}
+            {tenant}
             [tenants.shop.voucherify]
             base_url = "{vf}"
             app_id = "{DEFAULT_APP_ID}"
@@ -173,6 +185,7 @@ impl Env {
             server = self.server,
             store = self.store,
             decimals = self.decimals,
+            tenant = self.tenant,
             vf = self.voucherify_url,
             timeout = self.timeout,
             extra = self.extra,

@@ -3,6 +3,7 @@
 
 pub mod contract;
 pub mod env;
+pub mod gameball_schema;
 pub mod redis_server;
 pub mod upstream;
 
