@@ -14,8 +14,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
-use couponbridge::gameball::parse_body;
 use couponbridge::clock::Clock;
+use couponbridge::gameball::parse_body;
 use couponbridge::gameball::seed::{ValidCoupon, ValidateResponse};
 use couponbridge::gameball::v4::ValidateRequest;
 use couponbridge::locks::LockRecord;

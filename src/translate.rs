@@ -384,7 +384,10 @@ pub fn voucher_request(draft: &CouponDraft) -> Value {
     set("code", draft.code.clone().map(Value::from));
     set("start_date", draft.start_date.clone().map(Value::from));
     set("expiration_date", draft.expiration_date.clone().map(Value::from));
-    set("redemption", draft.usage_limit.map(|q| serde_json::json!({"quantity": q})));
+    set(
+        "redemption",
+        draft.usage_limit.map(|q| serde_json::json!({"quantity": q})),
+    );
     body
 }
 

@@ -247,7 +247,10 @@ impl App {
             routes.mode(m.op()) == RouteMode::Translate || self.passthrough.is_none()
         });
         let mut res = match translated {
-            Some(m) => self.translated(m, dialect, tenant.clone(), req, conn, &request_id).await,
+            Some(m) => {
+                self.translated(m, dialect, tenant.clone(), req, conn, &request_id)
+                    .await
+            }
             None => {
                 let forwarded = match &self.passthrough {
                     Some(p) => p.forward(&self, req, conn, &request_id).await,
@@ -301,7 +304,10 @@ impl App {
             )),
         };
         let req_body = body.as_ref().cloned().unwrap_or_default();
-        let outcome = match (self.authenticate(&parts.headers, tenant.as_ref(), matched.row.speaker), body) {
+        let outcome = match (
+            self.authenticate(&parts.headers, tenant.as_ref(), matched.row.speaker),
+            body,
+        ) {
             (Err(f), _) | (Ok(_), Err(f)) => Err(f),
             (Ok(tenant), Ok(body)) => {
                 let view = RequestView {
@@ -420,4 +426,3 @@ fn log_failure(f: &Failure, request_id: &str) {
         tracing::debug!(request_id, source = ?f.source, code, message = %f.message, cause, "request refused");
     }
 }
-

@@ -70,7 +70,10 @@ impl Passthrough {
         let uri = match self.upstream_uri(&parts.uri) {
             Ok(u) => u,
             Err(e) => {
-                return Err(Failure::client(Kind::NotFound, format!("Cannot forward this path: {e}")));
+                return Err(Failure::client(
+                    Kind::NotFound,
+                    format!("Cannot forward this path: {e}"),
+                ));
             }
         };
         let recording = app.recorder.as_ref().and_then(|r| r.begin());

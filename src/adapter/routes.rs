@@ -150,21 +150,63 @@ use Speaker::{Hold, Legacy, TenantV4};
 
 pub static ROUTES: &[Row] = &[
     row(Method::POST, V4, "/integrations/coupons/validate", Validate, TenantV4),
-    row(Method::POST, V4, "/integrations/coupons/{code}/validate", ValidateSingle, TenantV4),
-    row(Method::GET, V4, "/integrations/locks/{reference}", LockDetails, TenantV4),
-    row(Method::DELETE, V4, "/integrations/coupons/{reference}", Release, TenantV4),
+    row(
+        Method::POST,
+        V4,
+        "/integrations/coupons/{code}/validate",
+        ValidateSingle,
+        TenantV4,
+    ),
+    row(
+        Method::GET,
+        V4,
+        "/integrations/locks/{reference}",
+        LockDetails,
+        TenantV4,
+    ),
+    row(
+        Method::DELETE,
+        V4,
+        "/integrations/coupons/{reference}",
+        Release,
+        TenantV4,
+    ),
     // Seed 001's alias, in no published spec.
     row(Method::POST, V4, "/integrations/coupons/release", Release, TenantV4),
     row(Method::POST, V4, "/integrations/coupons/burn", Burn, TenantV4),
     row(Method::POST, V4, "/integrations/orders", Orders, TenantV4),
     row(Method::POST, V3, "/integrations/coupons/validate", Validate, Hold),
-    row(Method::POST, V3, "/integrations/coupons/{code}/validate", ValidateSingle, Hold),
+    row(
+        Method::POST,
+        V3,
+        "/integrations/coupons/{code}/validate",
+        ValidateSingle,
+        Hold,
+    ),
     row(Method::POST, V3, "/integrations/coupons/{reference}/burn", Burn, Hold),
-    row(Method::DELETE, V3, "/integrations/coupons/{reference}/release", Release, Hold),
-    row(Method::POST, V3, "/integrations/coupon/validate", CouponValidate, Legacy),
+    row(
+        Method::DELETE,
+        V3,
+        "/integrations/coupons/{reference}/release",
+        Release,
+        Hold,
+    ),
+    row(
+        Method::POST,
+        V3,
+        "/integrations/coupon/validate",
+        CouponValidate,
+        Legacy,
+    ),
     row(Method::POST, V3, "/integrations/coupon/redeem", CouponRedeem, Legacy),
     row(Method::POST, V3, "/integrations/coupon", CouponCreate, Legacy),
-    row(Method::POST, V2, "/integrations/coupon/validate", CouponValidate, Legacy),
+    row(
+        Method::POST,
+        V2,
+        "/integrations/coupon/validate",
+        CouponValidate,
+        Legacy,
+    ),
     row(Method::POST, V2, "/integrations/coupon/redeem", CouponRedeem, Legacy),
     row(Method::POST, V2, "/integrations/coupon", CouponCreate, Legacy),
 ];
@@ -284,7 +326,10 @@ mod tests {
         assert_eq!(m.version, "v4.0");
         let m = route(&Method::DELETE, "/api/v4.0/integrations/coupons/AbC").unwrap();
         assert_eq!((m.op(), m.param("reference")), (Release, Some("AbC")));
-        assert_eq!(op(Method::POST, "/api/v4.0/integrations/coupons/release"), Some(Release));
+        assert_eq!(
+            op(Method::POST, "/api/v4.0/integrations/coupons/release"),
+            Some(Release)
+        );
         assert_eq!(op(Method::POST, "/api/v4.0/integrations/coupons/burn"), Some(Burn));
         assert_eq!(op(Method::GET, "/api/v4.0/integrations/locks/abc/"), Some(LockDetails));
         assert_eq!(op(Method::POST, "/api/v4.0/integrations/orders"), Some(Orders));
@@ -293,14 +338,26 @@ mod tests {
     #[test]
     fn the_v3_hold_and_sdk_routes_match_in_any_case() {
         let m = route(&Method::POST, "/api/v3.0/integrations/coupons/Ref1/burn").unwrap();
-        assert_eq!((m.op(), m.row.speaker, m.param("reference")), (Burn, Hold, Some("Ref1")));
+        assert_eq!(
+            (m.op(), m.row.speaker, m.param("reference")),
+            (Burn, Hold, Some("Ref1"))
+        );
         assert_eq!(
             op(Method::DELETE, "/api/v3.0/integrations/coupons/r/release"),
             Some(Release)
         );
-        assert_eq!(op(Method::POST, "/api/v3.0/integrations/coupons/validate"), Some(Validate));
-        assert_eq!(op(Method::POST, "/api/v3.0/integrations/coupon/validate"), Some(CouponValidate));
-        assert_eq!(op(Method::POST, "/api/v2.0/Integrations/Coupon/Redeem"), Some(CouponRedeem));
+        assert_eq!(
+            op(Method::POST, "/api/v3.0/integrations/coupons/validate"),
+            Some(Validate)
+        );
+        assert_eq!(
+            op(Method::POST, "/api/v3.0/integrations/coupon/validate"),
+            Some(CouponValidate)
+        );
+        assert_eq!(
+            op(Method::POST, "/api/v2.0/Integrations/Coupon/Redeem"),
+            Some(CouponRedeem)
+        );
         assert_eq!(op(Method::POST, "/api/v2.0/Integrations/Coupon"), Some(CouponCreate));
     }
 

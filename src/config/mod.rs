@@ -68,7 +68,6 @@ pub fn redacted_toml(raw: &RawConfig) -> String {
     toml::to_string_pretty(raw).unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,18 +205,37 @@ mod tests {
 
     #[test]
     fn route_names_dialects_and_header_values_are_checked() {
-        let text = format!(
-            "{MINIMAL}\n[routes]\nvalidat = \"translate\"\n[tenants.shop.routes]\nburnn = \"passthrough\"\n"
-        )
-        .replace("app_id = \"id\"", "app_id = \"bad\\nid\"");
-        let keys: Vec<String> = Config::from_toml(&text).unwrap_err().0.into_iter().map(|e| e.key).collect();
-        for k in ["routes.validat", "tenants.shop.routes.burnn", "tenants.shop.voucherify.app_id"] {
+        let text =
+            format!("{MINIMAL}\n[routes]\nvalidat = \"translate\"\n[tenants.shop.routes]\nburnn = \"passthrough\"\n")
+                .replace("app_id = \"id\"", "app_id = \"bad\\nid\"");
+        let keys: Vec<String> = Config::from_toml(&text)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
+        for k in [
+            "routes.validat",
+            "tenants.shop.routes.burnn",
+            "tenants.shop.voucherify.app_id",
+        ] {
             assert!(keys.iter().any(|x| x == k), "missing {k} in {keys:?}");
         }
-        let published = MINIMAL.replace("secret_key = \"s3cret\"", "secret_key = \"s3cret\"\ndialect = \"published\"");
-        assert_eq!(Config::from_toml(&published).unwrap().tenants[0].dialect, V4Dialect::Published);
+        let published = MINIMAL.replace(
+            "secret_key = \"s3cret\"",
+            "secret_key = \"s3cret\"\ndialect = \"published\"",
+        );
+        assert_eq!(
+            Config::from_toml(&published).unwrap().tenants[0].dialect,
+            V4Dialect::Published
+        );
         let tls = format!("{MINIMAL}\n[server.tls]\ncert = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"\n");
-        let keys: Vec<String> = Config::from_toml(&tls).unwrap_err().0.into_iter().map(|e| e.key).collect();
+        let keys: Vec<String> = Config::from_toml(&tls)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
         assert!(keys.contains(&"server.tls.cert".to_owned()), "{keys:?}");
     }
 }

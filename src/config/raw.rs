@@ -150,7 +150,6 @@ pub struct RawConfig {
     pub tenants: BTreeMap<String, RawTenant>,
 }
 
-
 /// Reads `parent[key]` on its own; problems are reported under `label`.
 pub(super) fn section<T: DeserializeOwned + Default>(parent: &Value, key: &str, label: &str, errors: &mut Errors) -> T {
     let Some(v) = parent.get(key) else {

@@ -130,4 +130,3 @@ pub struct Config {
     pub record: Option<RecordConfig>,
     pub tenants: Vec<TenantConfig>,
 }
-

@@ -25,7 +25,10 @@ impl RawConfig {
                 // `serve` reads them at start-up; `check-config` says so first.
                 for (field, path) in [("cert", cert), ("key", key)] {
                     if !path.exists() {
-                        e.push(format!("server.tls.{field}"), format!("{} does not exist", path.display()));
+                        e.push(
+                            format!("server.tls.{field}"),
+                            format!("{} does not exist", path.display()),
+                        );
                     }
                 }
                 Some(TlsFiles {

@@ -82,8 +82,15 @@ fn date(text: Option<String>, field: &str) -> Result<Option<String>, Failure> {
 /// The draft's discount from `valueType`, `value` and `cap`. The SDKs
 /// document no vocabulary; these are the names Gameball's models and
 /// samples use.
-fn discount(kind: Option<&str>, value: Option<DecimalNumber>, cap: Option<DecimalNumber>, decimals: u32) -> Result<DraftDiscount, Failure> {
-    let kind = kind.map(|k| k.trim().to_ascii_lowercase()).unwrap_or_else(|| "fixed".into());
+fn discount(
+    kind: Option<&str>,
+    value: Option<DecimalNumber>,
+    cap: Option<DecimalNumber>,
+    decimals: u32,
+) -> Result<DraftDiscount, Failure> {
+    let kind = kind
+        .map(|k| k.trim().to_ascii_lowercase())
+        .unwrap_or_else(|| "fixed".into());
     let value = || value.ok_or_else(|| Failure::missing("value"));
     let minor = |v: DecimalNumber, field: &str| v.to_minor(decimals).map_err(|e| Failure::invalid(field, e));
     match kind.as_str() {
@@ -158,7 +165,9 @@ pub fn parse(req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Result<Parsed, Failure
                 proof: Some(proof),
             })
         }
-        _ => Err(Failure::internal("the route table sent a v4 operation to the legacy dialect")),
+        _ => Err(Failure::internal(
+            "the route table sent a v4 operation to the legacy dialect",
+        )),
     }
 }
 
@@ -218,10 +227,13 @@ pub fn render(answer: &Answer, cx: &RenderCtx<'_>) -> Result<Vec<u8>, Failure> {
                 .ok_or_else(|| Failure::internal("a validation without a verdict"))?;
             match (&verdict.outcome, &verdict.terms) {
                 (Outcome::Applicable(_), Some(terms)) => to_json(&legacy_coupon(&v.customer_id, terms)),
-                (Outcome::Inapplicable {
-                    reason: InvalidReason::NotFound,
-                    ..
-                }, _)
+                (
+                    Outcome::Inapplicable {
+                        reason: InvalidReason::NotFound,
+                        ..
+                    },
+                    _,
+                )
                 | (Outcome::Applicable(_), None) => Err(Failure::client(Kind::NotFound, "Coupon not found")),
                 (other, _) => Err(Failure::client(
                     Kind::CouponRefused,
@@ -236,7 +248,9 @@ pub fn render(answer: &Answer, cx: &RenderCtx<'_>) -> Result<Vec<u8>, Failure> {
             redeemed_at: iso(r.at),
         }),
         Answer::CouponCreated(c) => to_json(&legacy_coupon(&c.customer_id, &c.coupon)),
-        other => Err(Failure::internal(format!("the legacy dialect has no answer for {other:?}"))),
+        other => Err(Failure::internal(format!(
+            "the legacy dialect has no answer for {other:?}"
+        ))),
     }
 }
 

@@ -293,7 +293,10 @@ mod tests {
         assert_eq!(big.id.0, "123456789012345678901234567891");
         let s: B = parse_body(br#"{"id": "c-1"}"#).unwrap();
         assert_eq!(s.id.0, "c-1");
-        assert_eq!(parse_body::<B>(br#"{"id": true}"#).unwrap_err().kind, Kind::InvalidValue);
+        assert_eq!(
+            parse_body::<B>(br#"{"id": true}"#).unwrap_err().kind,
+            Kind::InvalidValue
+        );
     }
 
     #[test]
@@ -317,10 +320,7 @@ mod tests {
             Dialect::for_route(Speaker::TenantV4, Some(V4Dialect::Published)),
             Dialect::Published
         );
-        assert_eq!(
-            Dialect::for_route(Speaker::Hold, Some(V4Dialect::Seed)),
-            Dialect::Hold
-        );
+        assert_eq!(Dialect::for_route(Speaker::Hold, Some(V4Dialect::Seed)), Dialect::Hold);
         assert_eq!(Dialect::for_route(Speaker::Legacy, None), Dialect::Legacy);
     }
 }

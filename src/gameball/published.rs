@@ -109,7 +109,9 @@ pub fn render(dialect: Dialect, answer: &Answer, cx: &RenderCtx<'_>) -> Result<V
             details["coupons"] = view.coupons.iter().map(coupon_json).collect();
             to_json(&details)
         }
-        other => Err(Failure::internal(format!("the published dialect has no answer for {other:?}"))),
+        other => Err(Failure::internal(format!(
+            "the published dialect has no answer for {other:?}"
+        ))),
     }
 }
 
@@ -200,6 +202,9 @@ mod tests {
             amount_known: false,
         };
         let out = validation(Dialect::Published, &v, Operation::Validate);
-        assert_eq!(out, json!({"valid": false, "coupons": [{"code": "X", "valid": false, "reason": "expired"}]}));
+        assert_eq!(
+            out,
+            json!({"valid": false, "coupons": [{"code": "X", "valid": false, "reason": "expired"}]})
+        );
     }
 }

@@ -137,7 +137,9 @@ pub fn render(answer: &Answer, cx: &RenderCtx<'_>) -> Result<Vec<u8>, Failure> {
         Answer::Validated(v) if cx.op == Operation::ValidateSingle => to_json(&validate_one(v, cx)),
         Answer::Validated(v) => to_json(&validate_many(v, cx)),
         Answer::LockDetails(view) => to_json(&LockDetails::of(view)),
-        other => Err(Failure::internal(format!("the seed dialect has no answer for {other:?}"))),
+        other => Err(Failure::internal(format!(
+            "the seed dialect has no answer for {other:?}"
+        ))),
     }
 }
 

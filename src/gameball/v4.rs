@@ -12,9 +12,7 @@ use super::{
     to_json,
 };
 use crate::adapter::error::Failure;
-use crate::adapter::ops::{
-    Answer, BurnCmd, BurnTarget, Command, CustomerIds, OrderCmd, ValidateCmd, Validity,
-};
+use crate::adapter::ops::{Answer, BurnCmd, BurnTarget, Command, CustomerIds, OrderCmd, ValidateCmd, Validity};
 use crate::adapter::routes::Operation;
 use crate::clock::iso;
 use crate::money::DecimalNumber;
@@ -238,7 +236,10 @@ fn validate_cmd(
     };
     let relock = optional(body.lock_reference.as_deref());
     if relock.is_some() && body.lock != Some(true) {
-        tracing::debug!(field = reference_field, "a reference without lock:true is ignored, as documented");
+        tracing::debug!(
+            field = reference_field,
+            "a reference without lock:true is ignored, as documented"
+        );
     }
     Ok(Command::Validate(ValidateCmd {
         customer: customer(id, body.email.as_deref(), body.mobile.as_deref()),

@@ -250,7 +250,9 @@ pub enum Claim {
     Claimed,
     /// A previous attempt's lease ran out with its outcome unknown; this
     /// is that attempt's id, so the caller can look for what it did.
-    Resumed { earlier: String },
+    Resumed {
+        earlier: String,
+    },
     Busy,
     /// Done before; carries what that attempt stored.
     Done(String),

@@ -40,7 +40,9 @@ async fn published(store: StoreKind, mode: ApplicationMode) -> Env {
 async fn published_single_validation_matches_gameballs_schema(store: StoreKind) {
     let env = published(store, ApplicationMode::All).await;
     let body = json!({"customerId": "cust-1", "lock": true, "totalPurchaseAmount": 250});
-    let r = env.gb("POST", &format!("{V}/coupons/PERCENT20/validate"), Some(body)).await;
+    let r = env
+        .gb("POST", &format!("{V}/coupons/PERCENT20/validate"), Some(body))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_matches("post", SINGLE, &v);
@@ -50,16 +52,27 @@ async fn published_single_validation_matches_gameballs_schema(store: StoreKind) 
     assert_eq!(v["coupon"]["value"], 20);
     assert_eq!(v["coupon"]["capping"], 30);
     assert!(v["lockReference"].is_string() && v["dateToExpire"].is_string(), "{v}");
-    assert!(v.get("isValid").is_none() && v.get("validCoupons").is_none(), "no seed fields: {v}");
+    assert!(
+        v.get("isValid").is_none() && v.get("validCoupons").is_none(),
+        "no seed fields: {v}"
+    );
     assert_eq!(env.live_sessions().len(), 1);
 
     for (code, reason) in [("EXPIRED", "expired"), ("NOPE", "not_found")] {
         let r = env
-            .gb("POST", &format!("{V}/coupons/{code}/validate"), Some(json!({"customerId": "cust-1", "lock": true})))
+            .gb(
+                "POST",
+                &format!("{V}/coupons/{code}/validate"),
+                Some(json!({"customerId": "cust-1", "lock": true})),
+            )
             .await;
         let v = r.json();
         assert_matches("post", SINGLE, &v);
-        assert_eq!((v["valid"].clone(), v["coupon"]["reason"].clone()), (json!(false), json!(reason)), "{v}");
+        assert_eq!(
+            (v["valid"].clone(), v["coupon"]["reason"].clone()),
+            (json!(false), json!(reason)),
+            "{v}"
+        );
         assert!(v.get("lockReference").is_none(), "nothing locked: {v}");
         assert!(!v.to_string().contains("null"), "absent values are left out: {v}");
     }
@@ -74,10 +87,19 @@ async fn atomic(env: &Env) {
     assert_matches("post", MULTIPLE, &v);
     assert_eq!(v["valid"], false);
     assert!(v.get("lockReference").is_none(), "no reference: {v}");
-    let codes: Vec<&str> = v["coupons"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = v["coupons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, ["AMOUNT10", "EXPIRED", "PERCENT20"]);
     assert_eq!(v["coupons"][1]["reason"], "expired");
-    assert!(env.live_sessions().is_empty(), "nothing stays locked: {:?}", env.live_sessions());
+    assert!(
+        env.live_sessions().is_empty(),
+        "nothing stays locked: {:?}",
+        env.live_sessions()
+    );
 }
 
 async fn published_multiple_validation_is_atomic_in_all_mode(store: StoreKind) {
@@ -95,8 +117,17 @@ async fn published_lock_then_burn_and_release_match_the_schema(store: StoreKind)
     let v = lock(json!(["AMOUNT10", "FIXED50", "FREESHIP"])).await.json();
     assert_matches("post", MULTIPLE, &v);
     assert_eq!(v["valid"], true);
-    let types: Vec<&str> = v["coupons"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["fixed", "fixed", "shipping"], "FIXED is written in the reference's enum");
+    let types: Vec<&str> = v["coupons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["fixed", "fixed", "shipping"],
+        "FIXED is written in the reference's enum"
+    );
     let reference = v["lockReference"].as_str().unwrap().to_owned();
 
     let burn = env
@@ -114,7 +145,11 @@ async fn published_lock_then_burn_and_release_match_the_schema(store: StoreKind)
     let reference = second["lockReference"].as_str().unwrap();
     let released = env.gb("DELETE", &format!("{V}/coupons/{reference}"), None).await;
     assert_eq!(released.status, 200, "{}", released.text());
-    assert_matches("delete", "/api/v4.0/integrations/coupons/{lockReference}", &released.json());
+    assert_matches(
+        "delete",
+        "/api/v4.0/integrations/coupons/{lockReference}",
+        &released.json(),
+    );
     let details = env.gb("GET", &format!("{V}/locks/{reference}"), None).await.json();
     assert_eq!(details["isExpired"], true, "{details}");
     assert!(details.get("usedAt").is_none(), "absent values are left out: {details}");
@@ -128,7 +163,12 @@ async fn hold(env: &Env, path: &str, body: Value) -> crate::common::Reply {
 
 async fn hold_validate_then_burn_by_hold_reference(store: StoreKind) {
     let env = Env::start(store).await;
-    let r = hold(&env, "/coupons/ONCE/validate", json!({"customerId": "cust-1", "lock": true, "holdReference": null})).await;
+    let r = hold(
+        &env,
+        "/coupons/ONCE/validate",
+        json!({"customerId": "cust-1", "lock": true, "holdReference": null}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["valid"], true);
@@ -137,15 +177,30 @@ async fn hold_validate_then_burn_by_hold_reference(store: StoreKind) {
     let reference = v["holdReference"].as_str().expect("a hold reference").to_owned();
     assert!(v["dateToExpire"].is_string());
 
-    let burn = hold(&env, &format!("/coupons/{reference}/burn"), json!({"customerId": "cust-1"})).await;
+    let burn = hold(
+        &env,
+        &format!("/coupons/{reference}/burn"),
+        json!({"customerId": "cust-1"}),
+    )
+    .await;
     assert_eq!(burn.status, 200, "{}", burn.text());
     assert_eq!(burn.json()["success"], true);
     assert_eq!(env.redeemed("ONCE"), 1);
     assert!(env.live_sessions().is_empty());
 
-    let retry = hold(&env, &format!("/coupons/{reference}/burn"), json!({"customerId": "cust-1"})).await;
+    let retry = hold(
+        &env,
+        &format!("/coupons/{reference}/burn"),
+        json!({"customerId": "cust-1"}),
+    )
+    .await;
     assert_eq!(retry.status, 200, "the same burn again is its retry: {}", retry.text());
-    let again = hold(&env, &format!("/coupons/{reference}/burn"), json!({"customerId": "cust-2"})).await;
+    let again = hold(
+        &env,
+        &format!("/coupons/{reference}/burn"),
+        json!({"customerId": "cust-2"}),
+    )
+    .await;
     assert_eq!(again.status, 400);
     let e = again.json();
     assert_eq!(e["code"], 7, "the legacy envelope: {e}");
@@ -178,13 +233,23 @@ async fn hold_validate_then_release_by_hold_reference(store: StoreKind) {
     assert_eq!(released.status, 200, "{}", released.text());
     assert_eq!(released.json()["releasedCoupons"], json!(["AMOUNT10", "PERCENT20"]));
     assert!(env.live_sessions().is_empty());
-    let burn = hold(&env, &format!("/coupons/{reference}/burn"), json!({"customerId": "cust-1"})).await;
+    let burn = hold(
+        &env,
+        &format!("/coupons/{reference}/burn"),
+        json!({"customerId": "cust-1"}),
+    )
+    .await;
     assert_eq!(burn.status, 400, "a released hold cannot be burned: {}", burn.text());
 }
 
 async fn hold_reference_re_holds_in_the_same_session(store: StoreKind) {
     let env = Env::start(store).await;
-    let first = hold(&env, "/coupons/validate", json!({"customerId": "c", "coupons": ["AMOUNT10"], "lock": true})).await;
+    let first = hold(
+        &env,
+        "/coupons/validate",
+        json!({"customerId": "c", "coupons": ["AMOUNT10"], "lock": true}),
+    )
+    .await;
     let reference = first.json()["holdReference"].as_str().unwrap().to_owned();
     let body = json!({"customerId": "c", "coupons": ["PERCENT20"], "lock": true, "holdReference": reference});
     let second = hold(&env, "/coupons/validate", body).await.json();
@@ -212,7 +277,13 @@ async fn sdk(env: &Env, version: &str, path: &str, player: &str, mut body: Value
         body["hash"] = sdk_hash(player, SECRET_KEY).into();
     }
     let auth = [("APIKey", API_KEY)];
-    env.gb_as(&auth, "POST", &format!("/api/{version}/integrations/{path}"), Some(body)).await
+    env.gb_as(
+        &auth,
+        "POST",
+        &format!("/api/{version}/integrations/{path}"),
+        Some(body),
+    )
+    .await
 }
 
 async fn sdk_validate_redeem_and_create(store: StoreKind) {
@@ -220,7 +291,10 @@ async fn sdk_validate_redeem_and_create(store: StoreKind) {
     let ok = sdk(&env, "v3.0", "coupon/validate", "cust-1", json!({"code": "PERCENT20"})).await;
     assert_eq!(ok.status, 200, "{}", ok.text());
     let v = ok.json();
-    assert_eq!((v["code"].clone(), v["valueType"].clone(), v["value"].clone()), (json!("PERCENT20"), json!("percentage"), json!(20)));
+    assert_eq!(
+        (v["code"].clone(), v["valueType"].clone(), v["value"].clone()),
+        (json!("PERCENT20"), json!("percentage"), json!(20))
+    );
     assert_eq!(v["playerUniqueId"], "cust-1");
     assert!(env.live_sessions().is_empty(), "an SDK validation takes no session");
 
@@ -256,22 +330,54 @@ async fn sdk_validate_redeem_and_create(store: StoreKind) {
     .await;
     assert_eq!(created.status, 200, "the SDKs take only 200: {}", created.text());
     let c = created.json();
-    assert_eq!((c["code"].clone(), c["value"].clone(), c["cap"].clone(), c["usageLimit"].clone()), (json!("NEW15"), json!(15), json!(40), json!(1)));
+    assert_eq!(
+        (
+            c["code"].clone(),
+            c["value"].clone(),
+            c["cap"].clone(),
+            c["usageLimit"].clone()
+        ),
+        (json!("NEW15"), json!(15), json!(40), json!(1))
+    );
     let valid = sdk(&env, "v3.0", "coupon/validate", "cust-1", json!({"code": "NEW15"})).await;
     assert_eq!(valid.status, 200, "{}", valid.text());
     let duplicate = sdk(&env, "v3.0", "coupon", "cust-1", json!({"code": "NEW15", "value": 1})).await;
     assert_eq!((duplicate.status, duplicate.json()["code"].clone()), (422, json!(14)));
-    let generated = sdk(&env, "v2.0", "Coupon", "cust-1", json!({"value": 5, "valueType": "fixed_amount"})).await;
+    let generated = sdk(
+        &env,
+        "v2.0",
+        "Coupon",
+        "cust-1",
+        json!({"value": 5, "valueType": "fixed_amount"}),
+    )
+    .await;
     assert_eq!(generated.status, 200, "{}", generated.text());
-    assert!(!generated.json()["code"].as_str().unwrap().is_empty(), "Voucherify made a code");
+    assert!(
+        !generated.json()["code"].as_str().unwrap().is_empty(),
+        "Voucherify made a code"
+    );
 }
 
 async fn sdk_wrong_hash_redeems_nothing(store: StoreKind) {
     let env = Env::start(store).await;
-    let wrong = sdk(&env, "v3.0", "coupon/redeem", "cust-1", json!({"code": "ONCE", "hash": sdk_hash("cust-1", "guess")})).await;
+    let wrong = sdk(
+        &env,
+        "v3.0",
+        "coupon/redeem",
+        "cust-1",
+        json!({"code": "ONCE", "hash": sdk_hash("cust-1", "guess")}),
+    )
+    .await;
     assert_eq!(wrong.status, 401);
     assert_eq!(wrong.json()["code"], 11);
-    let other_player = sdk(&env, "v3.0", "coupon/redeem", "cust-1", json!({"code": "ONCE", "hash": sdk_hash("cust-2", SECRET_KEY)})).await;
+    let other_player = sdk(
+        &env,
+        "v3.0",
+        "coupon/redeem",
+        "cust-1",
+        json!({"code": "ONCE", "hash": sdk_hash("cust-2", SECRET_KEY)}),
+    )
+    .await;
     assert_eq!(other_player.json()["code"], 11, "the hash names the player");
     let missing = env
         .gb_as(
@@ -293,7 +399,14 @@ async fn sdk_wrong_hash_redeems_nothing(store: StoreKind) {
     assert_eq!((bad_header.status, bad_header.json()["code"].clone()), (401, json!(10)));
     assert_eq!(env.redeemed("ONCE"), 0, "nothing was redeemed");
     // The v4 routes still want the secret header.
-    let v4 = env.gb_as(&[("apikey", API_KEY)], "POST", &format!("{V}/coupons/validate"), Some(json!({}))).await;
+    let v4 = env
+        .gb_as(
+            &[("apikey", API_KEY)],
+            "POST",
+            &format!("{V}/coupons/validate"),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(v4.json()["code"], 1001);
     let _ = AUTH;
 }
@@ -310,7 +423,12 @@ async fn sdk_redeem_after_a_lost_answer_is_reconciled(store: StoreKind) {
     assert_eq!(lost.json()["code"], 13);
     assert_eq!(env.redeemed("TWICE"), 1, "Voucherify did redeem");
     let early = sdk(&env, "v3.0", "coupon/redeem", "cust-1", json!({"code": "TWICE"})).await;
-    assert_eq!(early.status, 422, "within the lease the outcome is still open: {}", early.text());
+    assert_eq!(
+        early.status,
+        422,
+        "within the lease the outcome is still open: {}",
+        early.text()
+    );
     env.advance(Duration::from_secs(10)); // past the lease
     let retry = sdk(&env, "v3.0", "coupon/redeem", "cust-1", json!({"code": "TWICE"})).await;
     assert_eq!(retry.status, 200, "the retry is the lost redemption: {}", retry.text());

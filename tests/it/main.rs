@@ -27,9 +27,9 @@ macro_rules! both_stores {
 mod adapter;
 mod common;
 mod dialects;
-mod sdk;
 mod ops;
 mod replay;
 mod robustness;
 mod scale;
+mod sdk;
 mod sim;

@@ -95,7 +95,17 @@ async fn the_python_sdk_validates_redeems_and_creates(store: StoreKind) {
         ],
     )
     .await;
-    let [valid, unknown, wrong_secret, redeemed, again, created, created_valid, numeric] = &r[..] else {
+    let [
+        valid,
+        unknown,
+        wrong_secret,
+        redeemed,
+        again,
+        created,
+        created_valid,
+        numeric,
+    ] = &r[..]
+    else {
         unreachable!()
     };
     assert_eq!(valid["ok"], true, "{valid}");
@@ -104,7 +114,11 @@ async fn the_python_sdk_validates_redeems_and_creates(store: StoreKind) {
     // The SDK hands a non-200 {code, message} to the merchant as a
     // GameballException.
     assert_eq!(
-        (unknown["exception"].clone(), unknown["code"].clone(), unknown["status"].clone()),
+        (
+            unknown["exception"].clone(),
+            unknown["code"].clone(),
+            unknown["status"].clone()
+        ),
         (json!("GameballException"), json!(3), json!(404)),
         "{unknown}"
     );
@@ -115,7 +129,11 @@ async fn the_python_sdk_validates_redeems_and_creates(store: StoreKind) {
     );
     assert_eq!(redeemed["ok"], true, "{redeemed}");
     assert_eq!(redeemed["result"]["success"], true);
-    assert_eq!((again["ok"].clone(), again["code"].clone()), (json!(false), json!(7)), "{again}");
+    assert_eq!(
+        (again["ok"].clone(), again["code"].clone()),
+        (json!(false), json!(7)),
+        "{again}"
+    );
     assert!(again["message"].as_str().unwrap().contains("usage limit"), "{again}");
     assert_eq!(env.redeemed("ONCE"), 1, "Voucherify redeemed it once");
     assert_eq!(created["ok"], true, "{created}");

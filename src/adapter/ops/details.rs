@@ -31,7 +31,18 @@ pub async fn run(ctx: &Ctx, reference: &str) -> Result<LockView, Failure> {
         .await?
         .into_iter()
         .zip(&record.codes)
-        .map(|(t, code)| t.unwrap_or_else(|| translate::coupon(&Voucher { code: code.clone(), ..Default::default() }, &[], ctx.tenant.decimals)))
+        .map(|(t, code)| {
+            t.unwrap_or_else(|| {
+                translate::coupon(
+                    &Voucher {
+                        code: code.clone(),
+                        ..Default::default()
+                    },
+                    &[],
+                    ctx.tenant.decimals,
+                )
+            })
+        })
         .collect();
     Ok(LockView {
         record,
@@ -46,9 +57,11 @@ pub async fn run(ctx: &Ctx, reference: &str) -> Result<LockView, Failure> {
 pub async fn terms(ctx: &Ctx, codes: &[String]) -> Result<Vec<Option<Coupon>>, Failure> {
     let vf = &ctx.app.voucherify;
     let up = &ctx.tenant.upstream;
-    let vouchers = try_join_all(codes.iter().map(|code| async move {
-        Ok::<_, Failure>(vf.voucher(up, code, ctx.call()).await?)
-    }))
+    let vouchers = try_join_all(
+        codes
+            .iter()
+            .map(|code| async move { Ok::<_, Failure>(vf.voucher(up, code, ctx.call()).await?) }),
+    )
     .await?;
     let mut rule_ids: Vec<&str> = vouchers.iter().flatten().flat_map(rule_ids_of).collect();
     rule_ids.sort_unstable();

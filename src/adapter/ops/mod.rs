@@ -113,7 +113,9 @@ pub enum DraftDiscount {
         cap_minor: Option<i64>,
     },
     /// An amount off, in minor units.
-    Amount { minor: i64 },
+    Amount {
+        minor: i64,
+    },
     FreeShipping,
 }
 
@@ -162,7 +164,9 @@ pub struct Validation {
 
 impl Validation {
     pub fn all_valid(&self) -> bool {
-        self.verdicts.iter().all(|v| matches!(v.outcome, Outcome::Applicable(_)))
+        self.verdicts
+            .iter()
+            .all(|v| matches!(v.outcome, Outcome::Applicable(_)))
     }
 }
 

@@ -413,7 +413,9 @@ pub async fn order(ctx: &Ctx, cmd: &OrderCmd) -> Result<(), Failure> {
         Claim::Busy => return Err(in_progress("The order")),
         // An earlier attempt's answer was lost; if Voucherify has the
         // redemption, that attempt succeeded and this retry says so.
-        Claim::Resumed { .. } if (reference.is_some() || !codes.is_empty()) && order_redeemed(ctx, order_id).await? => {
+        Claim::Resumed { .. }
+            if (reference.is_some() || !codes.is_empty()) && order_redeemed(ctx, order_id).await? =>
+        {
             if let Some(r) = reference {
                 settle_unknown_burn(ctx, r).await?;
             }
@@ -430,8 +432,7 @@ pub async fn order(ctx: &Ctx, cmd: &OrderCmd) -> Result<(), Failure> {
     };
     let result = match (reference, codes.is_empty()) {
         (None, true) => Ok(()),
-        (Some(reference), _) => match use_lock(ctx, reference, &customer, &order, codes, Some(order_id), lease).await
-        {
+        (Some(reference), _) => match use_lock(ctx, reference, &customer, &order, codes, Some(order_id), lease).await {
             Ok(Used::Now(_)) => Ok(()),
             // This order's own earlier attempt used it.
             Ok(Used::Before(record)) if record.used_by.as_deref() == Some(order_id.as_str()) => Ok(()),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind};
 use crate::adapter::ops::details::terms;
-use crate::adapter::ops::{Validation, ValidateCmd, Validity, Verdict};
+use crate::adapter::ops::{ValidateCmd, Validation, Validity, Verdict};
 use crate::ids;
 use crate::locks::{LockRecord, LockState, NewTerms, ReleaseStart, Relock};
 use crate::metrics::LockEvent;

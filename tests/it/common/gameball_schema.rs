@@ -21,7 +21,10 @@ fn inline(v: &Value, doc: &Value) -> Value {
         Value::Object(map) => {
             if let Some(Value::String(r)) = map.get("$ref") {
                 let pointer = r.strip_prefix('#').expect("a local $ref");
-                return inline(doc.pointer(pointer).unwrap_or_else(|| panic!("{r} not in the spec")), doc);
+                return inline(
+                    doc.pointer(pointer).unwrap_or_else(|| panic!("{r} not in the spec")),
+                    doc,
+                );
             }
             Value::Object(map.iter().map(|(k, v)| (k.clone(), inline(v, doc))).collect())
         }
