@@ -74,6 +74,15 @@ pub async fn simulator(clock: Clock) -> Result<RunningSim, Box<dyn std::error::E
 /// What the demo prints: where it listens and three copy-paste lines.
 pub fn instructions(addr: SocketAddr, admin: Option<SocketAddr>) -> String {
     let base = format!("http://{addr}/api/v4.0/integrations");
+    let v3 = format!("http://{addr}/api/v3.0/integrations");
+    // The SDK-era body hash for cust-1, as Gameball's SDKs compute it.
+    let hash: String = {
+        use sha1::{Digest, Sha1};
+        Sha1::digest(format!("cust-1:::{SECRET_KEY}").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
     let auth = format!("-H 'apikey: {API_KEY}' -H 'secretkey: {SECRET_KEY}'");
     let admin = admin
         .map(|a| format!("Metrics: http://{a}/metrics   Readiness: http://{a}/readyz\n"))
@@ -89,6 +98,12 @@ pub fn instructions(addr: SocketAddr, admin: Option<SocketAddr>) -> String {
          # 2. read the lock\n\
          curl -s {base}/locks/$REF {auth}; echo\n\
          # 3. release it\n\
-         curl -s -X DELETE {base}/coupons/$REF {auth}; echo\n"
+         curl -s -X DELETE {base}/coupons/$REF {auth}; echo\n\
+         # 4. the v3.0 hold API: validate and hold TAKE20 (answers a holdReference)\n\
+         curl -s -X POST {v3}/coupons/TAKE20/validate {auth} -H 'content-type: application/json' \
+         -d '{{\"customerId\":\"cust-1\",\"lock\":true}}'; echo\n\
+         # 5. the SDK-era API (what Gameball's SDKs call): validate SAVE10 with the body hash\n\
+         curl -s -X POST {v3}/coupon/validate -H 'APIKey: {API_KEY}' -H 'content-type: application/json' \
+         -d '{{\"playerUniqueId\":\"cust-1\",\"code\":\"SAVE10\",\"hash\":\"{hash}\"}}'; echo\n"
     )
 }

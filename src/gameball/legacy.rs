@@ -34,8 +34,6 @@ struct CodeRequest {
     player_unique_id: Option<StringOrNumber>,
     code: Option<StringOrNumber>,
     hash: Option<String>,
-    #[allow(dead_code)]
-    transaction_time: Option<String>,
 }
 
 /// `coupon` (create).

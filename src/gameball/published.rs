@@ -67,9 +67,15 @@ fn verdict_json(verdict: &Verdict) -> Value {
         Some(terms) => coupon_json(terms),
         None => json!({"code": verdict.outcome.code()}),
     };
-    if !matches!(verdict.outcome, Outcome::Applicable(_)) {
+    let reason = match &verdict.outcome {
+        Outcome::Applicable(_) => None,
+        // Valid alone, not applied because another coupon failed.
+        Outcome::NotChecked { .. } => Some("not_applied"),
+        other => Some(reason_slug(reason_of(other))),
+    };
+    if let Some(reason) = reason {
         v["valid"] = false.into();
-        v["reason"] = reason_slug(reason_of(&verdict.outcome)).into();
+        v["reason"] = reason.into();
     }
     v
 }
@@ -99,7 +105,7 @@ fn validation(dialect: Dialect, v: &Validation, op: Operation) -> Value {
 }
 
 pub fn render(dialect: Dialect, answer: &Answer, cx: &RenderCtx<'_>) -> Result<Vec<u8>, Failure> {
-    if let Some(shared) = v4::render_shared(answer, cx) {
+    if let Some(shared) = v4::render_shared(answer) {
         return shared;
     }
     match answer {

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    CouponRef, Dialect, ParseCtx, RenderCtx, RequestView, StringOrNumber, codes_of, optional, parse_body, required,
-    to_json,
+    CouponRef, Dialect, ParseCtx, RequestView, StringOrNumber, codes_of, optional, parse_body, required, to_json,
 };
 use crate::adapter::error::Failure;
 use crate::adapter::ops::{Answer, BurnCmd, BurnTarget, Command, CustomerIds, OrderCmd, ValidateCmd, Validity};
@@ -287,7 +286,7 @@ pub struct OrderResponse {
 }
 
 /// The answers every v4 dialect writes alike; `None` for the others.
-pub fn render_shared(answer: &Answer, _cx: &RenderCtx<'_>) -> Option<Result<Vec<u8>, Failure>> {
+pub fn render_shared(answer: &Answer) -> Option<Result<Vec<u8>, Failure>> {
     Some(match answer {
         Answer::Released(r) => to_json(&ReleaseResponse {
             success: true,

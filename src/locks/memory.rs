@@ -13,6 +13,8 @@ struct Op {
     done: Option<String>,
     lease_until: Millis,
     attempt: String,
+    /// The attempt that opened the claim.
+    first: String,
 }
 
 struct Entry<T> {
@@ -128,6 +130,7 @@ impl MemoryStore {
                             done: None,
                             lease_until,
                             attempt: op.attempt.to_owned(),
+                            first: op.attempt.to_owned(),
                         },
                         gone_at: clock_now + op.keep.as_millis() as i64,
                     },
@@ -140,8 +143,10 @@ impl MemoryStore {
                 None if e.value.lease_until > now => Claim::Busy,
                 None => {
                     e.value.lease_until = lease_until;
-                    let earlier = std::mem::replace(&mut e.value.attempt, op.attempt.to_owned());
-                    Claim::Resumed { earlier }
+                    e.value.attempt = op.attempt.to_owned();
+                    Claim::Resumed {
+                        first: e.value.first.clone(),
+                    }
                 }
             },
         }

@@ -248,10 +248,13 @@ pub struct OpAttempt<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     Claimed,
-    /// A previous attempt's lease ran out with its outcome unknown; this
-    /// is that attempt's id, so the caller can look for what it did.
+    /// A previous attempt's lease ran out with its outcome unknown. `first`
+    /// is the id of the attempt that opened the claim: it stays the same
+    /// through every resumption, so an operation that names its work after
+    /// it (a Voucherify order) finds all of it, however many attempts
+    /// failed on the way.
     Resumed {
-        earlier: String,
+        first: String,
     },
     Busy,
     /// Done before; carries what that attempt stored.

@@ -112,15 +112,14 @@ return {'updated'}
 const CLAIM: &str = r#"
 local st = redis.call('HGET', KEYS[1], 'st')
 if not st then
-  redis.call('HSET', KEYS[1], 'st', 'pending', 'lease', ARGV[2], 'att', ARGV[3])
+  redis.call('HSET', KEYS[1], 'st', 'pending', 'lease', ARGV[2], 'att', ARGV[3], 'first', ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   return {'claimed'}
 end
 if st == 'done' then return {'done', redis.call('HGET', KEYS[1], 'res') or ''} end
 if tonumber(redis.call('HGET', KEYS[1], 'lease') or '0') > tonumber(ARGV[1]) then return {'busy'} end
-local earlier = redis.call('HGET', KEYS[1], 'att') or ''
 redis.call('HSET', KEYS[1], 'lease', ARGV[2], 'att', ARGV[3])
-return {'resumed', earlier}
+return {'resumed', redis.call('HGET', KEYS[1], 'first') or ''}
 "#;
 
 const SETTLE: &str = r#"
@@ -469,7 +468,7 @@ impl RedisStore {
         Ok(match items.first().map(String::as_str) {
             Some("claimed") => Claim::Claimed,
             Some("resumed") => Claim::Resumed {
-                earlier: items.get(1).cloned().unwrap_or_default(),
+                first: items.get(1).cloned().unwrap_or_default(),
             },
             Some("busy") => Claim::Busy,
             Some("done") => Claim::Done(items.get(1).cloned().unwrap_or_default()),

@@ -17,6 +17,7 @@ both_stores!(
     published_multiple_validation_is_atomic_in_all_mode,
     published_multiple_validation_is_atomic_in_partial_mode,
     published_lock_then_burn_and_release_match_the_schema,
+    published_relock_with_an_invalid_coupon_changes_nothing,
     hold_validate_then_burn_by_hold_reference,
     hold_validate_then_release_by_hold_reference,
     hold_reference_re_holds_in_the_same_session,
@@ -154,6 +155,30 @@ async fn published_lock_then_burn_and_release_match_the_schema(store: StoreKind)
     assert_eq!(details["isExpired"], true, "{details}");
     assert!(details.get("usedAt").is_none(), "absent values are left out: {details}");
     assert!(env.live_sessions().is_empty());
+}
+
+async fn published_relock_with_an_invalid_coupon_changes_nothing(store: StoreKind) {
+    let env = published(store, ApplicationMode::Partial).await;
+    let first = env
+        .validate(json!({"customerId": "cust-1", "coupons": ["AMOUNT10"], "lock": true}))
+        .await
+        .json();
+    let reference = first["lockReference"].as_str().unwrap().to_owned();
+    let body = json!({"customerId": "cust-1", "coupons": ["AMOUNT10", "PERCENT20", "EXPIRED"], "lock": true,
+                      "lockReference": reference});
+    let v = env.validate(body).await.json();
+    assert_matches("post", MULTIPLE, &v);
+    assert_eq!(v["valid"], false);
+    assert!(v.get("lockReference").is_none(), "{v}");
+    assert_eq!(v["coupons"][1]["reason"], "not_applied");
+    let held: Vec<String> = env
+        .live_sessions()
+        .iter()
+        .map(|s| s["voucher"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(held, ["AMOUNT10"], "the lock keeps what it had, nothing added");
+    let details = env.gb("GET", &format!("{V}/locks/{reference}"), None).await.json();
+    assert_eq!(details["coupons"].as_array().unwrap().len(), 1, "{details}");
 }
 
 async fn hold(env: &Env, path: &str, body: Value) -> crate::common::Reply {
@@ -430,6 +455,16 @@ async fn sdk_redeem_after_a_lost_answer_is_reconciled(store: StoreKind) {
         early.text()
     );
     env.advance(Duration::from_secs(10)); // past the lease
+    // The retry's look-up fails too: the claim must still lead the next
+    // retry to the first attempt's order.
+    env.sim.sim.set_faults(Faults {
+        script: [Fault::Error].into(),
+        path_prefix: Some("/v1/orders".into()),
+        ..Faults::default()
+    });
+    let failed_lookup = sdk(&env, "v3.0", "coupon/redeem", "cust-1", json!({"code": "TWICE"})).await;
+    assert_eq!(failed_lookup.status, 503, "{}", failed_lookup.text());
+    env.advance(Duration::from_secs(10));
     let retry = sdk(&env, "v3.0", "coupon/redeem", "cust-1", json!({"code": "TWICE"})).await;
     assert_eq!(retry.status, 200, "the retry is the lost redemption: {}", retry.text());
     assert_eq!(env.redeemed("TWICE"), 1, "redeemed once, not twice");

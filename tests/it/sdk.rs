@@ -4,7 +4,7 @@
 //! feeds the SDK one call per line and reports what it returned; the
 //! assertions are here.
 //!
-//! The interpreter is `COUPONBRIDGE_SDK_PYTHON` when set (`.ci/run` sets
+//! The interpreter is `GAMEBALL_SDK_PYTHON` when set (`.ci/run` sets
 //! it), otherwise `tests/sdk/setup-venv.sh` makes the virtual environment
 //! (idempotent; installs from PyPI the first time).
 
@@ -22,7 +22,7 @@ both_stores!(the_python_sdk_validates_redeems_and_creates);
 fn python() -> &'static str {
     static PYTHON: OnceLock<String> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        if let Ok(p) = std::env::var("COUPONBRIDGE_SDK_PYTHON") {
+        if let Ok(p) = std::env::var("GAMEBALL_SDK_PYTHON") {
             return p;
         }
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -5,11 +5,13 @@
 //! `transactionTime` is new on every call), so the claim is on the pair
 //! customer + code, and only while an attempt's outcome is unknown: a
 //! finished redemption forgets its claim, so the same customer may redeem a
-//! multi-use code again later. Each attempt redeems on its own Voucherify
-//! order (`cb-redeem-{attempt}`); a retry after a lost answer finds the
-//! earlier attempt's id in the claim and reads that order back before it
-//! redeems again. A second redemption of a used single-use code is
-//! Voucherify's refusal, as for any redemption.
+//! multi-use code again later. A claim redeems on one Voucherify order,
+//! named after the attempt that opened it (`cb-redeem-{first}`); every
+//! retry after a lost answer reads that order back before it redeems
+//! again, on the same order, so however many attempts fail on the way
+//! (a look-up that fails too), at most one redemption is made. A second
+//! redemption of a used single-use code is Voucherify's refusal, as for
+//! any redemption.
 
 use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind};
@@ -42,17 +44,21 @@ pub async fn redeem(ctx: &Ctx, cmd: RedeemCodeCmd) -> Result<CodeRedeemed, Failu
         code: cmd.code.clone(),
         at: ctx.now(),
     };
-    match store.claim(&op, ctx.now(), lease_until(ctx)).await? {
+    let source = match store.claim(&op, ctx.now(), lease_until(ctx)).await? {
         Claim::Busy => return Err(in_progress("A redemption of this coupon for this customer")),
-        // The earlier attempt's answer was lost: if Voucherify has its
-        // redemption, this call is its retry and succeeded.
-        Claim::Resumed { earlier } if order_redeemed(ctx, &order_of(&earlier)).await? => {
-            store.settle(&op, None).await?;
-            return Ok(done(ctx));
+        // An earlier attempt's answer was lost: if Voucherify has the
+        // claim's redemption, this call is its retry and succeeded.
+        Claim::Resumed { first } => {
+            let source = order_of(&first);
+            if order_redeemed(ctx, &source).await? {
+                store.settle(&op, None).await?;
+                return Ok(done(ctx));
+            }
+            source
         }
-        Claim::Claimed | Claim::Resumed { .. } | Claim::Done(_) => {}
-    }
-    let source = order_of(&attempt);
+        // Done is never stored for this kind (a finished claim is forgotten).
+        Claim::Claimed | Claim::Done(_) => order_of(&attempt),
+    };
     let order = RedemptionOrder {
         source_id: &source,
         amount_minor: None,

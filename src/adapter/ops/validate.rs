@@ -32,14 +32,16 @@ struct Locked {
 }
 
 pub async fn run(ctx: &Ctx, cmd: ValidateCmd) -> Result<Validation, Failure> {
-    let locked = match cmd.relock.as_deref().filter(|_| cmd.lock) {
-        Some(reference) => relock(ctx, reference, &cmd).await?,
-        None => validate(ctx, &cmd).await?,
-    };
+    // The definitions are read first: a failure after the lock was taken
+    // would answer 503 and leave a lock nobody was told about.
     let terms = if cmd.with_terms {
         terms(ctx, &cmd.codes).await?
     } else {
         vec![None; cmd.codes.len()]
+    };
+    let locked = match cmd.relock.as_deref().filter(|_| cmd.lock) {
+        Some(reference) => relock(ctx, reference, &cmd).await?,
+        None => validate(ctx, &cmd).await?,
     };
     Ok(Validation {
         customer_id: cmd.customer.id,
@@ -287,6 +289,17 @@ async fn relock(ctx: &Ctx, reference: &str, cmd: &ValidateCmd) -> Result<Locked,
     }
     let outcomes = validate_rounds(ctx, codes, &customer, amount, Some((&record.session_key, duration))).await?;
     let locked = applicable_codes(&outcomes);
+    if cmd.validity == Validity::Atomic && locked.len() < codes.len() {
+        // All or nothing: the lock keeps what it had; what this call added
+        // is given back, and the answer names no reference.
+        let added: Vec<String> = locked.iter().filter(|c| !record.codes.contains(c)).cloned().collect();
+        release_sessions(ctx, &added, &record.session_key).await;
+        return Ok(Locked {
+            reference: None,
+            expires_at: None,
+            outcomes: outcomes.into_iter().map(not_applied).collect(),
+        });
+    }
     // The record changes first; only then are sessions released. A burn
     // that starts meanwhile consumes the record it read, never a session
     // released under it.
