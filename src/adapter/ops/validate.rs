@@ -65,7 +65,10 @@ async fn validate(ctx: &Ctx, cmd: &ValidateCmd) -> Result<Locked, Failure> {
     let session = session_key.as_deref().map(|k| (k, cmd.duration));
     let rounds = match cmd.validity {
         Validity::Partial => validate_rounds(ctx, codes, &customer, cmd.amount_minor, session).await,
-        Validity::Atomic => validate_once(ctx, codes, &customer, cmd.amount_minor, session).await,
+        // One round decides (all or nothing).
+        Validity::Atomic => one_round(ctx, codes, &customer, cmd.amount_minor, session)
+            .await
+            .map(|response| translate::outcomes(codes, &response)),
     };
     let mut outcomes = match (rounds, &session_key) {
         (Ok(o), _) => o,
@@ -167,18 +170,6 @@ async fn one_round(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// One round decides (all or nothing).
-async fn validate_once(
-    ctx: &Ctx,
-    codes: &[String],
-    customer: &Customer<'_>,
-    amount: Option<i64>,
-    session: Option<(&str, Duration)>,
-) -> Result<Vec<Outcome>, Failure> {
-    let response = one_round(ctx, codes, customer, amount, session).await?;
-    Ok(translate::outcomes(codes, &response))
 }
 
 /// Validates until every code has a verdict (see the module comment).
