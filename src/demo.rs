@@ -71,7 +71,7 @@ pub async fn simulator(clock: Clock) -> Result<RunningSim, Box<dyn std::error::E
         .await
 }
 
-/// What the demo prints: where it listens and three copy-paste lines.
+/// What the demo prints: where it listens and five copy-paste lines.
 pub fn instructions(addr: SocketAddr, admin: Option<SocketAddr>) -> String {
     let base = format!("http://{addr}/api/v4.0/integrations");
     let v3 = format!("http://{addr}/api/v3.0/integrations");
@@ -99,8 +99,8 @@ pub fn instructions(addr: SocketAddr, admin: Option<SocketAddr>) -> String {
          curl -s {base}/locks/$REF {auth}; echo\n\
          # 3. release it\n\
          curl -s -X DELETE {base}/coupons/$REF {auth}; echo\n\
-         # 4. the v3.0 hold API: validate and hold TAKE20 (answers a holdReference)\n\
-         curl -s -X POST {v3}/coupons/TAKE20/validate {auth} -H 'content-type: application/json' \
+         # 4. the v3.0 hold API: validate and hold FREESHIP (answers a holdReference)\n\
+         curl -s -X POST {v3}/coupons/FREESHIP/validate {auth} -H 'content-type: application/json' \
          -d '{{\"customerId\":\"cust-1\",\"lock\":true}}'; echo\n\
          # 5. the SDK-era API (what Gameball's SDKs call): validate SAVE10 with the body hash\n\
          curl -s -X POST {v3}/coupon/validate -H 'APIKey: {API_KEY}' -H 'content-type: application/json' \
