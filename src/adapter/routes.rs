@@ -148,65 +148,25 @@ use Family::{V2, V3, V4};
 use Operation::*;
 use Speaker::{Hold, Legacy, TenantV4};
 
+// One row per line: the table reads as a table.
+#[rustfmt::skip]
 pub static ROUTES: &[Row] = &[
     row(Method::POST, V4, "/integrations/coupons/validate", Validate, TenantV4),
-    row(
-        Method::POST,
-        V4,
-        "/integrations/coupons/{code}/validate",
-        ValidateSingle,
-        TenantV4,
-    ),
-    row(
-        Method::GET,
-        V4,
-        "/integrations/locks/{reference}",
-        LockDetails,
-        TenantV4,
-    ),
-    row(
-        Method::DELETE,
-        V4,
-        "/integrations/coupons/{reference}",
-        Release,
-        TenantV4,
-    ),
+    row(Method::POST, V4, "/integrations/coupons/{code}/validate", ValidateSingle, TenantV4),
+    row(Method::GET, V4, "/integrations/locks/{reference}", LockDetails, TenantV4),
+    row(Method::DELETE, V4, "/integrations/coupons/{reference}", Release, TenantV4),
     // Seed 001's alias, in no published spec.
     row(Method::POST, V4, "/integrations/coupons/release", Release, TenantV4),
     row(Method::POST, V4, "/integrations/coupons/burn", Burn, TenantV4),
     row(Method::POST, V4, "/integrations/orders", Orders, TenantV4),
     row(Method::POST, V3, "/integrations/coupons/validate", Validate, Hold),
-    row(
-        Method::POST,
-        V3,
-        "/integrations/coupons/{code}/validate",
-        ValidateSingle,
-        Hold,
-    ),
+    row(Method::POST, V3, "/integrations/coupons/{code}/validate", ValidateSingle, Hold),
     row(Method::POST, V3, "/integrations/coupons/{reference}/burn", Burn, Hold),
-    row(
-        Method::DELETE,
-        V3,
-        "/integrations/coupons/{reference}/release",
-        Release,
-        Hold,
-    ),
-    row(
-        Method::POST,
-        V3,
-        "/integrations/coupon/validate",
-        CouponValidate,
-        Legacy,
-    ),
+    row(Method::DELETE, V3, "/integrations/coupons/{reference}/release", Release, Hold),
+    row(Method::POST, V3, "/integrations/coupon/validate", CouponValidate, Legacy),
     row(Method::POST, V3, "/integrations/coupon/redeem", CouponRedeem, Legacy),
     row(Method::POST, V3, "/integrations/coupon", CouponCreate, Legacy),
-    row(
-        Method::POST,
-        V2,
-        "/integrations/coupon/validate",
-        CouponValidate,
-        Legacy,
-    ),
+    row(Method::POST, V2, "/integrations/coupon/validate", CouponValidate, Legacy),
     row(Method::POST, V2, "/integrations/coupon/redeem", CouponRedeem, Legacy),
     row(Method::POST, V2, "/integrations/coupon", CouponCreate, Legacy),
 ];
