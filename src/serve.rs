@@ -143,6 +143,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
         recorder,
         locks: cfg.locks.clone(),
         max_body: cfg.server.max_body_bytes,
+        body_read_timeout: cfg.server.body_read_timeout,
         request_timeout: cfg.server.request_timeout,
     }));
 
@@ -175,6 +176,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
     let opts = ServeOptions {
         max_connections: cfg.server.max_connections,
         header_read_timeout: cfg.server.header_read_timeout,
+        idle_timeout: cfg.server.idle_timeout,
         tls: server_tls,
         shutdown_grace: cfg.server.shutdown_grace,
     };

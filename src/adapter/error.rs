@@ -31,6 +31,8 @@ pub enum Kind {
     MissingField,
     InvalidValue,
     TooLarge,
+    /// The body did not arrive within `body_read_timeout`.
+    BodyTimeout,
     NotFound,
     /// The lock was used, released or has expired.
     LockEnded,
@@ -63,6 +65,8 @@ impl Kind {
             Kind::MissingField => (StatusCode::BAD_REQUEST, 3000),
             Kind::InvalidValue => (StatusCode::UNPROCESSABLE_ENTITY, 3003),
             Kind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, 3011),
+            // No Gameball code says "too slow"; the payload never came whole.
+            Kind::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, 3016),
             Kind::NotFound => (StatusCode::NOT_FOUND, 4004),
             Kind::LockEnded | Kind::CouponRefused => (StatusCode::BAD_REQUEST, 4000),
             Kind::AlreadyExists => (StatusCode::UNPROCESSABLE_ENTITY, 3007),
@@ -138,7 +142,7 @@ impl Failure {
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if self.kind == Kind::TooLarge {
+        if matches!(self.kind, Kind::TooLarge | Kind::BodyTimeout) {
             // The unread rest of the body must not be parsed as the next
             // request on this connection.
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));

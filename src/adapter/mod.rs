@@ -112,6 +112,7 @@ pub struct App {
     pub recorder: Option<Recorder>,
     pub locks: LockConfig,
     max_body: usize,
+    body_read_timeout: Duration,
     request_timeout: Duration,
 }
 
@@ -127,6 +128,7 @@ pub struct AppParts {
     pub recorder: Option<Recorder>,
     pub locks: LockConfig,
     pub max_body: usize,
+    pub body_read_timeout: Duration,
     pub request_timeout: Duration,
 }
 
@@ -177,6 +179,7 @@ impl App {
             recorder: p.recorder,
             locks: p.locks,
             max_body: p.max_body,
+            body_read_timeout: p.body_read_timeout,
             request_timeout: p.request_timeout,
         }
     }
@@ -292,13 +295,20 @@ impl App {
         let (parts, body) = req.into_parts();
         let url = recording.as_ref().map(|_| full_url_parts(&parts, conn.tls));
 
-        let body = match read_body(body, self.max_body).await {
-            Ok(b) => Ok(b),
-            Err(ReadBodyError::TooLarge(limit)) => Err(Failure::client(
+        let body = match tokio::time::timeout(self.body_read_timeout, read_body(body, self.max_body)).await {
+            Err(_) => Err(Failure::client(
+                Kind::BodyTimeout,
+                format!(
+                    "The request body did not arrive within {}",
+                    humantime::format_duration(self.body_read_timeout)
+                ),
+            )),
+            Ok(Ok(b)) => Ok(b),
+            Ok(Err(ReadBodyError::TooLarge(limit))) => Err(Failure::client(
                 Kind::TooLarge,
                 format!("The request body is larger than {limit} bytes"),
             )),
-            Err(ReadBodyError::Io(e)) => Err(Failure::client(
+            Ok(Err(ReadBodyError::Io(e))) => Err(Failure::client(
                 Kind::MalformedJson,
                 format!("Reading the body failed: {e}"),
             )),

@@ -21,6 +21,8 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub max_body_bytes: Option<u64>,
     pub header_read_timeout: Option<String>,
+    pub body_read_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
     pub request_timeout: Option<String>,
     pub max_connections: Option<u64>,
     pub shutdown_grace: Option<String>,

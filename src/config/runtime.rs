@@ -22,7 +22,13 @@ pub struct TlsFiles {
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
+    /// A connection must show its protocol and send its request headers
+    /// within this.
     pub header_read_timeout: Duration,
+    /// A request's body must arrive within this (408 past it).
+    pub body_read_timeout: Duration,
+    /// A connection with no request in flight this long is closed.
+    pub idle_timeout: Duration,
     pub request_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_grace: Duration,

@@ -50,6 +50,12 @@ impl RawConfig {
                 &s.header_read_timeout,
                 Duration::from_secs(10),
             ),
+            body_read_timeout: e.duration(
+                "server.body_read_timeout",
+                &s.body_read_timeout,
+                Duration::from_secs(10),
+            ),
+            idle_timeout: e.duration("server.idle_timeout", &s.idle_timeout, Duration::from_secs(60)),
             request_timeout: e.duration("server.request_timeout", &s.request_timeout, Duration::from_secs(30)),
             max_connections: s.max_connections.unwrap_or(10_000) as usize,
             shutdown_grace: e.duration("server.shutdown_grace", &s.shutdown_grace, Duration::from_secs(15)),

@@ -258,7 +258,12 @@ pub fn code(kind: Kind) -> u16 {
         Kind::Unauthorized | Kind::SecretRequired => 10,
         Kind::HashInvalid => 11,
         Kind::MissingField => 4,
-        Kind::MalformedJson | Kind::InvalidValue | Kind::TooLarge | Kind::CouponRefused | Kind::LockEnded => 7,
+        Kind::MalformedJson
+        | Kind::InvalidValue
+        | Kind::TooLarge
+        | Kind::BodyTimeout
+        | Kind::CouponRefused
+        | Kind::LockEnded => 7,
         Kind::NotFound => 3,
         Kind::AlreadyExists => 14,
         Kind::DuplicateOrder => 305,

@@ -100,7 +100,7 @@ impl MemoryStore {
 
     /// Re-validation into a live lock: new terms, and kept for
     /// `terms.keep` from now, in one step.
-    pub fn relock(&self, tenant: &str, reference: &str, now: Millis, terms: &NewTerms<'_>) -> Relock {
+    pub fn relock(&self, tenant: &str, reference: &str, attempt: &str, terms: &NewTerms<'_>) -> Relock {
         let clock_now = self.clock.now();
         let mut m = self.maps();
         let Some(e) = m
@@ -110,7 +110,7 @@ impl MemoryStore {
         else {
             return Relock::Missing;
         };
-        let outcome = super::relock(&mut e.value, now, terms);
+        let outcome = super::relock(&mut e.value, attempt, terms);
         if outcome == Relock::Updated {
             e.gone_at = clock_now + terms.keep.as_millis() as i64;
         }

@@ -364,13 +364,19 @@ fn release(rec: &mut LockRecord, now: Millis) -> ReleaseStart {
     }
 }
 
-fn relock(rec: &mut LockRecord, now: Millis, terms: &NewTerms<'_>) -> Relock {
-    if rec.state != LockState::Locked || rec.expires_at <= now {
+/// A re-lock holds the lock as `burning` under its attempt (so no burn,
+/// order or release interleaves with it) and ends here: the new terms, and
+/// `locked` again.
+fn relock(rec: &mut LockRecord, attempt: &str, terms: &NewTerms<'_>) -> Relock {
+    if rec.state != LockState::Burning || rec.attempt.as_deref() != Some(attempt) {
         return Relock::NotLocked;
     }
     rec.codes = terms.codes.to_vec();
     rec.amount_minor = terms.amount;
     rec.expires_at = terms.expires_at;
+    rec.state = LockState::Locked;
+    rec.lease_until = None;
+    rec.attempt = None;
     Relock::Updated
 }
 
@@ -488,17 +494,18 @@ impl Store {
 
     /// Replaces a live lock's codes and expiry (re-validation into an
     /// existing lock).
+    /// Ends a re-lock begun with [`Store::begin_use`] by `attempt`.
     pub async fn relock(
         &self,
         tenant: &str,
         reference: &str,
-        now: Millis,
+        attempt: &str,
         terms: NewTerms<'_>,
     ) -> Result<Relock, StoreError> {
         self.timed("relock", async {
             match &*self.backend {
-                Backend::Memory(m) => Ok(m.relock(tenant, reference, now, &terms)),
-                Backend::Redis(r) => r.relock(tenant, reference, now, &terms).await,
+                Backend::Memory(m) => Ok(m.relock(tenant, reference, attempt, &terms)),
+                Backend::Redis(r) => r.relock(tenant, reference, attempt, &terms).await,
             }
         })
         .await
@@ -660,7 +667,7 @@ mod tests {
     }
 
     #[test]
-    fn relock_only_touches_a_live_lock() {
+    fn relock_ends_only_its_own_hold() {
         let mut r = rec();
         let codes = vec!["C".to_string()];
         let terms = |expires_at| NewTerms {
@@ -669,9 +676,26 @@ mod tests {
             expires_at,
             keep: Duration::ZERO,
         };
-        assert_eq!(relock(&mut r, 10, &terms(200)), Relock::Updated);
-        assert_eq!((r.codes.clone(), r.expires_at), (codes.clone(), 200));
+        assert_eq!(relock(&mut r, "a1", &terms(200)), Relock::NotLocked, "not held");
+        let hold = |attempt| Burner {
+            attempt,
+            lease_until: 50,
+            order: None,
+            transaction_id: None,
+        };
+        assert!(matches!(begin_use(&mut r, 10, &hold("a1")), UseStart::Started(_)));
+        assert_eq!(
+            relock(&mut r, "a2", &terms(200)),
+            Relock::NotLocked,
+            "another attempt's hold"
+        );
+        assert_eq!(relock(&mut r, "a1", &terms(200)), Relock::Updated);
+        assert_eq!(
+            (r.codes.clone(), r.expires_at, r.state),
+            (codes.clone(), 200, LockState::Locked)
+        );
+        assert!(r.attempt.is_none() && r.lease_until.is_none());
         release(&mut r, 11);
-        assert_eq!(relock(&mut r, 12, &terms(300)), Relock::NotLocked);
+        assert_eq!(relock(&mut r, "a1", &terms(300)), Relock::NotLocked);
     }
 }

@@ -100,10 +100,11 @@ return {st, redis.call('HGETALL', KEYS[1])}
 const RELOCK: &str = r#"
 local st = redis.call('HGET', KEYS[1], 'st')
 if not st then return {'missing'} end
-if st ~= 'locked' or tonumber(redis.call('HGET', KEYS[1], 'ea')) <= tonumber(ARGV[1]) then
+if st ~= 'burning' or redis.call('HGET', KEYS[1], 'att') ~= ARGV[1] then
   return {'not_locked'}
 end
-redis.call('HSET', KEYS[1], 'codes', ARGV[2], 'ea', ARGV[4])
+redis.call('HSET', KEYS[1], 'codes', ARGV[2], 'ea', ARGV[4], 'st', 'locked')
+redis.call('HDEL', KEYS[1], 'lease', 'att')
 if ARGV[3] == '' then redis.call('HDEL', KEYS[1], 'amt') else redis.call('HSET', KEYS[1], 'amt', ARGV[3]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return {'updated'}
@@ -441,11 +442,11 @@ impl RedisStore {
         &self,
         tenant: &str,
         reference: &str,
-        now: Millis,
+        attempt: &str,
         terms: &NewTerms<'_>,
     ) -> Result<Relock, StoreError> {
         let mut inv = self.scripts.relock.key(lock_key(tenant, reference));
-        inv.arg(now)
+        inv.arg(attempt)
             .arg(serde_json::to_string(terms.codes).unwrap_or_else(|_| "[]".into()))
             .arg(terms.amount.map(|a| a.to_string()).unwrap_or_default())
             .arg(terms.expires_at)

@@ -1,26 +1,36 @@
 //! The accept loop shared by every listener couponbridge opens.
 //!
-//! HTTP/1.1 and HTTP/2 (h2c by preface, h2 by ALPN over TLS) through
-//! hyper-util's auto builder; a connection cap (a semaphore acquired before
-//! `accept`, so excess clients wait in the kernel backlog rather than being
-//! accepted and starved); a header-read timeout against slow clients; and a
-//! graceful drain: on shutdown the listener closes at once, in-flight requests
+//! HTTP/1.1 and HTTP/2 (h2c by preface, h2 by ALPN over TLS); a connection
+//! cap (a semaphore acquired before `accept`, so excess clients wait in the
+//! kernel backlog rather than being accepted and starved); deadlines, so the
+//! cap can never be held by clients that send nothing; and a graceful
+//! drain: on shutdown the listener closes at once, in-flight requests
 //! finish, idle keep-alive connections close, all bounded by a grace period.
+//!
+//! Deadlines. Every connection must show which protocol it speaks within
+//! `header_read_timeout` of being accepted: the version is read here (a
+//! peek at the first bytes, or ALPN under TLS), not by hyper-util's auto
+//! builder, whose detection has no timer. HTTP/1 then has hyper's own
+//! header-read timeout; a connection with no request in flight for
+//! `idle_timeout` (an HTTP/2 client that sent its preface and SETTINGS and
+//! nothing since, an idle keep-alive) is closed gracefully.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::{Body, BoxError};
 
@@ -35,6 +45,8 @@ pub struct ConnInfo {
 pub struct ServeOptions {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight this long is closed.
+    pub idle_timeout: Duration,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How long in-flight requests may run after shutdown begins.
     pub shutdown_grace: Duration,
@@ -45,6 +57,7 @@ impl Default for ServeOptions {
         ServeOptions {
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             tls: None,
             shutdown_grace: Duration::from_secs(15),
         }
@@ -60,17 +73,11 @@ where
     H: Fn(Request<Incoming>, ConnInfo) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<Response<Body>, BoxError>> + Send + 'static,
 {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(opts.header_read_timeout)
-        .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
+    let builders = Arc::new(Builders::new(&opts));
     let tls = opts.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let permits = Arc::new(Semaphore::new(opts.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    let connections = TaskTracker::new();
+    let drain = CancellationToken::new();
     let mut accept_backoff = Duration::from_millis(5);
 
     loop {
@@ -96,21 +103,40 @@ where
             peer,
             tls: tls.is_some(),
         };
-        let handler = handler.clone();
-        let service = service_fn(move |req| handler(req, info));
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let activity = Arc::new(Activity::new());
+        let service = {
+            let (handler, activity) = (handler.clone(), activity.clone());
+            service_fn(move |req| Tracked {
+                inner: handler(req, info),
+                _in_flight: activity.begin(),
+            })
+        };
+        let builders = builders.clone();
         let tls = tls.clone();
-        let handshake_timeout = opts.header_read_timeout;
-        tokio::spawn(async move {
+        let drain = drain.clone();
+        let (first_byte, idle) = (opts.header_read_timeout, opts.idle_timeout);
+        connections.spawn(async move {
             let _permit = permit;
             let result = match tls {
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
+                None => match tokio::time::timeout(first_byte, sniff(&stream)).await {
+                    Ok(Ok(version)) => {
+                        let conn = builders
+                            .get(version)
+                            .serve_connection(TokioIo::new(stream), service)
+                            .into_owned();
+                        supervise(conn, &activity, idle, &drain).await
+                    }
+                    Ok(Err(e)) => {
+                        tracing::trace!(%peer, error = %e, "connection closed before a request");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "no request within header_read_timeout; closing");
+                        return;
+                    }
+                },
                 Some(acceptor) => {
-                    let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    let stream = match tokio::time::timeout(first_byte, acceptor.accept(stream)).await {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -121,8 +147,15 @@ where
                             return;
                         }
                     };
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
+                    let version = match stream.get_ref().1.alpn_protocol() {
+                        Some(b"h2") => Version::H2,
+                        _ => Version::H1,
+                    };
+                    let conn = builders
+                        .get(version)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .into_owned();
+                    supervise(conn, &activity, idle, &drain).await
                 }
             };
             if let Err(e) = result {
@@ -132,10 +165,202 @@ where
     }
 
     drop(listener);
+    drain.cancel();
+    connections.close();
     tokio::select! {
-        _ = graceful.shutdown() => {}
+        _ = connections.wait() => {}
         _ = tokio::time::sleep(opts.shutdown_grace) => {
             tracing::warn!("shutdown grace period ended with requests still in flight");
         }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    H1,
+    H2,
+}
+
+/// One builder per protocol, so hyper-util never has to guess the version
+/// (its guess has no deadline).
+struct Builders {
+    h1: auto::Builder<TokioExecutor>,
+    h2: auto::Builder<TokioExecutor>,
+}
+
+impl Builders {
+    fn new(opts: &ServeOptions) -> Self {
+        let make = || {
+            let mut b = auto::Builder::new(TokioExecutor::new());
+            b.http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(opts.header_read_timeout)
+                .keep_alive(true);
+            b.http2().timer(TokioTimer::new());
+            b
+        };
+        Builders {
+            h1: make().http1_only(),
+            h2: make().http2_only(),
+        }
+    }
+
+    fn get(&self, v: Version) -> &auto::Builder<TokioExecutor> {
+        match v {
+            Version::H1 => &self.h1,
+            Version::H2 => &self.h2,
+        }
+    }
+}
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The protocol a plaintext connection speaks, from its first bytes (left
+/// in the socket for hyper). The caller bounds the wait.
+async fn sniff(stream: &TcpStream) -> std::io::Result<Version> {
+    let mut buf = [0u8; H2_PREFACE.len()];
+    loop {
+        stream.readable().await?;
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        match preface_match(&buf[..n]) {
+            Some(v) => return Ok(v),
+            // A client that sent part of the HTTP/2 preface and stalls: the
+            // bytes already there make `peek` return at once, so wait a
+            // little before looking again (bounded by the caller's deadline).
+            None => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// `Some` once the bytes decide: the full preface is HTTP/2, anything that
+/// departs from it HTTP/1; `None` while they are a prefix of the preface.
+fn preface_match(bytes: &[u8]) -> Option<Version> {
+    if bytes.len() >= H2_PREFACE.len() && bytes.starts_with(H2_PREFACE) {
+        Some(Version::H2)
+    } else if H2_PREFACE.starts_with(bytes) {
+        None
+    } else {
+        Some(Version::H1)
+    }
+}
+
+/// Requests in flight on one connection, and when the last one ended.
+struct Activity {
+    started: Instant,
+    active: AtomicUsize,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            started: Instant::now(),
+            active: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn begin(self: &Arc<Self>) -> InFlight {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// How long the connection has had no request in flight (zero while
+    /// one is).
+    fn idle_for(&self) -> Duration {
+        if self.active.load(Ordering::Relaxed) > 0 {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's future, counted as in flight until it is dropped.
+    struct Tracked<F> {
+        #[pin]
+        inner: F,
+        _in_flight: InFlight,
+    }
+}
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = F::Output;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+/// One request in flight; its drop (the response is done, or the request
+/// was cancelled) stamps the connection's last activity.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let a = &self.0;
+        a.last_ms
+            .store(a.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        a.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Runs a connection until it ends, closing it gracefully when it has been
+/// idle for `idle` or when the server drains.
+async fn supervise<C: GracefulConnection>(
+    conn: C,
+    activity: &Activity,
+    idle: Duration,
+    drain: &CancellationToken,
+) -> Result<(), C::Error> {
+    tokio::pin!(conn);
+    // Once closing, the connection has one more `idle` to finish what is in
+    // flight: an HTTP/2 client that never acknowledges the GOAWAY's PING
+    // would otherwise keep it open for good.
+    let mut closing: Option<tokio::time::Instant> = None;
+    let mut check = tokio::time::Instant::now() + idle;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => return r,
+            _ = drain.cancelled(), if closing.is_none() => {
+                conn.as_mut().graceful_shutdown();
+                closing = Some(tokio::time::Instant::now() + idle);
+            }
+            _ = tokio::time::sleep_until(check), if closing.is_none() => {
+                let idle_for = activity.idle_for();
+                if idle_for >= idle {
+                    tracing::trace!("connection idle past idle_timeout; closing");
+                    conn.as_mut().graceful_shutdown();
+                    closing = Some(tokio::time::Instant::now() + idle);
+                } else {
+                    check = tokio::time::Instant::now() + (idle - idle_for);
+                }
+            }
+            _ = tokio::time::sleep_until(closing.unwrap_or(check)), if closing.is_some() => {
+                if activity.idle_for() > Duration::ZERO {
+                    tracing::trace!("connection did not close gracefully in time; dropping it");
+                    return Ok(());
+                }
+                // A request is still in flight: it has the drain's grace.
+                closing = Some(tokio::time::Instant::now() + idle);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_bytes_decide_the_protocol() {
+        assert_eq!(preface_match(b"POST /api"), Some(Version::H1));
+        assert_eq!(preface_match(b"G"), Some(Version::H1));
+        assert_eq!(preface_match(b"PRI * HTTP/2.0\r\n"), None, "a partial preface waits");
+        assert_eq!(preface_match(b"PRI * HTTP/1.1"), Some(Version::H1));
+        assert_eq!(preface_match(H2_PREFACE), Some(Version::H2));
     }
 }

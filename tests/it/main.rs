@@ -27,6 +27,8 @@ macro_rules! both_stores {
 mod adapter;
 mod common;
 mod dialects;
+mod hostile;
+mod interleave;
 mod ops;
 mod replay;
 mod robustness;

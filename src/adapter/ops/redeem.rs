@@ -97,7 +97,7 @@ pub(crate) async fn order_redeemed(ctx: &Ctx, source_id: &str) -> Result<bool, F
 }
 
 /// Whether an earlier attempt on a lock, whose outcome is unknown, redeemed.
-async fn earlier_attempt_redeemed(ctx: &Ctx, earlier: &LockRecord) -> Result<bool, Failure> {
+pub(crate) async fn earlier_attempt_redeemed(ctx: &Ctx, earlier: &LockRecord) -> Result<bool, Failure> {
     match &earlier.used_by {
         Some(source) => order_redeemed(ctx, source).await,
         None => Ok(false),
@@ -187,7 +187,9 @@ async fn use_lock(
         order: Some(order.source_id),
         transaction_id,
     };
-    let record = match store.begin_use(t, reference, ctx.now(), burner).await? {
+    // `took_over`: this attempt took the lock from one whose lease ran out
+    // (a burn, or a re-lock, that may still be running).
+    let (record, took_over) = match store.begin_use(t, reference, ctx.now(), burner).await? {
         UseStart::Missing => return Err(Failure::lock_not_found().into()),
         UseStart::Busy => return Err(Failed::unknown(in_progress("The lock reference"))),
         UseStart::Refused { record, newly_expired } => {
@@ -206,7 +208,7 @@ async fn use_lock(
                 .into()),
             };
         }
-        UseStart::Started(record) => record,
+        UseStart::Started(record) => (record, false),
         UseStart::Resumed(earlier) => {
             // The earlier attempt's outcome is unknown: look before redeeming.
             if earlier_attempt_redeemed(ctx, &earlier).await.map_err(Failed::unknown)? {
@@ -220,7 +222,7 @@ async fn use_lock(
                 used.used_at = Some(ctx.now());
                 return Ok(Used::Before(Box::new(used)));
             }
-            earlier
+            (earlier, true)
         }
     };
     if record.customer_id != customer.id {
@@ -253,6 +255,11 @@ async fn use_lock(
                 .map_err(Failed::unknown)?;
             if !owned {
                 tracing::warn!(request_id = %ctx.request_id, "a slow burn finished after its lease; the next attempt reconciles");
+            }
+            if took_over {
+                // The attempt taken over may have held codes in the session
+                // after this redemption consumed it: nothing may hold now.
+                release_sessions(ctx, &codes, &record.session_key).await;
             }
             ctx.app.metrics.lock_event(LockEvent::Burned);
             Ok(Used::Now(now))

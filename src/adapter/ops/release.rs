@@ -18,7 +18,10 @@ use crate::locks::{LockState, ReleaseStart};
 use crate::metrics::LockEvent;
 
 fn being_burned() -> Failure {
-    Failure::client(Kind::InProgress, "The lock reference is being burned; retry shortly")
+    Failure::client(
+        Kind::InProgress,
+        "The lock reference is in use by another request (a burn, an order or a re-lock); retry shortly",
+    )
 }
 
 pub async fn run(ctx: &Ctx, reference: &str) -> Result<Released, Failure> {

@@ -16,9 +16,10 @@ use std::time::Duration;
 use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind};
 use crate::adapter::ops::details::terms;
+use crate::adapter::ops::redeem::{earlier_attempt_redeemed, in_progress, lease_until};
 use crate::adapter::ops::{ValidateCmd, Validation, Validity, Verdict};
 use crate::ids;
-use crate::locks::{LockRecord, LockState, NewTerms, ReleaseStart, Relock};
+use crate::locks::{Burner, LockRecord, LockState, NewTerms, ReleaseStart, Relock, UseStart};
 use crate::metrics::LockEvent;
 use crate::translate::{self, Customer, InvalidReason, Outcome};
 use crate::voucherify::ValidationResponse;
@@ -257,78 +258,131 @@ pub(crate) async fn release_sessions(ctx: &Ctx, codes: &[String], session_key: &
 
 /// `lock` with an existing reference: validate the new list inside the
 /// same session, release what was dropped, update the record.
+///
+/// The lock is held (`burning`, under this call's attempt and a lease) for
+/// the whole re-validation, so a burn, order or release of it waits
+/// (422/2001) instead of interleaving: an interleaved burn would consume
+/// the session while this call re-creates holds in it, and those holds
+/// would outlive the lock. A lock that has ended answers its state
+/// (400/4000) before any validation, so it takes no new session.
 async fn relock(ctx: &Ctx, reference: &str, cmd: &ValidateCmd) -> Result<Locked, Failure> {
     let customer = cmd.customer.as_customer();
     let (codes, amount, duration) = (&cmd.codes, cmd.amount_minor, cmd.duration);
+    let store = &ctx.app.store;
     let t = &ctx.tenant.name;
     let no_longer_active = || Failure::client(Kind::LockEnded, "The lock reference is no longer active");
-    let record = ctx
-        .app
-        .store
-        .get(t, reference)
-        .await?
-        .ok_or_else(Failure::lock_not_found)?;
+    if !ids::is_lock_reference(reference) {
+        return Err(Failure::lock_not_found());
+    }
+    let attempt = ids::prefixed_hex("att_", 16);
+    // Long enough for every validation round (one per code at most, in ALL
+    // mode) plus the releases: a live re-lock is never taken over.
+    let rounds = codes.len() as i64 + 2;
+    let hold = Burner {
+        attempt: &attempt,
+        lease_until: lease_until(ctx) + rounds * ctx.tenant.upstream_timeout_ms(),
+        order: None,
+        transaction_id: None,
+    };
+    let record = match store.begin_use(t, reference, ctx.now(), hold).await? {
+        UseStart::Missing => return Err(Failure::lock_not_found()),
+        UseStart::Busy => return Err(in_progress("The lock reference")),
+        UseStart::Refused { newly_expired, .. } => {
+            if newly_expired {
+                ctx.app.metrics.lock_event(LockEvent::Expired);
+            }
+            return Err(no_longer_active());
+        }
+        UseStart::Started(record) => record,
+        // A burn whose outcome is unknown held it: settle that first.
+        UseStart::Resumed(earlier) => {
+            if earlier_attempt_redeemed(ctx, &earlier).await? {
+                store.finish_use(t, reference, &attempt, ctx.now(), true).await?;
+                ctx.app.metrics.lock_event(LockEvent::Burned);
+                return Err(no_longer_active());
+            }
+            earlier
+        }
+    };
+    // From here on every exit gives the hold back.
+    let give_back = || store.finish_use(t, reference, &attempt, ctx.now(), false);
     if record.customer_id != customer.id {
+        give_back().await?;
         return Err(Failure::client(
             Kind::InvalidValue,
             "Invalid value: the lock reference belongs to another customer",
         ));
     }
-    let now = ctx.now();
-    if record.state != LockState::Locked || record.expires_at <= now {
-        return Err(no_longer_active());
-    }
-    let outcomes = validate_rounds(ctx, codes, &customer, amount, Some((&record.session_key, duration))).await?;
+    let added_by =
+        |locked: &[String]| -> Vec<String> { locked.iter().filter(|c| !record.codes.contains(c)).cloned().collect() };
+    let outcomes = match validate_rounds(ctx, codes, &customer, amount, Some((&record.session_key, duration))).await {
+        Ok(o) => o,
+        Err(f) => {
+            // A round may have held codes the lock did not have.
+            release_sessions(ctx, &added_by(codes), &record.session_key).await;
+            give_back().await?;
+            return Err(f);
+        }
+    };
     let locked = applicable_codes(&outcomes);
     if cmd.validity == Validity::Atomic && locked.len() < codes.len() {
         // All or nothing: the lock keeps what it had; what this call added
         // is given back, and the answer names no reference.
-        let added: Vec<String> = locked.iter().filter(|c| !record.codes.contains(c)).cloned().collect();
-        release_sessions(ctx, &added, &record.session_key).await;
+        release_sessions(ctx, &added_by(&locked), &record.session_key).await;
+        give_back().await?;
         return Ok(Locked {
             reference: None,
             expires_at: None,
             outcomes: outcomes.into_iter().map(not_applied).collect(),
         });
     }
-    // The record changes first; only then are sessions released. A burn
-    // that starts meanwhile consumes the record it read, never a session
-    // released under it.
-    let expires_at = now + duration.as_millis() as i64;
-    let reference = if locked.is_empty() {
-        match ctx.app.store.release(t, reference, ctx.now()).await? {
+    let expires_at = ctx.now() + duration.as_millis() as i64;
+    if locked.is_empty() {
+        // Nothing is valid any more: the lock is released.
+        give_back().await?;
+        match store.release(t, reference, ctx.now()).await? {
             ReleaseStart::Released(_) => {
                 ctx.app.metrics.lock_event(LockEvent::Released);
                 release_sessions(ctx, &record.codes, &record.session_key).await;
             }
             _ => return Err(no_longer_active()),
         }
-        None
-    } else {
-        let terms = NewTerms {
-            codes: &locked,
-            amount,
-            expires_at,
-            keep: ctx.keep_for(expires_at),
-        };
-        match ctx.app.store.relock(t, reference, ctx.now(), terms).await? {
-            Relock::Updated => {
-                let dropped: Vec<String> = record.codes.iter().filter(|c| !locked.contains(c)).cloned().collect();
-                release_sessions(ctx, &dropped, &record.session_key).await;
-                Some(reference.to_owned())
-            }
-            Relock::NotLocked | Relock::Missing => {
-                // Burned or released meanwhile: undo only what this call
-                // added; the lock's own codes follow the lock.
-                let added: Vec<String> = locked.iter().filter(|c| !record.codes.contains(c)).cloned().collect();
-                release_sessions(ctx, &added, &record.session_key).await;
-                return Err(no_longer_active());
-            }
-        }
+        return Ok(Locked {
+            reference: None,
+            expires_at: None,
+            outcomes,
+        });
+    }
+    let terms = NewTerms {
+        codes: &locked,
+        amount,
+        expires_at,
+        keep: ctx.keep_for(expires_at),
     };
-    Ok(Locked {
-        expires_at: reference.as_ref().map(|_| expires_at),
-        reference,
-        outcomes,
-    })
+    // Dropped codes are released while the lock is still held: once it is
+    // given back, the next re-lock may hold the same codes in the same
+    // session, and a late release would take them from it.
+    let dropped: Vec<String> = record.codes.iter().filter(|c| !locked.contains(c)).cloned().collect();
+    release_sessions(ctx, &dropped, &record.session_key).await;
+    match store.relock(t, reference, &attempt, terms).await? {
+        Relock::Updated => Ok(Locked {
+            reference: Some(reference.to_owned()),
+            expires_at: Some(expires_at),
+            outcomes,
+        }),
+        Relock::NotLocked | Relock::Missing => {
+            // The hold's lease ran out and another call took the lock over.
+            // Undo what this call added, except what the lock holds now
+            // (its codes follow the lock, in the same session).
+            // If the lock has ended meanwhile, nothing may hold any more.
+            let undo: Vec<String> = match store.get(t, reference).await? {
+                Some(r) if matches!(r.state, LockState::Locked | LockState::Burning) => {
+                    added_by(&locked).into_iter().filter(|c| !r.codes.contains(c)).collect()
+                }
+                _ => locked.clone(),
+            };
+            release_sessions(ctx, &undo, &record.session_key).await;
+            Err(no_longer_active())
+        }
+    }
 }
