@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::DurabilityMode;
 use crate::locks::Store;
 use crate::metrics::Metrics;
 use crate::net::server::{self, ServeOptions};
@@ -22,9 +23,15 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// Set at the start of shutdown: `/readyz` answers 503 from then on.
     pub draining: Arc<AtomicBool>,
+    /// With `require`, not ready while Redis would lose acknowledged locks.
+    pub durability: DurabilityMode,
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    owned_text(status, body.to_owned())
+}
+
+fn owned_text(status: StatusCode, body: String) -> Response<Body> {
     let mut res = Response::new(full(body));
     *res.status_mut() = status;
     res.headers_mut().insert(
@@ -42,8 +49,19 @@ async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Response<Body
                 return text(StatusCode::SERVICE_UNAVAILABLE, "not ready: draining\n");
             }
             match tokio::time::timeout(Duration::from_secs(1), state.store.ping()).await {
-                Ok(Ok(())) => text(StatusCode::OK, "ready\n"),
-                _ => text(StatusCode::SERVICE_UNAVAILABLE, "not ready: lock store unavailable\n"),
+                Ok(Ok(())) => {}
+                _ => return text(StatusCode::SERVICE_UNAVAILABLE, "not ready: lock store unavailable\n"),
+            }
+            if state.durability != DurabilityMode::Require {
+                return text(StatusCode::OK, "ready\n");
+            }
+            match tokio::time::timeout(Duration::from_secs(1), state.store.durability()).await {
+                Ok(Ok(d)) if d.durable => text(StatusCode::OK, "ready\n"),
+                Ok(Ok(d)) => owned_text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", d.detail)),
+                _ => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not ready: the lock store's persistence cannot be read\n",
+                ),
             }
         }
         (&Method::GET, "/metrics") => {

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -18,7 +19,7 @@ use crate::adapter::passthrough::Passthrough;
 use crate::adapter::{App, AppParts, Tenant};
 use crate::admin::{self, AdminState};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, DurabilityMode};
 use crate::locks::Store;
 use crate::metrics::Metrics;
 use crate::net::client::{self, ClientOptions};
@@ -60,6 +61,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub admin_addr: Option<SocketAddr>,
     pub metrics: Arc<Metrics>,
+    store: Store,
     handle: ShutdownHandle,
     task: Option<JoinHandle<()>>,
 }
@@ -83,6 +85,11 @@ impl Running {
         }
     }
 
+    /// The lock store it runs on (for inspection).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -94,10 +101,39 @@ impl Drop for Running {
     }
 }
 
+/// Says at start-up whether the lock store would lose acknowledged locks
+/// on a crash (`[store] durability`). Redis may still be coming up: a few
+/// tries, a second apart.
+async fn report_durability(store: Store, mode: DurabilityMode) {
+    for _ in 0..30 {
+        match store.durability().await {
+            Ok(d) if d.durable => {
+                tracing::info!(detail = %d.detail, "lock store durability");
+                return;
+            }
+            Ok(d) if mode == DurabilityMode::Require => {
+                tracing::error!(detail = %d.detail, "lock store is not durable: /readyz refuses readiness until it is");
+                return;
+            }
+            Ok(d) => {
+                tracing::warn!(detail = %d.detail, "lock store is not durable: \"never loses a lock reference\" holds only while Redis runs");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "lock store persistence not readable yet");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
 /// Starts an adapter from a validated configuration.
 pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
     let metrics = Arc::new(Metrics::new());
     let store = Store::connect(&cfg.store, clock.clone(), metrics.clone()).await?;
+    if cfg.durability != DurabilityMode::None {
+        tokio::spawn(report_durability(store.clone(), cfg.durability));
+    }
 
     let mut extra_ca = Vec::new();
     for path in &cfg.upstream_tls.extra_ca {
@@ -184,9 +220,10 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
     let admin_stop = CancellationToken::new();
     if let Some((l, _)) = admin {
         let state = Arc::new(AdminState {
-            store,
+            store: store.clone(),
             metrics: metrics.clone(),
             draining: draining.clone(),
+            durability: cfg.durability,
         });
         tokio::spawn(admin::serve(l, state, admin_stop.clone()));
     }
@@ -220,6 +257,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
         addr,
         admin_addr,
         metrics,
+        store,
         handle: ShutdownHandle { draining, stop },
         task: Some(task),
     })

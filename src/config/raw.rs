@@ -54,6 +54,13 @@ pub struct RawStore {
     pub master_name: Option<String>,
     pub response_timeout: Option<String>,
     pub connect_timeout: Option<String>,
+    /// `none`, `warn` (default) or `require`: what to do when Redis would
+    /// lose acknowledged locks on a crash.
+    pub durability: Option<String>,
+    /// Replicas that must acknowledge a lock write (`WAIT`) before its
+    /// reference is returned; 0 (default) waits for none.
+    pub wait_replicas: Option<u32>,
+    pub wait_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -57,7 +57,22 @@ pub enum StoreConfig {
         master_name: Option<String>,
         response_timeout: Duration,
         connect_timeout: Duration,
+        /// 0: no `WAIT`.
+        wait_replicas: u32,
+        wait_timeout: Duration,
     },
+}
+
+/// What couponbridge does when the lock store would lose acknowledged
+/// locks on a crash (`[store] durability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurabilityMode {
+    /// Say nothing.
+    None,
+    /// Log a warning at start (the default).
+    Warn,
+    /// Also refuse readiness while it is so.
+    Require,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +142,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub admin: Option<SocketAddr>,
     pub store: StoreConfig,
+    pub durability: DurabilityMode,
     pub locks: LockConfig,
     pub log: LogConfig,
     pub passthrough: Option<PassthroughConfig>,

@@ -127,8 +127,34 @@ impl RawConfig {
                 master_name: st.master_name.clone(),
                 response_timeout,
                 connect_timeout,
+                wait_replicas: st.wait_replicas.unwrap_or(0),
+                wait_timeout: e.duration("store.wait_timeout", &st.wait_timeout, Duration::from_secs(1)),
             }
         };
+
+        let durability = match st.durability.as_deref().unwrap_or("warn") {
+            "none" => DurabilityMode::None,
+            "warn" => DurabilityMode::Warn,
+            "require" => DurabilityMode::Require,
+            other => {
+                e.push(
+                    "store.durability",
+                    format!("\"{other}\" is not one of none, warn, require"),
+                );
+                DurabilityMode::Warn
+            }
+        };
+        if matches!(store, StoreConfig::Memory) {
+            if durability == DurabilityMode::Require {
+                e.push(
+                    "store.durability",
+                    "\"require\" needs Redis: the memory store loses every lock on restart",
+                );
+            }
+            if st.wait_replicas.unwrap_or(0) > 0 {
+                e.push("store.wait_replicas", "needs Redis (the memory store has no replicas)");
+            }
+        }
 
         let l = &self.locks;
         let locks = LockConfig {
@@ -320,6 +346,7 @@ impl RawConfig {
             server,
             admin,
             store,
+            durability,
             locks,
             log,
             passthrough,

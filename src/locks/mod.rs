@@ -261,6 +261,13 @@ pub enum Claim {
     Done(String),
 }
 
+/// Whether the store keeps acknowledged locks through a crash, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Durability {
+    pub durable: bool,
+    pub detail: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("lock store unavailable: {0}")]
@@ -534,6 +541,17 @@ impl Store {
             }
         })
         .await
+    }
+
+    /// What a crash of the store would lose (`[store] durability`).
+    pub async fn durability(&self) -> Result<Durability, StoreError> {
+        match &*self.backend {
+            Backend::Memory(_) => Ok(Durability {
+                durable: false,
+                detail: "the memory store keeps locks in this process only: a restart loses them".to_owned(),
+            }),
+            Backend::Redis(r) => self.timed("info", r.durability()).await,
+        }
     }
 
     /// Readiness: can the store answer right now?

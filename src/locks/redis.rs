@@ -185,6 +185,33 @@ pub struct RedisStore {
     conn: RwLock<Conn>,
     sentinel: Option<tokio::sync::Mutex<(SentinelClient, ConnectionManagerConfig)>>,
     scripts: Scripts,
+    /// `WAIT` for this many replicas after a lock write (0: none).
+    wait_replicas: u32,
+    wait_timeout: Duration,
+}
+
+/// What one primary says of its persistence and replication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePersistence {
+    pub node: String,
+    pub aof: bool,
+    pub replicas: u64,
+}
+
+impl NodePersistence {
+    /// From `INFO persistence replication` text.
+    pub fn parse(node: &str, info: &str) -> Self {
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
+                .map(str::trim)
+        };
+        NodePersistence {
+            node: node.to_owned(),
+            aof: field("aof_enabled") == Some("1"),
+            replicas: field("connected_slaves").and_then(|n| n.parse().ok()).unwrap_or(0),
+        }
+    }
 }
 
 fn unavailable(e: RedisError) -> StoreError {
@@ -243,6 +270,8 @@ impl RedisStore {
             master_name,
             response_timeout,
             connect_timeout,
+            wait_replicas,
+            wait_timeout,
         } = cfg
         else {
             return Err(StoreError::Config("not a Redis store".into()));
@@ -280,6 +309,8 @@ impl RedisStore {
         Ok(RedisStore {
             conn: RwLock::new(conn),
             sentinel,
+            wait_replicas: *wait_replicas,
+            wait_timeout: *wait_timeout,
             scripts: Scripts {
                 create: Script::new(CREATE),
                 begin_use: Script::new(BEGIN_USE),
@@ -353,7 +384,7 @@ impl RedisStore {
         }
         let created: i64 = self.run_as(&inv).await?;
         if created == 1 {
-            Ok(())
+            self.replicated(&lock_key(&rec.tenant, &rec.reference)).await
         } else {
             Err(StoreError::Corrupt("lock reference collision".into()))
         }
@@ -413,7 +444,95 @@ impl RedisStore {
         let mut inv = self.scripts.finish_use.key(lock_key(tenant, reference));
         inv.arg(attempt).arg(if used { "used" } else { "failed" }).arg(now);
         let done: i64 = self.run_as(&inv).await?;
+        if done == 1 && used {
+            self.replicated(&lock_key(tenant, reference)).await?;
+        }
         Ok(done == 1)
+    }
+
+    /// With `wait_replicas`, waits until that many replicas have the
+    /// writes made so far (on the primary that owns `key`), so a failover
+    /// cannot lose the lock just written. Fewer in time is a failure: the
+    /// caller does not hand out (or settle) what may be lost.
+    async fn replicated(&self, key: &str) -> Result<(), StoreError> {
+        if self.wait_replicas == 0 {
+            return Ok(());
+        }
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(self.wait_replicas).arg(self.wait_timeout.as_millis() as u64);
+        let acked: redis::RedisResult<i64> = match self.conn() {
+            Conn::Single(mut c) => wait.query_async(&mut c).await,
+            Conn::Cluster(mut c) => {
+                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+                let to = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::with_key(
+                    key,
+                    SlotAddr::Master,
+                )));
+                c.route_command(wait, to)
+                    .await
+                    .and_then(|v| redis::from_redis_value(v).map_err(RedisError::from))
+            }
+        };
+        let acked = self.answer(acked).await?;
+        if acked < i64::from(self.wait_replicas) {
+            return Err(StoreError::Unavailable(format!(
+                "WAIT: {acked} of {} replicas acknowledged within {:?}",
+                self.wait_replicas, self.wait_timeout
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether every primary keeps an acknowledged write through a crash:
+    /// append-only file on, or (with `wait_replicas`) enough replicas that
+    /// each write waits for.
+    pub async fn durability(&self) -> Result<super::Durability, StoreError> {
+        let nodes = self.persistence().await?;
+        let weak: Vec<String> = nodes
+            .iter()
+            .filter(|n| !n.aof && (self.wait_replicas == 0 || n.replicas < u64::from(self.wait_replicas)))
+            .map(|n| format!("{}: appendonly off, {} replica(s)", n.node, n.replicas))
+            .collect();
+        Ok(super::Durability {
+            durable: weak.is_empty() && !nodes.is_empty(),
+            detail: if weak.is_empty() {
+                "every primary has appendonly on or the replicas each write waits for".to_owned()
+            } else {
+                format!(
+                    "Redis would lose acknowledged locks on a crash ({}); set appendonly yes (appendfsync everysec or always) or [store] wait_replicas",
+                    weak.join("; ")
+                )
+            },
+        })
+    }
+
+    /// `INFO persistence replication` of the primary, or of every cluster
+    /// primary.
+    pub async fn persistence(&self) -> Result<Vec<NodePersistence>, StoreError> {
+        let mut info = redis::cmd("INFO");
+        info.arg("persistence").arg("replication");
+        match self.conn() {
+            Conn::Single(mut c) => {
+                let r: redis::RedisResult<String> = info.query_async(&mut c).await;
+                Ok(vec![NodePersistence::parse("primary", &self.answer(r).await?)])
+            }
+            Conn::Cluster(mut c) => {
+                use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+                let all = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let v = self.answer(c.route_command(info, all).await).await?;
+                let by_node: Vec<(String, String)> = match v {
+                    Value::Map(pairs) => pairs
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((redis::from_redis_value(k).ok()?, redis::from_redis_value(v).ok()?)))
+                        .collect(),
+                    other => vec![(
+                        "primary".to_owned(),
+                        redis::from_redis_value(other).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    )],
+                };
+                Ok(by_node.iter().map(|(n, i)| NodePersistence::parse(n, i)).collect())
+            }
+        }
     }
 
     pub async fn release(&self, tenant: &str, reference: &str, now: Millis) -> Result<ReleaseStart, StoreError> {

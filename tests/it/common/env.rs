@@ -37,9 +37,17 @@ pub struct EnvBuilder {
     timeout: &'static str,
     decimals: u32,
     tenant: String,
+    store_lines: Option<String>,
 }
 
 impl EnvBuilder {
+    /// The `[store]` table's lines, in place of the store kind's (a Redis
+    /// the test started itself).
+    pub fn store(mut self, lines: &str) -> Self {
+        self.store_lines = Some(lines.to_owned());
+        self
+    }
+
     /// An extra line in the `shop` tenant's table (e.g. its dialect).
     pub fn tenant(mut self, line: &str) -> Self {
         self.tenant.push_str(line);
@@ -100,6 +108,7 @@ impl EnvBuilder {
             ),
             _ => "url = \"memory://\"".to_owned(),
         };
+        let store = self.store_lines.unwrap_or(store);
         let mut env = Env {
             server: self.server,
             store,
@@ -153,6 +162,7 @@ impl Env {
             timeout: "2s",
             decimals: 2,
             tenant: String::new(),
+            store_lines: None,
         }
     }
 

@@ -17,6 +17,23 @@ use serde_json::Value;
 
 pub use redis_server::RedisServer;
 
+/// Calls `call` until `done` holds for its answer (or a 10 s deadline):
+/// waiting on a state, not on time.
+pub async fn wait_for<F, Fut>(mut call: F, done: impl Fn(&Reply) -> bool) -> Reply
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Reply>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = call().await;
+        if done(&r) || std::time::Instant::now() > deadline {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 pub const SIM_AUTH: [(&str, &str); 2] = [
     ("x-app-id", couponbridge::sim::DEFAULT_APP_ID),
     ("x-app-token", couponbridge::sim::DEFAULT_APP_TOKEN),

@@ -12,9 +12,66 @@ use std::time::Duration;
 pub struct RedisServer {
     child: Child,
     pub port: u16,
-    /// Its working directory: whatever it writes (a replica's RDB) goes
-    /// there, not into the checkout.
+    extra: Vec<String>,
+    /// Its working directory: whatever it writes (a replica's RDB, an
+    /// append-only file) goes there, not into the checkout.
     _dir: tempfile::TempDir,
+}
+
+fn spawn(port: u16, dir: &std::path::Path, extra: &[String]) -> Result<Child, String> {
+    let port_text = port.to_string();
+    let dir_text = dir.to_str().expect("a UTF-8 temp path").to_owned();
+    let mut args = vec![
+        "--dir",
+        dir_text.as_str(),
+        "--port",
+        port_text.as_str(),
+        "--bind",
+        "127.0.0.1",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "notice",
+    ];
+    if !extra.iter().any(|a| a == "--sentinel" || a == "--appendonly") {
+        // No disk: these servers live as long as one test.
+        args.extend(["--save", "", "--appendonly", "no"]);
+    }
+    let mut child = Command::new("redis-server")
+        .args(extra)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("redis-server is not runnable ({e}); install it: apt-get install -y redis-server"))?;
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent && (line.contains("Ready to accept connections") || line.contains("Sentinel ID is")) {
+                let _ = tx.send(Ok(()));
+                sent = true;
+            } else if !sent && (line.contains("Address already in use") || line.contains("Could not create")) {
+                let _ = tx.send(Err(line));
+                sent = true;
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Ok(())) => Ok(child),
+        Ok(Err(line)) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(line)
+        }
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err("redis-server did not report readiness".into())
+        }
+    }
 }
 
 impl RedisServer {
@@ -34,62 +91,37 @@ impl RedisServer {
         Self::start_with(port, &[])
     }
 
-    /// A server with extra arguments (cluster mode, replication, sentinel).
+    /// A server with extra arguments (cluster mode, replication, sentinel,
+    /// `--appendonly yes`). Without `--appendonly` it writes nothing to disk.
     pub fn start_with(port: u16, extra: &[&str]) -> Result<RedisServer, String> {
-        let port_text = port.to_string();
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let dir_text = dir.path().to_str().expect("a UTF-8 temp path").to_owned();
-        let mut args = vec![
-            "--dir",
-            dir_text.as_str(),
-            "--port",
-            port_text.as_str(),
-            "--bind",
-            "127.0.0.1",
-            "--daemonize",
-            "no",
-            "--loglevel",
-            "notice",
-        ];
-        if !extra.contains(&"--sentinel") {
-            // No disk: these servers live as long as one test.
-            args.extend(["--save", "", "--appendonly", "no"]);
-        }
-        let mut child = Command::new("redis-server")
-            .args(extra)
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("redis-server is not runnable ({e}); install it: apt-get install -y redis-server"))?;
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if !sent && (line.contains("Ready to accept connections") || line.contains("Sentinel ID is")) {
-                    let _ = tx.send(Ok(()));
-                    sent = true;
-                } else if !sent && (line.contains("Address already in use") || line.contains("Could not create")) {
-                    let _ = tx.send(Err(line));
-                    sent = true;
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Ok(())) => Ok(RedisServer { child, port, _dir: dir }),
-            Ok(Err(line)) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(line)
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err("redis-server did not report readiness".into())
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = spawn(port, dir.path(), &extra)?;
+        Ok(RedisServer {
+            child,
+            port,
+            extra,
+            _dir: dir,
+        })
+    }
+
+    /// A server with extra arguments on a free port.
+    pub fn start_on_free(extra: &[&str]) -> RedisServer {
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            match Self::start_with(free_port(), extra) {
+                Ok(s) => return s,
+                Err(e) => last_err = e,
             }
         }
+        panic!("could not start redis-server: {last_err}");
+    }
+
+    /// `kill -9`, then the same server again: same port, same directory
+    /// (its append-only file, if any), same arguments.
+    pub fn crash_and_restart(&mut self) {
+        self.stop();
+        self.child = spawn(self.port, self._dir.path(), &self.extra).expect("redis-server restarts");
     }
 
     pub fn url(&self) -> String {
@@ -126,6 +158,20 @@ fn until(what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(25));
     }
     panic!("timed out waiting for {what}");
+}
+
+/// Waits until the replica on `port` has its link to the primary up.
+pub fn wait_link_up(port: u16) {
+    until("the replica's link to its primary", || {
+        cli(port, &["info", "replication"]).contains("master_link_status:up")
+    });
+}
+
+/// Whether a key containing `fragment` is on the server at `port` now.
+pub fn exists_on(port: u16, fragment: &str) -> bool {
+    !cli(port, &["--scan", "--pattern", &format!("*{fragment}*")])
+        .trim()
+        .is_empty()
 }
 
 /// A three-master Redis Cluster on free ports.

@@ -1,0 +1,122 @@
+//! "Never loses a lock reference", made explicit: readiness under each
+//! `[store] durability` against a real Redis with and without an
+//! append-only file, `wait_replicas` against a real primary and replica,
+//! and a `kill -9` of Redis (AOF, fsync always) that loses no lock.
+
+use serde_json::json;
+
+use crate::common::RedisServer;
+use crate::common::env::{Env, StoreKind, V};
+
+/// An adapter on `redis` (started by the test) with extra `[store]` lines.
+async fn on(redis: &RedisServer, store: &str) -> Env {
+    Env::builder(StoreKind::Memory)
+        .store(&format!("url = \"{}\"\n{store}", redis.url()))
+        .start()
+        .await
+}
+
+async fn readyz(env: &Env) -> (u16, String) {
+    let r = env.client.send("GET", &env.admin_url("/readyz"), &[], None).await;
+    (r.status, r.text())
+}
+
+fn without_aof() -> RedisServer {
+    RedisServer::start()
+}
+
+fn with_aof() -> RedisServer {
+    RedisServer::start_on_free(&["--appendonly", "yes", "--appendfsync", "always"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn require_refuses_readiness_without_an_append_only_file() {
+    let redis = without_aof();
+    let env = on(&redis, "durability = \"require\"").await;
+    let (status, text) = readyz(&env).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        text.contains("appendonly off") && text.contains("wait_replicas"),
+        "says why and what to do: {text}"
+    );
+    // Serving goes on: readiness is the load balancer's business.
+    let r = env.validate(json!({"customerId": "c", "coupons": ["AMOUNT10"]})).await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn require_is_ready_with_an_append_only_file() {
+    let redis = with_aof();
+    let env = on(&redis, "durability = \"require\"").await;
+    assert_eq!(readyz(&env).await, (200, "ready\n".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warn_and_none_stay_ready_without_one() {
+    let redis = without_aof();
+    for mode in ["warn", "none"] {
+        let env = on(&redis, &format!("durability = \"{mode}\"")).await;
+        assert_eq!(readyz(&env).await.0, 200, "{mode}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_reports_what_a_crash_would_lose() {
+    let redis = without_aof();
+    let env = on(&redis, "").await;
+    let d = env.adapter().store().durability().await.unwrap();
+    assert!(!d.durable);
+    assert!(d.detail.contains("appendonly off, 0 replica(s)"), "{}", d.detail);
+    let memory = Env::start(StoreKind::Memory).await;
+    assert!(!memory.adapter().store().durability().await.unwrap().durable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_replicas_waits_for_a_real_replica_and_fails_without_one() {
+    let primary = without_aof();
+    let replica = RedisServer::start_on_free(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    crate::common::redis_server::wait_link_up(replica.port);
+    let env = on(
+        &primary,
+        "wait_replicas = 1\nwait_timeout = \"2s\"\ndurability = \"require\"",
+    )
+    .await;
+    assert_eq!(
+        readyz(&env).await.0,
+        200,
+        "one replica that each write waits for is durable"
+    );
+    let (reference, _) = crate::adapter::lock(&env, "cust-1", &["AMOUNT10"]).await;
+    assert!(!reference.is_empty());
+    assert!(
+        crate::common::redis_server::exists_on(replica.port, &reference),
+        "the replica has the lock before the reference was returned"
+    );
+
+    drop(replica);
+    let r = env
+        .validate(json!({"customerId": "cust-2", "coupons": ["PERCENT20"], "lock": true}))
+        .await;
+    assert_eq!(r.status, 503, "no replica acknowledged: {}", r.text());
+    assert!(
+        env.live_sessions().iter().all(|s| s["customer"] != "cust-2"),
+        "the session taken for a lock that could not be made durable is released"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_of_redis_with_aof_always_loses_no_lock() {
+    let mut redis = with_aof();
+    let env = on(&redis, "durability = \"require\"").await;
+    let mut references = Vec::new();
+    for i in 0..20 {
+        let (reference, _) = crate::adapter::lock(&env, &format!("cust-{i}"), &["AMOUNT10"]).await;
+        references.push(reference);
+    }
+    redis.crash_and_restart();
+    for reference in &references {
+        let path = format!("{V}/locks/{reference}");
+        let r = crate::common::wait_for(|| env.gb("GET", &path, None), |r| r.status != 503).await;
+        assert_eq!(r.status, 200, "{reference} survived the crash: {}", r.text());
+    }
+}
