@@ -11,7 +11,7 @@ use crate::config::{self, Config, LogConfig, LogFormat, RawConfig};
 use crate::sim::faults::Faults;
 use crate::sim::model::ApplicationMode;
 use crate::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN, SimBuilder};
-use crate::{demo, replay, serve, telemetry};
+use crate::{demo, reload, replay, serve, telemetry};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -112,7 +112,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             Ok(cfg) => {
                 telemetry::init(&cfg.log);
-                runtime(cfg.server.worker_threads).block_on(serve_until_signal(cfg))
+                runtime(cfg.server.worker_threads).block_on(serve_until_signal(config, cfg))
             }
         },
         Command::Demo { listen, admin } => {
@@ -228,11 +228,22 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
     }
 }
 
-async fn serve_until_signal(cfg: Config) -> ExitCode {
+async fn serve_until_signal(path: Option<PathBuf>, cfg: Config) -> ExitCode {
     match serve::start(&cfg, Clock::System).await {
         Ok(running) => {
-            tracing::info!(listen = %running.addr, admin = ?running.admin_addr, tenants = cfg.tenants.len(), "couponbridge serving");
-            serve::signal().await;
+            tracing::info!(listen = %running.addr, admin = ?running.admin_addr, tenants = cfg.tenants.len(), fingerprint = %cfg.fingerprint, "couponbridge serving");
+            let (mut triggers, _watcher) = reload::triggers(path.as_deref(), cfg.server.watch_config);
+            let stop = serve::signal();
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    Some(why) = triggers.recv() => {
+                        reload::settle(&mut triggers).await;
+                        reload::reload(&running, path.as_deref(), why);
+                    }
+                }
+            }
             tracing::info!("shutting down: draining in-flight requests");
             running.shutdown().await;
             ExitCode::SUCCESS

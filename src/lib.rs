@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod money;
 pub mod net;
 pub mod record;
+pub mod reload;
 pub mod replay;
 pub mod serve;
 pub mod sim;

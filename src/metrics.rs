@@ -8,6 +8,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -43,6 +44,16 @@ struct Kind {
     kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConfigHash {
+    hash: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 50 µs to about 6.5 s.
     Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
@@ -68,6 +79,8 @@ pub struct Metrics {
     upstream_errors: Family<Kind, Counter>,
     recording_dropped: Counter,
     recording_written: Counter,
+    config_reloads: Family<Outcome, Counter>,
+    config_info: Family<ConfigHash, Gauge>,
 }
 
 impl Default for Metrics {
@@ -88,6 +101,8 @@ impl Metrics {
             upstream_errors: Family::default(),
             recording_dropped: Counter::default(),
             recording_written: Counter::default(),
+            config_reloads: Family::default(),
+            config_info: Family::default(),
         };
         m.registry.register(
             "requests",
@@ -125,11 +140,34 @@ impl Metrics {
             m.recording_dropped.clone(),
         );
         m.registry.register(
+            "config_reloads",
+            "Configuration reloads by result (ok, error)",
+            m.config_reloads.clone(),
+        );
+        m.registry.register(
+            "config_info",
+            "The loaded configuration's fingerprint (1 for the one in force)",
+            m.config_info.clone(),
+        );
+        m.registry.register(
             "recording_written_entries",
             "Recording entries written to disk",
             m.recording_written.clone(),
         );
         m
+    }
+
+    pub fn config_reload(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.config_reloads.get_or_create(&Outcome { result }).inc();
+    }
+
+    /// Marks `hash` as the configuration in force (and no other).
+    pub fn config_loaded(&self, hash: &str) {
+        self.config_info.clear();
+        self.config_info
+            .get_or_create(&ConfigHash { hash: hash.to_owned() })
+            .set(1);
     }
 
     pub fn request(&self, route: &'static str, status: u16, seconds: f64) {

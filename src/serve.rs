@@ -6,9 +6,10 @@
 //! listener closes; in-flight requests finish within `shutdown_grace`; the
 //! recording is flushed; then the process exits 0.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -16,16 +17,16 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter::passthrough::Passthrough;
-use crate::adapter::{App, AppParts, Tenant};
+use crate::adapter::{App, Generation, Tenant};
 use crate::admin::{self, AdminState};
 use crate::clock::Clock;
 use crate::config::{Config, DurabilityMode};
 use crate::locks::Store;
 use crate::metrics::Metrics;
-use crate::net::client::{self, ClientOptions};
+use crate::net::client::{self, ClientOptions, HttpClient};
 use crate::net::server::{self, ServeOptions};
 use crate::net::tls;
-use crate::record::Recorder;
+use crate::record::{Recorder, WriterHandle};
 use crate::voucherify::client::VoucherifyClient;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +63,8 @@ pub struct Running {
     pub admin_addr: Option<SocketAddr>,
     pub metrics: Arc<Metrics>,
     store: Store,
+    app: Arc<App>,
+    reload: Arc<Reloader>,
     handle: ShutdownHandle,
     task: Option<JoinHandle<()>>,
 }
@@ -85,6 +88,20 @@ impl Running {
         }
     }
 
+    /// Applies a new, validated configuration: tenants, routes, messages,
+    /// pass-through, recording, lock terms and request limits are swapped
+    /// at once (requests in flight finish on the old ones). What the
+    /// running listeners and store were built from cannot change without a
+    /// restart: those keys are returned, and left as they were.
+    pub fn reload(&self, cfg: &Config) -> Result<Vec<&'static str>, StartError> {
+        let result = self.reload.apply(&self.app, cfg);
+        self.metrics.config_reload(result.is_ok());
+        if result.is_ok() {
+            self.metrics.config_loaded(&cfg.fingerprint);
+        }
+        result
+    }
+
     /// The lock store it runs on (for inspection).
     pub fn store(&self) -> &Store {
         &self.store
@@ -99,6 +116,107 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.handle.shutdown();
     }
+}
+
+/// What a reload needs to build a new [`Generation`], and the config the
+/// running instance was started with (to tell what needs a restart).
+struct Reloader {
+    http: HttpClient,
+    metrics: Arc<Metrics>,
+    clock: Clock,
+    /// Every recording writer started, joined at shutdown.
+    writers: Mutex<Vec<WriterHandle>>,
+    config: Mutex<Config>,
+}
+
+impl Reloader {
+    fn generation(&self, cfg: &Config) -> Result<Generation, StartError> {
+        let mut tenants = HashMap::new();
+        let mut secrets = Vec::new();
+        for t in &cfg.tenants {
+            tenants.insert(t.api_key.clone(), Arc::new(Tenant::new(t).map_err(StartError::Tenant)?));
+            secrets.extend([
+                t.api_key.clone(),
+                t.secret_key.expose().to_owned(),
+                t.voucherify.app_id.clone(),
+                t.voucherify.app_token.expose().to_owned(),
+            ]);
+        }
+        // A new recorder each time: its redaction knows this config's
+        // secrets. The one replaced finishes writing when the last request
+        // on it is done.
+        let recorder = match &cfg.record {
+            Some(r) => {
+                let (rec, w) = Recorder::start(r, secrets, self.metrics.clone(), self.clock.clone())
+                    .map_err(StartError::Record)?;
+                self.writers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
+                Some(rec)
+            }
+            None => None,
+        };
+        Ok(Generation {
+            tenants,
+            routes: cfg.routes,
+            passthrough: cfg.passthrough.as_ref().map(|p| Passthrough::new(p, self.http.clone())),
+            recorder,
+            locks: cfg.locks.clone(),
+            max_body: cfg.server.max_body_bytes,
+            body_read_timeout: cfg.server.body_read_timeout,
+            request_timeout: cfg.server.request_timeout,
+        })
+    }
+
+    fn apply(&self, app: &App, cfg: &Config) -> Result<Vec<&'static str>, StartError> {
+        let mut running = self.config.lock().unwrap_or_else(|p| p.into_inner());
+        let generation = self.generation(cfg)?;
+        app.swap(generation);
+        let needs_restart = needs_restart(&running, cfg);
+        // What was applied is remembered; what needs a restart stays as the
+        // instance runs it, so the next reload reports it again.
+        let mut applied = cfg.clone();
+        applied.server.listen = running.server.listen;
+        applied.server.tls = running.server.tls.clone();
+        applied.server.max_connections = running.server.max_connections;
+        applied.server.header_read_timeout = running.server.header_read_timeout;
+        applied.server.idle_timeout = running.server.idle_timeout;
+        applied.server.shutdown_grace = running.server.shutdown_grace;
+        applied.server.shutdown_delay = running.server.shutdown_delay;
+        applied.server.worker_threads = running.server.worker_threads;
+        applied.admin = running.admin;
+        applied.store = running.store.clone();
+        applied.durability = running.durability;
+        applied.upstream_tls = running.upstream_tls.clone();
+        applied.log = running.log.clone();
+        *running = applied;
+        Ok(needs_restart)
+    }
+}
+
+/// The keys a reload cannot apply: the listeners, the store and the
+/// outbound TLS the instance was built with.
+fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
+    let (o, n) = (&old.server, &new.server);
+    [
+        ("server.listen", o.listen != n.listen),
+        ("server.tls", o.tls != n.tls),
+        ("server.max_connections", o.max_connections != n.max_connections),
+        (
+            "server.header_read_timeout",
+            o.header_read_timeout != n.header_read_timeout,
+        ),
+        ("server.idle_timeout", o.idle_timeout != n.idle_timeout),
+        ("server.shutdown_grace", o.shutdown_grace != n.shutdown_grace),
+        ("server.shutdown_delay", o.shutdown_delay != n.shutdown_delay),
+        ("server.worker_threads", o.worker_threads != n.worker_threads),
+        ("admin", old.admin != new.admin),
+        ("store", old.store != new.store),
+        ("store.durability", old.durability != new.durability),
+        ("upstream_tls", old.upstream_tls != new.upstream_tls),
+        ("log", old.log != new.log),
+    ]
+    .into_iter()
+    .filter_map(|(k, changed)| changed.then_some(k))
+    .collect()
 }
 
 /// Says at start-up whether the lock store would lose acknowledged locks
@@ -145,43 +263,21 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
         ..ClientOptions::default()
     })?;
 
-    let mut tenants = Vec::new();
-    let mut api_keys = Vec::new();
-    let mut secrets = Vec::new();
-    for t in &cfg.tenants {
-        tenants.push(Tenant::new(t).map_err(StartError::Tenant)?);
-        api_keys.push(t.api_key.clone());
-        secrets.extend([
-            t.api_key.clone(),
-            t.secret_key.expose().to_owned(),
-            t.voucherify.app_id.clone(),
-            t.voucherify.app_token.expose().to_owned(),
-        ]);
-    }
-
-    let (recorder, writer) = match &cfg.record {
-        Some(r) => {
-            let (rec, w) = Recorder::start(r, secrets, metrics.clone(), clock.clone()).map_err(StartError::Record)?;
-            (Some(rec), Some(w))
-        }
-        None => (None, None),
-    };
-
-    let app = Arc::new(App::new(AppParts {
-        tenants,
-        api_keys,
-        routes: cfg.routes,
-        store: store.clone(),
-        voucherify: VoucherifyClient::new(http.clone(), metrics.clone()),
-        passthrough: cfg.passthrough.as_ref().map(|p| Passthrough::new(p, http.clone())),
-        clock,
+    let reload = Arc::new(Reloader {
+        http: http.clone(),
         metrics: metrics.clone(),
-        recorder,
-        locks: cfg.locks.clone(),
-        max_body: cfg.server.max_body_bytes,
-        body_read_timeout: cfg.server.body_read_timeout,
-        request_timeout: cfg.server.request_timeout,
-    }));
+        clock: clock.clone(),
+        writers: Mutex::new(Vec::new()),
+        config: Mutex::new(cfg.clone()),
+    });
+    let app = Arc::new(App::new(
+        reload.generation(cfg)?,
+        store.clone(),
+        VoucherifyClient::new(http.clone(), metrics.clone()),
+        clock,
+        metrics.clone(),
+    ));
+    metrics.config_loaded(&cfg.fingerprint);
 
     let server_tls = match &cfg.server.tls {
         Some(files) => Some(tls::server_config(&files.cert, &files.key)?),
@@ -230,6 +326,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
     let listener_stop = CancellationToken::new();
     let task = {
         let (stop, listener_stop, admin_stop) = (stop.clone(), listener_stop.clone(), admin_stop.clone());
+        let (app, reloader) = (app.clone(), reload.clone());
         tokio::spawn(async move {
             let handler_app = app.clone();
             let serving = tokio::spawn(server::serve(
@@ -247,9 +344,8 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
             listener_stop.cancel();
             let _ = serving.await;
             drop(app);
-            if let Some(w) = writer {
-                let _ = tokio::task::spawn_blocking(move || w.finish()).await;
-            }
+            let writers = std::mem::take(&mut *reloader.writers.lock().unwrap_or_else(|p| p.into_inner()));
+            let _ = tokio::task::spawn_blocking(move || writers.into_iter().for_each(WriterHandle::finish)).await;
             admin_stop.cancel();
         })
     };
@@ -258,6 +354,8 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
         admin_addr,
         metrics,
         store,
+        app,
+        reload,
         handle: ShutdownHandle { draining, stop },
         task: Some(task),
     })

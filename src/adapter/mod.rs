@@ -36,6 +36,8 @@ use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
 use crate::clock::{Clock, Millis};
+use arc_swap::ArcSwap;
+
 use crate::config::{LockConfig, Messages, RouteMode, Routes, Secret, TenantConfig, V4Dialect};
 use crate::gameball::{self, Dialect, ParseCtx, Parsed, RenderCtx, RequestView};
 use crate::ids;
@@ -100,31 +102,14 @@ impl std::fmt::Debug for SecretDigest {
     }
 }
 
-/// Everything the flows share.
-pub struct App {
-    tenants: HashMap<String, Arc<Tenant>>,
-    routes: Routes,
-    pub store: Store,
-    pub voucherify: VoucherifyClient,
-    pub passthrough: Option<Passthrough>,
-    pub clock: Clock,
-    pub metrics: Arc<Metrics>,
-    pub recorder: Option<Recorder>,
-    pub locks: LockConfig,
-    max_body: usize,
-    body_read_timeout: Duration,
-    request_timeout: Duration,
-}
-
-pub struct AppParts {
-    pub tenants: Vec<Tenant>,
-    pub api_keys: Vec<String>,
+/// What a reload replaces, whole. A request reads it once, at its start,
+/// so it finishes on the configuration it started with.
+pub struct Generation {
+    /// By `apikey`.
+    pub tenants: HashMap<String, Arc<Tenant>>,
+    /// For callers whose `apikey` names no tenant.
     pub routes: Routes,
-    pub store: Store,
-    pub voucherify: VoucherifyClient,
     pub passthrough: Option<Passthrough>,
-    pub clock: Clock,
-    pub metrics: Arc<Metrics>,
     pub recorder: Option<Recorder>,
     pub locks: LockConfig,
     pub max_body: usize,
@@ -132,10 +117,23 @@ pub struct AppParts {
     pub request_timeout: Duration,
 }
 
-/// What one flow needs: the app, the tenant, and who is asking.
+/// Everything the flows share: what outlives a reload (the lock store, the
+/// Voucherify client's connection pool, the clock, the metrics) and the
+/// current [`Generation`].
+pub struct App {
+    current: ArcSwap<Generation>,
+    pub store: Store,
+    pub voucherify: VoucherifyClient,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+}
+
+/// What one flow needs: the app, the configuration it started on, the
+/// tenant, and who is asking.
 #[derive(Clone)]
 pub struct Ctx {
     pub app: Arc<App>,
+    pub cfg: Arc<Generation>,
     pub tenant: Arc<Tenant>,
     pub request_id: String,
     pub tap: Option<Arc<UpstreamTap>>,
@@ -156,32 +154,36 @@ impl Ctx {
     /// How long from now a record of a lock ending at `expires_at` is kept.
     pub fn keep_for(&self, expires_at: Millis) -> Duration {
         let ttl = Duration::from_millis((expires_at - self.now()).max(0) as u64);
-        ttl + self.app.locks.retention
+        ttl + self.cfg.locks.retention
     }
 }
 
 impl App {
-    pub fn new(p: AppParts) -> Self {
-        let tenants = p
-            .api_keys
-            .into_iter()
-            .zip(p.tenants)
-            .map(|(k, t)| (k, Arc::new(t)))
-            .collect();
+    pub fn new(
+        cfg: Generation,
+        store: Store,
+        voucherify: VoucherifyClient,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         App {
-            tenants,
-            routes: p.routes,
-            store: p.store,
-            voucherify: p.voucherify,
-            passthrough: p.passthrough,
-            clock: p.clock,
-            metrics: p.metrics,
-            recorder: p.recorder,
-            locks: p.locks,
-            max_body: p.max_body,
-            body_read_timeout: p.body_read_timeout,
-            request_timeout: p.request_timeout,
+            current: ArcSwap::from_pointee(cfg),
+            store,
+            voucherify,
+            clock,
+            metrics,
         }
+    }
+
+    /// The configuration requests start on now.
+    pub fn current(&self) -> Arc<Generation> {
+        self.current.load_full()
+    }
+
+    /// Makes `cfg` the configuration of every request from now on; the
+    /// ones in flight finish on theirs. Returns the one replaced.
+    pub fn swap(&self, cfg: Generation) -> Arc<Generation> {
+        self.current.swap(Arc::new(cfg))
     }
 
     /// The authenticate phase: the tenant whose `apikey` this is, with the
@@ -234,8 +236,9 @@ impl App {
         request_id: String,
     ) -> Response<Body> {
         let started = Instant::now();
+        let cfg = self.current();
         let matched = routes::route(req.method(), req.uri().path());
-        let tenant = text(req.headers(), "apikey").and_then(|k| self.tenants.get(k)).cloned();
+        let tenant = text(req.headers(), "apikey").and_then(|k| cfg.tenants.get(k)).cloned();
         let route_name = matched.as_ref().map_or("passthrough", |m| m.op().name());
         let span = tracing::Span::current();
         span.record("route", route_name);
@@ -246,17 +249,17 @@ impl App {
         let dialect = Dialect::for_route(speaker, tenant.as_ref().map(|t| t.dialect));
 
         let translated = matched.filter(|m| {
-            let routes = tenant.as_ref().map_or(&self.routes, |t| &t.routes);
-            routes.mode(m.op()) == RouteMode::Translate || self.passthrough.is_none()
+            let routes = tenant.as_ref().map_or(&cfg.routes, |t| &t.routes);
+            routes.mode(m.op()) == RouteMode::Translate || cfg.passthrough.is_none()
         });
         let mut res = match translated {
             Some(m) => {
-                self.translated(m, dialect, tenant.clone(), req, conn, &request_id)
+                self.translated(&cfg, m, dialect, tenant.clone(), req, conn, &request_id)
                     .await
             }
             None => {
-                let forwarded = match &self.passthrough {
-                    Some(p) => p.forward(&self, req, conn, &request_id).await,
+                let forwarded = match &cfg.passthrough {
+                    Some(p) => p.forward(cfg.recorder.as_ref(), req, conn, &request_id).await,
                     None => Err(Failure::client(
                         Kind::NotFound,
                         format!(
@@ -282,8 +285,10 @@ impl App {
         res
     }
 
+    #[allow(clippy::too_many_arguments)] // the phases' inputs, each once
     async fn translated(
         self: &Arc<Self>,
+        cfg: &Arc<Generation>,
         matched: Matched,
         dialect: Dialect,
         tenant: Option<Arc<Tenant>>,
@@ -291,16 +296,16 @@ impl App {
         conn: ConnInfo,
         request_id: &str,
     ) -> Response<Body> {
-        let recording = self.recorder.as_ref().and_then(Recorder::begin);
+        let recording = cfg.recorder.as_ref().and_then(Recorder::begin);
         let (parts, body) = req.into_parts();
         let url = recording.as_ref().map(|_| full_url_parts(&parts, conn.tls));
 
-        let body = match tokio::time::timeout(self.body_read_timeout, read_body(body, self.max_body)).await {
+        let body = match tokio::time::timeout(cfg.body_read_timeout, read_body(body, cfg.max_body)).await {
             Err(_) => Err(Failure::client(
                 Kind::BodyTimeout,
                 format!(
                     "The request body did not arrive within {}",
-                    humantime::format_duration(self.body_read_timeout)
+                    humantime::format_duration(cfg.body_read_timeout)
                 ),
             )),
             Ok(Ok(b)) => Ok(b),
@@ -328,6 +333,7 @@ impl App {
                 };
                 let ctx = Ctx {
                     app: self.clone(),
+                    cfg: cfg.clone(),
                     tenant,
                     request_id: request_id.to_owned(),
                     tap: recording.as_ref().map(|r| r.tap()),
@@ -376,11 +382,12 @@ impl App {
     /// most the request deadline), render.
     async fn parse_and_apply(&self, ctx: Ctx, dialect: Dialect, view: &RequestView<'_>) -> Result<Vec<u8>, Failure> {
         let tenant = ctx.tenant.clone();
+        let request_timeout = ctx.cfg.request_timeout;
         let Parsed { command, proof } = dialect.parse(
             view,
             &ParseCtx {
                 decimals: tenant.decimals,
-                locks: &self.locks,
+                locks: &ctx.cfg.locks,
             },
         )?;
         if let Some(proof) = proof
@@ -392,7 +399,7 @@ impl App {
             ));
         }
         let task = tokio::spawn(async move { ops::apply(&ctx, command).await }.in_current_span());
-        let answer = match tokio::time::timeout(self.request_timeout, task).await {
+        let answer = match tokio::time::timeout(request_timeout, task).await {
             Ok(Ok(result)) => result?,
             Ok(Err(join)) => return Err(Failure::internal(format!("the request failed unexpectedly: {join}"))),
             Err(_) => {
@@ -401,7 +408,7 @@ impl App {
                     error::Source::Internal,
                     "The request did not finish in time; retry later",
                 )
-                .caused_by(format!("request_timeout ({:?}) reached", self.request_timeout)));
+                .caused_by(format!("request_timeout ({request_timeout:?}) reached")));
             }
         };
         dialect.render(

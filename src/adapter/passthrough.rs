@@ -14,7 +14,6 @@ use http::{HeaderValue, Request, Response, Uri, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::adapter::App;
 use crate::adapter::error::{Failure, Kind, Source};
 use crate::config::PassthroughConfig;
 use crate::net::client::HttpClient;
@@ -22,7 +21,7 @@ use crate::net::headers::{X_REQUEST_ID, add_forwarded, remove_hop_by_hop};
 use crate::net::server::ConnInfo;
 use crate::net::tee::Tee;
 use crate::net::{Body, BoxError, stream};
-use crate::record::{RequestParts, ResponseParts};
+use crate::record::{Recorder, RequestParts, ResponseParts};
 
 /// Recorded bodies are cut at this size.
 const RECORD_CAP: usize = 1 << 20;
@@ -61,7 +60,7 @@ impl Passthrough {
 
     pub async fn forward(
         &self,
-        app: &App,
+        recorder: Option<&Recorder>,
         req: Request<Incoming>,
         conn: ConnInfo,
         request_id: &str,
@@ -76,7 +75,7 @@ impl Passthrough {
                 ));
             }
         };
-        let recording = app.recorder.as_ref().and_then(|r| r.begin());
+        let recording = recorder.and_then(|r| r.begin());
         let record_url = recording.as_ref().map(|_| super::full_url_parts(&parts, conn.tls));
         let original_headers = recording.as_ref().map(|_| parts.headers.clone());
 

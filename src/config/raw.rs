@@ -28,6 +28,8 @@ pub struct RawServer {
     pub shutdown_grace: Option<String>,
     pub shutdown_delay: Option<String>,
     pub worker_threads: Option<u64>,
+    /// Reload when the config file changes (besides SIGHUP).
+    pub watch_config: Option<bool>,
     pub tls: Option<RawTls>,
 }
 
@@ -157,6 +159,18 @@ pub struct RawConfig {
     pub upstream_tls: RawUpstreamTls,
     pub record: RawRecord,
     pub tenants: BTreeMap<String, RawTenant>,
+    /// SHA-256 (12 hex digits) of the whole effective document, secrets
+    /// included as part of the digest (never as values): it changes when
+    /// anything does, and names the configuration in force.
+    #[serde(skip)]
+    pub fingerprint: String,
+}
+
+fn fingerprint(value: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    // serde_json's maps are sorted: the same document, the same bytes.
+    let digest = Sha256::digest(serde_json::to_vec(value).unwrap_or_default());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads `parent[key]` on its own; problems are reported under `label`.
@@ -226,6 +240,7 @@ impl RawConfig {
             upstream_tls: section(value, "upstream_tls", "upstream_tls", errors),
             record: section(value, "record", "record", errors),
             tenants,
+            fingerprint: String::new(),
         }
     }
 
@@ -242,7 +257,8 @@ impl RawConfig {
                 Value::Object(Default::default())
             }
         };
-        let raw = RawConfig::from_value(&value, &mut errors);
+        let mut raw = RawConfig::from_value(&value, &mut errors);
+        raw.fingerprint = fingerprint(&value);
         (raw, errors.0)
     }
 }

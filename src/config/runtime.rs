@@ -12,13 +12,13 @@ use super::routes::{Routes, V4Dialect};
 use super::secret::Secret;
 use crate::net::tls::Roots;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub shutdown_delay: Duration,
     /// Runtime worker threads; `None` is one per core.
     pub worker_threads: Option<usize>,
+    /// Reload when the config file changes (besides SIGHUP).
+    pub watch_config: bool,
     pub tls: Option<TlsFiles>,
 }
 
@@ -47,7 +49,7 @@ pub enum RedisMode {
     Sentinel,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StoreConfig {
     Memory,
     Redis {
@@ -75,7 +77,7 @@ pub enum DurabilityMode {
     Require,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LockConfig {
     pub default_duration: Duration,
     pub max_duration: Duration,
@@ -89,19 +91,19 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PassthroughConfig {
     pub upstream: Uri,
     pub timeout: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VoucherifyConfig {
     pub base_url: Uri,
     pub app_id: String,
@@ -109,7 +111,7 @@ pub struct VoucherifyConfig {
     pub timeout: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TenantConfig {
     pub name: String,
     pub api_key: String,
@@ -121,13 +123,13 @@ pub struct TenantConfig {
     pub messages: Messages,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamTlsConfig {
     pub roots: Roots,
     pub extra_ca: Vec<PathBuf>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecordConfig {
     pub path: PathBuf,
     pub sample: f64,
@@ -137,8 +139,10 @@ pub struct RecordConfig {
     pub hash_key: Option<Secret>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// See [`RawConfig::fingerprint`](super::RawConfig::fingerprint).
+    pub fingerprint: String,
     pub server: ServerConfig,
     pub admin: Option<SocketAddr>,
     pub store: StoreConfig,

@@ -61,6 +61,7 @@ impl RawConfig {
             shutdown_grace: e.duration("server.shutdown_grace", &s.shutdown_grace, Duration::from_secs(15)),
             shutdown_delay: e.duration("server.shutdown_delay", &s.shutdown_delay, Duration::ZERO),
             worker_threads: s.worker_threads.map(|n| n as usize),
+            watch_config: s.watch_config.unwrap_or(false),
             tls,
         };
         if server.worker_threads == Some(0) {
@@ -343,6 +344,7 @@ impl RawConfig {
             return Err(ConfigErrors(e.0));
         }
         Ok(Config {
+            fingerprint: self.fingerprint.clone(),
             server,
             admin,
             store,

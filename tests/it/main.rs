@@ -31,6 +31,7 @@ mod durability;
 mod hostile;
 mod interleave;
 mod ops;
+mod reload;
 mod replay;
 mod robustness;
 mod scale;

@@ -37,7 +37,7 @@ pub async fn redeem(ctx: &Ctx, cmd: RedeemCodeCmd) -> Result<CodeRedeemed, Failu
         kind: OpKind::Redeem,
         id: &claim_id,
         attempt: &attempt,
-        keep: ctx.app.locks.order_retention,
+        keep: ctx.cfg.locks.order_retention,
     };
     let done = |ctx: &Ctx| CodeRedeemed {
         customer_id: cmd.customer.id.clone(),

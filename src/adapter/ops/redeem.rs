@@ -356,7 +356,7 @@ async fn burn_codes(ctx: &Ctx, customer: &Customer<'_>, codes: &[String], tx: Op
         kind: OpKind::Burn,
         id: tx,
         attempt: &attempt,
-        keep: ctx.app.locks.order_retention,
+        keep: ctx.cfg.locks.order_retention,
     });
     if let Some(op) = &op {
         match store.claim(op, ctx.now(), lease_until(ctx)).await? {
@@ -406,7 +406,7 @@ pub async fn order(ctx: &Ctx, cmd: &OrderCmd) -> Result<(), Failure> {
         kind: OpKind::Order,
         id: order_id,
         attempt: &attempt,
-        keep: ctx.app.locks.order_retention,
+        keep: ctx.cfg.locks.order_retention,
     };
     // One lease for the order claim and the lock: neither outlives the other.
     let lease = lease_until(ctx);
