@@ -1,0 +1,2136 @@
+//! Soak: mixed Gameball traffic from many customers against couponbridge on
+//! a Redis with AOF (`appendfsync always`), while Redis is killed -9 and
+//! restarted on the same port and directory, couponbridge is restarted, and
+//! the Voucherify simulator injects faults (latency, 5xx, dropped
+//! connections, redemptions whose answer is lost). When the traffic stops,
+//! every outcome left unknown is retried until it settles; then the
+//! invariants are checked against the store and the simulator's state and
+//! printed as a Markdown table (also written to `bench-results/soak.md`;
+//! every lock's history, one JSON object a line, to
+//! `bench-results/soak-locks.jsonl`).
+//!
+//!     benches/soak.sh --seconds 60 --seed 7
+//!     cargo bench --bench soak -- --seconds 20
+//!
+//! Options: `--seconds N` (default 60), `--seed N` (default: from the
+//! clock, printed), `--workers N` (default 32), `--pace-ms N` (pause per
+//! checkout and worker, default 20).
+//!
+//! Loopback only, and bounded: whatever happens, the process ends at
+//! seconds + 30. Exit status: 0 when every invariant count is zero, 1 when
+//! one is not, 2 when the run could not check everything in time (an
+//! outcome still unknown, a reference not read), 3 on the hard stop.
+//!
+//! Everything (simulator, couponbridge, the clients) runs in this process
+//! on a real clock, except redis-server, which is a child process. Under
+//! `cargo test --all-targets` (no `--bench` argument) it does nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, mpsc};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use couponbridge::clock::Clock;
+use couponbridge::config::Config;
+use couponbridge::locks::{LockRecord, LockState};
+use couponbridge::serve::{self, Running};
+use couponbridge::sim::faults::{Fault, Faults};
+use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN, RunningSim, SimBuilder};
+
+const API_KEY: &str = "soak-api-key";
+const SECRET_KEY: &str = "soak-secret-key-123";
+const TENANT: &str = "shop";
+const V: &str = "/api/v4.0/integrations";
+/// couponbridge's deadline on each Voucherify call.
+const UPSTREAM_TIMEOUT_MS: u64 = 1_000;
+/// How long a burn or order attempt owns its claim: two upstream deadlines
+/// and Voucherify's late-commit margin (`lease_until` in
+/// src/adapter/ops/redeem.rs). A retry before it ends is answered 2001.
+const LEASE: Duration = Duration::from_millis(2 * UPSTREAM_TIMEOUT_MS + 5_000);
+/// The client's own deadline on one request.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Beyond `--seconds`, the whole run (drain, settle, checks) fits in this.
+const HARD_MARGIN: Duration = Duration::from_secs(30);
+/// A `locked` record past its expiry by less than this may still have its
+/// Voucherify session (the simulator's TTL starts a moment later).
+const EXPIRY_GRACE_MS: i64 = 2_000;
+
+/// The redis-server child, reachable from the hard-stop watchdog.
+static REDIS_CHILD: Mutex<Option<Child>> = Mutex::new(None);
+static REDIS_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+// ---------------------------------------------------------------------------
+// Options
+
+struct Args {
+    seconds: u64,
+    seed: u64,
+    workers: usize,
+    pace_ms: u64,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        seconds: 60,
+        seed: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1),
+        workers: 32,
+        pace_ms: 20,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> u64 {
+            let v = inline.clone().or_else(|| it.next()).unwrap_or_default();
+            v.parse().unwrap_or_else(|_| {
+                eprintln!("soak: {name} needs a number, not {v:?}");
+                std::process::exit(64);
+            })
+        };
+        match name.as_str() {
+            "--seconds" => a.seconds = value("--seconds"),
+            "--seed" => a.seed = value("--seed"),
+            "--workers" => a.workers = value("--workers") as usize,
+            "--pace-ms" => a.pace_ms = value("--pace-ms"),
+            // `cargo bench` passes `--bench` to every bench target.
+            "--bench" => {}
+            other => eprintln!("soak: ignoring argument {other}"),
+        }
+    }
+    a.seconds = a.seconds.clamp(10, 3_600);
+    a.workers = a.workers.clamp(1, 512);
+    a
+}
+
+// ---------------------------------------------------------------------------
+// redis-server: a child process with AOF on, killed -9 and restarted on the
+// same port and directory.
+
+struct Redis {
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Redis {
+    fn start() -> Result<Redis, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        *REDIS_DIR.lock().unwrap() = Some(dir.path().to_owned());
+        let mut last = String::new();
+        // A port can be taken between probing and binding; try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            match spawn_redis(port, dir.path()) {
+                Ok(()) => return Ok(Redis { port, dir }),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// SIGKILL: no shutdown save, no AOF rewrite; only what was fsynced.
+    fn kill9() {
+        if let Some(mut c) = REDIS_CHILD.lock().unwrap().take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory (it reloads the AOF).
+    fn restart(&self) -> Result<(), String> {
+        let mut last = String::new();
+        for _ in 0..20 {
+            match spawn_redis(self.port, self.dir.path()) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(last)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        Redis::kill9();
+    }
+}
+
+/// Starts redis-server and waits for its own "Ready to accept connections".
+fn spawn_redis(port: u16, dir: &Path) -> Result<(), String> {
+    let port_text = port.to_string();
+    let dir_text = dir.to_str().ok_or("a non-UTF-8 temp path")?;
+    let mut child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port_text,
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            dir_text,
+            "--daemonize",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--loglevel",
+            "notice",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("redis-server is not runnable ({e}); benches/soak.sh installs it"))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        // Keep reading to the end: a full pipe would block Redis's logging.
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sent {
+                continue;
+            }
+            if line.contains("Ready to accept connections") {
+                let _ = tx.send(Ok(()));
+                sent = true;
+            } else if line.contains("Address already in use")
+                || line.contains("Could not create")
+                || line.contains("Bad file format")
+            {
+                let _ = tx.send(Err(line));
+                sent = true;
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Ok(())) => {
+            *REDIS_CHILD.lock().unwrap() = Some(child);
+            Ok(())
+        }
+        Ok(Err(line)) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(line)
+        }
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err("redis-server did not report readiness".into())
+        }
+    }
+}
+
+async fn redis_conn(url: &str) -> Option<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(url).ok()?;
+    tokio::time::timeout(Duration::from_secs(2), client.get_multiplexed_async_connection())
+        .await
+        .ok()?
+        .ok()
+}
+
+async fn dbsize(url: &str) -> Option<i64> {
+    let mut c = redis_conn(url).await?;
+    redis::cmd("DBSIZE").query_async::<i64>(&mut c).await.ok()
+}
+
+async fn redis_config(url: &str, key: &str) -> String {
+    let Some(mut c) = redis_conn(url).await else {
+        return "?".into();
+    };
+    redis::cmd("CONFIG")
+        .arg("GET")
+        .arg(key)
+        .query_async::<Vec<String>>(&mut c)
+        .await
+        .ok()
+        .and_then(|v| v.get(1).cloned())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Every lock record in the store, by reference (SCAN, then HGETALL).
+async fn all_records(url: &str) -> Result<HashMap<String, LockRecord>, String> {
+    let mut c = redis_conn(url).await.ok_or("Redis is unreachable")?;
+    let prefix = format!("cb:{{{TENANT}:");
+    let mut keys = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*}}:lock"))
+            .arg("COUNT")
+            .arg(2_000)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| e.to_string())?;
+        keys.extend(batch);
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let mut pipe = redis::pipe();
+        for k in chunk {
+            pipe.cmd("HGETALL").arg(k);
+        }
+        let rows: Vec<HashMap<String, String>> = pipe.query_async(&mut c).await.map_err(|e| e.to_string())?;
+        for (k, fields) in chunk.iter().zip(rows) {
+            if fields.is_empty() {
+                continue;
+            }
+            let reference = k
+                .strip_prefix(&prefix)
+                .and_then(|r| r.strip_suffix("}:lock"))
+                .unwrap_or(k)
+                .to_owned();
+            let rec = LockRecord::from_fields(&fields).map_err(|e| format!("{k}: {e}"))?;
+            out.insert(reference, rec);
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// The catalogue: a few multi-use codes, some with limits, many single-use.
+
+const MULTI: [&str; 3] = ["MULTI_AMOUNT", "MULTI_PERCENT", "MULTI_SMALL"];
+const LIMITED: [(&str, i64); 3] = [("LIM_100", 100), ("LIM_300", 300), ("LIM_1000", 1_000)];
+const SINGLES: usize = 400;
+
+fn single(i: usize) -> String {
+    format!("SINGLE_{i:03}")
+}
+
+fn catalogue() -> Value {
+    let amount = |code: &str, off: i64, quantity: Option<i64>| {
+        let mut v = json!({"code": code, "type": "DISCOUNT_VOUCHER",
+                           "discount": {"type": "AMOUNT", "amount_off": off, "effect": "APPLY_TO_ORDER"}});
+        if let Some(q) = quantity {
+            v["redemption"] = json!({"quantity": q});
+        }
+        v
+    };
+    let mut all = vec![
+        amount(MULTI[0], 500, None),
+        json!({"code": MULTI[1], "type": "DISCOUNT_VOUCHER",
+               "discount": {"type": "PERCENT", "percent_off": 10, "effect": "APPLY_TO_ORDER"}}),
+        amount(MULTI[2], 100, None),
+    ];
+    for (code, q) in LIMITED {
+        all.push(amount(code, 200, Some(q)));
+    }
+    for i in 0..SINGLES {
+        all.push(amount(&single(i), 300, Some(1)));
+    }
+    Value::Array(all)
+}
+
+fn pick_code(rng: &mut StdRng) -> String {
+    let r: f64 = rng.random();
+    if r < 0.45 {
+        MULTI[rng.random_range(0..MULTI.len())].to_owned()
+    } else if r < 0.70 {
+        LIMITED[rng.random_range(0..LIMITED.len())].0.to_owned()
+    } else {
+        single(rng.random_range(0..SINGLES))
+    }
+}
+
+fn pick_codes(rng: &mut StdRng, n: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    while out.len() < n {
+        let c = pick_code(rng);
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A re-lock's list: the lock's codes, perhaps one dropped, one added.
+fn relock_codes(rng: &mut StdRng, codes: &[String]) -> Vec<String> {
+    let mut out = codes.to_vec();
+    if out.len() > 1 && rng.random_bool(0.5) {
+        out.remove(rng.random_range(0..out.len()));
+    }
+    for _ in 0..8 {
+        let c = pick_code(rng);
+        if !out.contains(&c) {
+            out.push(c);
+            break;
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// couponbridge in-process, restartable; its base URL shared with the workers.
+
+fn config_text(redis_url: &str, sim_url: &str) -> String {
+    format!(
+        r#"
+        [server]
+        listen = "127.0.0.1:0"
+        shutdown_grace = "2s"
+        [admin]
+        enabled = false
+        [store]
+        url = "{redis_url}"
+        [log]
+        level = "error"
+        [tenants.{TENANT}]
+        api_key = "{API_KEY}"
+        secret_key = "{SECRET_KEY}"
+        [tenants.{TENANT}.voucherify]
+        base_url = "{sim_url}"
+        app_id = "{DEFAULT_APP_ID}"
+        app_token = "{DEFAULT_APP_TOKEN}"
+        timeout = "{UPSTREAM_TIMEOUT_MS}ms"
+        "#
+    )
+}
+
+struct Adapter {
+    config: Config,
+    running: tokio::sync::Mutex<Option<Running>>,
+    base: Arc<RwLock<String>>,
+    /// couponbridge's own count of failed upstream calls, by kind, summed
+    /// over every instance (read before each one stops).
+    upstream_errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Adapter {
+    async fn start(config: Config) -> Result<Adapter, String> {
+        let running = serve::start(&config, Clock::System).await.map_err(|e| e.to_string())?;
+        let base = Arc::new(RwLock::new(running.base_url()));
+        Ok(Adapter {
+            config,
+            running: tokio::sync::Mutex::new(Some(running)),
+            base,
+            upstream_errors: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn collect_metrics(&self, r: &Running) {
+        let text = r.metrics.render();
+        let mut sums = self.upstream_errors.lock().unwrap();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("couponbridge_upstream_errors_total{kind=\"") else {
+                continue;
+            };
+            let Some((kind, value)) = rest.split_once("\"} ") else {
+                continue;
+            };
+            *sums.entry(kind.to_owned()).or_default() += value.trim().parse::<f64>().unwrap_or(0.0) as u64;
+        }
+    }
+
+    /// A deploy: the running instance drains and stops, a new one starts
+    /// on the same configuration (a new port), the workers follow `base`.
+    async fn restart(&self) -> Result<(), String> {
+        let mut guard = self.running.lock().await;
+        if let Some(r) = guard.take() {
+            self.collect_metrics(&r);
+            r.shutdown().await;
+        }
+        let mut last = String::new();
+        for _ in 0..20 {
+            match serve::start(&self.config, Clock::System).await {
+                Ok(r) => {
+                    *self.base.write().unwrap() = r.base_url();
+                    *guard = Some(r);
+                    return Ok(());
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(last)
+    }
+
+    async fn stop(&self) {
+        if let Some(r) = self.running.lock().await.take() {
+            self.collect_metrics(&r);
+            r.shutdown().await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The client: Gameball calls over real sockets.
+
+#[derive(Debug, Clone)]
+enum Reply {
+    Http(u16, Value),
+    /// The connection failed or closed before an answer.
+    Transport,
+    Timeout,
+}
+
+impl Reply {
+    fn status(&self) -> u16 {
+        match self {
+            Reply::Http(s, _) => *s,
+            Reply::Transport | Reply::Timeout => 0,
+        }
+    }
+
+    fn code(&self) -> i64 {
+        match self {
+            Reply::Http(_, b) => b["code"].as_i64().unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Http {
+    inner: HyperClient<HttpConnector, Full<Bytes>>,
+    base: Arc<RwLock<String>>,
+}
+
+impl Http {
+    async fn send(&self, method: &Method, path: &str, body: Option<&Value>) -> Reply {
+        let url = format!("{}{path}", self.base.read().unwrap());
+        let bytes = body
+            .map(|b| Bytes::from(serde_json::to_vec(b).expect("JSON")))
+            .unwrap_or_default();
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(url)
+            .header("apikey", API_KEY)
+            .header("secretkey", SECRET_KEY);
+        if !bytes.is_empty() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req.body(Full::new(bytes)).expect("a valid request");
+        let call = async {
+            let res = self.inner.request(req).await.map_err(|_| ())?;
+            let status = res.status().as_u16();
+            let body = res.into_body().collect().await.map_err(|_| ())?.to_bytes();
+            Ok::<_, ()>((status, body))
+        };
+        match tokio::time::timeout(CLIENT_TIMEOUT, call).await {
+            Err(_) => Reply::Timeout,
+            Ok(Err(())) => Reply::Transport,
+            Ok(Ok((status, body))) => Reply::Http(status, serde_json::from_slice(&body).unwrap_or(Value::Null)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What was asked and answered.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Op {
+    Lock,
+    Details,
+    Relock,
+    RaceRelock,
+    Release,
+    Burn,
+    Order,
+    RepeatBurn,
+    RepeatOrder,
+    Settle,
+    FinalRead,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Lock => "validate + lock",
+            Op::Details => "lock details",
+            Op::Relock => "re-lock (same reference)",
+            Op::RaceRelock => "re-lock racing the end",
+            Op::Release => "release",
+            Op::Burn => "burn by lockReference",
+            Op::Order => "order with couponsLockReference",
+            Op::RepeatBurn => "same burn repeated",
+            Op::RepeatOrder => "same order repeated",
+            Op::Settle => "settling retries (after)",
+            Op::FinalRead => "final reads (after)",
+        }
+    }
+
+    fn is_traffic(self) -> bool {
+        !matches!(self, Op::Settle | Op::FinalRead)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Event {
+    op: Op,
+    /// Since the traffic began.
+    at_ms: u32,
+    micros: u32,
+    /// 0: no answer (connection failed or client timeout).
+    status: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Release,
+    Burn,
+    Order,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// No definitive answer yet: retried until it settles.
+    Pending,
+    /// A burn or order answered 200 (or 9004 on a retry of the same order).
+    Used,
+    /// A release answered 200.
+    Released,
+    /// A definitive refusal (status, Gameball code).
+    Refused(u16, i64),
+    NotFound,
+}
+
+struct EndOp {
+    kind: End,
+    lock: usize,
+    reference: String,
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    /// Statuses of every attempt, in order (0: no answer).
+    attempts: Vec<u16>,
+    last_attempt: Instant,
+    outcome: Outcome,
+    raced: bool,
+}
+
+struct LockSeen {
+    reference: String,
+    /// The codes of the last 200 answer naming it.
+    codes: Vec<String>,
+    /// What was asked about it and answered, in order, for the report.
+    history: Vec<String>,
+}
+
+#[derive(Default)]
+struct Log {
+    events: Vec<Event>,
+    locks: Vec<LockSeen>,
+    by_reference: HashMap<String, usize>,
+    /// 5xx answers by operation and message.
+    failures: BTreeMap<(Op, String), usize>,
+    ops: Vec<EndOp>,
+    relock_released: usize,
+    details_404_live: usize,
+    repeats_as_first: usize,
+    repeats_other: BTreeMap<String, usize>,
+}
+
+struct Shared {
+    http: Http,
+    log: Mutex<Log>,
+    t0: Instant,
+    traffic_end: Instant,
+    pace: Duration,
+    settling: AtomicBool,
+}
+
+impl Shared {
+    async fn call(&self, op: Op, method: &Method, path: &str, body: Option<&Value>) -> Reply {
+        let started = Instant::now();
+        let reply = self.http.send(method, path, body).await;
+        let event = Event {
+            op,
+            at_ms: started.duration_since(self.t0).as_millis() as u32,
+            micros: started.elapsed().as_micros().min(u32::MAX as u128) as u32,
+            status: reply.status(),
+        };
+        let mut log = self.log.lock().unwrap();
+        log.events.push(event);
+        let failure = match &reply {
+            Reply::Http(s, b) if *s >= 500 => Some(format!("{s} {}", b["message"].as_str().unwrap_or("?"))),
+            Reply::Http(..) => None,
+            Reply::Transport => Some("no answer (connection)".into()),
+            Reply::Timeout => Some("no answer (client timeout)".into()),
+        };
+        if let Some(f) = failure {
+            *log.failures.entry((op, f)).or_default() += 1;
+        }
+        reply
+    }
+
+    /// Adds a line to lock `i`'s history.
+    fn note(&self, i: usize, what: String) {
+        let at = self.t0.elapsed().as_millis();
+        self.log.lock().unwrap().locks[i]
+            .history
+            .push(format!("{:.3}s {what}", at as f64 / 1000.0));
+    }
+
+    fn push_op(&self, op: EndOp) -> usize {
+        let mut log = self.log.lock().unwrap();
+        log.ops.push(op);
+        log.ops.len() - 1
+    }
+
+    /// One attempt of end operation `i`, its outcome recorded.
+    async fn attempt(&self, i: usize) -> Outcome {
+        let (kind, lock, method, path, body, earlier) = {
+            let log = self.log.lock().unwrap();
+            let o = &log.ops[i];
+            (
+                o.kind,
+                o.lock,
+                o.method.clone(),
+                o.path.clone(),
+                o.body.clone(),
+                !o.attempts.is_empty(),
+            )
+        };
+        let op = if self.settling.load(Ordering::Relaxed) {
+            Op::Settle
+        } else {
+            match kind {
+                End::Release => Op::Release,
+                End::Burn => Op::Burn,
+                End::Order => Op::Order,
+            }
+        };
+        let reply = self.call(op, &method, &path, body.as_ref()).await;
+        let outcome = classify(kind, &reply, earlier);
+        self.note(lock, format!("{} → {}", op.name(), describe(&reply)));
+        let mut log = self.log.lock().unwrap();
+        let o = &mut log.ops[i];
+        o.attempts.push(reply.status());
+        o.last_attempt = Instant::now();
+        if o.outcome == Outcome::Pending {
+            o.outcome = outcome;
+        }
+        outcome
+    }
+}
+
+/// What an answer says about the operation; `Pending` when it says nothing
+/// for sure (5xx, 2001 in progress, no answer).
+fn classify(kind: End, reply: &Reply, earlier_attempt: bool) -> Outcome {
+    match (reply.status(), reply.code()) {
+        (200, _) if kind == End::Release => Outcome::Released,
+        (200, _) => Outcome::Used,
+        // "Already tracked": an earlier attempt of this (unique) order
+        // was redeemed and recorded.
+        (422, 9004) if kind == End::Order && earlier_attempt => Outcome::Used,
+        (422, 2001) => Outcome::Pending,
+        (404, _) => Outcome::NotFound,
+        (s, c) if (400..500).contains(&s) => Outcome::Refused(s, c),
+        _ => Outcome::Pending,
+    }
+}
+
+/// An answer in a few words, for a lock's history.
+fn describe(reply: &Reply) -> String {
+    match reply {
+        Reply::Http(200, b) if b["validCoupons"].is_array() => {
+            let valid: Vec<&str> = b["validCoupons"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["code"].as_str())
+                .collect();
+            let invalid: Vec<&str> = b["invalidCoupons"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["code"].as_str())
+                .collect();
+            format!("200 valid {valid:?} invalid {invalid:?}")
+        }
+        Reply::Http(s, b) if *s >= 400 => format!("{s}/{} {}", b["code"], b["message"].as_str().unwrap_or("")),
+        Reply::Http(s, _) => s.to_string(),
+        Reply::Transport => "no answer (connection)".into(),
+        Reply::Timeout => "no answer (client timeout)".into(),
+    }
+}
+
+/// The reference and the valid codes of a validate answer.
+fn lock_of(reply: &Reply) -> Option<(String, Vec<String>)> {
+    let Reply::Http(200, body) = reply else { return None };
+    let valid = body["validCoupons"].as_array()?;
+    let reference = valid.first()?["lockReference"].as_str()?.to_owned();
+    let codes = valid
+        .iter()
+        .filter_map(|c| c["code"].as_str().map(str::to_owned))
+        .collect();
+    Some((reference, codes))
+}
+
+// ---------------------------------------------------------------------------
+// The workers: one checkout after another.
+
+async fn worker(id: usize, seed: u64, sh: Arc<Shared>) {
+    let mut rng = StdRng::seed_from_u64(seed ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut n = 0u64;
+    while Instant::now() < sh.traffic_end {
+        n += 1;
+        checkout(id, n, &mut rng, &sh).await;
+        tokio::time::sleep(sh.pace).await;
+    }
+}
+
+async fn checkout(id: usize, n: u64, rng: &mut StdRng, sh: &Shared) {
+    let customer = format!("soak-{id}-{}", n % 16);
+    let how_many = rng.random_range(1..=3);
+    let codes = pick_codes(rng, how_many);
+    let validate = format!("{V}/coupons/validate");
+    let mut body = json!({"customerId": customer, "coupons": codes, "lock": true, "totalPurchaseAmount": 250});
+    if rng.random_bool(0.1) {
+        // 6 seconds: some locks expire while the soak runs.
+        body["lockDuration"] = json!(0.1);
+    }
+    let r = sh.call(Op::Lock, &Method::POST, &validate, Some(&body)).await;
+    let Some((reference, mut codes)) = lock_of(&r) else {
+        return;
+    };
+    let lock_index = {
+        let mut log = sh.log.lock().unwrap();
+        log.locks.push(LockSeen {
+            reference: reference.clone(),
+            codes: codes.clone(),
+            history: Vec::new(),
+        });
+        let i = log.locks.len() - 1;
+        log.by_reference.insert(reference.clone(), i);
+        i
+    };
+    sh.note(lock_index, format!("lock {} → {}", body["coupons"], describe(&r)));
+    let details = sh
+        .call(Op::Details, &Method::GET, &format!("{V}/locks/{reference}"), None)
+        .await;
+    if details.status() == 404 {
+        sh.log.lock().unwrap().details_404_live += 1;
+    }
+    if rng.random_bool(0.15) {
+        let relock = json!({"customerId": customer, "coupons": relock_codes(rng, &codes), "lock": true,
+                            "lockReference": reference, "totalPurchaseAmount": 250});
+        let r = sh.call(Op::Relock, &Method::POST, &validate, Some(&relock)).await;
+        sh.note(lock_index, format!("re-lock {} → {}", relock["coupons"], describe(&r)));
+        if let Reply::Http(200, _) = &r {
+            match lock_of(&r) {
+                Some((_, valid)) => {
+                    codes = valid;
+                    sh.log.lock().unwrap().locks[lock_index].codes = codes.clone();
+                }
+                // Nothing valid any more: the re-lock released the lock.
+                None => sh.log.lock().unwrap().relock_released += 1,
+            }
+        }
+    }
+    let roll: f64 = rng.random();
+    let kind = if roll < 0.08 {
+        return; // abandoned: it stays locked until it expires
+    } else if roll < 0.36 {
+        End::Release
+    } else if roll < 0.68 {
+        End::Burn
+    } else {
+        End::Order
+    };
+    let (method, path, body) = match kind {
+        End::Release => (Method::DELETE, format!("{V}/coupons/{reference}"), None),
+        End::Burn => {
+            let mut b = json!({"customerId": customer, "lockReference": reference});
+            if rng.random_bool(0.5) {
+                b["transactionId"] = json!(format!("tx-{id}-{n}"));
+            }
+            (Method::POST, format!("{V}/coupons/burn"), Some(b))
+        }
+        End::Order => (
+            Method::POST,
+            format!("{V}/orders"),
+            Some(json!({"customerId": customer, "orderId": format!("soak-{id}-{n}"),
+                        "totalPrice": 250, "totalPaid": 225,
+                        "redemption": {"couponsLockReference": reference}})),
+        ),
+    };
+    let raced = rng.random_bool(0.04);
+    let i = sh.push_op(EndOp {
+        kind,
+        lock: lock_index,
+        reference: reference.clone(),
+        method: method.clone(),
+        path: path.clone(),
+        body: body.clone(),
+        attempts: Vec::new(),
+        last_attempt: Instant::now(),
+        outcome: Outcome::Pending,
+        raced,
+    });
+    let mut outcome = if raced {
+        let relock = json!({"customerId": customer, "coupons": relock_codes(rng, &codes), "lock": true,
+                            "lockReference": reference, "totalPurchaseAmount": 250});
+        let (o, r) = tokio::join!(
+            sh.attempt(i),
+            sh.call(Op::RaceRelock, &Method::POST, &validate, Some(&relock))
+        );
+        sh.note(
+            lock_index,
+            format!("racing re-lock {} → {}", relock["coupons"], describe(&r)),
+        );
+        o
+    } else {
+        sh.attempt(i).await
+    };
+    if outcome == Outcome::Pending {
+        // What a client does: one retry soon; the rest after the lease.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        outcome = sh.attempt(i).await;
+    }
+    if outcome == Outcome::Used && rng.random_bool(0.1) {
+        let op = if kind == End::Burn {
+            Op::RepeatBurn
+        } else {
+            Op::RepeatOrder
+        };
+        let r = sh.call(op, &method, &path, body.as_ref()).await;
+        let expected = match kind {
+            End::Burn => r.status() == 200,
+            _ => (r.status(), r.code()) == (422, 9004),
+        };
+        let mut log = sh.log.lock().unwrap();
+        if expected {
+            log.repeats_as_first += 1;
+        } else {
+            *log.repeats_other
+                .entry(format!("{} {}", r.status(), r.code()))
+                .or_default() += 1;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The disruptions, on a schedule.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Disruption {
+    SlowUpstream,
+    RedisKill,
+    UpstreamErrors,
+    AdapterRestart,
+    LostRedemptionAnswers,
+    DroppedConnections,
+    UpstreamTimeouts,
+}
+
+const CYCLE: [Disruption; 7] = [
+    Disruption::SlowUpstream,
+    Disruption::RedisKill,
+    Disruption::UpstreamErrors,
+    Disruption::AdapterRestart,
+    Disruption::LostRedemptionAnswers,
+    Disruption::DroppedConnections,
+    Disruption::UpstreamTimeouts,
+];
+
+impl Disruption {
+    fn name(self) -> &'static str {
+        match self {
+            Disruption::SlowUpstream => "Voucherify latency 300 ms (under the 1 s deadline)",
+            Disruption::UpstreamTimeouts => "Voucherify latency 1500 ms (past the deadline)",
+            Disruption::UpstreamErrors => "Voucherify 5xx (`Fault::Error`, 1 in 3)",
+            Disruption::DroppedConnections => "Voucherify drops connections (`Fault::Drop`, 1 in 3)",
+            Disruption::LostRedemptionAnswers => {
+                "Voucherify redeems, answer lost (`Fault::LoseAnswer`, 1 in 2 on /v1/redemptions)"
+            }
+            Disruption::RedisKill => "redis-server kill -9, restart (AOF)",
+            Disruption::AdapterRestart => "couponbridge restart (drain, start, new port)",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Disruption::SlowUpstream | Disruption::UpstreamTimeouts => "requests delayed",
+            Disruption::UpstreamErrors => "5xx answers",
+            Disruption::DroppedConnections => "connections dropped",
+            Disruption::LostRedemptionAnswers => "answers lost",
+            Disruption::RedisKill => "kills",
+            Disruption::AdapterRestart => "restarts",
+        }
+    }
+}
+
+struct Window {
+    kind: Disruption,
+    from_ms: u32,
+    to_ms: u32,
+    injected: u64,
+    note: String,
+}
+
+/// A script of `n` entries: `fault` once every `every`, `Ok` otherwise.
+fn script(fault: Fault, every: usize, n: usize) -> Vec<Fault> {
+    (0..n).map(|i| if i % every == 0 { fault } else { Fault::Ok }).collect()
+}
+
+async fn disrupt(
+    sh: Arc<Shared>,
+    sim: Arc<couponbridge::sim::Simulator>,
+    redis: Arc<Redis>,
+    adapter: Arc<Adapter>,
+    seconds: u64,
+) -> Vec<Window> {
+    let usable = seconds as f64 - 3.0;
+    let n = ((seconds as f64 / 3.5) as usize).clamp(CYCLE.len(), 64);
+    let period = usable / n as f64;
+    let window = Duration::from_secs_f64((period * 0.6).min(1.5));
+    let down = Duration::from_secs_f64((period * 0.4).min(1.0));
+    let since = |t: Instant| t.duration_since(sh.t0).as_millis() as u32;
+    let mut out = Vec::new();
+    let begun = sim.requests_begun();
+    for i in 0..n {
+        let at = sh.t0 + Duration::from_secs_f64(1.0 + period * i as f64);
+        tokio::time::sleep_until(at.into()).await;
+        if Instant::now() + window >= sh.traffic_end {
+            break;
+        }
+        let kind = CYCLE[i % CYCLE.len()];
+        let from = Instant::now();
+        let (injected, note) = match kind {
+            Disruption::SlowUpstream | Disruption::UpstreamTimeouts => {
+                let latency_ms = if kind == Disruption::SlowUpstream { 300 } else { 1_500 };
+                let before = *begun.borrow();
+                sim.set_faults(Faults {
+                    latency_ms,
+                    ..Faults::default()
+                });
+                tokio::time::sleep(window).await;
+                sim.set_faults(Faults::default());
+                (*begun.borrow() - before, String::new())
+            }
+            Disruption::UpstreamErrors | Disruption::DroppedConnections | Disruption::LostRedemptionAnswers => {
+                let (fault, every, prefix, status) = match kind {
+                    Disruption::UpstreamErrors => (Fault::Error, 3, None, [500u16, 502, 503][i % 3]),
+                    Disruption::DroppedConnections => (Fault::Drop, 3, None, 503),
+                    _ => (Fault::LoseAnswer, 2, Some("/v1/redemptions".to_owned()), 503),
+                };
+                let plan = script(fault, every, 100_000);
+                sim.set_faults(Faults {
+                    script: plan.iter().copied().collect(),
+                    path_prefix: prefix,
+                    error_status: status,
+                    ..Faults::default()
+                });
+                tokio::time::sleep(window).await;
+                // Read what is left, then clear: a request arriving between
+                // the two is not counted (at most a handful).
+                let left = sim.faults().script.len();
+                sim.set_faults(Faults::default());
+                let used = plan.len() - left;
+                let injected = plan[..used].iter().filter(|f| **f == fault).count() as u64;
+                let note = if kind == Disruption::UpstreamErrors {
+                    format!("status {status}")
+                } else {
+                    String::new()
+                };
+                (injected, note)
+            }
+            Disruption::RedisKill => {
+                let url = redis.url();
+                let before = dbsize(&url).await;
+                Redis::kill9();
+                let killed = Instant::now();
+                tokio::time::sleep(down).await;
+                let r = redis.clone();
+                let restarted = tokio::task::spawn_blocking(move || r.restart())
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                let down_ms = killed.elapsed().as_millis();
+                let after = dbsize(&url).await;
+                let fmt = |n: Option<i64>| n.map_or("?".to_owned(), |n| n.to_string());
+                let note = match restarted {
+                    Ok(()) => format!(
+                        "down {down_ms} ms; keys {} before, {} after reload",
+                        fmt(before),
+                        fmt(after)
+                    ),
+                    Err(e) => format!("RESTART FAILED: {e}"),
+                };
+                (1, note)
+            }
+            Disruption::AdapterRestart => {
+                let t = Instant::now();
+                let note = match adapter.restart().await {
+                    Ok(()) => format!("back in {} ms", t.elapsed().as_millis()),
+                    Err(e) => format!("RESTART FAILED: {e}"),
+                };
+                (1, note)
+            }
+        };
+        out.push(Window {
+            kind,
+            from_ms: since(from),
+            to_ms: since(Instant::now()),
+            injected,
+            note,
+        });
+    }
+    sim.set_faults(Faults::default());
+    out
+}
+
+/// Once every 200 ms while the traffic runs: how long one Redis write
+/// takes (fsynced, with `appendfsync always`), and how many requests the
+/// simulator has begun; for the per-second table.
+struct Probe {
+    at_ms: u32,
+    /// `None`: the write failed or took over a second.
+    redis_write_ms: Option<f64>,
+    sim_begun: u64,
+}
+
+async fn probe(sh: Arc<Shared>, sim: Arc<couponbridge::sim::Simulator>, url: String) -> Vec<Probe> {
+    let begun = sim.requests_begun();
+    let mut out = Vec::new();
+    let mut conn = None;
+    while Instant::now() < sh.traffic_end {
+        let at_ms = sh.t0.elapsed().as_millis() as u32;
+        if conn.is_none() {
+            conn = redis_conn(&url).await;
+        }
+        let t = Instant::now();
+        let mut redis_write_ms = None;
+        if let Some(c) = conn.as_mut() {
+            let mut set = redis::cmd("SET");
+            set.arg("soak:probe").arg(at_ms);
+            match tokio::time::timeout(Duration::from_secs(1), set.query_async::<()>(c)).await {
+                Ok(Ok(())) => redis_write_ms = Some(t.elapsed().as_secs_f64() * 1000.0),
+                _ => conn = None,
+            }
+        }
+        out.push(Probe {
+            at_ms,
+            redis_write_ms,
+            sim_begun: *begun.borrow(),
+        });
+        tokio::time::sleep_until((t + Duration::from_millis(200)).into()).await;
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// The checks.
+
+/// What the simulated Voucherify holds at the end.
+struct SimView {
+    redeemed: BTreeMap<String, i64>,
+    /// Live (not rolled back) top-level redemptions per order source id.
+    per_order: HashMap<String, usize>,
+    /// Live top-level redemptions per lock reference (from their metadata).
+    per_lock: HashMap<String, usize>,
+    /// Live per-voucher redemptions per lock reference.
+    codes_per_lock: HashMap<String, Vec<String>>,
+    /// Top-level redemptions naming no lock reference.
+    without_lock: usize,
+    rolled_back: usize,
+    /// (session key, voucher) of every live session.
+    sessions: Vec<(String, String)>,
+}
+
+fn sim_view(sim: &RunningSim) -> SimView {
+    let now = Clock::System.now();
+    let project = sim.sim.project(DEFAULT_APP_ID).expect("the default project");
+    project.with(|p| {
+        let mut v = SimView {
+            redeemed: p
+                .vouchers
+                .iter()
+                .map(|(code, v)| (code.clone(), v.redeemed_quantity))
+                .collect(),
+            per_order: HashMap::new(),
+            per_lock: HashMap::new(),
+            codes_per_lock: HashMap::new(),
+            without_lock: 0,
+            rolled_back: 0,
+            sessions: Vec::new(),
+        };
+        for r in p.redemptions.values() {
+            if r.rollback_id.is_some() {
+                v.rolled_back += 1;
+                continue;
+            }
+            let lock = r.metadata["gameball_lock_reference"].as_str().map(str::to_owned);
+            if let (Some(code), Some(lock)) = (&r.voucher_code, &lock) {
+                v.codes_per_lock.entry(lock.clone()).or_default().push(code.clone());
+            }
+            if r.parent.is_none() {
+                let source = p
+                    .orders
+                    .get(&r.order_id)
+                    .and_then(|o| o.source_id.clone())
+                    .unwrap_or_else(|| r.order_id.clone());
+                *v.per_order.entry(source).or_default() += 1;
+                match lock {
+                    Some(l) => *v.per_lock.entry(l).or_default() += 1,
+                    None => v.without_lock += 1,
+                }
+            }
+        }
+        v.sessions = p
+            .live_sessions(now)
+            .iter()
+            .map(|s| {
+                (
+                    s["key"].as_str().unwrap_or_default().to_owned(),
+                    s["voucher"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        v
+    })
+}
+
+struct Check {
+    name: String,
+    count: usize,
+    detail: String,
+}
+
+fn examples<T: std::fmt::Display>(items: &[T]) -> String {
+    let shown: Vec<String> = items.iter().take(4).map(ToString::to_string).collect();
+    if items.len() > shown.len() {
+        format!("{} …", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn state_name(s: LockState) -> &'static str {
+    match s {
+        LockState::Locked => "locked",
+        LockState::Burning => "burning",
+        LockState::Used => "used",
+        LockState::Released => "released",
+        LockState::Expired => "expired",
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
+    for r in rows {
+        s.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------
+
+fn main() {
+    // `cargo test --all-targets` runs bench targets too, without `--bench`:
+    // the soak is for `cargo bench` (or benches/soak.sh) only.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("soak: not run under cargo test; run benches/soak.sh or cargo bench --bench soak");
+        return;
+    }
+    let args = parse_args();
+    let hard_stop = Instant::now() + Duration::from_secs(args.seconds) + HARD_MARGIN;
+    std::thread::spawn(move || {
+        std::thread::sleep(hard_stop.saturating_duration_since(Instant::now()));
+        eprintln!("soak: hard stop at seconds + {} s", HARD_MARGIN.as_secs());
+        Redis::kill9();
+        if let Some(dir) = REDIS_DIR.lock().unwrap().take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        std::process::exit(3);
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let code = rt.block_on(run(args, hard_stop));
+    rt.shutdown_timeout(Duration::from_secs(2));
+    Redis::kill9();
+    std::process::exit(code);
+}
+
+async fn run(args: Args, hard_stop: Instant) -> i32 {
+    eprintln!(
+        "soak: {} s, {} workers, seed {} (repeat with --seed {})",
+        args.seconds, args.workers, args.seed, args.seed
+    );
+    let redis = match Redis::start() {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            eprintln!("soak: {e}");
+            return 2;
+        }
+    };
+    let sim = match SimBuilder::new().seed(catalogue()).start("127.0.0.1:0").await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("soak: the simulator did not start: {e}");
+            return 2;
+        }
+    };
+    let config = match Config::from_toml(&config_text(&redis.url(), &sim.base_url())) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("soak: {e}");
+            return 2;
+        }
+    };
+    let adapter = match Adapter::start(config).await {
+        Ok(a) => Arc::new(a),
+        Err(e) => {
+            eprintln!("soak: couponbridge did not start: {e}");
+            return 2;
+        }
+    };
+    let appendonly = redis_config(&redis.url(), "appendonly").await;
+    let appendfsync = redis_config(&redis.url(), "appendfsync").await;
+
+    let t0 = Instant::now();
+    let sh = Arc::new(Shared {
+        http: Http {
+            inner: HyperClient::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(5))
+                .build_http(),
+            base: adapter.base.clone(),
+        },
+        log: Mutex::new(Log::default()),
+        t0,
+        traffic_end: t0 + Duration::from_secs(args.seconds),
+        pace: Duration::from_millis(args.pace_ms),
+        settling: AtomicBool::new(false),
+    });
+    let probes = tokio::spawn(probe(sh.clone(), sim.sim.clone(), redis.url()));
+    let workers: Vec<_> = (0..args.workers)
+        .map(|w| tokio::spawn(worker(w, args.seed, sh.clone())))
+        .collect();
+    let windows = disrupt(
+        sh.clone(),
+        sim.sim.clone(),
+        redis.clone(),
+        adapter.clone(),
+        args.seconds,
+    )
+    .await;
+    // Drain: the workers finish the checkout they are in (bounded).
+    let drain_until = sh.traffic_end + Duration::from_secs(6);
+    for w in workers {
+        let left = drain_until.saturating_duration_since(Instant::now());
+        let abort = w.abort_handle();
+        if tokio::time::timeout(left, w).await.is_err() {
+            abort.abort();
+        }
+    }
+    let probes = probes.await.unwrap_or_default();
+    let traffic_secs = sh.traffic_end.duration_since(t0).as_secs_f64();
+    sim.sim.set_faults(Faults::default());
+
+    // Settle: after the lease of the last attempt, retry every operation
+    // whose outcome is unknown until it is known (bounded).
+    sh.settling.store(true, Ordering::Relaxed);
+    let settle_deadline = hard_stop - Duration::from_secs(12);
+    let last = {
+        let log = sh.log.lock().unwrap();
+        log.ops
+            .iter()
+            .filter(|o| o.outcome == Outcome::Pending)
+            .map(|o| o.last_attempt)
+            .max()
+    };
+    let mut settle_rounds = 0;
+    if let Some(last) = last {
+        tokio::time::sleep_until((last + LEASE + Duration::from_millis(500)).min(settle_deadline).into()).await;
+        while Instant::now() < settle_deadline {
+            let pending: Vec<usize> = {
+                let log = sh.log.lock().unwrap();
+                (0..log.ops.len())
+                    .filter(|i| log.ops[*i].outcome == Outcome::Pending)
+                    .collect()
+            };
+            if pending.is_empty() {
+                break;
+            }
+            settle_rounds += 1;
+            stream::iter(pending)
+                .for_each_concurrent(16, |i| {
+                    let sh = sh.clone();
+                    async move {
+                        sh.attempt(i).await;
+                    }
+                })
+                .await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    // (a) Every reference answered 200 reads back 200.
+    let read_deadline = hard_stop - Duration::from_secs(5);
+    let references: Vec<String> = {
+        let log = sh.log.lock().unwrap();
+        let mut seen = HashSet::new();
+        log.locks
+            .iter()
+            .filter(|l| seen.insert(l.reference.clone()))
+            .map(|l| l.reference.clone())
+            .collect()
+    };
+    let reads: Vec<(String, Option<u16>)> = stream::iter(references.clone())
+        .map(|r| {
+            let sh = sh.clone();
+            async move {
+                if Instant::now() >= read_deadline {
+                    return (r, None);
+                }
+                let reply = sh
+                    .call(Op::FinalRead, &Method::GET, &format!("{V}/locks/{r}"), None)
+                    .await;
+                (r, Some(reply.status()))
+            }
+        })
+        .buffer_unordered(48)
+        .collect()
+        .await;
+    let unread = reads.iter().filter(|(_, s)| s.is_none()).count();
+    // The references behind each violation, whose histories the report shows.
+    let mut suspects: Vec<(&'static str, String)> = reads
+        .iter()
+        .filter(|(_, s)| s.is_some_and(|s| s != 200))
+        .map(|(r, _)| ("(a) not readable", r.clone()))
+        .collect();
+    let not_readable: Vec<String> = reads
+        .iter()
+        .filter(|(_, s)| s.is_some_and(|s| s != 200))
+        .map(|(r, s)| format!("{r} → {}", s.unwrap_or(0)))
+        .collect();
+
+    adapter.stop().await;
+    let records = match all_records(&redis.url()).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("soak: cannot read the store: {e}");
+            HashMap::new()
+        }
+    };
+    let view = sim_view(&sim);
+    let now = Clock::System.now();
+
+    let log = sh.log.lock().unwrap();
+    let answered: HashSet<&str> = log.locks.iter().map(|l| l.reference.as_str()).collect();
+    let mut checks: Vec<Check> = Vec::new();
+    let missing_in_store: Vec<&str> = answered
+        .iter()
+        .filter(|r| !records.contains_key(**r))
+        .copied()
+        .collect();
+    checks.push(Check {
+        name: "(a) references answered 200, not readable (`GET …/locks/REF` ≠ 200)".into(),
+        count: not_readable.len(),
+        detail: format!(
+            "{} references read; {} absent from Redis; {}",
+            reads.len() - unread,
+            missing_in_store.len(),
+            examples(&not_readable)
+        ),
+    });
+
+    // (b) At most one redemption per order and per lock.
+    let our_orders: HashSet<String> = log
+        .ops
+        .iter()
+        .filter(|o| o.kind == End::Order)
+        .filter_map(|o| o.body.as_ref()?["orderId"].as_str().map(str::to_owned))
+        .collect();
+    let twice_orders: Vec<String> = view
+        .per_order
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(s, n)| format!("{s} ×{n}"))
+        .collect();
+    let twice_locks: Vec<String> = view
+        .per_lock
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(s, n)| format!("{s} ×{n}"))
+        .collect();
+    let orders_redeemed = our_orders.iter().filter(|o| view.per_order.contains_key(*o)).count();
+    checks.push(Check {
+        name: "(b) orders (orderId, or `cb-REF` of a burn) redeemed more than once".into(),
+        count: twice_orders.len(),
+        detail: format!(
+            "{} Voucherify orders with redemptions; {orders_redeemed} of the {} orderIds sent; {}",
+            view.per_order.len(),
+            our_orders.len(),
+            examples(&twice_orders)
+        ),
+    });
+    checks.push(Check {
+        name: "(b) lock references redeemed more than once".into(),
+        count: twice_locks.len(),
+        detail: examples(&twice_locks),
+    });
+
+    // (c) Redeemed counts match the locks couponbridge holds used.
+    let mut used_per_voucher: BTreeMap<String, i64> = BTreeMap::new();
+    let mut answered_per_voucher: BTreeMap<String, i64> = BTreeMap::new();
+    let answered_used: HashSet<&str> = log
+        .ops
+        .iter()
+        .filter(|o| o.outcome == Outcome::Used)
+        .map(|o| o.reference.as_str())
+        .collect();
+    // From the answers alone: the codes of each lock a client was told is
+    // used (as the store has them, or as last answered).
+    for reference in &answered_used {
+        let codes = match records.get(*reference) {
+            Some(r) => r.codes.clone(),
+            None => log
+                .by_reference
+                .get(*reference)
+                .map(|i| log.locks[*i].codes.clone())
+                .unwrap_or_default(),
+        };
+        for c in codes {
+            *answered_per_voucher.entry(c).or_default() += 1;
+        }
+    }
+    let mut used_not_redeemed = Vec::new();
+    let mut redeemed_not_used = Vec::new();
+    let mut codes_differ = Vec::new();
+    let mut unsettled = Vec::new();
+    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+    for (reference, rec) in &records {
+        *states.entry(state_name(rec.state)).or_default() += 1;
+        let mut vf: Vec<String> = view.codes_per_lock.get(reference).cloned().unwrap_or_default();
+        vf.sort();
+        match rec.state {
+            LockState::Used => {
+                for c in &rec.codes {
+                    *used_per_voucher.entry(c.clone()).or_default() += 1;
+                }
+                let mut mine = rec.codes.clone();
+                mine.sort();
+                if vf.is_empty() {
+                    used_not_redeemed.push(reference.clone());
+                    suspects.push(("(c) used, not redeemed", reference.clone()));
+                } else if vf != mine {
+                    codes_differ.push(format!("{reference} {mine:?} vs {vf:?}"));
+                    suspects.push(("(c) redeemed codes differ", reference.clone()));
+                }
+            }
+            LockState::Burning => unsettled.push(format!("{reference} (redeemed in Voucherify: {})", !vf.is_empty())),
+            s => {
+                if !vf.is_empty() {
+                    redeemed_not_used.push(format!("{reference} ({})", state_name(s)));
+                    suspects.push(("(c) redeemed, not used", reference.clone()));
+                }
+            }
+        }
+    }
+    let answered_not_redeemed: Vec<&str> = answered_used
+        .iter()
+        .filter(|r| !view.codes_per_lock.contains_key(**r))
+        .copied()
+        .collect();
+    let unknown_lock_redemptions: Vec<&String> = view.per_lock.keys().filter(|r| !records.contains_key(*r)).collect();
+    let mut voucher_rows = Vec::new();
+    let mut voucher_mismatch = Vec::new();
+    let mut single = (0i64, 0i64, 0i64, 0usize);
+    for (code, redeemed) in &view.redeemed {
+        let used = used_per_voucher.get(code).copied().unwrap_or(0);
+        let ans = answered_per_voucher.get(code).copied().unwrap_or(0);
+        if *redeemed != used {
+            voucher_mismatch.push(format!("{code}: {redeemed} redeemed, {used} used"));
+        }
+        if code.starts_with("SINGLE_") {
+            single.0 += redeemed;
+            single.1 += used;
+            single.2 += ans;
+            single.3 += usize::from(*redeemed != used);
+        } else {
+            let limit = LIMITED
+                .iter()
+                .find(|(c, _)| c == code)
+                .map_or("∞".to_owned(), |(_, q)| q.to_string());
+            voucher_rows.push(vec![
+                format!("`{code}`"),
+                limit,
+                redeemed.to_string(),
+                used.to_string(),
+                ans.to_string(),
+                if *redeemed == used { "0" } else { "1" }.into(),
+            ]);
+        }
+    }
+    voucher_rows.push(vec![
+        format!("`SINGLE_000`…`SINGLE_{:03}` (sum)", SINGLES - 1),
+        "1 each".into(),
+        single.0.to_string(),
+        single.1.to_string(),
+        single.2.to_string(),
+        single.3.to_string(),
+    ]);
+    checks.push(Check {
+        name: "(c) vouchers whose redeemed count ≠ locks couponbridge holds used".into(),
+        count: voucher_mismatch.len(),
+        detail: examples(&voucher_mismatch),
+    });
+    checks.push(Check {
+        name: "(c) locks used in the store, nothing redeemed in Voucherify".into(),
+        count: used_not_redeemed.len(),
+        detail: examples(&used_not_redeemed),
+    });
+    checks.push(Check {
+        name: "(c) locks redeemed in Voucherify, not used in the store".into(),
+        count: redeemed_not_used.len(),
+        detail: examples(&redeemed_not_used),
+    });
+    checks.push(Check {
+        name: "(c) locks whose redeemed codes differ from their codes".into(),
+        count: codes_differ.len(),
+        detail: examples(&codes_differ),
+    });
+    checks.push(Check {
+        name: "(c) burns/orders answered used, nothing redeemed".into(),
+        count: answered_not_redeemed.len(),
+        detail: examples(&answered_not_redeemed),
+    });
+    checks.push(Check {
+        name: "(c) redemptions naming a lock the store does not have".into(),
+        count: unknown_lock_redemptions.len() + view.without_lock,
+        detail: format!(
+            "{} without any lock reference; {}",
+            view.without_lock,
+            examples(&unknown_lock_redemptions)
+        ),
+    });
+
+    // (d) No live session on an ended lock.
+    let by_session: HashMap<&str, (&String, &LockRecord)> = records
+        .iter()
+        .map(|(r, rec)| (rec.session_key.as_str(), (r, rec)))
+        .collect();
+    let mut on_ended = Vec::new();
+    let mut on_dropped_code = Vec::new();
+    let mut orphans = Vec::new();
+    let mut on_burning = 0;
+    let mut on_live = 0;
+    for (key, voucher) in &view.sessions {
+        match by_session.get(key.as_str()) {
+            None => orphans.push(format!("{voucher} {key}")),
+            Some((reference, rec)) => {
+                let ended = match rec.state {
+                    LockState::Used | LockState::Released | LockState::Expired => true,
+                    LockState::Locked => rec.expires_at + EXPIRY_GRACE_MS <= now,
+                    LockState::Burning => {
+                        on_burning += 1;
+                        continue;
+                    }
+                };
+                let lifetime = |rec: &LockRecord| {
+                    format!(
+                        "{} {voucher} on {reference} ({}, codes {:?})",
+                        key,
+                        state_name(rec.state),
+                        rec.codes
+                    )
+                };
+                if ended {
+                    on_ended.push(lifetime(rec));
+                    suspects.push(("(d) session on an ended lock", reference.to_string()));
+                } else if rec.state == LockState::Locked && rec.expires_at <= now {
+                    // Within the grace: the simulator's TTL ends a moment later.
+                } else if !rec.codes.contains(voucher) {
+                    on_dropped_code.push(lifetime(rec));
+                    suspects.push(("(d) session on a dropped code", reference.to_string()));
+                } else {
+                    on_live += 1;
+                }
+            }
+        }
+    }
+    checks.push(Check {
+        name: "(d) live Voucherify sessions on ended (used/released/expired) locks".into(),
+        count: on_ended.len(),
+        detail: examples(&on_ended),
+    });
+    checks.push(Check {
+        name: "(d) live sessions on a code a live lock no longer holds".into(),
+        count: on_dropped_code.len(),
+        detail: examples(&on_dropped_code),
+    });
+
+    let violations: usize = checks.iter().map(|c| c.count).sum();
+    let pending_left = log.ops.iter().filter(|o| o.outcome == Outcome::Pending).count();
+    let inconclusive = unread + pending_left + unsettled.len();
+
+    // --- The report.
+    let mut md = String::new();
+    md.push_str(&format!(
+        "## Soak: {} s, {} workers, seed {}\n\n\
+         couponbridge in-process on Redis {} (`appendonly {appendonly}`, `appendfsync {appendfsync}`), \
+         the Voucherify simulator in-process (upstream deadline {UPSTREAM_TIMEOUT_MS} ms), \
+         all on loopback. Repeat: `benches/soak.sh --seconds {} --seed {}`.\n\n",
+        args.seconds,
+        args.workers,
+        args.seed,
+        redis.url(),
+        args.seconds,
+        args.seed
+    ));
+    md.push_str("### Invariants\n\n");
+    md.push_str(&table(
+        &["invariant", "count", "detail"],
+        &checks
+            .iter()
+            .map(|c| vec![c.name.clone(), c.count.to_string(), c.detail.replace('|', "\\|")])
+            .collect::<Vec<_>>(),
+    ));
+    md.push_str(&format!(
+        "\n**{}**: {violations} violation(s); {inconclusive} left unchecked \
+         (outcomes still unknown {pending_left}, locks still `burning` {}, references not read {unread}).\n\n",
+        if violations == 0 && inconclusive == 0 {
+            "HELD"
+        } else if violations == 0 {
+            "INCONCLUSIVE"
+        } else {
+            "VIOLATED"
+        },
+        unsettled.len()
+    ));
+
+    md.push_str("### Redemptions per voucher\n\n");
+    md.push_str(&table(
+        &[
+            "voucher",
+            "limit",
+            "redeemed in Voucherify",
+            "locks used in store",
+            "answered used to a client",
+            "mismatching vouchers",
+        ],
+        &voucher_rows,
+    ));
+
+    // Outcomes.
+    let count_ops = |kind: End, f: &dyn Fn(&EndOp) -> bool| log.ops.iter().filter(|o| o.kind == kind && f(o)).count();
+    let mut outcome_rows = Vec::new();
+    for (kind, name) in [(End::Burn, "burn"), (End::Order, "order"), (End::Release, "release")] {
+        let total = count_ops(kind, &|_| true);
+        let first = count_ops(kind, &|o| {
+            o.attempts.len() == 1 && matches!(o.outcome, Outcome::Used | Outcome::Released)
+        });
+        let done = count_ops(kind, &|o| matches!(o.outcome, Outcome::Used | Outcome::Released));
+        let refused = count_ops(kind, &|o| matches!(o.outcome, Outcome::Refused(..)));
+        let not_found = count_ops(kind, &|o| o.outcome == Outcome::NotFound);
+        let pending = count_ops(kind, &|o| o.outcome == Outcome::Pending);
+        let raced = count_ops(kind, &|o| o.raced);
+        let settled_later = count_ops(kind, &|o| {
+            o.attempts.len() > 1 && matches!(o.outcome, Outcome::Used | Outcome::Released)
+        });
+        outcome_rows.push(vec![
+            name.to_owned(),
+            total.to_string(),
+            first.to_string(),
+            settled_later.to_string(),
+            (done).to_string(),
+            refused.to_string(),
+            not_found.to_string(),
+            pending.to_string(),
+            raced.to_string(),
+        ]);
+    }
+    let mut refusals: BTreeMap<String, usize> = BTreeMap::new();
+    for o in &log.ops {
+        if let Outcome::Refused(s, c) = o.outcome {
+            *refusals.entry(format!("{s}/{c}")).or_default() += 1;
+        }
+    }
+    md.push_str("\n### Outcomes of the end of each lock\n\n");
+    md.push_str(&table(
+        &[
+            "operation",
+            "sent",
+            "done on the first answer",
+            "done after a retry",
+            "done (total)",
+            "refused",
+            "404",
+            "never settled",
+            "raced by a re-lock",
+        ],
+        &outcome_rows,
+    ));
+    let repeats_other: Vec<String> = log.repeats_other.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+    let mut states_text: Vec<String> = states.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    states_text.sort();
+    md.push_str(&format!(
+        "\nRefusals (status/code): {}. Locks answered 200: {}; in the store at the end: {} ({}); \
+         created but never answered to a client: {}. Re-locks that released the lock (nothing valid left): {}. \
+         Repeats of a done burn/order answered like the first: {} (other: {}). \
+         Lock details 404 during traffic: {}. Settling rounds: {settle_rounds}. \
+         Live sessions at the end: {} on live locks, {on_burning} on `burning` locks, {} with no lock record{}. \
+         Redemptions rolled back: {}.\n\n",
+        if refusals.is_empty() {
+            "none".to_owned()
+        } else {
+            refusals
+                .iter()
+                .map(|(k, v)| format!("{k} ×{v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        answered.len(),
+        records.len(),
+        states_text.join(", "),
+        records.keys().filter(|r| !answered.contains(r.as_str())).count(),
+        log.relock_released,
+        log.repeats_as_first,
+        if repeats_other.is_empty() {
+            "none".to_owned()
+        } else {
+            repeats_other.join(", ")
+        },
+        log.details_404_live,
+        on_live,
+        orphans.len(),
+        if orphans.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (left by a validation whose release failed; they end at their TTL: {})",
+                examples(&orphans)
+            )
+        },
+        view.rolled_back,
+    ));
+
+    // (e) Traffic.
+    let traffic: Vec<&Event> = log.events.iter().filter(|e| e.op.is_traffic()).collect();
+    let mut per_op: BTreeMap<Op, Vec<&Event>> = BTreeMap::new();
+    for e in &log.events {
+        per_op.entry(e.op).or_default().push(e);
+    }
+    let row = |name: String, events: &[&Event], secs: f64| {
+        let mut lat: Vec<u32> = events.iter().map(|e| e.micros).collect();
+        lat.sort_unstable();
+        let by = |f: &dyn Fn(u16) -> bool| events.iter().filter(|e| f(e.status)).count().to_string();
+        vec![
+            name,
+            events.len().to_string(),
+            format!("{:.0}", events.len() as f64 / secs.max(0.001)),
+            by(&|s| (200..300).contains(&s)),
+            by(&|s| (400..500).contains(&s)),
+            by(&|s| s == 503),
+            by(&|s| s >= 500 && s != 503),
+            by(&|s| s == 0),
+            format!("{:.1}", percentile(&lat, 0.5)),
+            format!("{:.1}", percentile(&lat, 0.99)),
+        ]
+    };
+    let mut traffic_rows = vec![row("**all traffic**".into(), &traffic, traffic_secs)];
+    for (op, events) in &per_op {
+        let secs = if op.is_traffic() {
+            traffic_secs
+        } else {
+            let (a, b) = events.iter().fold((u32::MAX, 0u32), |(a, b), e| {
+                (a.min(e.at_ms), b.max(e.at_ms + e.micros / 1000))
+            });
+            ((b.saturating_sub(a)) as f64 / 1000.0).max(0.001)
+        };
+        traffic_rows.push(row(op.name().into(), events, secs));
+    }
+    let buckets = args.seconds as usize;
+    let mut per_sec = vec![0usize; buckets];
+    let mut ok_sec = vec![0usize; buckets];
+    for e in &traffic {
+        let s = (e.at_ms / 1000) as usize;
+        if s < buckets {
+            per_sec[s] += 1;
+            if (200..300).contains(&e.status) {
+                ok_sec[s] += 1;
+            }
+        }
+    }
+    let mut sorted_ok = ok_sec.clone();
+    sorted_ok.sort_unstable();
+    md.push_str("### (e) Traffic held\n\n");
+    md.push_str(&table(
+        &[
+            "operation",
+            "requests",
+            "per s",
+            "2xx",
+            "4xx",
+            "503",
+            "other 5xx",
+            "no answer",
+            "p50 ms",
+            "p99 ms",
+        ],
+        &traffic_rows,
+    ));
+    md.push_str(&format!(
+        "\n2xx answers per second over the {} s: min {}, median {}, max {}; seconds without any 2xx: {}.\n\n",
+        buckets,
+        sorted_ok.first().unwrap_or(&0),
+        sorted_ok.get(buckets / 2).unwrap_or(&0),
+        sorted_ok.last().unwrap_or(&0),
+        ok_sec.iter().filter(|n| **n == 0).count(),
+    ));
+
+    // Faults.
+    let mut fault_rows = Vec::new();
+    for kind in CYCLE {
+        let ws: Vec<&Window> = windows.iter().filter(|w| w.kind == kind).collect();
+        if ws.is_empty() {
+            fault_rows.push(vec![
+                kind.name().into(),
+                "0".into(),
+                "–".into(),
+                "–".into(),
+                "not reached".into(),
+            ]);
+            continue;
+        }
+        let injected: u64 = ws.iter().map(|w| w.injected).sum();
+        let (mut ok, mut client, mut unavailable, mut none) = (0, 0, 0, 0);
+        for e in &traffic {
+            // During the window and the 2 s after (answers in flight).
+            if ws.iter().any(|w| e.at_ms >= w.from_ms && e.at_ms <= w.to_ms + 2_000) {
+                match e.status {
+                    200..=299 => ok += 1,
+                    400..=499 => client += 1,
+                    0 => none += 1,
+                    _ => unavailable += 1,
+                }
+            }
+        }
+        let notes: Vec<String> = ws
+            .iter()
+            .map(|w| {
+                let span = format!("{:.1}–{:.1} s", w.from_ms as f64 / 1000.0, w.to_ms as f64 / 1000.0);
+                if w.note.is_empty() {
+                    span
+                } else {
+                    format!("{span}: {}", w.note)
+                }
+            })
+            .collect();
+        fault_rows.push(vec![
+            kind.name().into(),
+            ws.len().to_string(),
+            format!("{injected} {}", kind.unit()),
+            format!("{ok} / {client} / {unavailable} / {none}"),
+            notes.join("; "),
+        ]);
+    }
+    md.push_str("### Faults injected and survived\n\n");
+    md.push_str(&table(
+        &[
+            "disruption",
+            "windows",
+            "injected",
+            "answers in and 2 s after (2xx / 4xx / 5xx / none)",
+            "when",
+        ],
+        &fault_rows,
+    ));
+    let seen = adapter.upstream_errors.lock().unwrap().clone();
+    md.push_str(&format!(
+        "\ncouponbridge's own count of failed Voucherify calls (`couponbridge_upstream_errors_total`, all instances): {}.\n",
+        if seen.is_empty() {
+            "none".to_owned()
+        } else {
+            seen.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        }
+    ));
+    if !unsettled.is_empty() {
+        md.push_str(&format!("\nStill `burning`: {}\n", examples(&unsettled)));
+    }
+
+    // Why the 5xx answers were 5xx.
+    let mut failures: Vec<(&(Op, String), &usize)> =
+        log.failures.iter().filter(|((op, _), _)| op.is_traffic()).collect();
+    failures.sort_by(|a, b| b.1.cmp(a.1));
+    md.push_str("\n### 5xx and unanswered requests, by message\n\n");
+    md.push_str(&table(
+        &["operation", "answer", "count"],
+        &failures
+            .iter()
+            .take(16)
+            .map(|((op, what), n)| vec![op.name().to_owned(), what.replace('|', "\\|"), n.to_string()])
+            .collect::<Vec<_>>(),
+    ));
+
+    // Second by second, with a Redis write probe and the simulator's load.
+    let mut second_rows = Vec::new();
+    for sec in 0..buckets {
+        let (lo, hi) = (sec as u32 * 1000, sec as u32 * 1000 + 1000);
+        let mut lat: Vec<u32> = traffic
+            .iter()
+            .filter(|e| e.at_ms >= lo && e.at_ms < hi)
+            .map(|e| e.micros)
+            .collect();
+        lat.sort_unstable();
+        let count = |f: &dyn Fn(u16) -> bool| {
+            traffic
+                .iter()
+                .filter(|e| e.at_ms >= lo && e.at_ms < hi && f(e.status))
+                .count()
+        };
+        let ps: Vec<&Probe> = probes.iter().filter(|p| p.at_ms >= lo && p.at_ms < hi).collect();
+        let writes: Vec<f64> = ps.iter().filter_map(|p| p.redis_write_ms).collect();
+        let failed = ps.len() - writes.len();
+        let begun = |at: u32| probes.iter().rev().find(|p| p.at_ms <= at).map_or(0, |p| p.sim_begun);
+        let disruptions: Vec<&str> = windows
+            .iter()
+            .filter(|w| w.from_ms < hi && w.to_ms >= lo)
+            .map(|w| w.kind.unit())
+            .collect();
+        second_rows.push(vec![
+            sec.to_string(),
+            per_sec[sec].to_string(),
+            ok_sec[sec].to_string(),
+            count(&|s| s >= 500).to_string(),
+            count(&|s| s == 0).to_string(),
+            format!("{:.1}", percentile(&lat, 0.5)),
+            format!("{:.1}", percentile(&lat, 0.9)),
+            (begun(hi) - begun(lo)).to_string(),
+            format!(
+                "{:.1}{}",
+                writes.iter().copied().fold(0.0, f64::max),
+                if failed > 0 {
+                    format!(" ({failed} failed)")
+                } else {
+                    String::new()
+                }
+            ),
+            disruptions.join(", "),
+        ]);
+    }
+    md.push_str("\n### Second by second\n\n");
+    md.push_str(&table(
+        &[
+            "s",
+            "answers",
+            "2xx",
+            "5xx",
+            "none",
+            "p50 ms",
+            "p90 ms",
+            "Voucherify requests",
+            "Redis write probe, max ms",
+            "disruption",
+        ],
+        &second_rows,
+    ));
+
+    // The histories of the locks behind the violations.
+    if !suspects.is_empty() {
+        md.push_str("\n### Locks behind the violations (first 8)\n\n");
+        for (why, reference) in suspects.iter().take(8) {
+            let rec = records.get(reference);
+            md.push_str(&format!(
+                "- {why}: `{reference}`, in the store: {}\n",
+                rec.map_or("absent".to_owned(), |r| format!(
+                    "{} codes {:?} session `{}`",
+                    state_name(r.state),
+                    r.codes,
+                    r.session_key
+                ))
+            ));
+            if let Some(i) = log.by_reference.get(reference) {
+                for h in &log.locks[*i].history {
+                    md.push_str(&format!("  - {h}\n"));
+                }
+            }
+            let sessions: Vec<&str> = rec
+                .map(|r| {
+                    view.sessions
+                        .iter()
+                        .filter(|(k, _)| *k == r.session_key)
+                        .map(|(_, v)| v.as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            md.push_str(&format!("  - live sessions at the end: {sessions:?}\n"));
+        }
+    }
+    // Every lock answered, with what was asked and answered about it and
+    // its state at the end: one JSON object a line.
+    let mut lines = String::new();
+    for l in &log.locks {
+        let rec = records.get(&l.reference);
+        let line = json!({
+            "reference": l.reference,
+            "codes_answered": l.codes,
+            "state": rec.map(|r| state_name(r.state)),
+            "codes_stored": rec.map(|r| r.codes.clone()),
+            "redeemed_in_voucherify": view.codes_per_lock.get(&l.reference),
+            "history": l.history,
+        });
+        lines.push_str(&line.to_string());
+        lines.push('\n');
+    }
+    drop(log);
+
+    println!("{md}");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-results");
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(dir.join("soak-locks.jsonl"), &lines))
+        .and_then(|_| std::fs::write(dir.join("soak.md"), &md));
+    match written {
+        Ok(()) => eprintln!("soak: wrote {}", dir.join("soak.md").display()),
+        Err(e) => eprintln!("soak: cannot write {}: {e}", dir.display()),
+    }
+    drop(sim);
+    if violations > 0 {
+        1
+    } else if inconclusive > 0 {
+        2
+    } else {
+        0
+    }
+}
