@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::clock::Clock;
 use crate::config::{self, Config, LogConfig, LogFormat, RawConfig};
+use crate::net::client::{self, ClientOptions};
 use crate::sim::faults::Faults;
 use crate::sim::model::ApplicationMode;
 use crate::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN, SimBuilder};
@@ -110,16 +111,28 @@ pub fn run(cli: Cli) -> ExitCode {
                 eprint!("{errors}");
                 ExitCode::from(2)
             }
-            Ok(cfg) => {
-                telemetry::init(&cfg.log);
-                runtime(cfg.server.worker_threads).block_on(serve_until_signal(config, cfg))
-            }
+            Ok(cfg) => runtime(cfg.server.worker_threads).block_on(async {
+                // Inside the runtime: the span exporter's batches run on it.
+                let http = cfg.telemetry.as_ref().and_then(|_| {
+                    client::build(&ClientOptions {
+                        roots: cfg.upstream_tls.roots,
+                        ..ClientOptions::default()
+                    })
+                    .ok()
+                });
+                let _telemetry = telemetry::init(&cfg.log, cfg.telemetry.as_ref(), http);
+                serve_until_signal(config, cfg).await
+            }),
         },
         Command::Demo { listen, admin } => {
-            telemetry::init(&LogConfig {
-                format: LogFormat::Pretty,
-                level: "info".into(),
-            });
+            telemetry::init(
+                &LogConfig {
+                    format: LogFormat::Pretty,
+                    level: "info".into(),
+                },
+                None,
+                None,
+            );
             runtime(None).block_on(run_demo(listen, admin))
         }
         Command::Simulate {
@@ -137,10 +150,14 @@ pub fn run(cli: Cli) -> ExitCode {
             tls_cert,
             tls_key,
         } => {
-            telemetry::init(&LogConfig {
-                format: LogFormat::Pretty,
-                level: "warn".into(),
-            });
+            telemetry::init(
+                &LogConfig {
+                    format: LogFormat::Pretty,
+                    level: "warn".into(),
+                },
+                None,
+                None,
+            );
             let mut builder = SimBuilder::new().project(&app_id, &app_token).mode(match mode {
                 Mode::All => ApplicationMode::All,
                 Mode::Partial => ApplicationMode::Partial,

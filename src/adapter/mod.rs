@@ -47,6 +47,7 @@ use crate::net::headers::{X_REQUEST_ID, text, usable_request_id};
 use crate::net::server::ConnInfo;
 use crate::net::{Body, ReadBodyError, full, read_body};
 use crate::record::{Recorder, RequestParts, ResponseParts, UpstreamTap};
+use crate::telemetry::{self, TraceHeaders};
 use crate::voucherify::client::{CallCtx, Upstream, VoucherifyClient};
 use error::{Failure, Kind};
 use passthrough::Passthrough;
@@ -137,6 +138,7 @@ pub struct Ctx {
     pub tenant: Arc<Tenant>,
     pub request_id: String,
     pub tap: Option<Arc<UpstreamTap>>,
+    pub trace: Option<Arc<TraceHeaders>>,
 }
 
 impl Ctx {
@@ -144,6 +146,7 @@ impl Ctx {
         CallCtx {
             request_id: &self.request_id,
             tap: self.tap.as_deref(),
+            trace: self.trace.as_deref(),
         }
     }
 
@@ -226,7 +229,8 @@ impl App {
             route = tracing::field::Empty,
             tenant = tracing::field::Empty
         );
-        self.handle_in_span(req, conn, request_id).instrument(span).await
+        let trace = telemetry::continue_trace(req.headers(), &span).map(Arc::new);
+        self.handle_in_span(req, conn, request_id, trace).instrument(span).await
     }
 
     async fn handle_in_span(
@@ -234,6 +238,7 @@ impl App {
         req: Request<Incoming>,
         conn: ConnInfo,
         request_id: String,
+        trace: Option<Arc<TraceHeaders>>,
     ) -> Response<Body> {
         let started = Instant::now();
         let cfg = self.current();
@@ -254,7 +259,7 @@ impl App {
         });
         let mut res = match translated {
             Some(m) => {
-                self.translated(&cfg, m, dialect, tenant.clone(), req, conn, &request_id)
+                self.translated(&cfg, m, dialect, tenant.clone(), req, conn, &request_id, trace)
                     .await
             }
             None => {
@@ -295,6 +300,7 @@ impl App {
         req: Request<Incoming>,
         conn: ConnInfo,
         request_id: &str,
+        trace: Option<Arc<TraceHeaders>>,
     ) -> Response<Body> {
         let recording = cfg.recorder.as_ref().and_then(Recorder::begin);
         let (parts, body) = req.into_parts();
@@ -337,6 +343,7 @@ impl App {
                     tenant,
                     request_id: request_id.to_owned(),
                     tap: recording.as_ref().map(|r| r.tap()),
+                    trace,
                 };
                 self.parse_and_apply(ctx, dialect, &view).await
             }

@@ -91,6 +91,9 @@ impl Passthrough {
         if let Ok(v) = HeaderValue::from_str(request_id) {
             headers.insert(X_REQUEST_ID, v);
         }
+        // The merchant's own traceparent passes through as any header; with
+        // export on, it becomes this hop's span.
+        crate::telemetry::outgoing(None, headers);
         let method = parts.method.clone();
         let version = parts.version;
         parts.uri = uri;

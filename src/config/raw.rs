@@ -81,6 +81,18 @@ pub struct RawLog {
     pub level: Option<String>,
 }
 
+/// `[telemetry]`: traces to an OTLP/HTTP collector (off without an
+/// endpoint).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RawTelemetry {
+    pub otlp_endpoint: Option<String>,
+    pub service_name: Option<String>,
+    pub queue: Option<u64>,
+    pub flush_every: Option<String>,
+    pub timeout: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RawPassthrough {
@@ -158,6 +170,7 @@ pub struct RawConfig {
     pub routes: RawRoutes,
     pub upstream_tls: RawUpstreamTls,
     pub record: RawRecord,
+    pub telemetry: RawTelemetry,
     pub tenants: BTreeMap<String, RawTenant>,
     /// SHA-256 (12 hex digits) of the whole effective document, secrets
     /// included as part of the digest (never as values): it changes when
@@ -206,7 +219,8 @@ impl RawConfig {
     /// problems in other sections.
     fn from_value(value: &Value, errors: &mut Errors) -> RawConfig {
         if let Some(obj) = value.as_object() {
-            const KNOWN: [&str; 10] = [
+            const KNOWN: [&str; 11] = [
+                "telemetry",
                 "server",
                 "admin",
                 "store",
@@ -239,6 +253,7 @@ impl RawConfig {
             routes: section(value, "routes", "routes", errors),
             upstream_tls: section(value, "upstream_tls", "upstream_tls", errors),
             record: section(value, "record", "record", errors),
+            telemetry: section(value, "telemetry", "telemetry", errors),
             tenants,
             fingerprint: String::new(),
         }

@@ -140,6 +140,17 @@ pub struct RecordConfig {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryConfig {
+    /// The collector's base URL; spans go to `{otlp_endpoint}/v1/traces`.
+    pub otlp_endpoint: String,
+    pub service_name: String,
+    /// Spans waiting for export; beyond this they are dropped.
+    pub queue: usize,
+    pub flush_every: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// See [`RawConfig::fingerprint`](super::RawConfig::fingerprint).
     pub fingerprint: String,
@@ -154,5 +165,6 @@ pub struct Config {
     pub routes: Routes,
     pub upstream_tls: UpstreamTlsConfig,
     pub record: Option<RecordConfig>,
+    pub telemetry: Option<TelemetryConfig>,
     pub tenants: Vec<TenantConfig>,
 }

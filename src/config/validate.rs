@@ -253,6 +253,18 @@ impl RawConfig {
             _ => None,
         };
 
+        let t = &self.telemetry;
+        let telemetry = t.otlp_endpoint.as_deref().and_then(|u| {
+            e.http_url("telemetry.otlp_endpoint", u)?;
+            Some(TelemetryConfig {
+                otlp_endpoint: u.trim_end_matches('/').to_owned(),
+                service_name: t.service_name.clone().unwrap_or_else(|| "couponbridge".into()),
+                queue: t.queue.unwrap_or(2048).max(1) as usize,
+                flush_every: e.duration("telemetry.flush_every", &t.flush_every, Duration::from_secs(1)),
+                timeout: e.duration("telemetry.timeout", &t.timeout, Duration::from_secs(5)),
+            })
+        });
+
         let global_routes = Routes::default().overlay(&self.routes, "routes", &mut e);
         let mut tenants = Vec::new();
         let mut api_keys = HashSet::new();
@@ -355,6 +367,7 @@ impl RawConfig {
             routes: global_routes,
             upstream_tls,
             record,
+            telemetry,
             tenants,
         })
     }

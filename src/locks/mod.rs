@@ -25,6 +25,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use crate::clock::{Clock, Millis};
 use crate::config::StoreConfig;
 use crate::metrics::Metrics;
@@ -421,7 +423,7 @@ impl Store {
         f: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
-        let r = f.await;
+        let r = f.instrument(tracing::info_span!("lock_store", op)).await;
         self.metrics.redis_call(op, started.elapsed().as_secs_f64());
         r
     }

@@ -26,6 +26,8 @@ use crate::net::client::HttpClient;
 use crate::net::headers::X_REQUEST_ID;
 use crate::net::{self, read_body};
 use crate::record::UpstreamTap;
+use crate::telemetry::TraceHeaders;
+use tracing::Instrument;
 
 /// Path segments keep unreserved characters only; everything else is
 /// percent-encoded (codes may contain `/`, `#`, `?`, spaces...).
@@ -160,11 +162,13 @@ impl fmt::Display for UpstreamError {
 
 impl std::error::Error for UpstreamError {}
 
-/// What one request is, for logs, Voucherify and the recording.
+/// What one request is, for logs, Voucherify, traces and the recording.
 #[derive(Clone, Copy)]
 pub struct CallCtx<'a> {
     pub request_id: &'a str,
     pub tap: Option<&'a UpstreamTap>,
+    /// The merchant's trace context, sent on (see `crate::telemetry`).
+    pub trace: Option<&'a TraceHeaders>,
 }
 
 /// The outcome of a voucher creation that Voucherify answered.
@@ -200,7 +204,33 @@ impl VoucherifyClient {
         VoucherifyClient { http, metrics }
     }
 
+    /// One call, in its own span (`voucherify`, with the operation and the
+    /// outcome: never a path, which can hold a code or a session key).
     async fn call(
+        &self,
+        up: &Upstream,
+        op: Op,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        ctx: CallCtx<'_>,
+    ) -> Result<Answer, UpstreamError> {
+        let span = tracing::info_span!("voucherify", op = op.name(), outcome = tracing::field::Empty);
+        let result = self
+            .call_in_span(up, op, method, path, body, ctx)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "outcome",
+            match &result {
+                Ok(a) => a.status.as_str().to_owned(),
+                Err(e) => e.kind_label().to_owned(),
+            },
+        );
+        result
+    }
+
+    async fn call_in_span(
         &self,
         up: &Upstream,
         op: Op,
@@ -260,6 +290,9 @@ impl VoucherifyClient {
             .header(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
         if let Ok(rid) = HeaderValue::from_str(ctx.request_id) {
             req = req.header(X_REQUEST_ID, rid);
+        }
+        if let Some(headers) = req.headers_mut() {
+            crate::telemetry::outgoing(ctx.trace, headers);
         }
         let bytes = body.cloned().unwrap_or_default();
         if body.is_some() {

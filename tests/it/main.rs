@@ -37,3 +37,4 @@ mod robustness;
 mod scale;
 mod sdk;
 mod sim;
+mod tracing;

@@ -1,0 +1,254 @@
+//! Traces across the hop: W3C `traceparent` from the merchant reaches
+//! Voucherify and the pass-through upstream with the same trace id, and
+//! with `[telemetry] otlp_endpoint` spans arrive at an OTLP/HTTP receiver
+//! this test runs, none of them carrying a secret or a lock reference.
+//!
+//! Export installs a process-wide tracer, so that test drives the real
+//! binary; the propagation-only test runs in-process.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use couponbridge::net::server::{self, ServeOptions};
+use couponbridge::net::{full, read_body};
+use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN};
+use http::{Response, StatusCode};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::Client;
+use crate::common::env::{API_KEY, AUTH, Env, SECRET_KEY, StoreKind, V};
+use crate::common::upstream::Upstream;
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// Each request's `traceparent` and body.
+type Seen = Arc<Mutex<Vec<(Option<String>, Bytes)>>>;
+
+/// A local server that keeps every request's body and `traceparent`, and
+/// answers `answer`.
+struct Capture {
+    url: String,
+    seen: Seen,
+    _stop: CancellationToken,
+}
+
+async fn capture(answer: &'static str) -> Capture {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stop = CancellationToken::new();
+    let keep = seen.clone();
+    tokio::spawn(server::serve(
+        listener,
+        ServeOptions::default(),
+        stop.clone(),
+        move |req, _| {
+            let keep = keep.clone();
+            async move {
+                let tp = req
+                    .headers()
+                    .get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = read_body(req.into_body(), 16 << 20).await.unwrap_or_default();
+                keep.lock().unwrap().push((tp, body));
+                let mut res = Response::new(full(answer));
+                *res.status_mut() = StatusCode::OK;
+                res.headers_mut()
+                    .insert("content-type", "application/json".parse().unwrap());
+                Ok(res)
+            }
+        },
+    ));
+    Capture { url, seen, _stop: stop }
+}
+
+/// A Voucherify that finds AMOUNT10 applicable.
+const VALIDATION: &str = r#"{"valid":true,"redeemables":[{"status":"APPLICABLE","id":"AMOUNT10","object":"voucher",
+  "result":{"discount":{"type":"AMOUNT","amount_off":1000,"effect":"APPLY_TO_ORDER"}}}],"tracking_id":"t"}"#;
+
+fn trace_id_of(traceparent: &str) -> &str {
+    traceparent.split('-').nth(1).unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_export_the_merchants_traceparent_is_sent_on() {
+    let voucherify = capture(VALIDATION).await;
+    let upstream = Upstream::start().await;
+    let env = Env::builder(StoreKind::Memory)
+        .voucherify_url(&voucherify.url)
+        .toml(&format!("[passthrough]\nupstream = \"{}\"\n", upstream.url()))
+        .start()
+        .await;
+    let auth = [
+        AUTH[0],
+        AUTH[1],
+        ("traceparent", TRACEPARENT),
+        ("tracestate", "vendor=x"),
+    ];
+    let r = env
+        .gb_as(
+            &auth,
+            "POST",
+            &format!("{V}/coupons/validate"),
+            Some(json!({"customerId": "c", "coupons": ["AMOUNT10"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = voucherify.seen.lock().unwrap().clone();
+    assert_eq!(
+        sent[0].0.as_deref(),
+        Some(TRACEPARENT),
+        "Voucherify got the merchant's context"
+    );
+    let through = env
+        .gb_as(&auth, "GET", "/api/v4.0/integrations/customers/1", None)
+        .await
+        .json();
+    assert_eq!(through["headers"]["traceparent"], TRACEPARENT);
+    assert_eq!(through["headers"]["tracestate"], "vendor=x");
+}
+
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_an_otlp_receiver_and_the_trace_continues_downstream() {
+    let voucherify = capture(VALIDATION).await;
+    let otlp = capture("").await;
+    let upstream = Upstream::start().await;
+    let (listen, admin) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("couponbridge.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+            [server]
+            listen = "127.0.0.1:{listen}"
+            [admin]
+            listen = "127.0.0.1:{admin}"
+            [store]
+            url = "memory://"
+            [telemetry]
+            otlp_endpoint = "{otlp}"
+            flush_every = "50ms"
+            [passthrough]
+            upstream = "{upstream}"
+            [tenants.shop]
+            api_key = "{API_KEY}"
+            secret_key = "{SECRET_KEY}"
+            [tenants.shop.voucherify]
+            base_url = "{vf}"
+            app_id = "{DEFAULT_APP_ID}"
+            app_token = "{DEFAULT_APP_TOKEN}"
+            "#,
+            otlp = otlp.url,
+            upstream = upstream.url(),
+            vf = voucherify.url,
+        ),
+    )
+    .unwrap();
+    let _serve = Serve(
+        Command::new(env!("CARGO_BIN_EXE_couponbridge"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", listen)).await.is_err() {
+        assert!(Instant::now() < deadline, "couponbridge serve never listened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let client = Client::new();
+    let base = format!("http://127.0.0.1:{listen}");
+    let auth = [AUTH[0], AUTH[1], ("traceparent", TRACEPARENT)];
+    let r = client
+        .send(
+            "POST",
+            &format!("{base}{V}/coupons/validate"),
+            &auth,
+            Some(&json!({"customerId": "c", "coupons": ["AMOUNT10"], "lock": true})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let reference = r.json()["validCoupons"][0]["lockReference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let to_voucherify = voucherify.seen.lock().unwrap()[0]
+        .0
+        .clone()
+        .expect("a traceparent to Voucherify");
+    assert_eq!(trace_id_of(&to_voucherify), TRACE_ID, "the same trace");
+    assert_ne!(to_voucherify, TRACEPARENT, "sent from couponbridge's own span");
+    let through = client
+        .send("GET", &format!("{base}/api/v4.0/integrations/customers/1"), &auth, None)
+        .await
+        .json();
+    assert_eq!(
+        trace_id_of(through["headers"]["traceparent"].as_str().unwrap()),
+        TRACE_ID
+    );
+
+    // The spans of that trace, as the collector receives them.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let spans = loop {
+        let bodies: Vec<Bytes> = otlp.seen.lock().unwrap().iter().map(|(_, b)| b.clone()).collect();
+        let mut spans = Vec::new();
+        for b in bodies {
+            let req = ExportTraceServiceRequest::decode(b).expect("OTLP protobuf");
+            for rs in req.resource_spans {
+                for ss in rs.scope_spans {
+                    spans.extend(ss.spans);
+                }
+            }
+        }
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        if ["request", "voucherify", "lock_store"]
+            .iter()
+            .all(|n| names.contains(n))
+        {
+            break spans;
+        }
+        assert!(Instant::now() < deadline, "spans so far: {names:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let hex = |id: &[u8]| id.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let request = spans.iter().find(|s| s.name == "request").unwrap();
+    assert_eq!(
+        hex(&request.trace_id),
+        TRACE_ID,
+        "the request span continues the merchant's trace"
+    );
+    assert_eq!(hex(&request.parent_span_id), "00f067aa0ba902b7");
+    let all = format!("{spans:?}");
+    for secret in [SECRET_KEY, API_KEY, DEFAULT_APP_TOKEN, reference.as_str()] {
+        assert!(!all.contains(secret), "a span carries {secret}");
+    }
+}
