@@ -81,6 +81,7 @@ pub struct Metrics {
     recording_written: Counter,
     config_reloads: Family<Outcome, Counter>,
     config_info: Family<ConfigHash, Gauge>,
+    release_retries: Family<Outcome, Counter>,
 }
 
 impl Default for Metrics {
@@ -103,6 +104,7 @@ impl Metrics {
             recording_written: Counter::default(),
             config_reloads: Family::default(),
             config_info: Family::default(),
+            release_retries: Family::default(),
         };
         m.registry.register(
             "requests",
@@ -145,6 +147,11 @@ impl Metrics {
             m.config_reloads.clone(),
         );
         m.registry.register(
+            "session_release_retries",
+            "Voucherify session releases that failed and were kept for the sweeper, by result (deferred, released, failed, given_up)",
+            m.release_retries.clone(),
+        );
+        m.registry.register(
             "config_info",
             "The loaded configuration's fingerprint (1 for the one in force)",
             m.config_info.clone(),
@@ -155,6 +162,10 @@ impl Metrics {
             m.recording_written.clone(),
         );
         m
+    }
+
+    pub fn release_retry(&self, result: &'static str) {
+        self.release_retries.get_or_create(&Outcome { result }).inc();
     }
 
     pub fn config_reload(&self, ok: bool) {

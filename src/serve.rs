@@ -314,6 +314,16 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
     };
     let delay = cfg.server.shutdown_delay;
     let admin_stop = CancellationToken::new();
+    // The sweeper stops after the drain (releases failed by the last
+    // requests are kept in the store for the next instance), before the
+    // recording is flushed (it holds the configuration, and so the
+    // recorder).
+    let sweep_stop = CancellationToken::new();
+    let sweeper = tokio::spawn(crate::adapter::sweep::run(
+        app.clone(),
+        cfg.locks.release_retry_every,
+        sweep_stop.clone(),
+    ));
     if let Some((l, _)) = admin {
         let state = Arc::new(AdminState {
             store: store.clone(),
@@ -343,6 +353,8 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
             tokio::time::sleep(delay).await;
             listener_stop.cancel();
             let _ = serving.await;
+            sweep_stop.cancel();
+            let _ = sweeper.await;
             drop(app);
             let writers = std::mem::take(&mut *reloader.writers.lock().unwrap_or_else(|p| p.into_inner()));
             let _ = tokio::task::spawn_blocking(move || writers.into_iter().for_each(WriterHandle::finish)).await;

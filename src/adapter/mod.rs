@@ -23,6 +23,7 @@ pub mod error;
 pub mod ops;
 pub mod passthrough;
 pub mod routes;
+pub mod sweep;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -72,6 +72,7 @@ pub struct RawLocks {
     pub max_duration: Option<String>,
     pub retention: Option<String>,
     pub order_retention: Option<String>,
+    pub release_retry_every: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

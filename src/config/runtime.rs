@@ -83,6 +83,8 @@ pub struct LockConfig {
     pub max_duration: Duration,
     pub retention: Duration,
     pub order_retention: Duration,
+    /// How often session releases that failed are retried.
+    pub release_retry_every: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -167,6 +167,11 @@ impl RawConfig {
                 &l.order_retention,
                 Duration::from_secs(30 * 86_400),
             ),
+            release_retry_every: e.duration(
+                "locks.release_retry_every",
+                &l.release_retry_every,
+                Duration::from_secs(1),
+            ),
         };
         // A burn whose answer was lost is settled from the record while it is
         // kept: retention must outlast a burn's lease by far.
@@ -175,6 +180,9 @@ impl RawConfig {
         }
         if locks.order_retention < Duration::from_secs(60) {
             e.push("locks.order_retention", "must be at least 1m");
+        }
+        if locks.release_retry_every.is_zero() {
+            e.push("locks.release_retry_every", "must be longer than zero");
         }
         if locks.default_duration.is_zero() {
             e.push("locks.default_duration", "must be longer than zero");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Claim, LockRecord, NewTerms, OpAttempt, Relock};
+use super::{Claim, LockRecord, NewTerms, OpAttempt, PendingRelease, Relock};
 use crate::clock::{Clock, Millis};
 
 struct Op {
@@ -26,6 +26,8 @@ struct Entry<T> {
 struct Maps {
     locks: HashMap<(String, String), Entry<LockRecord>>,
     ops: HashMap<(String, &'static str, String), Entry<Op>>,
+    /// Per tenant: (due, the release).
+    releases: HashMap<String, Vec<(Millis, PendingRelease)>>,
     writes_since_sweep: u32,
 }
 
@@ -115,6 +117,30 @@ impl MemoryStore {
             e.gone_at = clock_now + terms.keep.as_millis() as i64;
         }
         outcome
+    }
+
+    pub fn defer_release(&self, r: &PendingRelease, due: Millis) {
+        let mut m = self.maps();
+        let list = m.releases.entry(r.tenant.clone()).or_default();
+        list.retain(|(_, x)| !(x.code == r.code && x.session_key == r.session_key));
+        list.push((due, r.clone()));
+    }
+
+    pub fn take_due_releases(&self, tenant: &str, now: Millis, limit: usize) -> Vec<PendingRelease> {
+        let mut m = self.maps();
+        let Some(list) = m.releases.get_mut(tenant) else {
+            return Vec::new();
+        };
+        let mut taken = Vec::new();
+        list.retain(|(due, r)| {
+            if *due <= now && taken.len() < limit {
+                taken.push(r.clone());
+                false
+            } else {
+                true
+            }
+        });
+        taken
     }
 
     pub fn claim(&self, op: &OpAttempt<'_>, now: Millis, lease_until: Millis) -> Claim {

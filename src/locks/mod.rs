@@ -263,6 +263,46 @@ pub enum Claim {
     Done(String),
 }
 
+/// A Voucherify session hold that could not be released when it had to be
+/// (Voucherify failing at that moment): kept in the store and retried by
+/// the sweeper until Voucherify confirms, or the session would have ended
+/// by its TTL anyway. So a coupon is never left held by a session nobody
+/// owns for longer than Voucherify stays down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRelease {
+    pub tenant: String,
+    pub code: String,
+    pub session_key: String,
+    /// Past this the session has expired by itself: nothing left to do.
+    pub until: Millis,
+    /// Tries so far (for the back-off).
+    pub attempts: u32,
+}
+
+impl PendingRelease {
+    /// Its one-line form in the store (also its identity).
+    fn encode(&self) -> String {
+        serde_json::json!([self.code, self.session_key, self.until, self.attempts]).to_string()
+    }
+
+    fn decode(tenant: &str, s: &str) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_str(s).ok()?;
+        Some(PendingRelease {
+            tenant: tenant.to_owned(),
+            code: v.get(0)?.as_str()?.to_owned(),
+            session_key: v.get(1)?.as_str()?.to_owned(),
+            until: v.get(2)?.as_i64()?,
+            attempts: v.get(3)?.as_u64()? as u32,
+        })
+    }
+
+    /// When to try again after `attempts` failures: 1 s doubling, at most
+    /// 5 min.
+    pub fn next_try(&self, now: Millis) -> Millis {
+        now + (1000i64 << self.attempts.min(9)).min(300_000)
+    }
+}
+
 /// Whether the store keeps acknowledged locks through a crash, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Durability {
@@ -540,6 +580,37 @@ impl Store {
                     Ok(())
                 }
                 Backend::Redis(r) => r.settle(op, result).await,
+            }
+        })
+        .await
+    }
+
+    /// Keeps `r` for the sweeper, due at `due`.
+    pub async fn defer_release(&self, r: &PendingRelease, due: Millis) -> Result<(), StoreError> {
+        self.timed("defer_release", async {
+            match &*self.backend {
+                Backend::Memory(m) => {
+                    m.defer_release(r, due);
+                    Ok(())
+                }
+                Backend::Redis(s) => s.defer_release(r, due).await,
+            }
+        })
+        .await
+    }
+
+    /// Takes up to `limit` of `tenant`'s releases due by `now`; each is
+    /// taken by one replica only (and kept again by it if it fails).
+    pub async fn take_due_releases(
+        &self,
+        tenant: &str,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<PendingRelease>, StoreError> {
+        self.timed("take_releases", async {
+            match &*self.backend {
+                Backend::Memory(m) => Ok(m.take_due_releases(tenant, now, limit)),
+                Backend::Redis(s) => s.take_due_releases(tenant, now, limit).await,
             }
         })
         .await

@@ -232,6 +232,11 @@ fn lock_key(tenant: &str, reference: &str) -> String {
     format!("cb:{{{tenant}:{reference}}}:lock")
 }
 
+/// One sorted set per tenant: member the release, score when it is due.
+fn releases_key(tenant: &str) -> String {
+    format!("cb:{{{tenant}}}:releases")
+}
+
 fn op_key(tenant: &str, kind: OpKind, id: &str) -> String {
     format!("cb:{{{tenant}:{}:{id}}}:op", kind.as_str())
 }
@@ -481,6 +486,49 @@ impl RedisStore {
             )));
         }
         Ok(())
+    }
+
+    pub async fn defer_release(&self, r: &super::PendingRelease, due: Millis) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let added: redis::RedisResult<i64> = redis::cmd("ZADD")
+            .arg(releases_key(&r.tenant))
+            .arg(due)
+            .arg(r.encode())
+            .query_async(&mut conn)
+            .await;
+        self.answer(added).await.map(|_| ())
+    }
+
+    /// Due members, each taken by the `ZREM` that removes it: with several
+    /// replicas sweeping, one gets each.
+    pub async fn take_due_releases(
+        &self,
+        tenant: &str,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<super::PendingRelease>, StoreError> {
+        let key = releases_key(tenant);
+        let mut conn = self.conn();
+        let due: redis::RedisResult<Vec<String>> = redis::cmd("ZRANGEBYSCORE")
+            .arg(&key)
+            .arg("-inf")
+            .arg(now)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut conn)
+            .await;
+        let mut taken = Vec::new();
+        for member in self.answer(due).await? {
+            let removed: redis::RedisResult<i64> =
+                redis::cmd("ZREM").arg(&key).arg(&member).query_async(&mut conn).await;
+            if self.answer(removed).await? == 1
+                && let Some(r) = super::PendingRelease::decode(tenant, &member)
+            {
+                taken.push(r);
+            }
+        }
+        Ok(taken)
     }
 
     /// Whether every primary keeps an acknowledged write through a crash:

@@ -21,7 +21,10 @@ use serde_json::{Value, json};
 
 use crate::common::env::{Env, StoreKind, V};
 
-both_stores!(random_interleavings_keep_the_lock_invariants);
+both_stores!(
+    random_interleavings_keep_the_lock_invariants,
+    a_release_voucherify_missed_is_retried_until_it_is_done,
+);
 
 const RUNS: u64 = 120;
 
@@ -177,4 +180,53 @@ async fn random_interleavings_keep_the_lock_invariants(store: StoreKind) {
         let mut rng = StdRng::seed_from_u64(seed);
         run_one(&env, seed, &mut rng).await;
     }
+}
+
+/// Found by `benches/soak.sh`: a re-lock that drops a code while Voucherify
+/// fails the release left that code held under the lock's session.
+async fn a_release_voucherify_missed_is_retried_until_it_is_done(store: StoreKind) {
+    use couponbridge::sim::faults::{Fault, Faults};
+    let env = Env::builder(store)
+        .toml("[locks]\nrelease_retry_every = \"20ms\"\n")
+        .start()
+        .await;
+    let (reference, _) = crate::adapter::lock(&env, "x", &["AMOUNT10", "ONCE"]).await;
+    env.sim.sim.set_faults(Faults {
+        script: [Fault::Error, Fault::Error].into(),
+        path_prefix: Some("/v1/vouchers/ONCE/sessions".into()),
+        ..Faults::default()
+    });
+    let relock = env
+        .validate(json!({"customerId": "x", "coupons": ["AMOUNT10"], "lock": true, "lockReference": reference}))
+        .await;
+    assert_eq!(relock.status, 200, "{}", relock.text());
+    // The sweeper's first retry fails too (the second scripted error); the
+    // next one, after the back-off, goes through.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while env.live_sessions().iter().any(|s| s["voucher"] == "ONCE") {
+        env.advance(Duration::from_secs(2)); // past the back-off (the lock's TTL is minutes)
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ONCE is still held: {:?}",
+            env.live_sessions()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let other = env
+        .validate(json!({"customerId": "y", "coupons": ["ONCE"], "lock": true}))
+        .await
+        .json();
+    assert_eq!(
+        other["validCoupons"][0]["code"], "ONCE",
+        "another customer can have it: {other}"
+    );
+    let metrics = env
+        .client
+        .send("GET", &env.admin_url("/metrics"), &[], None)
+        .await
+        .text();
+    assert!(
+        metrics.contains("couponbridge_session_release_retries_total{result=\"released\"} 1"),
+        "{metrics}"
+    );
 }

@@ -19,7 +19,7 @@ use crate::adapter::ops::details::terms;
 use crate::adapter::ops::redeem::{earlier_attempt_redeemed, in_progress, lease_until};
 use crate::adapter::ops::{ValidateCmd, Validation, Validity, Verdict};
 use crate::ids;
-use crate::locks::{Burner, LockRecord, LockState, NewTerms, ReleaseStart, Relock, UseStart};
+use crate::locks::{Burner, LockRecord, LockState, NewTerms, PendingRelease, ReleaseStart, Relock, UseStart};
 use crate::metrics::LockEvent;
 use crate::translate::{self, Customer, InvalidReason, Outcome};
 use crate::voucherify::ValidationResponse;
@@ -238,8 +238,10 @@ fn set(verdicts: &mut [Option<Outcome>], codes: &[String], code: &str, outcome: 
     }
 }
 
-/// Releases a session on each code, best effort (used to undo a lock that
-/// could not be recorded, and to drop codes from a lock).
+/// Releases a session on each code. One Voucherify does not confirm is
+/// kept in the store for the sweeper ([`crate::adapter::sweep`]), which
+/// retries it until Voucherify does: no hold outlives its lock for longer
+/// than Voucherify stays down. `false` when any was not confirmed now.
 pub(crate) async fn release_sessions(ctx: &Ctx, codes: &[String], session_key: &str) -> bool {
     let calls = codes.iter().map(|code| {
         ctx.app
@@ -250,7 +252,22 @@ pub(crate) async fn release_sessions(ctx: &Ctx, codes: &[String], session_key: &
     for (code, result) in codes.iter().zip(futures_util::future::join_all(calls).await) {
         if let Err(e) = result {
             all_done = false;
-            tracing::warn!(request_id = %ctx.request_id, code, error = %e, "session release failed; it ends at its TTL");
+            let pending = PendingRelease {
+                tenant: ctx.tenant.name.clone(),
+                code: code.clone(),
+                session_key: session_key.to_owned(),
+                until: ctx.now() + ctx.cfg.locks.max_duration.as_millis() as i64,
+                attempts: 0,
+            };
+            match ctx.app.store.defer_release(&pending, ctx.now()).await {
+                Ok(()) => {
+                    ctx.app.metrics.release_retry("deferred");
+                    tracing::warn!(request_id = %ctx.request_id, code, error = %e, "session release failed; the sweeper retries it");
+                }
+                Err(store) => {
+                    tracing::warn!(request_id = %ctx.request_id, code, error = %e, store = %store, "session release failed and cannot be kept for a retry; it ends at its TTL");
+                }
+            }
         }
     }
     all_done
