@@ -114,10 +114,16 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(cfg) => runtime(cfg.server.worker_threads).block_on(async {
                 // Inside the runtime: the span exporter's batches run on it.
                 let http = cfg.telemetry.as_ref().and_then(|_| {
+                    let mut extra_ca = Vec::new();
+                    for path in &cfg.upstream_tls.extra_ca {
+                        extra_ca.extend(crate::net::tls::load_certs(path).ok()?);
+                    }
                     client::build(&ClientOptions {
                         roots: cfg.upstream_tls.roots,
+                        extra_ca,
                         ..ClientOptions::default()
                     })
+                    .map_err(|e| eprintln!("couponbridge: traces are off: {e}"))
                     .ok()
                 });
                 let _telemetry = telemetry::init(&cfg.log, cfg.telemetry.as_ref(), http);

@@ -20,7 +20,7 @@ use crate::adapter::passthrough::Passthrough;
 use crate::adapter::{App, Generation, Tenant};
 use crate::admin::{self, AdminState};
 use crate::clock::Clock;
-use crate::config::{Config, DurabilityMode};
+use crate::config::{Config, DurabilityMode, RecordConfig};
 use crate::locks::Store;
 use crate::metrics::Metrics;
 use crate::net::client::{self, ClientOptions, HttpClient};
@@ -126,6 +126,8 @@ struct Reloader {
     clock: Clock,
     /// Every recording writer started, joined at shutdown.
     writers: Mutex<Vec<WriterHandle>>,
+    /// The recorder in force, with what it was made from.
+    recorder: Mutex<Option<(RecordConfig, Vec<String>, Recorder)>>,
     config: Mutex<Config>,
 }
 
@@ -142,17 +144,25 @@ impl Reloader {
                 t.voucherify.app_token.expose().to_owned(),
             ]);
         }
-        // A new recorder each time: its redaction knows this config's
-        // secrets. The one replaced finishes writing when the last request
-        // on it is done.
+        // The recorder is kept while its settings and the secrets it
+        // redacts are the same; otherwise a new one starts, and the one
+        // replaced finishes writing when the last request on it is done.
+        let mut last = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
         let recorder = match &cfg.record {
-            Some(r) => {
-                let (rec, w) = Recorder::start(r, secrets, self.metrics.clone(), self.clock.clone())
-                    .map_err(StartError::Record)?;
-                self.writers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
-                Some(rec)
+            Some(r) => match &*last {
+                Some((same_cfg, same_secrets, rec)) if same_cfg == r && *same_secrets == secrets => Some(rec.clone()),
+                _ => {
+                    let (rec, w) = Recorder::start(r, secrets.clone(), self.metrics.clone(), self.clock.clone())
+                        .map_err(StartError::Record)?;
+                    self.writers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
+                    *last = Some((r.clone(), secrets, rec.clone()));
+                    Some(rec)
+                }
+            },
+            None => {
+                *last = None;
+                None
             }
-            None => None,
         };
         Ok(Generation {
             tenants,
@@ -187,6 +197,9 @@ impl Reloader {
         applied.durability = running.durability;
         applied.upstream_tls = running.upstream_tls.clone();
         applied.log = running.log.clone();
+        applied.telemetry = running.telemetry.clone();
+        applied.server.watch_config = running.server.watch_config;
+        applied.locks.release_retry_every = running.locks.release_retry_every;
         *running = applied;
         Ok(needs_restart)
     }
@@ -213,6 +226,12 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
         ("store.durability", old.durability != new.durability),
         ("upstream_tls", old.upstream_tls != new.upstream_tls),
         ("log", old.log != new.log),
+        ("telemetry", old.telemetry != new.telemetry),
+        ("server.watch_config", o.watch_config != n.watch_config),
+        (
+            "locks.release_retry_every",
+            old.locks.release_retry_every != new.locks.release_retry_every,
+        ),
     ]
     .into_iter()
     .filter_map(|(k, changed)| changed.then_some(k))
@@ -268,6 +287,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
         metrics: metrics.clone(),
         clock: clock.clone(),
         writers: Mutex::new(Vec::new()),
+        recorder: Mutex::new(None),
         config: Mutex::new(cfg.clone()),
     });
     let app = Arc::new(App::new(

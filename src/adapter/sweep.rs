@@ -8,13 +8,35 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::adapter::App;
+use crate::adapter::{App, Tenant};
+use crate::clock::Millis;
+use crate::locks::{LockState, PendingRelease};
 use crate::voucherify::client::CallCtx;
+
+/// Whether the lock the release came from is live and holds its code
+/// (`None`: the store cannot say now).
+async fn held_again(app: &App, r: &PendingRelease) -> Option<bool> {
+    let Some(reference) = &r.reference else {
+        return Some(false);
+    };
+    match app.store.get(&r.tenant, reference).await {
+        Ok(Some(rec)) => Some(
+            matches!(rec.state, LockState::Locked | LockState::Burning)
+                && rec.session_key == r.session_key
+                && rec.codes.contains(&r.code),
+        ),
+        Ok(None) => Some(false),
+        Err(_) => None,
+    }
+}
 
 /// Releases taken per tenant per round.
 const BATCH: usize = 100;
 
-/// Sweeps every `every` until `stop`.
+/// How long a taken release is this replica's before another may take it.
+const LEASE_MS: i64 = 60_000;
+
+/// Sweeps every `every` until `stop` (a round under way finishes).
 pub async fn run(app: std::sync::Arc<App>, every: Duration, stop: CancellationToken) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -31,40 +53,70 @@ pub async fn once(app: &App) {
     let cfg = app.current();
     for tenant in cfg.tenants.values() {
         let now = app.clock.now();
-        let due = match app.store.take_due_releases(&tenant.name, now, BATCH).await {
+        let due = match app
+            .store
+            .take_due_releases(&tenant.name, now, now + LEASE_MS, BATCH)
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 tracing::debug!(error = %e, "release sweep: lock store unavailable");
                 return;
             }
         };
-        for mut r in due {
-            if r.until <= now {
-                // The session has ended by its TTL.
-                app.metrics.release_retry("given_up");
-                continue;
-            }
-            let ctx = CallCtx {
-                request_id: "release-sweeper",
-                tap: None,
-                trace: None,
-            };
-            match app
-                .voucherify
-                .release(&tenant.upstream, &r.code, &r.session_key, ctx)
-                .await
-            {
-                Ok(_) => app.metrics.release_retry("released"),
-                Err(e) => {
-                    app.metrics.release_retry("failed");
-                    r.attempts += 1;
-                    let next = r.next_try(now);
-                    tracing::debug!(code = %r.code, error = %e, attempts = r.attempts, "session release failed again");
-                    if let Err(e) = app.store.defer_release(&r, next).await {
-                        tracing::warn!(code = %r.code, error = %e, "cannot keep a session release for later; it ends at its TTL");
+        for r in due {
+            let outcome = settle(app, tenant, &r, now).await;
+            app.metrics.release_retry(outcome);
+        }
+    }
+}
+
+/// One taken release: done (forgotten), or kept for a later round.
+async fn settle(app: &App, tenant: &Tenant, r: &PendingRelease, now: Millis) -> &'static str {
+    let again = |attempts: u32| PendingRelease { attempts, ..r.clone() };
+    let (outcome, keep) = if r.until <= now {
+        // The session has ended by its TTL.
+        ("given_up", None)
+    } else {
+        match held_again(app, r).await {
+            // A re-lock of the same lock holds the code again, in the same
+            // session: the lock owns the hold now.
+            Some(true) => ("held_again", None),
+            None => ("failed", Some(again(r.attempts))),
+            Some(false) => {
+                let ctx = CallCtx {
+                    request_id: "release-sweeper",
+                    tap: None,
+                    trace: None,
+                };
+                match app
+                    .voucherify
+                    .release(&tenant.upstream, &r.code, &r.session_key, ctx)
+                    .await
+                {
+                    Ok(_) => ("released", None),
+                    Err(e) => {
+                        tracing::debug!(code = %r.code, error = %e, attempts = r.attempts + 1, "session release failed again");
+                        ("failed", Some(again(r.attempts + 1)))
                     }
                 }
             }
         }
+    };
+    // Kept first, forgotten second: a crash between the two leaves it twice
+    // (harmless: a release is idempotent), never not at all.
+    if let Some(next) = &keep
+        && let Err(e) = app.store.defer_release(next, next.next_try(now)).await
+    {
+        tracing::warn!(code = %r.code, error = %e, "cannot keep a session release for later; it stays leased");
+        return outcome;
     }
+    if keep.as_ref() == Some(r) {
+        // The same release, only due later: re-scored above, not forgotten.
+        return outcome;
+    }
+    if let Err(e) = app.store.finish_release(r).await {
+        tracing::debug!(code = %r.code, error = %e, "a finished release stays leased; it is retried after the lease");
+    }
+    outcome
 }

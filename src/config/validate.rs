@@ -64,6 +64,16 @@ impl RawConfig {
             watch_config: s.watch_config.unwrap_or(false),
             tls,
         };
+        for (key, d) in [
+            ("server.header_read_timeout", server.header_read_timeout),
+            ("server.body_read_timeout", server.body_read_timeout),
+            ("server.idle_timeout", server.idle_timeout),
+            ("server.request_timeout", server.request_timeout),
+        ] {
+            if d.is_zero() {
+                e.push(key, "must be longer than zero");
+            }
+        }
         if server.worker_threads == Some(0) {
             e.push(
                 "server.worker_threads",

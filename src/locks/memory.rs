@@ -122,25 +122,36 @@ impl MemoryStore {
     pub fn defer_release(&self, r: &PendingRelease, due: Millis) {
         let mut m = self.maps();
         let list = m.releases.entry(r.tenant.clone()).or_default();
-        list.retain(|(_, x)| !(x.code == r.code && x.session_key == r.session_key));
+        list.retain(|(_, x)| x != r);
         list.push((due, r.clone()));
     }
 
-    pub fn take_due_releases(&self, tenant: &str, now: Millis, limit: usize) -> Vec<PendingRelease> {
+    pub fn take_due_releases(
+        &self,
+        tenant: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+    ) -> Vec<PendingRelease> {
         let mut m = self.maps();
         let Some(list) = m.releases.get_mut(tenant) else {
             return Vec::new();
         };
         let mut taken = Vec::new();
-        list.retain(|(due, r)| {
+        for (due, r) in list.iter_mut() {
             if *due <= now && taken.len() < limit {
+                *due = lease_until;
                 taken.push(r.clone());
-                false
-            } else {
-                true
             }
-        });
+        }
         taken
+    }
+
+    pub fn finish_release(&self, r: &PendingRelease) {
+        let mut m = self.maps();
+        if let Some(list) = m.releases.get_mut(&r.tenant) {
+            list.retain(|(_, x)| x != r);
+        }
     }
 
     pub fn claim(&self, op: &OpAttempt<'_>, now: Millis, lease_until: Millis) -> Claim {

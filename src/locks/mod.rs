@@ -273,6 +273,8 @@ pub struct PendingRelease {
     pub tenant: String,
     pub code: String,
     pub session_key: String,
+    /// The lock it was released from, if any.
+    pub reference: Option<String>,
     /// Past this the session has expired by itself: nothing left to do.
     pub until: Millis,
     /// Tries so far (for the back-off).
@@ -282,7 +284,7 @@ pub struct PendingRelease {
 impl PendingRelease {
     /// Its one-line form in the store (also its identity).
     fn encode(&self) -> String {
-        serde_json::json!([self.code, self.session_key, self.until, self.attempts]).to_string()
+        serde_json::json!([self.code, self.session_key, self.until, self.attempts, self.reference]).to_string()
     }
 
     fn decode(tenant: &str, s: &str) -> Option<Self> {
@@ -293,6 +295,7 @@ impl PendingRelease {
             session_key: v.get(1)?.as_str()?.to_owned(),
             until: v.get(2)?.as_i64()?,
             attempts: v.get(3)?.as_u64()? as u32,
+            reference: v.get(4).and_then(|r| r.as_str()).map(str::to_owned),
         })
     }
 
@@ -599,18 +602,34 @@ impl Store {
         .await
     }
 
-    /// Takes up to `limit` of `tenant`'s releases due by `now`; each is
-    /// taken by one replica only (and kept again by it if it fails).
+    /// Takes up to `limit` of `tenant`'s releases due by `now`, each leased
+    /// to the caller until `lease_until` in the same step: one replica
+    /// takes each, and one that crashes leaves it due again.
     pub async fn take_due_releases(
         &self,
         tenant: &str,
         now: Millis,
+        lease_until: Millis,
         limit: usize,
     ) -> Result<Vec<PendingRelease>, StoreError> {
         self.timed("take_releases", async {
             match &*self.backend {
-                Backend::Memory(m) => Ok(m.take_due_releases(tenant, now, limit)),
-                Backend::Redis(s) => s.take_due_releases(tenant, now, limit).await,
+                Backend::Memory(m) => Ok(m.take_due_releases(tenant, now, lease_until, limit)),
+                Backend::Redis(s) => s.take_due_releases(tenant, now, lease_until, limit).await,
+            }
+        })
+        .await
+    }
+
+    /// Forgets a release taken with [`Store::take_due_releases`].
+    pub async fn finish_release(&self, r: &PendingRelease) -> Result<(), StoreError> {
+        self.timed("finish_release", async {
+            match &*self.backend {
+                Backend::Memory(m) => {
+                    m.finish_release(r);
+                    Ok(())
+                }
+                Backend::Redis(s) => s.finish_release(r).await,
             }
         })
         .await

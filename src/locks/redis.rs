@@ -179,7 +179,16 @@ struct Scripts {
     relock: Script,
     claim: Script,
     settle: Script,
+    take_releases: Script,
 }
+
+/// Due releases, each leased to the caller (scored `ARGV[2]`) in the same
+/// step: one replica takes each, and a crash leaves it due again.
+const TAKE_RELEASES: &str = r#"
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], m) end
+return due
+"#;
 
 pub struct RedisStore {
     conn: RwLock<Conn>,
@@ -323,6 +332,7 @@ impl RedisStore {
                 release: Script::new(RELEASE),
                 relock: Script::new(RELOCK),
                 claim: Script::new(CLAIM),
+                take_releases: Script::new(TAKE_RELEASES),
                 settle: Script::new(SETTLE),
             },
         })
@@ -499,36 +509,30 @@ impl RedisStore {
         self.answer(added).await.map(|_| ())
     }
 
-    /// Due members, each taken by the `ZREM` that removes it: with several
-    /// replicas sweeping, one gets each.
     pub async fn take_due_releases(
         &self,
         tenant: &str,
         now: Millis,
+        lease_until: Millis,
         limit: usize,
     ) -> Result<Vec<super::PendingRelease>, StoreError> {
-        let key = releases_key(tenant);
+        let mut inv = self.scripts.take_releases.key(releases_key(tenant));
+        inv.arg(now).arg(lease_until).arg(limit);
+        let members: Vec<String> = self.run_as(&inv).await?;
+        Ok(members
+            .iter()
+            .filter_map(|m| super::PendingRelease::decode(tenant, m))
+            .collect())
+    }
+
+    pub async fn finish_release(&self, r: &super::PendingRelease) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let due: redis::RedisResult<Vec<String>> = redis::cmd("ZRANGEBYSCORE")
-            .arg(&key)
-            .arg("-inf")
-            .arg(now)
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit)
+        let removed: redis::RedisResult<i64> = redis::cmd("ZREM")
+            .arg(releases_key(&r.tenant))
+            .arg(r.encode())
             .query_async(&mut conn)
             .await;
-        let mut taken = Vec::new();
-        for member in self.answer(due).await? {
-            let removed: redis::RedisResult<i64> =
-                redis::cmd("ZREM").arg(&key).arg(&member).query_async(&mut conn).await;
-            if self.answer(removed).await? == 1
-                && let Some(r) = super::PendingRelease::decode(tenant, &member)
-            {
-                taken.push(r);
-            }
-        }
-        Ok(taken)
+        self.answer(removed).await.map(|_| ())
     }
 
     /// Whether every primary keeps an acknowledged write through a crash:

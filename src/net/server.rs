@@ -220,7 +220,6 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 async fn sniff(stream: &TcpStream) -> std::io::Result<Version> {
     let mut buf = [0u8; H2_PREFACE.len()];
     loop {
-        stream.readable().await?;
         let n = stream.peek(&mut buf).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());

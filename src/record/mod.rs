@@ -48,12 +48,16 @@ pub struct Recorder {
 /// The writer thread; `finish` flushes and waits for it.
 pub struct WriterHandle {
     thread: Option<JoinHandle<()>>,
+    /// For the end marker: the writer stops at it even while `Recorder`
+    /// clones still live (a configuration held by a straggling task).
+    tx: SyncSender<Vec<u8>>,
 }
 
 impl WriterHandle {
-    /// Waits until every queued entry is on disk. Call after the last
-    /// `Recorder` clone is dropped (the adapter's shutdown does).
+    /// Waits until every entry queued so far is on disk, then stops the
+    /// writer; entries submitted later are counted as dropped.
     pub fn finish(mut self) {
+        let _ = self.tx.send(Vec::new());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -86,7 +90,14 @@ impl Recorder {
             metrics,
             clock,
         };
-        Ok((recorder, WriterHandle { thread: Some(thread) }))
+        let end = recorder.tx.clone();
+        Ok((
+            recorder,
+            WriterHandle {
+                thread: Some(thread),
+                tx: end,
+            },
+        ))
     }
 
     /// Starts recording one exchange, if it falls in the sample.
@@ -313,24 +324,37 @@ fn har_entry(
     })
 }
 
-fn new_file(dir: &Path, seq: u32) -> std::io::Result<BufWriter<File>> {
+fn new_file(dir: &Path, writer: &str, seq: u32) -> std::io::Result<BufWriter<File>> {
     let stamp = iso(crate::clock::Clock::System.now())
         .replace([':', '-'], "")
         .replace('.', "");
-    let path = dir.join(format!("couponbridge-{stamp}-{}-{seq:04}.jsonl", std::process::id()));
+    // The writer's own token: a reload's new writer never appends to the
+    // file of the one it replaces.
+    let path = dir.join(format!(
+        "couponbridge-{stamp}-{}-{writer}-{seq:04}.jsonl",
+        std::process::id()
+    ));
     let file = OpenOptions::new().create(true).append(true).open(&path)?;
     Ok(BufWriter::new(file))
 }
 
 fn write_loop(rx: Receiver<Vec<u8>>, dir: PathBuf, max_bytes: u64, metrics: Arc<Metrics>) {
+    let writer = ids::prefixed_hex("w", 4);
     let mut current: Option<BufWriter<File>> = None;
     let mut written = 0u64;
     let mut seq = 0u32;
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
+            // The end marker (entries are never empty).
+            Ok(line) if line.is_empty() => {
+                if let Some(mut f) = current.take() {
+                    let _ = f.flush();
+                }
+                return;
+            }
             Ok(line) => {
                 if current.is_none() {
-                    match new_file(&dir, seq) {
+                    match new_file(&dir, &writer, seq) {
                         Ok(f) => {
                             current = Some(f);
                             written = 0;

@@ -127,7 +127,7 @@ pub(crate) async fn redeem(
             if !left.is_empty() {
                 tracing::warn!(request_id = %ctx.request_id, coupons = ?left, "Voucherify redeemed only part of the coupons");
                 if let Some(key) = session_key {
-                    release_sessions(ctx, &left, key).await;
+                    release_sessions(ctx, &left, key, None).await;
                 }
             }
             Ok(())
@@ -259,7 +259,7 @@ async fn use_lock(
             if took_over {
                 // The attempt taken over may have held codes in the session
                 // after this redemption consumed it: nothing may hold now.
-                release_sessions(ctx, &codes, &record.session_key).await;
+                release_sessions(ctx, &codes, &record.session_key, Some(reference)).await;
             }
             ctx.app.metrics.lock_event(LockEvent::Burned);
             Ok(Used::Now(now))

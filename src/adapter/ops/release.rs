@@ -60,7 +60,9 @@ pub async fn run(ctx: &Ctx, reference: &str) -> Result<Released, Failure> {
             }
             ReleaseStart::Missing => return Err(Failure::lock_not_found()),
         };
-        if record.state == LockState::Released && !release_sessions(ctx, &record.codes, &record.session_key).await {
+        if record.state == LockState::Released
+            && !release_sessions(ctx, &record.codes, &record.session_key, Some(reference)).await
+        {
             return Err(Failure::new(
                 Kind::UpstreamUnavailable,
                 Source::Upstream,

@@ -76,7 +76,7 @@ async fn validate(ctx: &Ctx, cmd: &ValidateCmd) -> Result<Locked, Failure> {
         (Err(f), Some(key)) => {
             // A round may have locked coupons before a later one failed:
             // no session without a reference.
-            release_sessions(ctx, codes, key).await;
+            release_sessions(ctx, codes, key, None).await;
             return Err(f);
         }
         (Err(f), None) => return Err(f),
@@ -85,7 +85,7 @@ async fn validate(ctx: &Ctx, cmd: &ValidateCmd) -> Result<Locked, Failure> {
     if cmd.validity == Validity::Atomic && locked.len() < codes.len() {
         if let Some(key) = &session_key {
             // PARTIAL mode locked the valid ones: all or nothing.
-            release_sessions(ctx, &locked, key).await;
+            release_sessions(ctx, &locked, key, None).await;
         }
         outcomes = outcomes.into_iter().map(not_applied).collect();
         locked.clear();
@@ -105,7 +105,7 @@ async fn validate(ctx: &Ctx, cmd: &ValidateCmd) -> Result<Locked, Failure> {
             };
             if let Err(e) = ctx.app.store.create(&record, ctx.keep_for(expires_at)).await {
                 tracing::warn!(request_id = %ctx.request_id, error = %e, "lock write failed; releasing the sessions just taken");
-                release_sessions(ctx, &record.codes, &record.session_key).await;
+                release_sessions(ctx, &record.codes, &record.session_key, None).await;
                 return Err(e.into());
             }
             ctx.app.metrics.lock_event(LockEvent::Created);
@@ -242,7 +242,11 @@ fn set(verdicts: &mut [Option<Outcome>], codes: &[String], code: &str, outcome: 
 /// kept in the store for the sweeper ([`crate::adapter::sweep`]), which
 /// retries it until Voucherify does: no hold outlives its lock for longer
 /// than Voucherify stays down. `false` when any was not confirmed now.
-pub(crate) async fn release_sessions(ctx: &Ctx, codes: &[String], session_key: &str) -> bool {
+///
+/// `reference` names the lock the session belongs to, if there is one: a
+/// later re-lock of it may hold the code again in the same session, and
+/// then the sweeper leaves it.
+pub(crate) async fn release_sessions(ctx: &Ctx, codes: &[String], session_key: &str, reference: Option<&str>) -> bool {
     let calls = codes.iter().map(|code| {
         ctx.app
             .voucherify
@@ -256,6 +260,7 @@ pub(crate) async fn release_sessions(ctx: &Ctx, codes: &[String], session_key: &
                 tenant: ctx.tenant.name.clone(),
                 code: code.clone(),
                 session_key: session_key.to_owned(),
+                reference: reference.map(str::to_owned),
                 until: ctx.now() + ctx.cfg.locks.max_duration.as_millis() as i64,
                 attempts: 0,
             };
@@ -336,7 +341,7 @@ async fn relock(ctx: &Ctx, reference: &str, cmd: &ValidateCmd) -> Result<Locked,
         Ok(o) => o,
         Err(f) => {
             // A round may have held codes the lock did not have.
-            release_sessions(ctx, &added_by(codes), &record.session_key).await;
+            release_sessions(ctx, &added_by(codes), &record.session_key, Some(reference)).await;
             give_back().await?;
             return Err(f);
         }
@@ -345,7 +350,7 @@ async fn relock(ctx: &Ctx, reference: &str, cmd: &ValidateCmd) -> Result<Locked,
     if cmd.validity == Validity::Atomic && locked.len() < codes.len() {
         // All or nothing: the lock keeps what it had; what this call added
         // is given back, and the answer names no reference.
-        release_sessions(ctx, &added_by(&locked), &record.session_key).await;
+        release_sessions(ctx, &added_by(&locked), &record.session_key, Some(reference)).await;
         give_back().await?;
         return Ok(Locked {
             reference: None,
@@ -360,7 +365,7 @@ async fn relock(ctx: &Ctx, reference: &str, cmd: &ValidateCmd) -> Result<Locked,
         match store.release(t, reference, ctx.now()).await? {
             ReleaseStart::Released(_) => {
                 ctx.app.metrics.lock_event(LockEvent::Released);
-                release_sessions(ctx, &record.codes, &record.session_key).await;
+                release_sessions(ctx, &record.codes, &record.session_key, Some(reference)).await;
             }
             _ => return Err(no_longer_active()),
         }
@@ -380,7 +385,7 @@ async fn relock(ctx: &Ctx, reference: &str, cmd: &ValidateCmd) -> Result<Locked,
     // given back, the next re-lock may hold the same codes in the same
     // session, and a late release would take them from it.
     let dropped: Vec<String> = record.codes.iter().filter(|c| !locked.contains(c)).cloned().collect();
-    release_sessions(ctx, &dropped, &record.session_key).await;
+    release_sessions(ctx, &dropped, &record.session_key, Some(reference)).await;
     match store.relock(t, reference, &attempt, terms).await? {
         Relock::Updated => Ok(Locked {
             reference: Some(reference.to_owned()),
@@ -398,7 +403,7 @@ async fn relock(ctx: &Ctx, reference: &str, cmd: &ValidateCmd) -> Result<Locked,
                 }
                 _ => locked.clone(),
             };
-            release_sessions(ctx, &undo, &record.session_key).await;
+            release_sessions(ctx, &undo, &record.session_key, Some(reference)).await;
             Err(no_longer_active())
         }
     }
