@@ -839,7 +839,7 @@ class ChecksCatchMistakes(unittest.TestCase):
 
     def test_unknown_metric(self):
         p = check_metric_names([("x", "rate(couponbridge_shadow_matches_total[5m])"),
-                                ("y", "couponbridge_config_reloads_total"),
+                                ("y", "couponbridge_config_reloaded_total"),
                                 ("z", "job:couponbridge_nothing:rate5m > 1")])
         self.assertEqual(len(p), 3, p)
         self.assertEqual(check_metric_names([("ok", "rate(couponbridge_locks_total[5m])")]), [])
@@ -891,7 +891,8 @@ class ChecksCatchMistakes(unittest.TestCase):
         self.assertIsNotNone(config_key_problem(["tenants", "shop", "voucherify", "apptoken"], structs, ops))
         self.assertIsNotNone(config_key_problem(["routes", "bern"], structs, ops))
         self.assertIsNotNone(config_key_problem(["server", "shutdown_delay", "x"], structs, ops))
-        self.assertIsNotNone(config_key_problem(["telemetry", "otlp_endpoint"], structs, ops))
+        self.assertIsNone(config_key_problem(["telemetry", "otlp_endpoint"], structs, ops))
+        self.assertIsNotNone(config_key_problem(["telemetry", "otlp_endpont"], structs, ops))
 
     def test_durations(self):
         self.assertEqual(duration("15s"), 15)
