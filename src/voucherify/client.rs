@@ -216,51 +216,33 @@ impl VoucherifyClient {
         ctx: CallCtx<'_>,
     ) -> Result<Answer, UpstreamError> {
         let span = tracing::info_span!("voucherify", op = op.name(), outcome = tracing::field::Empty);
-        let result = self
-            .call_in_span(up, op, method, path, body, ctx)
-            .instrument(span.clone())
-            .await;
-        span.record(
-            "outcome",
-            match &result {
-                Ok(a) => a.status.as_str().to_owned(),
-                Err(e) => e.kind_label().to_owned(),
-            },
-        );
-        result
-    }
-
-    async fn call_in_span(
-        &self,
-        up: &Upstream,
-        op: Op,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        ctx: CallCtx<'_>,
-    ) -> Result<Answer, UpstreamError> {
         let started = Instant::now();
         let deadline = started + up.timeout;
         let body = body.map(Bytes::from);
         let url = format!("{}{}", up.base, path);
-        let mut attempt = 0;
-        let result = loop {
-            attempt += 1;
-            let r = self
-                .send_once(up, op, &method, &url, body.as_ref(), deadline, ctx)
-                .await;
-            match r {
-                Err(UpstreamError {
-                    kind: ErrorKind::Connect(_),
-                    ..
-                }) if attempt == 1 => continue,
-                other => break other,
+        let result = async {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let r = self
+                    .send_once(up, op, &method, &url, body.as_ref(), deadline, ctx)
+                    .await;
+                match r {
+                    Err(UpstreamError {
+                        kind: ErrorKind::Connect(_),
+                        ..
+                    }) if attempt == 1 => continue,
+                    other => break other,
+                }
             }
-        };
+        }
+        .instrument(span.clone())
+        .await;
         let outcome = match &result {
             Ok(a) => a.status.as_str().to_owned(),
             Err(e) => e.kind_label().to_owned(),
         };
+        span.record("outcome", outcome.as_str());
         self.metrics
             .voucherify_call(op.name(), outcome, started.elapsed().as_secs_f64());
         if let Err(e) = &result {

@@ -124,58 +124,29 @@ async fn a_kill_9_of_redis_with_aof_always_loses_no_lock() {
 /// The start-up log line, from the real binary, for each mode.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_says_what_a_crash_would_lose_under_each_mode() {
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use crate::common::binary::{self, Serve, free_port};
     let plain = without_aof();
     let durable = with_aof();
     let sim = crate::sim::Sim::start().await;
     for (redis, mode, want) in [
-        (&plain, "warn", Some("lock store is not durable")),
-        (&plain, "require", Some("/readyz refuses readiness")),
-        (&durable, "require", Some("lock store durability")),
-        (&plain, "none", None),
+        (&plain, "warn", "lock store is not durable"),
+        (&plain, "require", "/readyz refuses readiness"),
+        (&durable, "require", "lock store durability"),
+        (&plain, "none", "couponbridge serving"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        let log = dir.path().join("log");
-        std::fs::write(
-            &path,
-            format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nenabled = false\n[store]\nurl = \"{}\"\ndurability = \"{mode}\"\n\
-                 [tenants.shop]\napi_key = \"k\"\nsecret_key = \"s\"\n[tenants.shop.voucherify]\nbase_url = \"{}\"\n\
-                 app_id = \"a\"\napp_token = \"t\"\n",
-                redis.url(),
-                sim.running.base_url()
-            ),
+        let listen = free_port();
+        let store = format!("url = \"{}\"\ndurability = \"{mode}\"", redis.url());
+        let serve = Serve::start(
+            &binary::config(listen, None, &store, &sim.running.base_url(), ""),
+            listen,
         )
-        .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_couponbridge"))
-            .args(["serve", "--config"])
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let text = loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let done = match want {
-                Some(w) => text.contains(w),
-                None => text.contains("couponbridge serving"),
-            };
-            if done || Instant::now() > deadline {
-                break text;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let _ = child.kill();
-        let _ = child.wait();
-        match want {
-            Some(w) => assert!(text.contains(w), "{mode}: the log says {w:?}:\n{text}"),
-            None => assert!(!text.contains("durab"), "{mode}: nothing about durability:\n{text}"),
-        }
-        if mode == "warn" || (mode == "require" && std::ptr::eq(redis, &plain)) {
-            assert!(text.contains("appendonly off"), "{mode}: names what to set:\n{text}");
+        .await;
+        let log = serve.wait_log(want).await;
+        assert!(log.contains(want), "{mode}: the log says {want:?}:\n{log}");
+        if mode == "none" {
+            assert!(!log.contains("durab"), "{mode}: nothing about durability:\n{log}");
+        } else if std::ptr::eq(redis, &plain) {
+            assert!(log.contains("appendonly off"), "{mode}: names what to set:\n{log}");
         }
     }
 }

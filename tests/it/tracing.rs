@@ -6,14 +6,13 @@
 //! Export installs a process-wide tracer, so that test drives the real
 //! binary; the propagation-only test runs in-process.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use couponbridge::net::server::{self, ServeOptions};
 use couponbridge::net::{full, read_body};
-use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN};
+use couponbridge::sim::DEFAULT_APP_TOKEN;
 use http::{Response, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
@@ -22,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::Client;
+use crate::common::binary::{self, Serve, free_port};
 use crate::common::env::{API_KEY, AUTH, Env, SECRET_KEY, StoreKind, V};
 use crate::common::upstream::Upstream;
 
@@ -116,76 +116,26 @@ async fn without_export_the_merchants_traceparent_is_sent_on() {
     assert_eq!(through["headers"]["tracestate"], "vendor=x");
 }
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_an_otlp_receiver_and_the_trace_continues_downstream() {
     let voucherify = capture(VALIDATION).await;
     let otlp = capture("").await;
     let upstream = Upstream::start().await;
-    let (listen, admin) = (free_port(), free_port());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("couponbridge.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-            [server]
-            listen = "127.0.0.1:{listen}"
-            [admin]
-            listen = "127.0.0.1:{admin}"
-            [store]
-            url = "memory://"
-            [telemetry]
-            otlp_endpoint = "{otlp}"
-            flush_every = "50ms"
-            [passthrough]
-            upstream = "{upstream}"
-            [tenants.shop]
-            api_key = "{API_KEY}"
-            secret_key = "{SECRET_KEY}"
-            [tenants.shop.voucherify]
-            base_url = "{vf}"
-            app_id = "{DEFAULT_APP_ID}"
-            app_token = "{DEFAULT_APP_TOKEN}"
-            "#,
-            otlp = otlp.url,
-            upstream = upstream.url(),
-            vf = voucherify.url,
+    let listen = free_port();
+    let text = binary::config(
+        listen,
+        None,
+        "url = \"memory://\"",
+        &voucherify.url,
+        &format!(
+            "[telemetry]\notlp_endpoint = \"{}\"\nflush_every = \"50ms\"\n[passthrough]\nupstream = \"{}\"\n",
+            otlp.url,
+            upstream.url()
         ),
-    )
-    .unwrap();
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_couponbridge"))
-            .args(["serve", "--config"])
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", listen)).await.is_err() {
-        assert!(Instant::now() < deadline, "couponbridge serve never listened");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let serve = Serve::start(&text, listen).await;
     let client = Client::new();
-    let base = format!("http://127.0.0.1:{listen}");
+    let base = serve.base.clone();
     let auth = [AUTH[0], AUTH[1], ("traceparent", TRACEPARENT)];
     let r = client
         .send(

@@ -1,6 +1,7 @@
 //! Test harness: an HTTP client over real sockets, a real `redis-server` on
 //! a free port, and the simulator in-process.
 
+pub mod binary;
 pub mod contract;
 pub mod env;
 pub mod gameball_schema;
