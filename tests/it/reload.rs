@@ -128,14 +128,17 @@ async fn sighup_adds_a_tenant_and_switches_a_route_while_a_request_is_in_flight(
         "now passed through to Gameball: {}",
         next.text()
     );
-    let other = client
-        .send(
+    // A validation as the tenant the reload adds.
+    let body = json!({"customerId": "c", "coupons": ["AMOUNT10"]});
+    let as_other = || {
+        client.send(
             "POST",
             &url,
             &[("apikey", "other-key"), ("secretkey", "other-secret")],
-            Some(&json!({"customerId": "c", "coupons": ["AMOUNT10"]})),
+            Some(&body),
         )
-        .await;
+    };
+    let other = as_other().await;
     assert_eq!(other.status, 200, "the added tenant is served: {}", other.text());
     assert!(other.json()["validCoupons"].is_array());
     let metrics = client
@@ -161,14 +164,7 @@ async fn sighup_adds_a_tenant_and_switches_a_route_while_a_request_is_in_flight(
     write(&serve.config, &broken);
     serve.hangup();
     reloads(&client, &admin_url, "error", 1).await;
-    let still = client
-        .send(
-            "POST",
-            &url,
-            &[("apikey", "other-key"), ("secretkey", "other-secret")],
-            Some(&json!({"customerId": "c", "coupons": ["AMOUNT10"]})),
-        )
-        .await;
+    let still = as_other().await;
     assert_eq!(still.status, 200, "the previous config stays: {}", still.text());
     let log = serve.log();
     for key in ["tenants.shop.routes.validate", "tenants.other.secret_key"] {
