@@ -50,6 +50,8 @@ pub fn config(listen: SocketAddr, admin: Option<SocketAddr>, sim_base: &str) -> 
         {admin}
         [store]
         url = "memory://"
+        # The demo says it keeps locks in memory; no start-up warning.
+        durability = "none"
         [tenants.demo]
         api_key = "{API_KEY}"
         secret_key = "{SECRET_KEY}"
