@@ -152,6 +152,7 @@ async fn published_lock_then_burn_and_release_match_the_schema(store: StoreKind)
         &released.json(),
     );
     let details = env.gb("GET", &format!("{V}/locks/{reference}"), None).await.json();
+    assert_matches("get", "/api/v4.0/integrations/locks/{lockReference}", &details);
     assert_eq!(details["isExpired"], true, "{details}");
     assert!(details.get("usedAt").is_none(), "absent values are left out: {details}");
     assert!(env.live_sessions().is_empty());
