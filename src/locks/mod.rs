@@ -466,7 +466,7 @@ impl Store {
         f: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
-        let r = f.instrument(tracing::info_span!("lock_store", op)).await;
+        let r = f.instrument(crate::call_span!("lock_store", op)).await;
         self.metrics.redis_call(op, started.elapsed().as_secs_f64());
         r
     }

@@ -215,7 +215,7 @@ impl VoucherifyClient {
         body: Option<Vec<u8>>,
         ctx: CallCtx<'_>,
     ) -> Result<Answer, UpstreamError> {
-        let span = tracing::info_span!("voucherify", op = op.name(), outcome = tracing::field::Empty);
+        let span = crate::call_span!("voucherify", op = op.name(), outcome = tracing::field::Empty);
         let started = Instant::now();
         let deadline = started + up.timeout;
         let body = body.map(Bytes::from);
