@@ -455,11 +455,7 @@ pub(crate) async fn expired_locks_read_as_expired_and_cannot_be_burned(store: St
     // The simulator's session expired with the same TTL: the code is free.
     let (other, _) = lock(&env, "bob", &["ONCE"]).await;
     assert!(!other.is_empty());
-    let metrics = env
-        .client
-        .send("GET", &env.admin_url("/metrics"), &[], None)
-        .await
-        .text();
+    let metrics = env.metrics().await;
     assert!(
         metrics.contains("couponbridge_locks_total{event=\"expired\"} 1"),
         "{metrics}"

@@ -220,11 +220,7 @@ async fn a_release_voucherify_missed_is_retried_until_it_is_done(store: StoreKin
         other["validCoupons"][0]["code"], "ONCE",
         "another customer can have it: {other}"
     );
-    let metrics = env
-        .client
-        .send("GET", &env.admin_url("/metrics"), &[], None)
-        .await
-        .text();
+    let metrics = env.metrics().await;
     assert!(
         metrics.contains("couponbridge_session_release_retries_total{result=\"released\"} 1"),
         "{metrics}"

@@ -160,12 +160,7 @@ fn counter(metrics: &str, series: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_upstream_calls_and_locks() {
     let env = Env::start(StoreKind::Redis).await;
-    let scrape = || async {
-        env.client
-            .send("GET", &env.admin_url("/metrics"), &[], None)
-            .await
-            .text()
-    };
+    let scrape = || env.metrics();
     let before = scrape().await;
     let series = [
         r#"couponbridge_requests_total{route="validate",status="200"}"#,

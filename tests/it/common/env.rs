@@ -214,6 +214,14 @@ impl Env {
         format!("{}{path}", self.adapter().base_url())
     }
 
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .send("GET", &self.admin_url("/metrics"), &[], None)
+            .await
+            .text()
+    }
+
     pub fn admin_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.adapter().admin_addr.expect("admin listener"))
     }
