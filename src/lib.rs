@@ -17,6 +17,7 @@ pub mod record;
 pub mod reload;
 pub mod replay;
 pub mod serve;
+pub mod shadow;
 pub mod sim;
 pub mod telemetry;
 pub mod translate;

@@ -155,13 +155,65 @@ pub fn builtin() -> Vec<RuleSpec> {
     ]
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What kind of difference a [`Mismatch`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// The expected answer has the field; the one compared lacks it.
+    Missing,
+    /// The answer compared has a field the expected one lacks. Extra fields
+    /// do not break JSON clients, so replay reports these apart and fails
+    /// on them only with `--strict`.
+    Added,
+    /// Both have the value, and they differ (or differ in kind).
+    Differs,
+}
+
+impl Change {
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Missing => "missing",
+            Change::Added => "added",
+            Change::Differs => "differs",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mismatch {
     pub path: String,
+    pub change: Change,
+    /// Null for an addition.
+    #[serde(default)]
     pub expected: Value,
+    /// Null for a missing field.
+    #[serde(default)]
     pub got: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl Mismatch {
+    pub fn differs(path: impl Into<String>, expected: Value, got: Value, note: Option<String>) -> Self {
+        Mismatch {
+            path: path.into(),
+            change: Change::Differs,
+            expected,
+            got,
+            note,
+        }
+    }
+
+    /// One line for people: `missing`, `added: V`, or
+    /// `differs: expected X, got Y`, with the note after it.
+    pub fn describe(&self) -> String {
+        let note = self.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+        match self.change {
+            Change::Missing => format!("missing (expected {}){note}", self.expected),
+            Change::Added => format!("added: {}{note}", self.got),
+            Change::Differs => format!("differs: expected {}, got {}{note}", self.expected, self.got),
+        }
+    }
 }
 
 /// The comparison state of one replay: rules and carried identifiers.
@@ -234,12 +286,7 @@ impl Comparer {
 
     fn walk(&mut self, request: &str, e: &Value, g: &Value, path: &mut Vec<Step>, out: &mut Vec<Mismatch>) {
         let mismatch = |out: &mut Vec<Mismatch>, path: &[Step], note: Option<String>| {
-            out.push(Mismatch {
-                path: render(path),
-                expected: e.clone(),
-                got: g.clone(),
-                note,
-            })
+            out.push(Mismatch::differs(render(path), e.clone(), g.clone(), note))
         };
         // Copied out: the Identifier arm updates `self.carried`.
         if let Some((how, tolerance)) = self.how(request, path).map(|r| (r.how, r.tolerance)) {
@@ -307,9 +354,10 @@ impl Comparer {
                             if !matches!(self.how(request, path).map(|r| r.how), Some(How::Ignore)) {
                                 out.push(Mismatch {
                                     path: render(path),
+                                    change: Change::Missing,
                                     expected: ev.clone(),
                                     got: Value::Null,
-                                    note: Some("missing".into()),
+                                    note: None,
                                 });
                             }
                         }
@@ -322,9 +370,10 @@ impl Comparer {
                         if !matches!(self.how(request, path).map(|r| r.how), Some(How::Ignore)) {
                             out.push(Mismatch {
                                 path: render(path),
+                                change: Change::Added,
                                 expected: Value::Null,
                                 got: gv.clone(),
-                                note: Some("unexpected".into()),
+                                note: None,
                             });
                         }
                         path.pop();

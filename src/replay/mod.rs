@@ -87,11 +87,7 @@ impl Report {
         for r in self.results.iter().filter(|r| !r.passed) {
             out.push_str(&format!("FAIL #{} {} {}\n", r.index, r.method, r.path));
             for m in &r.mismatches {
-                let note = m.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
-                out.push_str(&format!(
-                    "     {}: expected {}, got {}{note}\n",
-                    m.path, m.expected, m.got
-                ));
+                out.push_str(&format!("     {}: {}\n", m.path, m.describe()));
             }
         }
         if self.skipped > 0 {
@@ -165,12 +161,12 @@ async fn send(http: &HttpClient, base: &str, ex: &Exchange, comparer: &Comparer,
 fn compare_answer(comparer: &mut Comparer, ex: &Exchange, sent: &Sent) -> Vec<Mismatch> {
     let mut out = Vec::new();
     if sent.status != ex.answer.status {
-        out.push(Mismatch {
-            path: "status".into(),
-            expected: ex.answer.status.into(),
-            got: sent.status.into(),
-            note: None,
-        });
+        out.push(Mismatch::differs(
+            "status",
+            Value::from(ex.answer.status),
+            Value::from(sent.status),
+            None,
+        ));
     }
     let got_text = String::from_utf8_lossy(&sent.body);
     match (
@@ -179,12 +175,12 @@ fn compare_answer(comparer: &mut Comparer, ex: &Exchange, sent: &Sent) -> Vec<Mi
     ) {
         (Ok(e), Ok(g)) => out.extend(comparer.compare(&ex.label(), &e, &g)),
         _ if ex.answer.body.trim() == got_text.trim() => {}
-        _ => out.push(Mismatch {
-            path: "$".into(),
-            expected: Value::String(ex.answer.body.clone()),
-            got: Value::String(got_text.into_owned()),
-            note: Some("not JSON; compared as text".into()),
-        }),
+        _ => out.push(Mismatch::differs(
+            "$",
+            Value::String(ex.answer.body.clone()),
+            Value::String(got_text.into_owned()),
+            Some("not JSON; compared as text".into()),
+        )),
     }
     out
 }
@@ -207,12 +203,12 @@ pub async fn replay_against(
                     method: String::new(),
                     path: String::new(),
                     passed: false,
-                    mismatches: vec![Mismatch {
-                        path: "client".into(),
-                        expected: Value::Null,
-                        got: e.to_string().into(),
-                        note: None,
-                    }],
+                    mismatches: vec![Mismatch::differs(
+                        "client",
+                        Value::Null,
+                        Value::from(e.to_string()),
+                        None,
+                    )],
                 }],
                 ..Report::default()
             };
@@ -235,21 +231,16 @@ pub async fn replay_against(
         }
         let mut mismatches = match send(&http, base, ex, &comparer, auth).await {
             Ok(sent) => compare_answer(&mut comparer, ex, &sent),
-            Err(e) => vec![Mismatch {
-                path: "request".into(),
-                expected: Value::Null,
-                got: e.into(),
-                note: None,
-            }],
+            Err(e) => vec![Mismatch::differs("request", Value::Null, Value::from(e), None)],
         };
         if let Some(s) = stub {
             for call in s.unrecorded() {
-                mismatches.push(Mismatch {
-                    path: "voucherify".into(),
-                    expected: "only calls in the recording".into(),
-                    got: call.into(),
-                    note: Some("the adapter made a Voucherify call the recording does not contain".into()),
-                });
+                mismatches.push(Mismatch::differs(
+                    "voucherify",
+                    Value::from("only calls in the recording"),
+                    Value::from(call),
+                    Some("the adapter made a Voucherify call the recording does not contain".into()),
+                ));
             }
         }
         let passed = mismatches.is_empty();
