@@ -50,6 +50,12 @@ struct Outcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteResult {
+    route: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConfigHash {
     hash: String,
 }
@@ -82,6 +88,8 @@ pub struct Metrics {
     config_reloads: Family<Outcome, Counter>,
     config_info: Family<ConfigHash, Gauge>,
     release_retries: Family<Outcome, Counter>,
+    shadow_comparisons: Family<RouteResult, Counter>,
+    shadow_lag: Histogram,
 }
 
 impl Default for Metrics {
@@ -105,6 +113,10 @@ impl Metrics {
             config_reloads: Family::default(),
             config_info: Family::default(),
             release_retries: Family::default(),
+            shadow_comparisons: Family::default(),
+            // From Gameball's answer to the comparison's end: milliseconds
+            // normally, seconds when the queue backs up.
+            shadow_lag: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
         };
         m.registry.register(
             "requests",
@@ -157,6 +169,16 @@ impl Metrics {
             m.config_info.clone(),
         );
         m.registry.register(
+            "shadow_comparisons",
+            "Shadowed calls by route and result (match, mismatch, error, dropped)",
+            m.shadow_comparisons.clone(),
+        );
+        m.registry.register(
+            "shadow_lag_seconds",
+            "Time from Gameball's answer to the end of its shadow comparison",
+            m.shadow_lag.clone(),
+        );
+        m.registry.register(
             "recording_written_entries",
             "Recording entries written to disk",
             m.recording_written.clone(),
@@ -166,6 +188,16 @@ impl Metrics {
 
     pub fn release_retry(&self, result: &'static str) {
         self.release_retries.get_or_create(&Outcome { result }).inc();
+    }
+
+    pub fn shadow_compared(&self, route: &'static str, result: &'static str) {
+        self.shadow_comparisons
+            .get_or_create(&RouteResult { route, result })
+            .inc();
+    }
+
+    pub fn shadow_lag(&self, seconds: f64) {
+        self.shadow_lag.observe(seconds);
     }
 
     pub fn config_reload(&self, ok: bool) {
@@ -240,6 +272,8 @@ mod tests {
         m.lock_event(LockEvent::Created);
         m.upstream_error("timeout");
         m.recording_dropped();
+        m.shadow_compared("validate", "mismatch");
+        m.shadow_lag(0.002);
         let text = m.render();
         for needle in [
             "couponbridge_requests_total{route=\"validate\",status=\"200\"} 1",
@@ -249,6 +283,8 @@ mod tests {
             "couponbridge_locks_total{event=\"created\"} 1",
             "couponbridge_upstream_errors_total{kind=\"timeout\"} 1",
             "couponbridge_recording_dropped_entries_total 1",
+            "couponbridge_shadow_comparisons_total{route=\"validate\",result=\"mismatch\"} 1",
+            "couponbridge_shadow_lag_seconds_count 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -20,13 +20,15 @@ use crate::adapter::passthrough::Passthrough;
 use crate::adapter::{App, Generation, Tenant};
 use crate::admin::{self, AdminState};
 use crate::clock::Clock;
-use crate::config::{Config, DurabilityMode, RecordConfig};
+use crate::config::{Config, DurabilityMode, RecordConfig, Secret, ShadowConfig};
 use crate::locks::Store;
 use crate::metrics::Metrics;
 use crate::net::client::{self, ClientOptions, HttpClient};
 use crate::net::server::{self, ServeOptions};
 use crate::net::tls;
+use crate::record::redact::Redactor;
 use crate::record::{Recorder, WriterHandle};
+use crate::shadow::{Shadow, ShadowHandle};
 use crate::voucherify::client::VoucherifyClient;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("{0}")]
     Store(#[from] crate::locks::StoreError),
+    #[error("cannot start the shadow's mismatch writer: {0}")]
+    Shadow(std::io::Error),
     #[error("cannot start the recording: {0}")]
     Record(std::io::Error),
     #[error("{0}")]
@@ -118,6 +122,15 @@ impl Drop for Running {
     }
 }
 
+/// What a shadow was made from.
+#[derive(PartialEq)]
+struct ShadowKey {
+    shadow: ShadowConfig,
+    secrets: Vec<String>,
+    paths: Vec<String>,
+    hash_key: Option<Secret>,
+}
+
 /// What a reload needs to build a new [`Generation`], and the config the
 /// running instance was started with (to tell what needs a restart).
 struct Reloader {
@@ -128,6 +141,10 @@ struct Reloader {
     writers: Mutex<Vec<WriterHandle>>,
     /// The recorder in force, with what it was made from.
     recorder: Mutex<Option<(RecordConfig, Vec<String>, Recorder)>>,
+    /// Every shadow started, finished at shutdown.
+    shadows: Mutex<Vec<ShadowHandle>>,
+    /// The shadow in force, with what it was made from.
+    shadow: Mutex<Option<(ShadowKey, Shadow)>>,
     config: Mutex<Config>,
 }
 
@@ -155,7 +172,7 @@ impl Reloader {
                     let (rec, w) = Recorder::start(r, secrets.clone(), self.metrics.clone(), self.clock.clone())
                         .map_err(StartError::Record)?;
                     self.writers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
-                    *last = Some((r.clone(), secrets, rec.clone()));
+                    *last = Some((r.clone(), secrets.clone(), rec.clone()));
                     Some(rec)
                 }
             },
@@ -164,7 +181,10 @@ impl Reloader {
                 None
             }
         };
+        drop(last);
+        let shadow = self.shadow(cfg, secrets)?;
         Ok(Generation {
+            shadow,
             tenants,
             routes: cfg.routes,
             passthrough: cfg.passthrough.as_ref().map(|p| Passthrough::new(p, self.http.clone())),
@@ -174,6 +194,43 @@ impl Reloader {
             body_read_timeout: cfg.server.body_read_timeout,
             request_timeout: cfg.server.request_timeout,
         })
+    }
+
+    /// The shadow, when a route is in shadow mode: kept while `[shadow]`
+    /// and what it redacts are the same, as the recorder is.
+    fn shadow(&self, cfg: &Config, secrets: Vec<String>) -> Result<Option<Shadow>, StartError> {
+        let mut last = self.shadow.lock().unwrap_or_else(|p| p.into_inner());
+        let wanted = cfg.routes.any_shadow() || cfg.tenants.iter().any(|t| t.routes.any_shadow());
+        if !wanted {
+            *last = None;
+            return Ok(None);
+        }
+        // Redacted exactly as recordings are.
+        let (paths, hash_key) = match &cfg.record {
+            Some(r) => (r.redact_json.clone(), r.hash_key.clone()),
+            None => (crate::config::default_redact_json(), None),
+        };
+        let key = ShadowKey {
+            shadow: cfg.shadow.clone(),
+            secrets,
+            paths,
+            hash_key,
+        };
+        if let Some((same, shadow)) = &*last
+            && *same == key
+        {
+            return Ok(Some(shadow.clone()));
+        }
+        let redactor = Redactor::new(
+            &key.paths,
+            key.secrets.clone(),
+            key.hash_key.as_ref().map(|k| k.expose()),
+        );
+        let (shadow, handle) = Shadow::start(&key.shadow, redactor, self.metrics.clone(), self.clock.clone())
+            .map_err(StartError::Shadow)?;
+        self.shadows.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+        *last = Some((key, shadow.clone()));
+        Ok(Some(shadow))
     }
 
     fn apply(&self, app: &App, cfg: &Config) -> Result<Vec<&'static str>, StartError> {
@@ -288,6 +345,8 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
         clock: clock.clone(),
         writers: Mutex::new(Vec::new()),
         recorder: Mutex::new(None),
+        shadows: Mutex::new(Vec::new()),
+        shadow: Mutex::new(None),
         config: Mutex::new(cfg.clone()),
     });
     let app = Arc::new(App::new(
@@ -378,6 +437,10 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
             drop(app);
             let writers = std::mem::take(&mut *reloader.writers.lock().unwrap_or_else(|p| p.into_inner()));
             let _ = tokio::task::spawn_blocking(move || writers.into_iter().for_each(WriterHandle::finish)).await;
+            let shadows = std::mem::take(&mut *reloader.shadows.lock().unwrap_or_else(|p| p.into_inner()));
+            for s in shadows {
+                s.finish().await;
+            }
             admin_stop.cancel();
         })
     };

@@ -48,6 +48,7 @@ use crate::net::headers::{X_REQUEST_ID, text, usable_request_id};
 use crate::net::server::ConnInfo;
 use crate::net::{Body, ReadBodyError, full, read_body};
 use crate::record::{Recorder, RequestParts, ResponseParts, UpstreamTap};
+use crate::shadow::{Job, Shadow};
 use crate::telemetry::{self, TraceHeaders};
 use crate::voucherify::client::{CallCtx, Upstream, VoucherifyClient};
 use error::{Failure, Kind};
@@ -113,6 +114,8 @@ pub struct Generation {
     pub routes: Routes,
     pub passthrough: Option<Passthrough>,
     pub recorder: Option<Recorder>,
+    /// For routes in `shadow` mode.
+    pub shadow: Option<Shadow>,
     pub locks: LockConfig,
     pub max_body: usize,
     pub body_read_timeout: Duration,
@@ -194,7 +197,7 @@ impl App {
     /// secret checked in constant time. The SDK-era API proves the secret
     /// with the body's `hash` instead (checked after the parse), so there
     /// the `secretkey` header is optional, but checked when sent.
-    fn authenticate(
+    pub(crate) fn authenticate(
         &self,
         headers: &HeaderMap,
         tenant: Option<&Arc<Tenant>>,
@@ -254,18 +257,41 @@ impl App {
         let speaker = matched.as_ref().map_or(Speaker::TenantV4, |m| m.row.speaker);
         let dialect = Dialect::for_route(speaker, tenant.as_ref().map(|t| t.dialect));
 
-        let translated = matched.filter(|m| {
-            let routes = tenant.as_ref().map_or(&cfg.routes, |t| &t.routes);
-            routes.mode(m.op()) == RouteMode::Translate || cfg.passthrough.is_none()
-        });
-        let mut res = match translated {
-            Some(m) => {
+        let routes = tenant.as_ref().map_or(&cfg.routes, |t| &t.routes);
+        let mode = match &matched {
+            // Validated: a forwarding mode has an upstream.
+            Some(m) if cfg.passthrough.is_some() => routes.mode(m.op()),
+            Some(_) => RouteMode::Translate,
+            None => RouteMode::Passthrough,
+        };
+        let mut res = match (mode, matched) {
+            (RouteMode::Translate, Some(m)) => {
                 self.translated(&cfg, m, dialect, tenant.clone(), req, conn, &request_id, trace)
                     .await
             }
-            None => {
+            (mode, matched) => {
+                // Shadow: the merchant gets Gameball's answer; the shadow
+                // sees the exchange after it has streamed back.
+                let observers: Vec<_> = match (mode, matched, &cfg.shadow) {
+                    (RouteMode::Shadow, Some(m), Some(shadow)) => shadow
+                        .observer(Job {
+                            app: self.clone(),
+                            cfg: cfg.clone(),
+                            tenant: tenant.clone(),
+                            matched: m,
+                            dialect,
+                            request_id: request_id.clone(),
+                            uri: req.uri().clone(),
+                        })
+                        .into_iter()
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 let forwarded = match &cfg.passthrough {
-                    Some(p) => p.forward(cfg.recorder.as_ref(), req, conn, &request_id).await,
+                    Some(p) => {
+                        p.forward(cfg.recorder.as_ref(), observers, req, conn, &request_id)
+                            .await
+                    }
                     None => Err(Failure::client(
                         Kind::NotFound,
                         format!(
@@ -391,21 +417,7 @@ impl App {
     async fn parse_and_apply(&self, ctx: Ctx, dialect: Dialect, view: &RequestView<'_>) -> Result<Vec<u8>, Failure> {
         let tenant = ctx.tenant.clone();
         let request_timeout = ctx.cfg.request_timeout;
-        let Parsed { command, proof } = dialect.parse(
-            view,
-            &ParseCtx {
-                decimals: tenant.decimals,
-                locks: &ctx.cfg.locks,
-            },
-        )?;
-        if let Some(proof) = proof
-            && !gameball::legacy::hash_matches(&proof, tenant.secret.expose())
-        {
-            return Err(Failure::client(
-                Kind::HashInvalid,
-                "The hash is not valid for this playerUniqueId and secret key",
-            ));
-        }
+        let command = parse_command(dialect, view, &tenant, &ctx.cfg)?;
         let task = tokio::spawn(async move { ops::apply(&ctx, command).await }.in_current_span());
         let answer = match tokio::time::timeout(request_timeout, task).await {
             Ok(Ok(result)) => result?,
@@ -428,6 +440,32 @@ impl App {
             },
         )
     }
+}
+
+/// The parse phase: the dialect's typed command, with the SDK-era body's
+/// proof checked against the tenant's secret.
+pub(crate) fn parse_command(
+    dialect: Dialect,
+    view: &RequestView<'_>,
+    tenant: &Tenant,
+    cfg: &Generation,
+) -> Result<ops::Command, Failure> {
+    let Parsed { command, proof } = dialect.parse(
+        view,
+        &ParseCtx {
+            decimals: tenant.decimals,
+            locks: &cfg.locks,
+        },
+    )?;
+    if let Some(proof) = proof
+        && !gameball::legacy::hash_matches(&proof, tenant.secret.expose())
+    {
+        return Err(Failure::client(
+            Kind::HashInvalid,
+            "The hash is not valid for this playerUniqueId and secret key",
+        ));
+    }
+    Ok(command)
 }
 
 /// The URL a client asked for, for recordings.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
-use http::{HeaderValue, Request, Response, Uri, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
@@ -58,9 +58,13 @@ impl Passthrough {
             .build()
     }
 
+    /// Forwards one request. Each observer (the recording, the shadow) is
+    /// handed the whole exchange once the answer's body has streamed to
+    /// the client: nothing waits for them.
     pub async fn forward(
         &self,
         recorder: Option<&Recorder>,
+        mut observers: Vec<Observer>,
         req: Request<Incoming>,
         conn: ConnInfo,
         request_id: &str,
@@ -75,9 +79,29 @@ impl Passthrough {
                 ));
             }
         };
-        let recording = recorder.and_then(|r| r.begin());
-        let record_url = recording.as_ref().map(|_| super::full_url_parts(&parts, conn.tls));
-        let original_headers = recording.as_ref().map(|_| parts.headers.clone());
+        if let Some(rec) = recorder.and_then(|r| r.begin()) {
+            let url = super::full_url_parts(&parts, conn.tls);
+            let request_id = request_id.to_owned();
+            observers.push(Box::new(move |seen: &Seen<'_>| {
+                rec.finish(
+                    RequestParts {
+                        method: seen.method,
+                        url: &url,
+                        version: seen.version,
+                        headers: seen.request_headers,
+                        body: seen.request_body,
+                    },
+                    ResponseParts {
+                        status: seen.status,
+                        headers: seen.response_headers,
+                        body: seen.response_body,
+                    },
+                    None,
+                    &request_id,
+                )
+            }));
+        }
+        let original_headers = (!observers.is_empty()).then(|| parts.headers.clone());
 
         let original_host = parts
             .headers
@@ -99,14 +123,16 @@ impl Passthrough {
         parts.uri = uri;
         parts.version = http::Version::HTTP_11;
 
-        // Recording: the request body is copied as it streams; the exchange
-        // is written when the response body ends.
-        let shared = recording.map(|r| Arc::new(Mutex::new((Some(r), Bytes::new()))));
+        // Observed: the request body is copied as it streams; the exchange
+        // is handed over when the response body ends.
+        let shared = (!observers.is_empty()).then(|| Arc::new(Mutex::new((observers, Bytes::new(), false))));
         let body: Body = match &shared {
             Some(slot) => {
                 let slot = slot.clone();
-                Tee::new(body, RECORD_CAP, move |copy, _| {
-                    slot.lock().unwrap_or_else(|p| p.into_inner()).1 = copy;
+                Tee::new(body, RECORD_CAP, move |copy, truncated| {
+                    let mut g = slot.lock().unwrap_or_else(|p| p.into_inner());
+                    g.1 = copy;
+                    g.2 = truncated;
                 })
                 .map_err(|e| Box::new(e) as BoxError)
                 .boxed()
@@ -141,27 +167,23 @@ impl Passthrough {
                 let status = rparts.status;
                 let res_headers = rparts.headers.clone();
                 let req_headers = original_headers.unwrap_or_default();
-                let url = record_url.unwrap_or_default();
-                let request_id = request_id.to_owned();
-                Tee::new(rbody, RECORD_CAP, move |copy, _| {
-                    let (rec, req_body) = {
+                Tee::new(rbody, RECORD_CAP, move |copy, truncated| {
+                    let (observers, req_body, req_truncated) = {
                         let mut g = slot.lock().unwrap_or_else(|p| p.into_inner());
-                        (g.0.take(), std::mem::take(&mut g.1))
+                        (std::mem::take(&mut g.0), std::mem::take(&mut g.1), g.2)
                     };
-                    if let Some(rec) = rec {
-                        let req = RequestParts {
-                            method: &method,
-                            url: &url,
-                            version,
-                            headers: &req_headers,
-                            body: &req_body,
-                        };
-                        let res = ResponseParts {
-                            status,
-                            headers: &res_headers,
-                            body: &copy,
-                        };
-                        rec.finish(req, res, None, &request_id);
+                    let seen = Seen {
+                        method: &method,
+                        version,
+                        request_headers: &req_headers,
+                        request_body: &req_body,
+                        status,
+                        response_headers: &res_headers,
+                        response_body: &copy,
+                        complete: !truncated && !req_truncated,
+                    };
+                    for observe in observers {
+                        observe(&seen);
                     }
                 })
                 .map_err(|e| Box::new(e) as BoxError)
@@ -172,6 +194,22 @@ impl Passthrough {
         Ok(Response::from_parts(rparts, body))
     }
 }
+
+/// One forwarded exchange, as an observer sees it.
+pub struct Seen<'a> {
+    pub method: &'a Method,
+    pub version: http::Version,
+    /// As the client sent them.
+    pub request_headers: &'a HeaderMap,
+    pub request_body: &'a Bytes,
+    pub status: StatusCode,
+    pub response_headers: &'a HeaderMap,
+    pub response_body: &'a Bytes,
+    /// Both bodies whole: they ended, and fit under the copy limit.
+    pub complete: bool,
+}
+
+pub type Observer = Box<dyn FnOnce(&Seen<'_>) + Send + Sync>;
 
 #[cfg(test)]
 mod tests {

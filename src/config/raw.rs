@@ -122,6 +122,19 @@ pub struct RawRecord {
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
+pub struct RawShadow {
+    /// A folder for mismatch lines; without it only metrics are kept.
+    pub path: Option<PathBuf>,
+    pub sample: Option<f64>,
+    pub queue: Option<u64>,
+    /// Comparisons running at once.
+    pub concurrency: Option<u64>,
+    /// A rules file, as `replay --rules` takes.
+    pub rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
 pub struct RawVoucherify {
     pub base_url: Option<String>,
     #[serde(deserialize_with = "opt_string_like")]
@@ -171,6 +184,7 @@ pub struct RawConfig {
     pub routes: RawRoutes,
     pub upstream_tls: RawUpstreamTls,
     pub record: RawRecord,
+    pub shadow: RawShadow,
     pub telemetry: RawTelemetry,
     pub tenants: BTreeMap<String, RawTenant>,
     /// SHA-256 (12 hex digits) of the whole effective document, secrets
@@ -220,7 +234,8 @@ impl RawConfig {
     /// problems in other sections.
     fn from_value(value: &Value, errors: &mut Errors) -> RawConfig {
         if let Some(obj) = value.as_object() {
-            const KNOWN: [&str; 11] = [
+            const KNOWN: [&str; 12] = [
+                "shadow",
                 "telemetry",
                 "server",
                 "admin",
@@ -254,6 +269,7 @@ impl RawConfig {
             routes: section(value, "routes", "routes", errors),
             upstream_tls: section(value, "upstream_tls", "upstream_tls", errors),
             record: section(value, "record", "record", errors),
+            shadow: section(value, "shadow", "shadow", errors),
             telemetry: section(value, "telemetry", "telemetry", errors),
             tenants,
             fingerprint: String::new(),

@@ -1,7 +1,7 @@
 //! Route modes and dialects. `[routes]` (and `[tenants.NAME.routes]`) is one
 //! map from an operation's name (the route table's, e.g. `validate`,
-//! `burn`, `coupon_redeem`) to `translate` or `passthrough`; a new
-//! operation needs no new config code.
+//! `burn`, `coupon_redeem`) to `translate`, `passthrough` or `shadow`; a
+//! new operation needs no new config code.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +15,17 @@ use crate::adapter::routes::Operation;
 pub enum RouteMode {
     Translate,
     Passthrough,
+    /// Passed through to Gameball, whose answer the client gets; the same
+    /// call then runs through the translated flow, without side effects,
+    /// and the two answers are compared (`crate::shadow`).
+    Shadow,
+}
+
+impl RouteMode {
+    /// Whether the client's answer comes from Gameball.
+    pub fn forwards(self) -> bool {
+        matches!(self, RouteMode::Passthrough | RouteMode::Shadow)
+    }
 }
 
 /// What `[routes]` says: operation name → mode.
@@ -64,7 +75,12 @@ impl Routes {
         self
     }
 
-    pub fn any_passthrough(&self) -> bool {
-        self.0.contains(&RouteMode::Passthrough)
+    /// Whether any route needs `[passthrough] upstream`.
+    pub fn any_forwarded(&self) -> bool {
+        self.0.iter().any(|m| m.forwards())
+    }
+
+    pub fn any_shadow(&self) -> bool {
+        self.0.contains(&RouteMode::Shadow)
     }
 }

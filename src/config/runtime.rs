@@ -131,6 +131,11 @@ pub struct UpstreamTlsConfig {
     pub extra_ca: Vec<PathBuf>,
 }
 
+/// The JSON fields redacted when `[record] redact_json` does not say.
+pub fn default_redact_json() -> Vec<String> {
+    ["email", "mobile", "phone"].map(String::from).to_vec()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordConfig {
     pub path: PathBuf,
@@ -139,6 +144,31 @@ pub struct RecordConfig {
     pub queue: usize,
     pub redact_json: Vec<String>,
     pub hash_key: Option<Secret>,
+}
+
+/// `[shadow]`: used by routes in `shadow` mode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowConfig {
+    pub path: Option<PathBuf>,
+    /// The share of shadow-mode calls compared, 0 to 1.
+    pub sample: f64,
+    /// Comparisons waiting; beyond this they are dropped and counted.
+    pub queue: usize,
+    pub concurrency: usize,
+    /// The rules file's rules, read at load time.
+    pub rules: Vec<crate::replay::compare::RuleSpec>,
+}
+
+impl Default for ShadowConfig {
+    fn default() -> Self {
+        ShadowConfig {
+            path: None,
+            sample: 1.0,
+            queue: 1024,
+            concurrency: 8,
+            rules: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +197,7 @@ pub struct Config {
     pub routes: Routes,
     pub upstream_tls: UpstreamTlsConfig,
     pub record: Option<RecordConfig>,
+    pub shadow: ShadowConfig,
     pub telemetry: Option<TelemetryConfig>,
     pub tenants: Vec<TenantConfig>,
 }

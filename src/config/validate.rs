@@ -8,7 +8,7 @@ use http::Uri;
 
 use super::errors::{ConfigError, ConfigErrors, Errors};
 use super::raw::{RawConfig, RawTls};
-use super::routes::{RouteMode, Routes};
+use super::routes::Routes;
 use super::runtime::*;
 use super::secret::Secret;
 
@@ -261,10 +261,7 @@ impl RawConfig {
                     sample,
                     max_file_bytes: r.max_file_bytes.unwrap_or(64 * 1024 * 1024),
                     queue: r.queue.unwrap_or(4096) as usize,
-                    redact_json: r
-                        .redact_json
-                        .clone()
-                        .unwrap_or_else(|| vec!["email".into(), "mobile".into(), "phone".into()]),
+                    redact_json: r.redact_json.clone().unwrap_or_else(default_redact_json),
                     hash_key: r.hash_key.clone(),
                 })
             }
@@ -341,10 +338,10 @@ impl RawConfig {
             header(&mut e, "voucherify.app_token", app_token.expose());
             let timeout = e.duration(&k("voucherify.timeout"), &v.timeout, Duration::from_secs(5));
             let routes = global_routes.overlay(&t.routes, &k("routes"), &mut e);
-            if t.routes.values().any(|m| *m == RouteMode::Passthrough) && passthrough.is_none() {
+            if t.routes.values().any(|m| m.forwards()) && passthrough.is_none() {
                 e.push(
                     k("routes"),
-                    "a route is set to passthrough but [passthrough] upstream is not configured",
+                    "a route is set to passthrough or shadow but [passthrough] upstream is not configured",
                 );
             }
             tenants.push(TenantConfig {
@@ -363,12 +360,13 @@ impl RawConfig {
                 messages: t.messages.clone(),
             });
         }
-        if global_routes.any_passthrough() && passthrough.is_none() {
+        if global_routes.any_forwarded() && passthrough.is_none() {
             e.push(
                 "routes",
-                "a route is set to passthrough but [passthrough] upstream is not configured",
+                "a route is set to passthrough or shadow but [passthrough] upstream is not configured",
             );
         }
+        let shadow = self.shadow_config(&mut e);
 
         if !e.0.is_empty() {
             return Err(ConfigErrors(e.0));
@@ -385,8 +383,39 @@ impl RawConfig {
             routes: global_routes,
             upstream_tls,
             record,
+            shadow,
             telemetry,
             tenants,
         })
+    }
+}
+
+impl RawConfig {
+    fn shadow_config(&self, e: &mut Errors) -> ShadowConfig {
+        let r = &self.shadow;
+        let defaults = ShadowConfig::default();
+        let sample = r.sample.unwrap_or(defaults.sample);
+        if !(0.0..=1.0).contains(&sample) {
+            e.push("shadow.sample", "must be between 0 and 1");
+        }
+        let rules = match &r.rules {
+            None => Vec::new(),
+            Some(p) => match std::fs::read(p).map_err(|err| err.to_string()).and_then(|b| {
+                serde_json::from_slice::<crate::replay::compare::RulesFile>(&b).map_err(|err| err.to_string())
+            }) {
+                Ok(f) => f.rules,
+                Err(err) => {
+                    e.push("shadow.rules", format!("{}: {err}", p.display()));
+                    Vec::new()
+                }
+            },
+        };
+        ShadowConfig {
+            path: r.path.clone(),
+            sample,
+            queue: r.queue.map_or(defaults.queue, |q| q.max(1) as usize),
+            concurrency: r.concurrency.map_or(defaults.concurrency, |c| c.max(1) as usize),
+            rules,
+        }
     }
 }

@@ -13,11 +13,9 @@
 //! a checkout never waits for a disk.
 
 pub mod redact;
+pub mod writer;
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -78,7 +76,22 @@ impl Recorder {
         let m = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("couponbridge-recorder".into())
-            .spawn(move || write_loop(rx, dir, max, m))?;
+            .spawn(move || {
+                writer::write_lines(
+                    rx,
+                    &dir,
+                    "couponbridge",
+                    max,
+                    writer::Hooks {
+                        written: Box::new({
+                            let m = m.clone();
+                            move || m.recording_written()
+                        }),
+                        dropped: Box::new(move || m.recording_dropped()),
+                        tick: Box::new(|| None),
+                    },
+                )
+            })?;
         let recorder = Recorder {
             tx,
             sample: cfg.sample,
@@ -322,75 +335,4 @@ fn har_entry(
         "cache": {},
         "timings": {"send": 0, "wait": ms, "receive": 0},
     })
-}
-
-fn new_file(dir: &Path, writer: &str, seq: u32) -> std::io::Result<BufWriter<File>> {
-    let stamp = iso(crate::clock::Clock::System.now())
-        .replace([':', '-'], "")
-        .replace('.', "");
-    // The writer's own token: a reload's new writer never appends to the
-    // file of the one it replaces.
-    let path = dir.join(format!(
-        "couponbridge-{stamp}-{}-{writer}-{seq:04}.jsonl",
-        std::process::id()
-    ));
-    let file = OpenOptions::new().create(true).append(true).open(&path)?;
-    Ok(BufWriter::new(file))
-}
-
-fn write_loop(rx: Receiver<Vec<u8>>, dir: PathBuf, max_bytes: u64, metrics: Arc<Metrics>) {
-    let writer = ids::prefixed_hex("w", 4);
-    let mut current: Option<BufWriter<File>> = None;
-    let mut written = 0u64;
-    let mut seq = 0u32;
-    loop {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            // The end marker (entries are never empty).
-            Ok(line) if line.is_empty() => {
-                if let Some(mut f) = current.take() {
-                    let _ = f.flush();
-                }
-                return;
-            }
-            Ok(line) => {
-                if current.is_none() {
-                    match new_file(&dir, &writer, seq) {
-                        Ok(f) => {
-                            current = Some(f);
-                            written = 0;
-                            seq += 1;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, dir = %dir.display(), "cannot open a recording file");
-                            metrics.recording_dropped();
-                            continue;
-                        }
-                    }
-                }
-                let f = current.as_mut().expect("opened above");
-                if f.write_all(&line).and_then(|_| f.write_all(b"\n")).is_err() {
-                    metrics.recording_dropped();
-                    continue;
-                }
-                metrics.recording_written();
-                written += line.len() as u64 + 1;
-                if written >= max_bytes
-                    && let Some(mut f) = current.take()
-                {
-                    let _ = f.flush();
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                if let Some(f) = current.as_mut() {
-                    let _ = f.flush();
-                }
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                if let Some(mut f) = current.take() {
-                    let _ = f.flush();
-                }
-                return;
-            }
-        }
-    }
 }

@@ -112,7 +112,7 @@ pub enum How {
     Identifier,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleSpec {
     pub path: String,
     pub compare: How,
@@ -400,6 +400,39 @@ impl Comparer {
             _ => mismatch(out, path, None),
         }
     }
+}
+
+/// Compares two HTTP answers: the status, then the bodies as JSON, or as
+/// text when either is not JSON.
+pub fn compare_answers(
+    comparer: &mut Comparer,
+    request: &str,
+    (expected_status, expected_body): (u16, &[u8]),
+    (got_status, got_body): (u16, &[u8]),
+) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    if expected_status != got_status {
+        out.push(Mismatch::differs(
+            "status",
+            expected_status.into(),
+            got_status.into(),
+            None,
+        ));
+    }
+    match (
+        serde_json::from_slice::<Value>(expected_body),
+        serde_json::from_slice::<Value>(got_body),
+    ) {
+        (Ok(e), Ok(g)) => out.extend(comparer.compare(request, &e, &g)),
+        _ if expected_body.trim_ascii() == got_body.trim_ascii() => {}
+        _ => out.push(Mismatch::differs(
+            "$",
+            String::from_utf8_lossy(expected_body).into_owned().into(),
+            String::from_utf8_lossy(got_body).into_owned().into(),
+            Some("not JSON; compared as text".into()),
+        )),
+    }
+    out
 }
 
 fn same_number(a: &serde_json::Number, b: &serde_json::Number) -> bool {

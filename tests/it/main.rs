@@ -36,5 +36,6 @@ mod replay;
 mod robustness;
 mod scale;
 mod sdk;
+mod shadow;
 mod sim;
 mod tracing;

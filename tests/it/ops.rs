@@ -150,13 +150,6 @@ async fn readiness_follows_the_lock_store_and_liveness_does_not() {
     );
 }
 
-fn counter(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_upstream_calls_and_locks() {
     let env = Env::start(StoreKind::Redis).await;
@@ -184,7 +177,7 @@ async fn metrics_count_requests_upstream_calls_and_locks() {
     let after = scrape().await;
     for s in series {
         assert_eq!(
-            counter(&after, s) - counter(&before, s),
+            crate::common::metric(&after, s) - crate::common::metric(&before, s),
             1.0,
             "{s} did not move by one:\n{after}"
         );
@@ -209,7 +202,11 @@ async fn metrics_count_requests_upstream_calls_and_locks() {
     assert_eq!(failed.status, 503);
     let errors = scrape().await;
     let series = r#"couponbridge_upstream_errors_total{kind="unavailable"}"#;
-    assert_eq!(counter(&errors, series) - counter(&after, series), 1.0, "{errors}");
+    assert_eq!(
+        crate::common::metric(&errors, series) - crate::common::metric(&after, series),
+        1.0,
+        "{errors}"
+    );
 }
 
 /// A log sink the test can read back.

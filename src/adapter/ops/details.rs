@@ -25,12 +25,21 @@ pub async fn run(ctx: &Ctx, reference: &str) -> Result<LockView, Failure> {
         .get(&ctx.tenant.name, reference)
         .await?
         .ok_or_else(Failure::lock_not_found)?;
-    // A code Voucherify no longer knows (deleted since it was locked) is
-    // still listed, with empty terms.
-    let coupons = terms(ctx, &record.codes)
+    Ok(LockView {
+        coupons: coupons_of(ctx, &record.codes).await?,
+        record,
+        now: ctx.now(),
+    })
+}
+
+/// A lock's coupons as lock details lists them. A code Voucherify no
+/// longer knows (deleted since it was locked) is still listed, with empty
+/// terms.
+pub(crate) async fn coupons_of(ctx: &Ctx, codes: &[String]) -> Result<Vec<Coupon>, Failure> {
+    Ok(terms(ctx, codes)
         .await?
         .into_iter()
-        .zip(&record.codes)
+        .zip(codes)
         .map(|(t, code)| {
             t.unwrap_or_else(|| {
                 translate::coupon(
@@ -43,12 +52,7 @@ pub async fn run(ctx: &Ctx, reference: &str) -> Result<LockView, Failure> {
                 )
             })
         })
-        .collect();
-    Ok(LockView {
-        record,
-        coupons,
-        now: ctx.now(),
-    })
+        .collect())
 }
 
 /// Each coupon's definition and the rules it names, `None` for a code

@@ -71,8 +71,34 @@ pub(crate) fn in_progress(what: &str) -> Failure {
     Failure::client(Kind::InProgress, format!("{what} is being processed; retry shortly"))
 }
 
-fn already_used() -> Failure {
+pub(crate) fn already_used() -> Failure {
     Failure::client(Kind::LockEnded, "The lock reference was already used")
+}
+
+pub(crate) fn released_lock() -> Failure {
+    Failure::client(Kind::LockEnded, "The lock reference was released and cannot be used")
+}
+
+pub(crate) fn expired_lock(expires_at: Millis) -> Failure {
+    Failure::client(
+        Kind::LockEnded,
+        format!("The lock reference expired at {}", iso(expires_at)),
+    )
+}
+
+pub(crate) fn another_customers_lock() -> Failure {
+    Failure::invalid("customerId", "the lock belongs to another customer")
+}
+
+/// Voucherify refused to redeem, for `reason`.
+pub(crate) fn refused(ctx: &Ctx, reason: InvalidReason) -> Failure {
+    Failure::client(
+        Kind::CouponRefused,
+        format!(
+            "The coupons could not be burned: {}",
+            reason.message(&ctx.tenant.messages)
+        ),
+    )
 }
 
 pub(crate) fn metadata(reference: Option<&str>, transaction_id: Option<&str>) -> serde_json::Value {
@@ -139,15 +165,7 @@ pub(crate) async fn redeem(
                 // and the same request may succeed in a moment.
                 return Err(in_progress("The order").into());
             }
-            let reason = InvalidReason::from_key(key);
-            Err(Failure::client(
-                Kind::CouponRefused,
-                format!(
-                    "The coupons could not be burned: {}",
-                    reason.message(&ctx.tenant.messages)
-                ),
-            )
-            .into())
+            Err(refused(ctx, InvalidReason::from_key(key)).into())
         }
         Err(e) => Err(Failed {
             outcome_unknown: e.outcome_unknown(),
@@ -198,14 +216,8 @@ async fn use_lock(
             }
             return match record.state {
                 LockState::Used => Ok(Used::Before(Box::new(record))),
-                LockState::Released => {
-                    Err(Failure::client(Kind::LockEnded, "The lock reference was released and cannot be used").into())
-                }
-                _ => Err(Failure::client(
-                    Kind::LockEnded,
-                    format!("The lock reference expired at {}", iso(record.expires_at)),
-                )
-                .into()),
+                LockState::Released => Err(released_lock().into()),
+                _ => Err(expired_lock(record.expires_at).into()),
             };
         }
         UseStart::Started(record) => (record, false),
@@ -227,7 +239,7 @@ async fn use_lock(
     };
     if record.customer_id != customer.id {
         store.finish_use(t, reference, &attempt, ctx.now(), false).await?;
-        return Err(Failure::invalid("customerId", "the lock belongs to another customer").into());
+        return Err(another_customers_lock().into());
     }
     let mut codes = record.codes.clone();
     codes.extend(extra_codes.iter().filter(|c| !record.codes.contains(c)).cloned());

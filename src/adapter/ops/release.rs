@@ -12,7 +12,7 @@ use crate::adapter::error::{Failure, Kind, Source};
 use crate::adapter::ops::Released;
 use crate::adapter::ops::redeem::settle_unknown_burn;
 use crate::adapter::ops::validate::release_sessions;
-use crate::clock::iso;
+use crate::clock::{Millis, iso};
 use crate::ids;
 use crate::locks::{LockState, ReleaseStart};
 use crate::metrics::LockEvent;
@@ -21,6 +21,16 @@ fn being_burned() -> Failure {
     Failure::client(
         Kind::InProgress,
         "The lock reference is in use by another request (a burn, an order or a re-lock); retry shortly",
+    )
+}
+
+pub(crate) fn used_lock(used_at: Option<Millis>) -> Failure {
+    Failure::client(
+        Kind::LockEnded,
+        format!(
+            "The lock reference was used at {} and cannot be released",
+            used_at.map(iso).unwrap_or_default()
+        ),
     )
 }
 
@@ -44,15 +54,7 @@ pub async fn run(ctx: &Ctx, reference: &str) -> Result<Released, Failure> {
                 let at = record.ended_at();
                 (record, at)
             }
-            ReleaseStart::Used(record) => {
-                return Err(Failure::client(
-                    Kind::LockEnded,
-                    format!(
-                        "The lock reference was used at {} and cannot be released",
-                        record.used_at.map(iso).unwrap_or_default()
-                    ),
-                ));
-            }
+            ReleaseStart::Used(record) => return Err(used_lock(record.used_at)),
             ReleaseStart::Burning { stale: false } => return Err(being_burned()),
             ReleaseStart::Burning { stale: true } => {
                 settle_unknown_burn(ctx, reference).await?;

@@ -35,6 +35,14 @@ where
     }
 }
 
+/// One series' value in a Prometheus text exposition (0 when absent).
+pub fn metric(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
+
 pub const SIM_AUTH: [(&str, &str); 2] = [
     ("x-app-id", couponbridge::sim::DEFAULT_APP_ID),
     ("x-app-token", couponbridge::sim::DEFAULT_APP_TOKEN),
