@@ -135,18 +135,23 @@ impl ShadowResult {
 /// dropped (and counted), the last tally is written.
 pub struct ShadowHandle {
     stop: CancellationToken,
-    worker: tokio::task::JoinHandle<()>,
+    worker: std::thread::JoinHandle<()>,
     writer: Option<(SyncSender<Vec<u8>>, std::thread::JoinHandle<()>)>,
 }
 
 impl ShadowHandle {
     pub async fn finish(self) {
         self.stop.cancel();
-        let _ = self.worker.await;
-        if let Some((tx, thread)) = self.writer {
-            let _ = tx.send(Vec::new());
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+        let worker = self.worker;
+        let writer = self.writer;
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = worker.join();
+            if let Some((tx, thread)) = writer {
+                let _ = tx.send(Vec::new());
+                let _ = thread.join();
+            }
+        })
+        .await;
     }
 }
 
@@ -202,7 +207,16 @@ impl Shadow {
         };
         let (tx, rx) = mpsc::channel(cfg.queue.max(1));
         let stop = CancellationToken::new();
-        let worker = tokio::spawn(work(rx, shared.clone(), cfg.concurrency.max(1), stop.clone()));
+        // Comparisons run on a runtime of their own, on their own thread:
+        // the merchant's requests never wait behind a comparison's CPU on
+        // the serving runtime's workers (the benchmark showed they did).
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let worker = {
+            let (shared, stop, concurrency) = (shared.clone(), stop.clone(), cfg.concurrency.max(1));
+            std::thread::Builder::new()
+                .name("couponbridge-shadow-compare".into())
+                .spawn(move || runtime.block_on(work(rx, shared, concurrency, stop)))?
+        };
         Ok((
             Shadow {
                 tx,

@@ -407,3 +407,28 @@ async fn shadow_needs_a_passthrough_upstream() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_dialect_is_shadowed_faithfully_too() {
+    let dialect = "dialect = \"published\"";
+    let gameball = Env::builder(StoreKind::Memory).tenant(dialect).start().await;
+    let dir = shadow_dir("published");
+    let env = Env::builder(StoreKind::Memory)
+        .tenant(dialect)
+        .toml(&shadow_toml(&gameball.url(""), &dir, ""))
+        .start()
+        .await;
+    // Published: atomic, with full Coupon objects (definitions are read).
+    let r = env
+        .validate(json!({"customerId": "dana", "coupons": ["PERCENT20", "AMOUNT10"], "lock": true, "totalPurchaseAmount": 250}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let invalid = env
+        .validate(json!({"customerId": "dana", "coupons": ["PERCENT20", "EXPIRED"], "lock": true, "totalPurchaseAmount": 250}))
+        .await;
+    assert_eq!(invalid.status, 200, "{}", invalid.text());
+    let m = compared(&env, "validate", 2.0).await;
+    assert_eq!(metric(&m, &series("validate", "match")), 2.0, "{m}\n{:#?}", lines(&dir));
+    assert!(env.live_sessions().is_empty());
+    assert_eq!(gameball.live_sessions().len(), 2, "Gameball's lock holds both coupons");
+}
