@@ -152,7 +152,7 @@ async fn a_changed_expectation_fails_with_a_report_naming_its_path() {
     assert!(
         report
             .text()
-            .contains("$.validCoupons[0].discountAmount: expected 35, got 30")
+            .contains("$.validCoupons[0].discountAmount: differs: expected 35, got 30")
     );
 }
 

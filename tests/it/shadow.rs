@@ -109,6 +109,10 @@ async fn a_faithful_translation_matches_and_shadowing_changes_nothing_in_voucher
             .is_some(),
         "the reference is Gameball's"
     );
+    // Comparisons run concurrently: the burn's dry run needs the lock's
+    // comparison to have recorded what the lock covers (README: a burn
+    // compared before its lock's comparison ends counts as `error`).
+    compared(&env, "validate", 1.0).await;
     let burn = env
         .gb(
             "POST",
