@@ -136,14 +136,21 @@ struct Rule {
     matching: Option<String>,
 }
 
+impl RuleSpec {
+    /// A rule for every request, without a tolerance.
+    pub fn new(path: &str, compare: How) -> Self {
+        RuleSpec {
+            path: path.to_owned(),
+            compare,
+            tolerance: None,
+            matching: None,
+        }
+    }
+}
+
 /// The built-in rules for Gameball's coupon API.
 pub fn builtin() -> Vec<RuleSpec> {
-    let rule = |path: &str, compare| RuleSpec {
-        path: path.to_owned(),
-        compare,
-        tolerance: None,
-        matching: None,
-    };
+    let rule = RuleSpec::new;
     vec![
         rule("**.requestId", How::Type),
         rule("**.lockReference", How::Identifier),

@@ -50,12 +50,7 @@ const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// What shadow compares by kind on top of replay's built-in rules: each
 /// side hands out its own references.
 fn shadow_rules() -> Vec<RuleSpec> {
-    let rule = |path: &str, compare| RuleSpec {
-        path: path.to_owned(),
-        compare,
-        tolerance: None,
-        matching: None,
-    };
+    let rule = RuleSpec::new;
     vec![
         rule("**.lockReference", How::Type),
         rule("**.holdReference", How::Type),
@@ -367,12 +362,7 @@ impl Shared {
                 let mut rules = self.rules.clone();
                 if q.job.matched.op() == crate::adapter::routes::Operation::CouponCreate {
                     // Voucherify generates the code when none is given.
-                    rules.push(RuleSpec {
-                        path: "**.code".into(),
-                        compare: How::Type,
-                        tolerance: None,
-                        matching: None,
-                    });
+                    rules.push(RuleSpec::new("**.code", How::Type));
                 }
                 let mut comparer = Comparer::new(&rules);
                 let label = format!("{} {}", q.method, q.job.uri.path());
