@@ -6,6 +6,8 @@
 //! so everything it needs is inline. Every piece of text that reaches it is
 //! escaped: the bodies it shows are merchants' and Gameball's answers.
 
+pub mod shadow;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -112,7 +114,7 @@ h1{font-size:22px;margin:0 0 16px}h2{font-size:18px;margin:28px 0 8px}h3{font-si
 table{border-collapse:collapse;margin:6px 0 12px}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;font-size:13px}\
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 pre{margin:0;font-size:12px;white-space:pre-wrap;word-break:break-all;max-width:560px}\
-.bars{display:grid;grid-template-columns:max-content 1fr max-content;gap:6px 12px;align-items:center;max-width:1000px}\
+.bars{margin-bottom:12px;display:grid;grid-template-columns:max-content 1fr max-content;gap:6px 12px;align-items:center;max-width:1000px}\
 .bar{display:flex;height:18px;border:1px solid #d0d7de;background:#f6f8fa}.bar div{height:100%}\
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}\
 p.note{color:#59636e;font-size:13px}";
