@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, `simulate`, `check-config`, `replay`.
+//! The command line: `serve`, `demo`, `simulate`, `check-config`, `replay`,
+//! `shadow-report`, `routes`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,6 +86,8 @@ pub enum Command {
     },
     /// Replay recorded Gameball traffic against an adapter and compare answers.
     Replay(replay::ReplayArgs),
+    /// Summarise what shadow mode wrote: counts per route, mismatches and errors grouped.
+    ShadowReport(crate::report::shadow::ShadowReportArgs),
     /// Print the route table (method, path, operation, dialect) as Markdown.
     Routes,
 }
@@ -218,6 +221,7 @@ pub fn run(cli: Cli) -> ExitCode {
             })
         }
         Command::Replay(args) => runtime(None).block_on(replay::run(args)),
+        Command::ShadowReport(args) => crate::report::shadow::run(args),
         Command::Routes => {
             print!("{}", crate::adapter::routes::markdown_table());
             ExitCode::SUCCESS

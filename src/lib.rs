@@ -16,6 +16,7 @@ pub mod net;
 pub mod record;
 pub mod reload;
 pub mod replay;
+pub mod report;
 pub mod serve;
 pub mod shadow;
 pub mod sim;

@@ -8,13 +8,13 @@
 
 pub mod compare;
 pub mod load;
+mod render;
 pub mod stub;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use clap::ValueEnum;
 use http::{HeaderName, HeaderValue, Method, Request};
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -23,8 +23,9 @@ use serde_json::Value;
 use crate::clock::Clock;
 use crate::config::{Config, StoreConfig};
 use crate::net::client::{self, ClientOptions, HttpClient};
+use crate::report::Format;
 use crate::serve;
-use compare::{Comparer, Mismatch, RulesFile};
+use compare::{Change, Comparer, Mismatch, RulesFile};
 use load::{Exchange, Loaded};
 
 #[derive(clap::Args, Debug)]
@@ -53,14 +54,14 @@ pub struct ReplayArgs {
     /// More comparison rules (JSON: {"rules": [{"path", "compare", "tolerance", "match"}]}).
     #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// Fields the live answer has and the recording lacks fail too.
+    #[arg(long)]
+    pub strict: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
+    /// Write the report to this file instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,36 +69,61 @@ pub struct ExchangeResult {
     pub index: usize,
     pub method: String,
     pub path: String,
+    /// The operation the request routes to (`validate`, `lock_details`, ...),
+    /// or `other` for calls couponbridge passes through.
+    pub route: String,
     pub passed: bool,
-    pub mismatches: Vec<Mismatch>,
+    /// Missing fields and differing values: these always fail.
+    pub failures: Vec<Mismatch>,
+    /// Fields only the live answer has: extra fields break no JSON client,
+    /// so they fail only with `--strict`.
+    pub additions: Vec<Mismatch>,
+}
+
+impl ExchangeResult {
+    fn new(ex: &Exchange, route: &str, mismatches: Vec<Mismatch>) -> Self {
+        let (additions, failures) = mismatches.into_iter().partition(|m| m.change == Change::Added);
+        ExchangeResult {
+            index: ex.index,
+            method: ex.method.clone(),
+            path: ex.path.clone(),
+            route: route.to_owned(),
+            passed: false,
+            failures,
+            additions,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub passed: usize,
     pub failed: usize,
+    /// Added fields, over all exchanges.
+    pub additions: usize,
     /// Recording entries that are not Gameball calls couponbridge serves.
     pub skipped: usize,
+    /// Whether additions failed their exchange (`--strict`).
+    pub strict: bool,
     pub results: Vec<ExchangeResult>,
 }
 
 impl Report {
-    pub fn text(&self) -> String {
-        let mut out = String::new();
-        for r in self.results.iter().filter(|r| !r.passed) {
-            out.push_str(&format!("FAIL #{} {} {}\n", r.index, r.method, r.path));
-            for m in &r.mismatches {
-                out.push_str(&format!("     {}: {}\n", m.path, m.describe()));
+    /// Passes or fails each exchange and counts: an exchange fails on a
+    /// failure, or on an addition when `strict`.
+    pub fn judged(mut self, strict: bool) -> Report {
+        self.strict = strict;
+        (self.passed, self.failed, self.additions) = (0, 0, 0);
+        for r in &mut self.results {
+            r.passed = r.failures.is_empty() && (r.additions.is_empty() || !strict);
+            if r.passed {
+                self.passed += 1;
+            } else {
+                self.failed += 1;
             }
+            self.additions += r.additions.len();
         }
-        if self.skipped > 0 {
-            out.push_str(&format!(
-                "({} entries skipped: not Gameball coupon calls)\n",
-                self.skipped
-            ));
-        }
-        out.push_str(&format!("{} passed, {} failed\n", self.passed, self.failed));
-        out
+        self
     }
 }
 
@@ -197,21 +223,23 @@ pub async fn replay_against(
         Ok(h) => h,
         Err(e) => {
             return Report {
-                failed: 1,
                 results: vec![ExchangeResult {
                     index: 0,
                     method: String::new(),
                     path: String::new(),
+                    route: String::new(),
                     passed: false,
-                    mismatches: vec![Mismatch::differs(
+                    failures: vec![Mismatch::differs(
                         "client",
-                        Value::Null,
+                        Value::from("an HTTP client"),
                         Value::from(e.to_string()),
                         None,
                     )],
+                    additions: Vec::new(),
                 }],
                 ..Report::default()
-            };
+            }
+            .judged(false);
         }
     };
     let mut comparer = Comparer::new(&rules.rules);
@@ -221,7 +249,8 @@ pub async fn replay_against(
     };
     for ex in &loaded.exchanges {
         let method = Method::from_bytes(ex.method.as_bytes()).unwrap_or_default();
-        if stub.is_some() && crate::adapter::routes::route(&method, ex.path.split('?').next().unwrap_or("")).is_none() {
+        let routed = crate::adapter::routes::route(&method, ex.path.split('?').next().unwrap_or(""));
+        if stub.is_some() && routed.is_none() {
             // Offline there is no Gameball to pass other calls to.
             report.skipped += 1;
             continue;
@@ -231,7 +260,12 @@ pub async fn replay_against(
         }
         let mut mismatches = match send(&http, base, ex, &comparer, auth).await {
             Ok(sent) => compare_answer(&mut comparer, ex, &sent),
-            Err(e) => vec![Mismatch::differs("request", Value::Null, Value::from(e), None)],
+            Err(e) => vec![Mismatch::differs(
+                "request",
+                Value::from("an answer"),
+                Value::from(e),
+                None,
+            )],
         };
         if let Some(s) = stub {
             for call in s.unrecorded() {
@@ -243,21 +277,11 @@ pub async fn replay_against(
                 ));
             }
         }
-        let passed = mismatches.is_empty();
-        if passed {
-            report.passed += 1;
-        } else {
-            report.failed += 1;
-        }
-        report.results.push(ExchangeResult {
-            index: ex.index,
-            method: ex.method.clone(),
-            path: ex.path.clone(),
-            passed,
-            mismatches,
-        });
+        let route = routed.map_or("other", |m| m.op().name());
+        report.results.push(ExchangeResult::new(ex, route, mismatches));
     }
-    report
+    // Strictness is the caller's to apply: `run` judges again with --strict.
+    report.judged(false)
 }
 
 /// Offline: an adapter in-process (memory store, no admin, no recording)
@@ -355,9 +379,14 @@ pub async fn run(args: ReplayArgs) -> ExitCode {
         let target = args.target.clone().unwrap_or_default();
         replay_against(&loaded, &target, &auth, &rules, None).await
     };
-    match args.format {
-        Format::Text => print!("{}", report.text()),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+    let report = report.judged(args.strict);
+    let text = match args.format {
+        Format::Text => report.text(),
+        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        Format::Html => report.html(),
+    };
+    if let Err(e) = crate::report::write_output(args.output.as_deref(), &text) {
+        return fail(e);
     }
     if report.failed == 0 {
         ExitCode::SUCCESS

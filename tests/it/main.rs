@@ -33,6 +33,7 @@ mod interleave;
 mod ops;
 mod reload;
 mod replay;
+mod report;
 mod robustness;
 mod scale;
 mod sdk;

@@ -1,12 +1,14 @@
 //! Record and replay: a recording made by `serve` replays clean against a
 //! fresh adapter, a changed expectation fails with its path, a browser HAR
 //! replays with the lock reference carried forward, offline replay catches
-//! an unrecorded Voucherify call, and no secret reaches a recording.
+//! an unrecorded Voucherify call, a HAR whose answers have fewer fields than
+//! couponbridge's passes with the additions listed (and fails with
+//! `--strict`), and no secret reaches a recording.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use couponbridge::replay::compare::RulesFile;
+use couponbridge::replay::compare::{Change, RulesFile};
 use couponbridge::replay::{Auth, load, replay_against, replay_offline};
 use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN};
 use serde_json::{Value, json};
@@ -135,13 +137,11 @@ async fn a_changed_expectation_fails_with_a_report_naming_its_path() {
     assert_eq!(report.failed, 1, "{}", report.text());
     let failure = report.results.iter().find(|r| !r.passed).unwrap();
     assert_eq!(failure.index, 1);
-    assert_eq!(failure.mismatches.len(), 1);
-    assert_eq!(failure.mismatches[0].path, "$.validCoupons[0].discountAmount");
+    assert_eq!((failure.failures.len(), failure.additions.len()), (1, 0));
+    assert_eq!(failure.failures[0].path, "$.validCoupons[0].discountAmount");
+    assert_eq!(failure.failures[0].change, Change::Differs);
     assert_eq!(
-        (
-            failure.mismatches[0].expected.clone(),
-            failure.mismatches[0].got.clone()
-        ),
+        (failure.failures[0].expected.clone(), failure.failures[0].got.clone()),
         (json!(35), json!(30))
     );
     assert!(
@@ -189,7 +189,7 @@ async fn offline_replay_passes_untouched_and_fails_on_an_unrecorded_call() {
     assert!(!failure.passed);
     assert!(
         failure
-            .mismatches
+            .failures
             .iter()
             .any(|m| m.path == "voucherify" && m.got.as_str().unwrap().starts_with("POST /v1/validations")),
         "{}",
@@ -219,6 +219,141 @@ async fn offline_replay_passes_untouched_and_fails_on_an_unrecorded_call() {
     assert_eq!(bad.status.code(), Some(1));
     let json: Value = serde_json::from_slice(&bad.stdout).unwrap();
     assert_eq!((json["passed"].clone(), json["failed"].clone()), (json!(6), json!(1)));
+}
+
+/// `files` as one HAR document, as a browser exports it (with a request to
+/// another host among the API calls), each lock-details answer passed
+/// through `edit`.
+fn as_browser_har(files: &[PathBuf], path: &Path, edit: impl Fn(&mut Value)) -> PathBuf {
+    let mut entries = vec![json!({
+        "request": {"method": "GET", "url": "https://shop.example/static/checkout.js", "headers": []},
+        "response": {"status": 200, "content": {"mimeType": "application/javascript", "text": "console.log()"}}
+    })];
+    for f in files {
+        for line in std::fs::read_to_string(f).unwrap().lines() {
+            let mut entry: Value = serde_json::from_str(line).unwrap();
+            let url = entry["request"]["url"].as_str().unwrap_or_default();
+            if entry["request"]["method"] == "GET"
+                && url.contains("/integrations/locks/")
+                && entry["response"]["status"] == 200
+            {
+                let text = entry["response"]["content"]["text"].as_str().unwrap();
+                let mut answer: Value = serde_json::from_str(text).unwrap();
+                edit(&mut answer);
+                entry["response"]["content"]["text"] = answer.to_string().into();
+            }
+            entries.push(entry);
+        }
+    }
+    let har = json!({"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"}, "entries": entries}});
+    std::fs::write(path, har.to_string()).unwrap();
+    path.to_owned()
+}
+
+/// What Gameball's lock details said of each coupon in this export: its
+/// code, type and value, none of the limits couponbridge adds.
+fn only_code_type_value(answer: &mut Value) {
+    for coupon in answer["coupons"].as_array_mut().unwrap() {
+        let keep = ["code", "type", "value"];
+        coupon
+            .as_object_mut()
+            .unwrap()
+            .retain(|k, _| keep.contains(&k.as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_har_with_fewer_fields_passes_offline_with_additions_listed_and_fails_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = record(dir.path()).await;
+    let har = as_browser_har(&files, &dir.path().join("export.har"), only_code_type_value);
+    let bin = env!("CARGO_BIN_EXE_couponbridge");
+    let replay = |args: &[&str], har: &Path| {
+        let out = Command::new(bin)
+            .arg("replay")
+            .arg("--offline")
+            .args(args)
+            .arg(har)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+
+    let (code, text) = replay(&[], &har);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    let additions = text
+        .split_once("Additions (not failures; --strict fails on them):\n")
+        .expect("an additions section")
+        .1;
+    assert!(
+        additions.starts_with("  #2 GET /api/v4.0/integrations/locks/"),
+        "{text}"
+    );
+    assert!(additions.contains("     $.coupons[0].capping: added: 30"), "{text}");
+    assert!(
+        text.contains("(1 entries skipped: not Gameball coupon calls)"),
+        "{text}"
+    );
+    assert!(!text.contains("expected null"), "{text}");
+    let summary = text.lines().last().unwrap();
+    assert!(summary.starts_with("7 passed, 0 failed, "), "{summary}");
+    assert!(summary.ends_with(" additions"), "{summary}");
+
+    let (code, json) = replay(&["--format", "json"], &har);
+    assert_eq!(code, Some(0));
+    let json: Value = serde_json::from_str(&json).unwrap();
+    let lock_details = &json["results"][1];
+    assert_eq!(lock_details["route"], "lock_details");
+    assert_eq!(lock_details["passed"], true);
+    assert_eq!(lock_details["failures"], json!([]));
+    let added = lock_details["additions"].as_array().unwrap();
+    assert!(added.iter().all(|m| m["change"] == "added"), "{added:?}");
+    assert_eq!(json["additions"].as_u64().unwrap(), added.len() as u64);
+    assert_eq!((json["passed"].clone(), json["failed"].clone()), (json!(7), json!(0)));
+
+    let (code, strict) = replay(&["--strict"], &har);
+    assert_eq!(code, Some(1), "{strict}");
+    assert!(strict.contains("FAIL #2 GET /api/v4.0/integrations/locks/"), "{strict}");
+    assert!(strict.contains("     $.coupons[0].capping: added: 30"), "{strict}");
+    assert!(
+        strict.lines().last().unwrap().starts_with("6 passed, 1 failed, "),
+        "{strict}"
+    );
+
+    // A changed value is a failure, strict or not, and names its path.
+    let changed = as_browser_har(&files, &dir.path().join("changed.har"), |answer| {
+        only_code_type_value(answer);
+        answer["coupons"][0]["value"] = json!(25);
+    });
+    let (code, text) = replay(&[], &changed);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("FAIL #2 GET /api/v4.0/integrations/locks/"), "{text}");
+    assert!(
+        text.contains("     $.coupons[0].value: differs: expected 25, got 20\n"),
+        "{text}"
+    );
+
+    // The same report as one page, to a file.
+    let page = dir.path().join("replay.html");
+    let out = Command::new(bin)
+        .args(["replay", "--offline", "--format", "html", "--output"])
+        .arg(&page)
+        .arg(&changed)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "the page goes to --output, not stdout");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for text in [
+        "lock_details",
+        "$.coupons[0].value",
+        "$.coupons[0].capping",
+        "Additions (not failures",
+    ] {
+        assert!(html.contains(text), "{text} not in the page");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

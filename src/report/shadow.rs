@@ -1,0 +1,518 @@
+//! `couponbridge shadow-report FILE…`: what shadow mode found, from the
+//! JSON lines it wrote ([`crate::shadow::record`]).
+//!
+//! Lines are read one at a time and folded into counts and groups, so a
+//! large folder needs memory for the groups only. A line that does not
+//! parse (a half-written last line, a stray edit) is counted and named, not
+//! fatal: the rest of the file still says what happened.
+//!
+//! Counts per route come from each run's last tally (tallies are
+//! cumulative), summed over runs; a run that wrote no tally (it was killed
+//! before its first one) is counted from its mismatch and error lines, so
+//! its matches are unknown and count as none.
+//!
+//! `--format json` writes [`ShadowReport`]:
+//!
+//! ```json
+//! {
+//!   "files": ["shadow/a.jsonl"],
+//!   "lines": {"mismatch": 2, "error": 1, "tally": 3, "unparseable": 1},
+//!   "unparseable": [{"file": "shadow/a.jsonl", "line": 7, "error": "…"}],
+//!   "runs": [{"run": "r1", "counted_from": "tally"}],
+//!   "routes": [{"route": "validate", "match": 98, "mismatch": 2, "error": 0, "dropped": 0, "total": 100}],
+//!   "totals": {"match": 98, "mismatch": 2, "error": 1, "dropped": 0, "total": 101},
+//!   "mismatches": [{"route": "validate", "path": "$.validCoupons[0].discountAmount", "change": "differs",
+//!                   "count": 2, "first_seen": "…", "last_seen": "…",
+//!                   "example": {"at": "…", "request_id": "…",
+//!                               "request": {"method": "POST", "path": "/api/…", "body": {}},
+//!                               "gameball": {"status": 200, "body": {}},
+//!                               "couponbridge": {"status": 200, "body": {}},
+//!                               "expected": 25, "got": 20}}],
+//!   "errors": [{"route": "burn", "error": "…", "count": 1, "first_seen": "…", "last_seen": "…",
+//!               "example": {"at": "…", "request_id": "…", "request": {…}, "gameball": {…}}}]
+//! }
+//! ```
+//!
+//! `unparseable` holds the first [`UNPARSEABLE_NAMED`] such lines; groups
+//! are sorted by route, then most frequent first; `example` is the group's
+//! first seen occurrence; `note` appears in an example when the comparison
+//! gave one.
+
+mod render;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Format;
+use crate::replay::compare::{Change, Mismatch};
+use crate::shadow::record::{Answered, Compared, Counts, Failed, Line, Tally};
+
+#[derive(clap::Args, Debug)]
+pub struct ShadowReportArgs {
+    /// Shadow files (JSON lines) or folders (every *.jsonl in them, by name).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to this file instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+/// How many unparseable lines are named; the rest are only counted.
+pub const UNPARSEABLE_NAMED: usize = 10;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LineCounts {
+    pub mismatch: u64,
+    pub error: u64,
+    pub tally: u64,
+    pub unparseable: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unparseable {
+    pub file: String,
+    /// From 1.
+    pub line: usize,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountedFrom {
+    /// The run's last tally.
+    Tally,
+    /// The run wrote no tally: its mismatch and error lines.
+    Lines,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    pub run: String,
+    pub counted_from: CountedFrom,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteCounts {
+    /// Empty for the totals.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub route: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub total: u64,
+}
+
+/// The request as an example shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExampleRequest {
+    pub method: String,
+    pub path: String,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MismatchExample {
+    pub at: String,
+    pub request_id: String,
+    pub request: ExampleRequest,
+    pub gameball: Answered,
+    pub couponbridge: Answered,
+    pub expected: Value,
+    pub got: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MismatchGroup {
+    pub route: String,
+    pub path: String,
+    pub change: Change,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub example: MismatchExample,
+}
+
+impl MismatchGroup {
+    /// The example's difference, as replay words it.
+    pub fn describe(&self) -> String {
+        Mismatch {
+            path: self.path.clone(),
+            change: self.change,
+            expected: self.example.expected.clone(),
+            got: self.example.got.clone(),
+            note: self.example.note.clone(),
+        }
+        .describe()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorExample {
+    pub at: String,
+    pub request_id: String,
+    pub request: ExampleRequest,
+    pub gameball: Answered,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorGroup {
+    pub route: String,
+    pub error: String,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub example: ErrorExample,
+}
+
+/// What `shadow-report` found; `--format json` writes it as it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShadowReport {
+    pub files: Vec<String>,
+    pub lines: LineCounts,
+    pub unparseable: Vec<Unparseable>,
+    pub runs: Vec<Run>,
+    pub routes: Vec<RouteCounts>,
+    pub totals: RouteCounts,
+    pub mismatches: Vec<MismatchGroup>,
+    pub errors: Vec<ErrorGroup>,
+}
+
+/// The files named: a file as it is, a folder as its `*.jsonl` files by
+/// name. A path that cannot be read is an error.
+pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if !meta.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))? {
+            let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
+            let p = entry.path();
+            if p.extension().is_some_and(|e| e == "jsonl") && p.is_file() {
+                found.push(p);
+            }
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// When a line was written, ordered: its time, then its place in the
+/// reading (a later line wins a tie). Unreadable times sort first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Stamp {
+    millis: i64,
+    seq: u64,
+    at: String,
+}
+
+/// A group's count, first and last sighting, and its first example.
+#[derive(Debug)]
+struct Seen<E> {
+    count: u64,
+    first: Stamp,
+    last: Stamp,
+    example: E,
+}
+
+impl<E> Seen<E> {
+    fn new(stamp: Stamp, example: E) -> Self {
+        Seen {
+            count: 1,
+            first: stamp.clone(),
+            last: stamp,
+            example,
+        }
+    }
+
+    fn see(&mut self, stamp: Stamp, example: impl FnOnce() -> E) {
+        self.count += 1;
+        if stamp < self.first {
+            self.first = stamp.clone();
+            self.example = example();
+        }
+        if stamp > self.last {
+            self.last = stamp;
+        }
+    }
+}
+
+fn request_of(r: &crate::shadow::record::ShadowRequest) -> ExampleRequest {
+    ExampleRequest {
+        method: r.method.clone(),
+        path: r.path.clone(),
+        body: r.body.clone(),
+    }
+}
+
+/// Route, JSON path and change kind (by name: names order).
+type MismatchKey = (String, String, &'static str);
+
+/// Folds lines, as they are read, into a [`ShadowReport`].
+#[derive(Debug, Default)]
+pub struct Collector {
+    files: Vec<String>,
+    lines: LineCounts,
+    unparseable: Vec<Unparseable>,
+    seq: u64,
+    /// Each run's latest tally so far.
+    tallies: HashMap<String, (Stamp, Tally)>,
+    /// Each run's counts from its mismatch and error lines.
+    from_lines: BTreeMap<String, BTreeMap<String, Counts>>,
+    mismatches: BTreeMap<MismatchKey, Seen<(Change, MismatchExample)>>,
+    errors: BTreeMap<(String, String), Seen<ErrorExample>>,
+}
+
+impl Collector {
+    fn stamp(&mut self, at: &str) -> Stamp {
+        self.seq += 1;
+        Stamp {
+            millis: crate::clock::parse_iso(at).unwrap_or(i64::MIN),
+            seq: self.seq,
+            at: at.to_owned(),
+        }
+    }
+
+    /// Reads one file, line by line.
+    pub fn read_file(&mut self, path: &Path) -> Result<(), String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let name = path.display().to_string();
+        self.files.push(name.clone());
+        for (i, bytes) in std::io::BufReader::new(file).split(b'\n').enumerate() {
+            let bytes = bytes.map_err(|e| format!("{name}: {e}"))?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Line>(&bytes) {
+                Ok(line) => self.add(line),
+                Err(e) => self.add_unparseable(&name, i + 1, e.to_string()),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn add_unparseable(&mut self, file: &str, line: usize, error: String) {
+        self.lines.unparseable += 1;
+        if self.unparseable.len() < UNPARSEABLE_NAMED {
+            self.unparseable.push(Unparseable {
+                file: file.to_owned(),
+                line,
+                error,
+            });
+        }
+    }
+
+    pub fn add(&mut self, line: Line) {
+        match line {
+            Line::Mismatch(c) => self.add_mismatch(c),
+            Line::Error(f) => self.add_error(f),
+            Line::Tally(t) => {
+                self.lines.tally += 1;
+                let stamp = self.stamp(&t.at);
+                match self.tallies.get(&t.run) {
+                    Some((latest, _)) if *latest > stamp => {}
+                    _ => {
+                        self.tallies.insert(t.run.clone(), (stamp, t));
+                    }
+                }
+            }
+        }
+    }
+
+    fn add_mismatch(&mut self, c: Compared) {
+        self.lines.mismatch += 1;
+        self.counted(&c.run, &c.route).mismatch += 1;
+        let stamp = self.stamp(&c.at);
+        for d in &c.differences {
+            let example = || {
+                (
+                    d.change,
+                    MismatchExample {
+                        at: c.at.clone(),
+                        request_id: c.request_id.clone(),
+                        request: request_of(&c.request),
+                        gameball: c.gameball.clone(),
+                        couponbridge: c.couponbridge.clone(),
+                        expected: d.expected.clone(),
+                        got: d.got.clone(),
+                        note: d.note.clone(),
+                    },
+                )
+            };
+            let key = (c.route.clone(), d.path.clone(), d.change.name());
+            match self.mismatches.get_mut(&key) {
+                Some(seen) => seen.see(stamp.clone(), example),
+                None => {
+                    self.mismatches.insert(key, Seen::new(stamp.clone(), example()));
+                }
+            }
+        }
+    }
+
+    fn add_error(&mut self, f: Failed) {
+        self.lines.error += 1;
+        self.counted(&f.run, &f.route).error += 1;
+        let stamp = self.stamp(&f.at);
+        let example = || ErrorExample {
+            at: f.at.clone(),
+            request_id: f.request_id.clone(),
+            request: request_of(&f.request),
+            gameball: f.gameball.clone(),
+        };
+        let key = (f.route.clone(), f.error.clone());
+        match self.errors.get_mut(&key) {
+            Some(seen) => seen.see(stamp, example),
+            None => {
+                self.errors.insert(key, Seen::new(stamp, example()));
+            }
+        }
+    }
+
+    fn counted(&mut self, run: &str, route: &str) -> &mut Counts {
+        self.from_lines
+            .entry(run.to_owned())
+            .or_default()
+            .entry(route.to_owned())
+            .or_default()
+    }
+
+    pub fn finish(self) -> ShadowReport {
+        let mut runs: Vec<Run> = Vec::new();
+        let mut per_route: BTreeMap<String, Counts> = BTreeMap::new();
+        let mut add = |route: &str, c: &Counts| {
+            let sum = per_route.entry(route.to_owned()).or_default();
+            sum.matched += c.matched;
+            sum.mismatch += c.mismatch;
+            sum.error += c.error;
+            sum.dropped += c.dropped;
+        };
+        for (run, (_, tally)) in &self.tallies {
+            runs.push(Run {
+                run: run.clone(),
+                counted_from: CountedFrom::Tally,
+            });
+            for (route, c) in &tally.routes {
+                add(route, c);
+            }
+        }
+        for (run, routes) in self.from_lines.iter().filter(|(r, _)| !self.tallies.contains_key(*r)) {
+            runs.push(Run {
+                run: run.clone(),
+                counted_from: CountedFrom::Lines,
+            });
+            for (route, c) in routes {
+                add(route, c);
+            }
+        }
+        // Routes seen only in lines of a run whose tally came before them.
+        for (route, _, _) in self.mismatches.keys() {
+            per_route.entry(route.clone()).or_default();
+        }
+        for (route, _) in self.errors.keys() {
+            per_route.entry(route.clone()).or_default();
+        }
+        runs.sort_by(|a, b| a.run.cmp(&b.run));
+        let routes: Vec<RouteCounts> = per_route
+            .into_iter()
+            .map(|(route, counts)| RouteCounts {
+                route,
+                total: counts.total(),
+                counts,
+            })
+            .collect();
+        let mut totals = Counts::default();
+        for r in &routes {
+            totals.matched += r.counts.matched;
+            totals.mismatch += r.counts.mismatch;
+            totals.error += r.counts.error;
+            totals.dropped += r.counts.dropped;
+        }
+        let mut mismatches: Vec<MismatchGroup> = self
+            .mismatches
+            .into_iter()
+            .map(|((route, path, _), seen)| MismatchGroup {
+                route,
+                path,
+                change: seen.example.0,
+                count: seen.count,
+                first_seen: seen.first.at,
+                last_seen: seen.last.at,
+                example: seen.example.1,
+            })
+            .collect();
+        mismatches.sort_by(|a, b| (&a.route, b.count, &a.path).cmp(&(&b.route, a.count, &b.path)));
+        let mut errors: Vec<ErrorGroup> = self
+            .errors
+            .into_iter()
+            .map(|((route, error), seen)| ErrorGroup {
+                route,
+                error,
+                count: seen.count,
+                first_seen: seen.first.at,
+                last_seen: seen.last.at,
+                example: seen.example,
+            })
+            .collect();
+        errors.sort_by(|a, b| (&a.route, b.count, &a.error).cmp(&(&b.route, a.count, &b.error)));
+        ShadowReport {
+            files: self.files,
+            lines: self.lines,
+            unparseable: self.unparseable,
+            runs,
+            routes,
+            totals: RouteCounts {
+                route: String::new(),
+                total: totals.total(),
+                counts: totals,
+            },
+            mismatches,
+            errors,
+        }
+    }
+}
+
+/// Reads every file the paths name.
+pub fn read(paths: &[PathBuf]) -> Result<ShadowReport, String> {
+    let mut collector = Collector::default();
+    for file in files(paths)? {
+        collector.read_file(&file)?;
+    }
+    Ok(collector.finish())
+}
+
+pub fn run(args: ShadowReportArgs) -> ExitCode {
+    let report = match read(&args.paths) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("shadow-report: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match args.format {
+        Format::Text => render::text(&report),
+        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        Format::Html => render::html(&report),
+    };
+    match super::write_output(args.output.as_deref(), &text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shadow-report: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
