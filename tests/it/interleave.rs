@@ -220,9 +220,16 @@ async fn a_release_voucherify_missed_is_retried_until_it_is_done(store: StoreKin
         other["validCoupons"][0]["code"], "ONCE",
         "another customer can have it: {other}"
     );
-    let metrics = env.metrics().await;
-    assert!(
-        metrics.contains("couponbridge_session_release_retries_total{result=\"released\"} 1"),
-        "{metrics}"
-    );
+    // The sweeper counts the release after Voucherify confirmed it, so the
+    // count may trail the session's end by a moment: polled, not read once.
+    let released = "couponbridge_session_release_retries_total{result=\"released\"} 1";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = env.metrics().await;
+        if metrics.contains(released) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
