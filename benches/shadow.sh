@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-need nginx:nginx wrk:wrk python3:python3
+need nginx:nginx wrk:wrk redis-server:redis-server python3:python3
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 cargo build --release --bin couponbridge -q
 BIN=target/release/couponbridge
@@ -33,7 +33,9 @@ RUN=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SIM_PORT=$(port) GB_PORT=$(port) CB_PORT=$(port) ADMIN_PORT=$(port)
+SIM_PORT=$(port) GB_PORT=$(port) CB_PORT=$(port) ADMIN_PORT=$(port) REDIS_PORT=$(port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$RUN/redis.log" 2>&1 &
+PIDS+=($!)
 
 cat >"$RUN/vouchers.json" <<'JSON'
 [{"code": "SAVE10", "type": "DISCOUNT_VOUCHER",
@@ -64,29 +66,11 @@ NGINX
 "$NGINX" -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -g 'daemon off;' >"$RUN/nginx.log" 2>&1 &
 PIDS+=($!)
 
+# compare.sh's couponbridge (one worker, Redis, tenant "bench"), with
+# validate switched between passthrough and shadow.
 config() { # mode
-  cat <<TOML
-[server]
-listen = "127.0.0.1:$CB_PORT"
-worker_threads = 1
-[admin]
-listen = "127.0.0.1:$ADMIN_PORT"
-[store]
-url = "memory://"
-[log]
-level = "warn"
-[passthrough]
-upstream = "http://127.0.0.1:$GB_PORT"
-[routes]
-validate = "$1"
-[tenants.bench]
-api_key = "bench-api-key"
-secret_key = "bench-secret-key"
-[tenants.bench.voucherify]
-base_url = "http://127.0.0.1:$SIM_PORT"
-app_id = "sim-app-id"
-app_token = "sim-app-token"
-TOML
+  bench_config "$CB_PORT" "$ADMIN_PORT"
+  printf '[passthrough]\nupstream = "http://127.0.0.1:%s"\n[routes]\nvalidate = "%s"\n' "$GB_PORT" "$1"
 }
 
 cat >"$RUN/paced.lua" <<LUA
@@ -106,7 +90,7 @@ end
 LUA
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wait_port "$SIM_PORT"; wait_port "$GB_PORT"
+wait_port "$SIM_PORT"; wait_port "$GB_PORT"; wait_port "$REDIS_PORT"
 : >"$RUN/results"
 for round in $(seq 1 "$ROUNDS"); do
   for mode in passthrough shadow; do

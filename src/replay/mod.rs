@@ -185,30 +185,12 @@ async fn send(http: &HttpClient, base: &str, ex: &Exchange, comparer: &Comparer,
 }
 
 fn compare_answer(comparer: &mut Comparer, ex: &Exchange, sent: &Sent) -> Vec<Mismatch> {
-    let mut out = Vec::new();
-    if sent.status != ex.answer.status {
-        out.push(Mismatch::differs(
-            "status",
-            Value::from(ex.answer.status),
-            Value::from(sent.status),
-            None,
-        ));
-    }
-    let got_text = String::from_utf8_lossy(&sent.body);
-    match (
-        serde_json::from_str::<Value>(&ex.answer.body),
-        serde_json::from_str::<Value>(&got_text),
-    ) {
-        (Ok(e), Ok(g)) => out.extend(comparer.compare(&ex.label(), &e, &g)),
-        _ if ex.answer.body.trim() == got_text.trim() => {}
-        _ => out.push(Mismatch::differs(
-            "$",
-            Value::String(ex.answer.body.clone()),
-            Value::String(got_text.into_owned()),
-            Some("not JSON; compared as text".into()),
-        )),
-    }
-    out
+    compare::compare_answers(
+        comparer,
+        &ex.label(),
+        (ex.answer.status, &compare::body_value(ex.answer.body.as_bytes())),
+        (sent.status, &compare::body_value(&sent.body)),
+    )
 }
 
 /// Replays `exchanges` against `base`, in order.

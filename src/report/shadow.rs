@@ -331,11 +331,12 @@ impl Collector {
         }
     }
 
-    fn add_mismatch(&mut self, c: Compared) {
+    fn add_mismatch(&mut self, compared: Compared) {
+        let c = &compared.call;
         self.lines.mismatch += 1;
         self.counted(&c.run, &c.route).mismatch += 1;
         let stamp = self.stamp(&c.at);
-        for d in &c.differences {
+        for d in &compared.differences {
             let example = || {
                 (
                     d.change,
@@ -344,7 +345,7 @@ impl Collector {
                         request_id: c.request_id.clone(),
                         request: request_of(&c.request),
                         gameball: c.gameball.clone(),
-                        couponbridge: c.couponbridge.clone(),
+                        couponbridge: compared.couponbridge.clone(),
                         expected: d.expected.clone(),
                         got: d.got.clone(),
                         note: d.note.clone(),
@@ -361,7 +362,8 @@ impl Collector {
         }
     }
 
-    fn add_error(&mut self, f: Failed) {
+    fn add_error(&mut self, failed: Failed) {
+        let f = &failed.call;
         self.lines.error += 1;
         self.counted(&f.run, &f.route).error += 1;
         let stamp = self.stamp(&f.at);
@@ -371,7 +373,7 @@ impl Collector {
             request: request_of(&f.request),
             gameball: f.gameball.clone(),
         };
-        let key = (f.route.clone(), f.error.clone());
+        let key = (f.route.clone(), failed.error.clone());
         match self.errors.get_mut(&key) {
             Some(seen) => seen.see(stamp, example),
             None => {

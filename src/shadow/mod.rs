@@ -30,7 +30,7 @@ use tokio_util::task::TaskTracker;
 use crate::adapter::error::Failure;
 use crate::adapter::ops::Command;
 use crate::adapter::passthrough::{Observer, Seen};
-use crate::adapter::routes::Matched;
+use crate::adapter::routes::{Matched, Operation};
 use crate::adapter::{App, Ctx, Generation, Tenant};
 use crate::clock::{Clock, iso};
 use crate::config::ShadowConfig;
@@ -39,10 +39,10 @@ use crate::ids;
 use crate::metrics::Metrics;
 use crate::record::redact::Redactor;
 use crate::record::writer;
-use crate::replay::compare::{Comparer, How, RuleSpec, compare_answers};
+use crate::replay::compare::{Comparer, How, RuleSpec, body_value, compare_answers};
 use book::Book;
 use dry::{Dry, GameballSaid};
-use record::{Answered, Compared, Counts, Failed, Line, ShadowRequest, Tally};
+use record::{Answered, Call, Compared, Counts, Failed, Line, ShadowRequest, Tally};
 
 /// Shadow files are rotated at this size.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -91,7 +91,9 @@ pub struct Shadow {
 /// What the comparisons share.
 struct Shared {
     book: Book,
-    rules: Vec<RuleSpec>,
+    comparer: Comparer,
+    /// Coupon creation's: Voucherify generates the code when none is given.
+    create_comparer: Comparer,
     redactor: Redactor,
     metrics: Arc<Metrics>,
     clock: Clock,
@@ -168,9 +170,12 @@ impl Shadow {
         };
         let mut rules = shadow_rules();
         rules.extend(cfg.rules.iter().cloned());
+        let comparer = Comparer::new(&rules);
+        rules.push(RuleSpec::new("**.code", How::Type));
         let shared = Arc::new(Shared {
             book: Book::default(),
-            rules,
+            comparer,
+            create_comparer: Comparer::new(&rules),
             redactor,
             metrics,
             clock,
@@ -331,7 +336,7 @@ impl Shared {
     }
 
     async fn compare(&self, q: Queued) {
-        let route = q.job.matched.op().name();
+        let op = q.job.matched.op();
         let deadline = q.job.cfg.request_timeout;
         let ours = match tokio::time::timeout(deadline, self.translated(&q)).await {
             Ok(ours) => ours,
@@ -339,50 +344,32 @@ impl Shared {
         };
         // Both sides redacted before they are compared, so a difference
         // never shows a secret either.
-        let request = self.request(&q);
         let gameball = self.answered(q.gameball.0, &q.gameball.1);
-        let tenant = q.job.tenant.as_ref().map(|t| t.name.clone());
-        let at = iso(self.clock.now());
         let result = match ours {
             Ours::Unknowable(error) => {
                 self.write(&Line::Error(Failed {
-                    at,
-                    run: self.run.clone(),
-                    route: route.to_owned(),
-                    tenant,
-                    request_id: q.job.request_id.clone(),
-                    request,
-                    gameball,
+                    call: self.call(&q, gameball),
                     error,
                 }));
                 ShadowResult::Error
             }
             Ours::Answer(status, body) => {
                 let couponbridge = self.answered(status, &body);
-                let mut rules = self.rules.clone();
-                if q.job.matched.op() == crate::adapter::routes::Operation::CouponCreate {
-                    // Voucherify generates the code when none is given.
-                    rules.push(RuleSpec::new("**.code", How::Type));
-                }
-                let mut comparer = Comparer::new(&rules);
-                let label = format!("{} {}", q.method, q.job.uri.path());
+                let mut comparer = match op {
+                    Operation::CouponCreate => self.create_comparer.clone(),
+                    _ => self.comparer.clone(),
+                };
                 let differences = compare_answers(
                     &mut comparer,
-                    &label,
-                    (gameball.status, &to_bytes(&gameball.body)),
-                    (couponbridge.status, &to_bytes(&couponbridge.body)),
+                    &format!("{} {}", q.method, q.job.uri.path()),
+                    (gameball.status, &gameball.body),
+                    (couponbridge.status, &couponbridge.body),
                 );
                 if differences.is_empty() {
                     ShadowResult::Match
                 } else {
                     self.write(&Line::Mismatch(Compared {
-                        at,
-                        run: self.run.clone(),
-                        route: route.to_owned(),
-                        tenant,
-                        request_id: q.job.request_id.clone(),
-                        request,
-                        gameball,
+                        call: self.call(&q, gameball),
                         couponbridge,
                         differences,
                     }));
@@ -390,8 +377,22 @@ impl Shared {
                 }
             }
         };
-        self.count(route, result);
+        self.count(op.name(), result);
         self.metrics.shadow_lag(q.answered.elapsed().as_secs_f64());
+    }
+
+    /// What a written line says of the call (the request redacted only
+    /// here: a match writes nothing).
+    fn call(&self, q: &Queued, gameball: Answered) -> Call {
+        Call {
+            at: iso(self.clock.now()),
+            run: self.run.clone(),
+            route: q.job.matched.op().name().to_owned(),
+            tenant: q.job.tenant.as_ref().map(|t| t.name.clone()),
+            request_id: q.job.request_id.clone(),
+            request: self.request(q),
+            gameball,
+        }
     }
 
     /// The request through the translated flow's phases (authenticate,
@@ -479,16 +480,6 @@ impl Shared {
         if bytes.is_empty() {
             return Value::Null;
         }
-        let text = self.redactor.body(bytes);
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    }
-}
-
-/// A redacted body back to the bytes the comparer reads.
-fn to_bytes(v: &Value) -> Vec<u8> {
-    match v {
-        Value::Null => Vec::new(),
-        Value::String(s) => s.clone().into_bytes(),
-        other => other.to_string().into_bytes(),
+        body_value(self.redactor.body(bytes).as_bytes())
     }
 }

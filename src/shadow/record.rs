@@ -45,8 +45,9 @@ pub struct Answered {
     pub body: Value,
 }
 
+/// One shadowed call: what both kinds of line say of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Compared {
+pub struct Call {
     /// RFC 3339, when the comparison was made.
     pub at: String,
     /// The writer that wrote it (one per process start).
@@ -58,20 +59,20 @@ pub struct Compared {
     pub request_id: String,
     pub request: ShadowRequest,
     pub gameball: Answered,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compared {
+    #[serde(flatten)]
+    pub call: Call,
     pub couponbridge: Answered,
     pub differences: Vec<Mismatch>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failed {
-    pub at: String,
-    pub run: String,
-    pub route: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
-    pub request_id: String,
-    pub request: ShadowRequest,
-    pub gameball: Answered,
+    #[serde(flatten)]
+    pub call: Call,
     /// What failed, and where.
     pub error: String,
 }

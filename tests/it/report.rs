@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use couponbridge::replay::compare::{Change, Mismatch};
-use couponbridge::shadow::record::{Answered, Compared, Counts, Failed, Line, ShadowRequest, Tally};
+use couponbridge::shadow::record::{Answered, Call, Compared, Counts, Failed, Line, ShadowRequest, Tally};
 use serde_json::{Value, json};
 
 const VALIDATE: &str = "/api/v4.0/integrations/coupons/validate";
@@ -31,13 +31,15 @@ fn answered(status: u16, body: Value) -> Answered {
 
 fn mismatch(at: &str, run: &str, route: &str, path: &str, differences: Vec<Mismatch>) -> Line {
     Line::Mismatch(Compared {
-        at: at.into(),
-        run: run.into(),
-        route: route.into(),
-        tenant: Some("shop".into()),
-        request_id: format!("req-{at}"),
-        request: request(path),
-        gameball: answered(200, json!({"validCoupons": [{"discountAmount": 25}]})),
+        call: Call {
+            at: at.into(),
+            run: run.into(),
+            route: route.into(),
+            tenant: Some("shop".into()),
+            request_id: format!("req-{at}"),
+            request: request(path),
+            gameball: answered(200, json!({"validCoupons": [{"discountAmount": 25}]})),
+        },
         couponbridge: answered(200, json!({"validCoupons": [{"discountAmount": 20}]})),
         differences,
     })
@@ -45,13 +47,15 @@ fn mismatch(at: &str, run: &str, route: &str, path: &str, differences: Vec<Misma
 
 fn error(at: &str, run: &str, route: &str, path: &str, message: &str) -> Line {
     Line::Error(Failed {
-        at: at.into(),
-        run: run.into(),
-        route: route.into(),
-        tenant: None,
-        request_id: format!("req-{at}"),
-        request: request(path),
-        gameball: answered(200, json!({"success": true})),
+        call: Call {
+            at: at.into(),
+            run: run.into(),
+            route: route.into(),
+            tenant: None,
+            request_id: format!("req-{at}"),
+            request: request(path),
+            gameball: answered(200, json!({"success": true})),
+        },
         error: message.into(),
     })
 }

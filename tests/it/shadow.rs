@@ -3,25 +3,21 @@
 //! counts and writes where the two differ.
 //!
 //! "Gameball" here is either a second couponbridge, translating against its
-//! own simulator (so a faithful translation matches), or a scripted local
-//! server (for byte-for-byte answers and deliberate differences).
+//! own simulator (so a faithful translation matches), or a local server
+//! with one fixed answer (for byte-for-byte answers and deliberate
+//! differences).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use couponbridge::net::server::{self, ServeOptions};
-use couponbridge::net::{full, read_body};
 use couponbridge::shadow::record::Line;
 use couponbridge::sim::faults::Faults;
-use http::{Response, StatusCode};
-use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use serde_json::json;
 
 use crate::common::env::{API_KEY, Env, SECRET_KEY, StoreKind, V};
 use crate::common::metric;
+use crate::common::upstream::Fixed;
 
 both_stores!(
     a_faithful_translation_matches_and_shadowing_changes_nothing_in_voucherify,
@@ -220,56 +216,13 @@ async fn lock_details_and_release_of_a_shadowed_lock_are_compared(store: StoreKi
     assert!(env.live_sessions().is_empty());
 }
 
-/// A scripted Gameball: every request is answered with `answer`, and
-/// counted.
-struct Scripted {
-    url: String,
-    seen: Arc<Mutex<Vec<Value>>>,
-    stop: CancellationToken,
-}
-
-impl Drop for Scripted {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-async fn scripted(status: u16, body: &'static str) -> Scripted {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(server::serve(
-        listener,
-        ServeOptions::default(),
-        stop.clone(),
-        move |req, _| {
-            let log = log.clone();
-            async move {
-                let b = read_body(req.into_body(), 1 << 20).await.unwrap_or_default();
-                log.lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&b).unwrap_or(Value::Null));
-                let mut res = Response::new(full(Bytes::from_static(body.as_bytes())));
-                *res.status_mut() = StatusCode::from_u16(status).unwrap();
-                res.headers_mut()
-                    .insert("content-type", "application/json; charset=utf-8".parse().unwrap());
-                res.headers_mut().insert("x-gameball", "yes".parse().unwrap());
-                Ok(res)
-            }
-        },
-    ));
-    Scripted { url, seen, stop }
-}
-
 /// Gameball's seed-shaped answer to the validation below, but with a
 /// different discount than the simulator's PERCENT20 gives on 250.
 const DIFFERENT: &str = r#"{"validCoupons":[{"code":"PERCENT20","lockReference":"gb-lock-1","discountType":"percentage","discountAmount":99}],"invalidCoupons":[]}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mismatch_is_counted_and_written_with_its_path_and_no_secret() {
-    let gameball = scripted(200, DIFFERENT).await;
+    let gameball = Fixed::start(DIFFERENT).await;
     let dir = shadow_dir("mismatch");
     let mut env = Env::builder(StoreKind::Memory)
         .toml(&shadow_toml(&gameball.url, &dir, ""))
@@ -283,7 +236,7 @@ async fn a_mismatch_is_counted_and_written_with_its_path_and_no_secret() {
         Bytes::from_static(DIFFERENT.as_bytes()),
         "Gameball's answer, byte for byte"
     );
-    assert_eq!(r.header("x-gameball"), Some("yes"));
+    assert_eq!(r.header("x-stand-in"), Some("fixed"));
     let m = compared(&env, "validate", 1.0).await;
     assert_eq!(metric(&m, &series("validate", "mismatch")), 1.0, "{m}");
     env.stop_adapter().await;
@@ -296,8 +249,8 @@ async fn a_mismatch_is_counted_and_written_with_its_path_and_no_secret() {
             _ => None,
         })
         .expect("a mismatch line");
-    assert_eq!(compared.route, "validate");
-    assert_eq!(compared.request.path, format!("{V}/coupons/validate"));
+    assert_eq!(compared.call.route, "validate");
+    assert_eq!(compared.call.request.path, format!("{V}/coupons/validate"));
     let paths: Vec<&str> = compared.differences.iter().map(|d| d.path.as_str()).collect();
     // Only the discount: Gameball's reference is the shadow's too.
     assert_eq!(
@@ -316,7 +269,7 @@ async fn a_mismatch_is_counted_and_written_with_its_path_and_no_secret() {
     ] {
         assert!(!text.contains(secret), "{secret} written: {text}");
     }
-    assert_eq!(compared.request.headers["secretkey"], "<redacted>");
+    assert_eq!(compared.call.request.headers["secretkey"], "<redacted>");
     // The last tally counts it.
     let tally = written
         .iter()
@@ -331,7 +284,7 @@ async fn a_mismatch_is_counted_and_written_with_its_path_and_no_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gameballs_answer_does_not_wait_for_a_slow_voucherify() {
-    let gameball = scripted(200, DIFFERENT).await;
+    let gameball = Fixed::start(DIFFERENT).await;
     let dir = shadow_dir("slow");
     let env = Env::builder(StoreKind::Memory)
         .toml(&shadow_toml(&gameball.url, &dir, ""))
@@ -362,7 +315,7 @@ async fn gameballs_answer_does_not_wait_for_a_slow_voucherify() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_drops_and_counts() {
-    let gameball = scripted(200, DIFFERENT).await;
+    let gameball = Fixed::start(DIFFERENT).await;
     let dir = shadow_dir("full");
     let env = Env::builder(StoreKind::Memory)
         .toml(&shadow_toml(&gameball.url, &dir, "queue = 1\nconcurrency = 1"))
@@ -381,7 +334,11 @@ async fn a_full_queue_drops_and_counts() {
     let dropped = metric(&m, &series("validate", "dropped"));
     assert!(dropped >= 3.0, "{m}");
     assert_eq!(dropped + metric(&m, &series("validate", "mismatch")), 6.0, "{m}");
-    assert_eq!(gameball.seen.lock().unwrap().len(), 6, "every call reached Gameball");
+    assert_eq!(
+        gameball.received.lock().unwrap().len(),
+        6,
+        "every call reached Gameball"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

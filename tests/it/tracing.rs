@@ -6,69 +6,21 @@
 //! Export installs a process-wide tracer, so that test drives the real
 //! binary; the propagation-only test runs in-process.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use couponbridge::net::server::{self, ServeOptions};
-use couponbridge::net::{full, read_body};
 use couponbridge::sim::DEFAULT_APP_TOKEN;
-use http::{Response, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::common::Client;
 use crate::common::binary::{self, Serve, free_port};
 use crate::common::env::{API_KEY, AUTH, Env, SECRET_KEY, StoreKind, V};
-use crate::common::upstream::Upstream;
+use crate::common::upstream::{Fixed, Upstream};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-/// Each request's `traceparent` and body.
-type Seen = Arc<Mutex<Vec<(Option<String>, Bytes)>>>;
-
-/// A local server that keeps every request's body and `traceparent`, and
-/// answers `answer`.
-struct Capture {
-    url: String,
-    seen: Seen,
-    _stop: CancellationToken,
-}
-
-async fn capture(answer: &'static str) -> Capture {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let stop = CancellationToken::new();
-    let keep = seen.clone();
-    tokio::spawn(server::serve(
-        listener,
-        ServeOptions::default(),
-        stop.clone(),
-        move |req, _| {
-            let keep = keep.clone();
-            async move {
-                let tp = req
-                    .headers()
-                    .get("traceparent")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let body = read_body(req.into_body(), 16 << 20).await.unwrap_or_default();
-                keep.lock().unwrap().push((tp, body));
-                let mut res = Response::new(full(answer));
-                *res.status_mut() = StatusCode::OK;
-                res.headers_mut()
-                    .insert("content-type", "application/json".parse().unwrap());
-                Ok(res)
-            }
-        },
-    ));
-    Capture { url, seen, _stop: stop }
-}
 
 /// A Voucherify that finds AMOUNT10 applicable.
 const VALIDATION: &str = r#"{"valid":true,"redeemables":[{"status":"APPLICABLE","id":"AMOUNT10","object":"voucher",
@@ -80,7 +32,7 @@ fn trace_id_of(traceparent: &str) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_export_the_merchants_traceparent_is_sent_on() {
-    let voucherify = capture(VALIDATION).await;
+    let voucherify = Fixed::start(VALIDATION).await;
     let upstream = Upstream::start().await;
     let env = Env::builder(StoreKind::Memory)
         .voucherify_url(&voucherify.url)
@@ -102,9 +54,9 @@ async fn without_export_the_merchants_traceparent_is_sent_on() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let sent = voucherify.seen.lock().unwrap().clone();
+    let sent = voucherify.received.lock().unwrap().clone();
     assert_eq!(
-        sent[0].0.as_deref(),
+        sent[0].0.get("traceparent").and_then(|v| v.to_str().ok()),
         Some(TRACEPARENT),
         "Voucherify got the merchant's context"
     );
@@ -118,8 +70,8 @@ async fn without_export_the_merchants_traceparent_is_sent_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_an_otlp_receiver_and_the_trace_continues_downstream() {
-    let voucherify = capture(VALIDATION).await;
-    let otlp = capture("").await;
+    let voucherify = Fixed::start(VALIDATION).await;
+    let otlp = Fixed::start("").await;
     let upstream = Upstream::start().await;
     let listen = free_port();
     let text = binary::config(
@@ -151,9 +103,11 @@ async fn spans_reach_an_otlp_receiver_and_the_trace_continues_downstream() {
         .unwrap()
         .to_owned();
 
-    let to_voucherify = voucherify.seen.lock().unwrap()[0]
+    let to_voucherify = voucherify.received.lock().unwrap()[0]
         .0
-        .clone()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
         .expect("a traceparent to Voucherify");
     assert_eq!(trace_id_of(&to_voucherify), TRACE_ID, "the same trace");
     assert_ne!(to_voucherify, TRACEPARENT, "sent from couponbridge's own span");
@@ -169,7 +123,7 @@ async fn spans_reach_an_otlp_receiver_and_the_trace_continues_downstream() {
     // The spans of that trace, as the collector receives them.
     let deadline = Instant::now() + Duration::from_secs(20);
     let spans = loop {
-        let bodies: Vec<Bytes> = otlp.seen.lock().unwrap().iter().map(|(_, b)| b.clone()).collect();
+        let bodies: Vec<Bytes> = otlp.received.lock().unwrap().iter().map(|(_, b)| b.clone()).collect();
         let mut spans = Vec::new();
         for b in bodies {
             let req = ExportTraceServiceRequest::decode(b).expect("OTLP protobuf");

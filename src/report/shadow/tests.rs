@@ -1,7 +1,7 @@
 //! Grouping and counting of shadow lines, and reading files and folders.
 
 use super::*;
-use crate::shadow::record::ShadowRequest;
+use crate::shadow::record::{Call, ShadowRequest};
 use serde_json::json;
 
 fn request(path: &str) -> ShadowRequest {
@@ -15,15 +15,17 @@ fn request(path: &str) -> ShadowRequest {
 
 fn mismatch(at: &str, run: &str, route: &str, id: &str, differences: Vec<Mismatch>) -> Line {
     Line::Mismatch(Compared {
-        at: at.into(),
-        run: run.into(),
-        route: route.into(),
-        tenant: None,
-        request_id: id.into(),
-        request: request("/api/v4.0/integrations/coupons/validate"),
-        gameball: Answered {
-            status: 200,
-            body: json!({"a": 1}),
+        call: Call {
+            at: at.into(),
+            run: run.into(),
+            route: route.into(),
+            tenant: None,
+            request_id: id.into(),
+            request: request("/api/v4.0/integrations/coupons/validate"),
+            gameball: Answered {
+                status: 200,
+                body: json!({"a": 1}),
+            },
         },
         couponbridge: Answered {
             status: 200,
@@ -35,15 +37,17 @@ fn mismatch(at: &str, run: &str, route: &str, id: &str, differences: Vec<Mismatc
 
 fn error(at: &str, run: &str, route: &str, message: &str) -> Line {
     Line::Error(Failed {
-        at: at.into(),
-        run: run.into(),
-        route: route.into(),
-        tenant: None,
-        request_id: format!("req-{at}"),
-        request: request("/api/v4.0/integrations/coupons/burn"),
-        gameball: Answered {
-            status: 200,
-            body: json!({"success": true}),
+        call: Call {
+            at: at.into(),
+            run: run.into(),
+            route: route.into(),
+            tenant: None,
+            request_id: format!("req-{at}"),
+            request: request("/api/v4.0/integrations/coupons/burn"),
+            gameball: Answered {
+                status: 200,
+                body: json!({"success": true}),
+            },
         },
         error: message.into(),
     })

@@ -2,11 +2,12 @@
 //! with what it received, or with the status a path asks for.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use couponbridge::net::server::{self, ServeOptions};
 use couponbridge::net::{full, read_body};
-use http::{Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -66,5 +67,52 @@ impl Upstream {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+}
+
+/// What a [`Fixed`] stand-in received: each request's headers and body.
+pub type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// A stand-in (for Gameball, Voucherify or an OTLP receiver) that answers
+/// every request 200 with one fixed JSON body and an `x-stand-in: fixed`
+/// header, and keeps what it received.
+pub struct Fixed {
+    pub url: String,
+    pub received: Received,
+    stop: CancellationToken,
+}
+
+impl Drop for Fixed {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Fixed {
+    pub async fn start(answer: &'static str) -> Fixed {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let received: Received = Arc::new(Mutex::new(Vec::new()));
+        let keep = received.clone();
+        tokio::spawn(server::serve(
+            listener,
+            ServeOptions::default(),
+            stop.clone(),
+            move |req, _| {
+                let keep = keep.clone();
+                async move {
+                    let headers = req.headers().clone();
+                    let body = read_body(req.into_body(), 16 << 20).await.unwrap_or_default();
+                    keep.lock().unwrap().push((headers, body));
+                    let mut res = Response::new(full(Bytes::from_static(answer.as_bytes())));
+                    res.headers_mut()
+                        .insert("content-type", "application/json; charset=utf-8".parse().unwrap());
+                    res.headers_mut().insert("x-stand-in", "fixed".parse().unwrap());
+                    Ok(res)
+                }
+            },
+        ));
+        Fixed { url, received, stop }
     }
 }
