@@ -51,20 +51,27 @@ pub struct GameballSaid<'a> {
     pub body: &'a Value,
 }
 
-impl GameballSaid<'_> {
+impl<'a> GameballSaid<'a> {
+    pub fn of(status: u16, body: &'a Value) -> Self {
+        GameballSaid { status, body }
+    }
+
     /// The lock (or hold) reference Gameball handed out, wherever it is.
     pub fn reference(&self) -> Option<&str> {
-        fn find(v: &Value) -> Option<&str> {
-            match v {
-                Value::Object(m) => ["lockReference", "holdReference"]
-                    .iter()
-                    .find_map(|k| m.get(*k).and_then(Value::as_str))
-                    .or_else(|| m.values().find_map(find)),
-                Value::Array(a) => a.iter().find_map(find),
-                _ => None,
-            }
-        }
-        find(self.body)
+        find_reference(self.body)
+    }
+}
+
+/// The first lock reference in a Gameball body (request or answer), under
+/// any of the names the dialects give it.
+pub fn find_reference(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(m) => ["lockReference", "holdReference", "couponsLockReference"]
+            .iter()
+            .find_map(|k| m.get(*k).and_then(Value::as_str))
+            .or_else(|| m.values().find_map(find_reference)),
+        Value::Array(a) => a.iter().find_map(find_reference),
+        _ => None,
     }
 }
 
