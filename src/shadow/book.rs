@@ -175,7 +175,7 @@ mod tests {
         second.wait().await;
         drop(second);
         assert!(
-            b.lock().turns.get("R").is_none(),
+            !b.lock().turns.contains_key("R"),
             "the last turn's end leaves nothing behind"
         );
         drop(other);

@@ -25,7 +25,7 @@ use crate::adapter::ops::redeem::{already_used, another_customers_lock, expired_
 use crate::adapter::ops::release::used_lock;
 use crate::adapter::ops::{
     Answer, BurnCmd, BurnTarget, Burned, CodeRedeemed, CouponCreated, CouponDraft, CustomerIds, LockView, Released,
-    ValidateCmd, Validation, Validity, validate,
+    Transaction, ValidateCmd, Validation, Validity, apply, validate,
 };
 use crate::ids;
 use crate::locks::{LockRecord, LockState};
@@ -140,8 +140,10 @@ pub async fn run(ctx: &Ctx, book: &Book, command: Command, gameball: &GameballSa
             {
                 book.end(tenant, reference, Ended::Burned { at: ctx.now() });
             }
-            Dry::Ran(checked.map(|()| Answer::Ordered {
-                customer_id: cmd.customer.id,
+            let customer_id = cmd.customer.id;
+            Dry::Ran(checked.map(|()| match cmd.kind {
+                Transaction::Order => Answer::Ordered { customer_id },
+                Transaction::Payment => Answer::Paid { customer_id },
             }))
         }
         Command::RedeemCode(cmd) => {
@@ -155,6 +157,14 @@ pub async fn run(ctx: &Ctx, book: &Book, command: Command, gameball: &GameballSa
             }))
         }
         Command::CreateCoupon(draft) => Dry::Ran(create(ctx, draft).await.map(Answer::CouponCreated)),
+        // Reads only: run for real.
+        command @ (Command::CustomerCoupons { .. } | Command::Automatic(_)) => Dry::Ran(apply(ctx, command).await),
+        Command::Predefined(_) => {
+            Dry::Unknowable("a coupon from points spends points: it cannot be run without side effects".into())
+        }
+        Command::Refund(_) => {
+            Dry::Unknowable("a refund rolls back redemptions: it cannot be run without side effects".into())
+        }
     }
 }
 

@@ -460,10 +460,7 @@ impl Shared {
             let (status, _, body) = job.dialect.error(&f, &job.request_id);
             Ours::Answer(status.as_u16(), body)
         };
-        let tenant = match job
-            .app
-            .authenticate(&q.headers, job.tenant.as_ref(), job.matched.row.speaker)
-        {
+        let tenant = match job.app.authenticate(&q.headers, job.tenant.as_ref(), job.matched.row) {
             Ok(t) => t,
             Err(f) => return refused(f),
         };
