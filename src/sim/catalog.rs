@@ -15,7 +15,7 @@ use super::model::*;
 use crate::clock::{Millis, iso};
 use crate::ids;
 
-fn opt_str(body: &Value, key: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn opt_str(body: &Value, key: &str) -> Result<Option<String>, ApiError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -23,7 +23,7 @@ fn opt_str(body: &Value, key: &str) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn opt_i64(v: Option<&Value>, name: &str) -> Result<Option<i64>, ApiError> {
+pub(crate) fn opt_i64(v: Option<&Value>, name: &str) -> Result<Option<i64>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(n) => n
@@ -34,7 +34,7 @@ fn opt_i64(v: Option<&Value>, name: &str) -> Result<Option<i64>, ApiError> {
     }
 }
 
-fn parse_discount(v: Option<&Value>) -> Result<Option<Discount>, ApiError> {
+pub(crate) fn parse_discount(v: Option<&Value>) -> Result<Option<Discount>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(d) => serde_json::from_value::<Discount>(d.clone())
@@ -66,7 +66,9 @@ impl ProjectState {
         Ok(json)
     }
 
-    fn assign_rules(&mut self, v: &mut Voucher, body: &Value, now: Millis) -> Result<(), ApiError> {
+    /// The rules a body's `validation_rules` names: ids, or rule objects
+    /// (created here, a simulator extension). Every id must exist.
+    pub(crate) fn collect_rule_ids(&mut self, body: &Value, now: Millis) -> Result<Vec<String>, ApiError> {
         let mut rule_ids = Vec::new();
         if let Some(list) = body.get("validation_rules").filter(|l| !l.is_null()) {
             let list = list
@@ -87,6 +89,16 @@ impl ProjectState {
                 }
             }
         }
+        for id in &rule_ids {
+            if !self.rules.contains_key(id) {
+                return Err(ApiError::not_found("validation_rule", id));
+            }
+        }
+        Ok(rule_ids)
+    }
+
+    pub(crate) fn assign_rules(&mut self, v: &mut Voucher, body: &Value, now: Millis) -> Result<(), ApiError> {
+        let mut rule_ids = self.collect_rule_ids(body, now)?;
         if let Some(data) = body
             .pointer("/validation_rules_assignments/data")
             .and_then(Value::as_array)
@@ -205,6 +217,23 @@ impl ProjectState {
             assignments: Vec::new(),
             created_at: parse_date_field(body.get("created_at"), "created_at")?.unwrap_or(now),
             updated_at: None,
+            holder_id: opt_str(body, "holder_id")?,
+            publish_count: body.pointer("/publish/count").and_then(Value::as_i64).unwrap_or(0),
+            loyalty: match kind {
+                VoucherKind::LoyaltyCard => {
+                    let card = body.get("loyalty_card").cloned().unwrap_or(Value::Null);
+                    let points = opt_i64(card.get("points"), "loyalty_card.points")?.unwrap_or(0);
+                    Some(LoyaltyCard {
+                        points,
+                        balance: opt_i64(card.get("balance"), "loyalty_card.balance")?.unwrap_or(points),
+                        subtracted_points: 0,
+                        redeemed_points: opt_i64(redemption.get("redeemed_points"), "redemption.redeemed_points")?
+                            .unwrap_or(0),
+                    })
+                }
+                _ => None,
+            },
+            seq: 0,
             locks: BTreeMap::new(),
         };
         self.assign_rules(&mut v, body, now)?;
