@@ -1,4 +1,6 @@
-//! Vouchers and validation rules: creation, update, enable and disable.
+//! Vouchers and validation rules: creation, update, enable and disable;
+//! and the seed file (`--vouchers`), which may also declare campaigns,
+//! loyalty programs with members, rewards and publications.
 //!
 //! A voucher body may be the create request (`POST /v1/vouchers`) or the
 //! object `GET /v1/vouchers/{code}` returns, so that a seed file can be an
@@ -8,10 +10,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::engine::{ApiError, ProjectState, parse_date_field, voucher_json};
 use super::model::*;
+use super::records::CampaignKind;
 use crate::clock::{Millis, iso};
 use crate::ids;
 
@@ -310,44 +313,99 @@ impl ProjectState {
     }
 
     /// Loads a seed document: a JSON array of vouchers, or an object with
-    /// `validation_rules` (created first, ids kept) and `vouchers`.
+    /// any of these lists, loaded in this order so later ones can name
+    /// earlier ones:
+    ///
+    /// - `validation_rules`: rule objects (ids kept);
+    /// - `campaigns`, `loyalties`: `POST /v1/campaigns` / `POST /v1/loyalties`
+    ///   bodies (an `id` `camp_…`, and tier ids `promo_…`, are kept); a
+    ///   loyalty program may list `members`: `{customer, code?, points?}`;
+    /// - `vouchers`: `POST /v1/vouchers` bodies or exported vouchers;
+    /// - `rewards`: `POST /v1/rewards` bodies (an `id` `rew_…` is kept),
+    ///   each with optional `assignments`: `POST /v1/rewards/{id}/assignments`
+    ///   bodies (an `id` `rewa_…` is kept);
+    /// - `publications`: `POST /v1/publications` bodies.
     pub fn seed(&mut self, doc: &Value, now: Millis) -> Result<usize, ApiError> {
-        let vouchers = match doc {
-            Value::Array(list) => list.as_slice(),
-            Value::Object(o) => {
-                for rule in o
-                    .get("validation_rules")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let created = self.create_rule(rule, now)?;
-                    // Keep the id the file gave, so vouchers can refer to it.
-                    if let Some(given) = rule.get("id").and_then(Value::as_str) {
-                        let new_id = created["id"].as_str().unwrap_or_default().to_owned();
-                        if let Some(mut r) = self.rules.remove(&new_id) {
-                            r.id = given.to_owned();
-                            self.rules.insert(given.to_owned(), r);
-                        }
-                    }
-                }
-                o.get("vouchers")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[])
+        let in_seed = |what: &str, i: usize| {
+            let what = what.to_owned();
+            move |mut e: ApiError| {
+                e.details = Some(format!("{what} #{i}: {}", e.details.unwrap_or_default()));
+                e
             }
+        };
+        let list = |o: &Map<String, Value>, key: &str| -> Vec<Value> {
+            o.get(key).and_then(Value::as_array).cloned().unwrap_or_default()
+        };
+        let o = match doc {
+            Value::Array(vouchers) => {
+                for (i, v) in vouchers.iter().enumerate() {
+                    self.create_voucher(v, now).map_err(in_seed("voucher", i))?;
+                }
+                return Ok(vouchers.len());
+            }
+            Value::Object(o) => o,
             _ => {
                 return Err(ApiError::invalid_payload(
-                    "a seed file is a JSON array of vouchers or {\"validation_rules\": [...], \"vouchers\": [...]}",
+                    "a seed file is a JSON array of vouchers or an object with validation_rules, campaigns, loyalties, vouchers, rewards and publications",
                 ));
             }
         };
+        for rule in list(o, "validation_rules") {
+            let created = self.create_rule(&rule, now)?;
+            // Keep the id the file gave, so vouchers can refer to it.
+            if let Some(given) = rule.get("id").and_then(Value::as_str) {
+                let new_id = created["id"].as_str().unwrap_or_default().to_owned();
+                if let Some(mut r) = self.rules.remove(&new_id) {
+                    r.id = given.to_owned();
+                    self.rules.insert(given.to_owned(), r);
+                }
+            }
+        }
+        for (key, forced) in [("campaigns", None), ("loyalties", Some(CampaignKind::LoyaltyProgram))] {
+            for (i, c) in list(o, key).iter().enumerate() {
+                let created = self.create_campaign(c, forced, now).map_err(in_seed(key, i))?;
+                let id = created["id"].as_str().unwrap_or_default().to_owned();
+                for (j, m) in c.get("members").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                    self.seed_member(&id, m, now).map_err(in_seed(&format!("{key} #{i} member"), j))?;
+                }
+            }
+        }
+        let vouchers = list(o, "vouchers");
         for (i, v) in vouchers.iter().enumerate() {
-            self.create_voucher(v, now).map_err(|mut e| {
-                e.details = Some(format!("voucher #{i}: {}", e.details.unwrap_or_default()));
-                e
-            })?;
+            self.create_voucher(v, now).map_err(in_seed("voucher", i))?;
+        }
+        for (i, r) in list(o, "rewards").iter().enumerate() {
+            let created = self.create_reward(r, now).map_err(in_seed("reward", i))?;
+            let id = created["id"].as_str().unwrap_or_default().to_owned();
+            for (j, a) in r.get("assignments").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                self.assign_reward(&id, a, now)
+                    .map_err(in_seed(&format!("reward #{i} assignment"), j))?;
+            }
+        }
+        for (i, p) in list(o, "publications").iter().enumerate() {
+            self.publish(p, false, now).map_err(in_seed("publication", i))?;
         }
         Ok(vouchers.len())
+    }
+
+    /// One seeded loyalty member: a card (with the given `code`, or a
+    /// generated one) published to `customer`, holding `points`.
+    fn seed_member(&mut self, campaign_id: &str, m: &Value, now: Millis) -> Result<(), ApiError> {
+        let mut body = json!({"customer": m.get("customer").cloned().unwrap_or(Value::Null)});
+        if let Some(code) = opt_str(m, "code")? {
+            let name = self.campaigns.get(campaign_id).map(|c| c.name.clone());
+            self.create_voucher(
+                &json!({"code": code, "type": "LOYALTY_CARD", "campaign": name, "campaign_id": campaign_id,
+                        "loyalty_card": {"points": 0}}),
+                now,
+            )?;
+            body["voucher"] = code.into();
+        }
+        let card = self.add_member(campaign_id, &body, now)?;
+        if let Some(points) = opt_i64(m.get("points"), "points")?.filter(|p| *p > 0) {
+            let code = card["code"].as_str().unwrap_or_default().to_owned();
+            self.add_points(Some(campaign_id), &code, &json!({"points": points}), now)?;
+        }
+        Ok(())
     }
 }

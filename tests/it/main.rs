@@ -39,4 +39,5 @@ mod scale;
 mod sdk;
 mod shadow;
 mod sim;
+mod sim_lifecycle;
 mod tracing;

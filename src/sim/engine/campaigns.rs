@@ -57,7 +57,9 @@ fn code_config_json(c: &CodeConfig) -> Value {
         "charset": c.charset,
         "prefix": c.prefix,
         "postfix": c.postfix,
-        "pattern": c.pattern,
+        // The spec requires a pattern; one is derived from the length, as
+        // Voucherify shows it (`#` for each random character).
+        "pattern": c.pattern.clone().unwrap_or_else(|| "#".repeat(c.length)),
     })
 }
 
