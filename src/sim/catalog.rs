@@ -1,4 +1,6 @@
-//! Vouchers and validation rules: creation, update, enable and disable.
+//! Vouchers and validation rules: creation, update, enable and disable;
+//! and the seed file (`--vouchers`), which may also declare campaigns,
+//! loyalty programs with members, rewards and publications.
 //!
 //! A voucher body may be the create request (`POST /v1/vouchers`) or the
 //! object `GET /v1/vouchers/{code}` returns, so that a seed file can be an
@@ -8,14 +10,15 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::engine::{ApiError, ProjectState, parse_date_field, voucher_json};
 use super::model::*;
+use super::records::CampaignKind;
 use crate::clock::{Millis, iso};
 use crate::ids;
 
-fn opt_str(body: &Value, key: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn opt_str(body: &Value, key: &str) -> Result<Option<String>, ApiError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -23,7 +26,7 @@ fn opt_str(body: &Value, key: &str) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn opt_i64(v: Option<&Value>, name: &str) -> Result<Option<i64>, ApiError> {
+pub(crate) fn opt_i64(v: Option<&Value>, name: &str) -> Result<Option<i64>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(n) => n
@@ -34,7 +37,7 @@ fn opt_i64(v: Option<&Value>, name: &str) -> Result<Option<i64>, ApiError> {
     }
 }
 
-fn parse_discount(v: Option<&Value>) -> Result<Option<Discount>, ApiError> {
+pub(crate) fn parse_discount(v: Option<&Value>) -> Result<Option<Discount>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(d) => serde_json::from_value::<Discount>(d.clone())
@@ -66,7 +69,9 @@ impl ProjectState {
         Ok(json)
     }
 
-    fn assign_rules(&mut self, v: &mut Voucher, body: &Value, now: Millis) -> Result<(), ApiError> {
+    /// The rules a body's `validation_rules` names: ids, or rule objects
+    /// (created here, a simulator extension). Every id must exist.
+    pub(crate) fn collect_rule_ids(&mut self, body: &Value, now: Millis) -> Result<Vec<String>, ApiError> {
         let mut rule_ids = Vec::new();
         if let Some(list) = body.get("validation_rules").filter(|l| !l.is_null()) {
             let list = list
@@ -87,6 +92,16 @@ impl ProjectState {
                 }
             }
         }
+        for id in &rule_ids {
+            if !self.rules.contains_key(id) {
+                return Err(ApiError::not_found("validation_rule", id));
+            }
+        }
+        Ok(rule_ids)
+    }
+
+    pub(crate) fn assign_rules(&mut self, v: &mut Voucher, body: &Value, now: Millis) -> Result<(), ApiError> {
+        let mut rule_ids = self.collect_rule_ids(body, now)?;
         if let Some(data) = body
             .pointer("/validation_rules_assignments/data")
             .and_then(Value::as_array)
@@ -205,6 +220,23 @@ impl ProjectState {
             assignments: Vec::new(),
             created_at: parse_date_field(body.get("created_at"), "created_at")?.unwrap_or(now),
             updated_at: None,
+            holder_id: opt_str(body, "holder_id")?,
+            publish_count: body.pointer("/publish/count").and_then(Value::as_i64).unwrap_or(0),
+            loyalty: match kind {
+                VoucherKind::LoyaltyCard => {
+                    let card = body.get("loyalty_card").cloned().unwrap_or(Value::Null);
+                    let points = opt_i64(card.get("points"), "loyalty_card.points")?.unwrap_or(0);
+                    Some(LoyaltyCard {
+                        points,
+                        balance: opt_i64(card.get("balance"), "loyalty_card.balance")?.unwrap_or(points),
+                        subtracted_points: 0,
+                        redeemed_points: opt_i64(redemption.get("redeemed_points"), "redemption.redeemed_points")?
+                            .unwrap_or(0),
+                    })
+                }
+                _ => None,
+            },
+            seq: 0,
             locks: BTreeMap::new(),
         };
         self.assign_rules(&mut v, body, now)?;
@@ -281,44 +313,99 @@ impl ProjectState {
     }
 
     /// Loads a seed document: a JSON array of vouchers, or an object with
-    /// `validation_rules` (created first, ids kept) and `vouchers`.
+    /// any of these lists, loaded in this order so later ones can name
+    /// earlier ones:
+    ///
+    /// - `validation_rules`: rule objects (ids kept);
+    /// - `campaigns`, `loyalties`: `POST /v1/campaigns` / `POST /v1/loyalties`
+    ///   bodies (an `id` `camp_…`, and tier ids `promo_…`, are kept); a
+    ///   loyalty program may list `members`: `{customer, code?, points?}`;
+    /// - `vouchers`: `POST /v1/vouchers` bodies or exported vouchers;
+    /// - `rewards`: `POST /v1/rewards` bodies (an `id` `rew_…` is kept),
+    ///   each with optional `assignments`: `POST /v1/rewards/{id}/assignments`
+    ///   bodies (an `id` `rewa_…` is kept);
+    /// - `publications`: `POST /v1/publications` bodies.
     pub fn seed(&mut self, doc: &Value, now: Millis) -> Result<usize, ApiError> {
-        let vouchers = match doc {
-            Value::Array(list) => list.as_slice(),
-            Value::Object(o) => {
-                for rule in o
-                    .get("validation_rules")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let created = self.create_rule(rule, now)?;
-                    // Keep the id the file gave, so vouchers can refer to it.
-                    if let Some(given) = rule.get("id").and_then(Value::as_str) {
-                        let new_id = created["id"].as_str().unwrap_or_default().to_owned();
-                        if let Some(mut r) = self.rules.remove(&new_id) {
-                            r.id = given.to_owned();
-                            self.rules.insert(given.to_owned(), r);
-                        }
-                    }
-                }
-                o.get("vouchers")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[])
+        let in_seed = |what: &str, i: usize| {
+            let what = what.to_owned();
+            move |mut e: ApiError| {
+                e.details = Some(format!("{what} #{i}: {}", e.details.unwrap_or_default()));
+                e
             }
+        };
+        let list = |o: &Map<String, Value>, key: &str| -> Vec<Value> {
+            o.get(key).and_then(Value::as_array).cloned().unwrap_or_default()
+        };
+        let o = match doc {
+            Value::Array(vouchers) => {
+                for (i, v) in vouchers.iter().enumerate() {
+                    self.create_voucher(v, now).map_err(in_seed("voucher", i))?;
+                }
+                return Ok(vouchers.len());
+            }
+            Value::Object(o) => o,
             _ => {
                 return Err(ApiError::invalid_payload(
-                    "a seed file is a JSON array of vouchers or {\"validation_rules\": [...], \"vouchers\": [...]}",
+                    "a seed file is a JSON array of vouchers or an object with validation_rules, campaigns, loyalties, vouchers, rewards and publications",
                 ));
             }
         };
+        for rule in list(o, "validation_rules") {
+            let created = self.create_rule(&rule, now)?;
+            // Keep the id the file gave, so vouchers can refer to it.
+            if let Some(given) = rule.get("id").and_then(Value::as_str) {
+                let new_id = created["id"].as_str().unwrap_or_default().to_owned();
+                if let Some(mut r) = self.rules.remove(&new_id) {
+                    r.id = given.to_owned();
+                    self.rules.insert(given.to_owned(), r);
+                }
+            }
+        }
+        for (key, forced) in [("campaigns", None), ("loyalties", Some(CampaignKind::LoyaltyProgram))] {
+            for (i, c) in list(o, key).iter().enumerate() {
+                let created = self.create_campaign(c, forced, now).map_err(in_seed(key, i))?;
+                let id = created["id"].as_str().unwrap_or_default().to_owned();
+                for (j, m) in c.get("members").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                    self.seed_member(&id, m, now).map_err(in_seed(&format!("{key} #{i} member"), j))?;
+                }
+            }
+        }
+        let vouchers = list(o, "vouchers");
         for (i, v) in vouchers.iter().enumerate() {
-            self.create_voucher(v, now).map_err(|mut e| {
-                e.details = Some(format!("voucher #{i}: {}", e.details.unwrap_or_default()));
-                e
-            })?;
+            self.create_voucher(v, now).map_err(in_seed("voucher", i))?;
+        }
+        for (i, r) in list(o, "rewards").iter().enumerate() {
+            let created = self.create_reward(r, now).map_err(in_seed("reward", i))?;
+            let id = created["id"].as_str().unwrap_or_default().to_owned();
+            for (j, a) in r.get("assignments").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                self.assign_reward(&id, a, now)
+                    .map_err(in_seed(&format!("reward #{i} assignment"), j))?;
+            }
+        }
+        for (i, p) in list(o, "publications").iter().enumerate() {
+            self.publish(p, false, now).map_err(in_seed("publication", i))?;
         }
         Ok(vouchers.len())
+    }
+
+    /// One seeded loyalty member: a card (with the given `code`, or a
+    /// generated one) published to `customer`, holding `points`.
+    fn seed_member(&mut self, campaign_id: &str, m: &Value, now: Millis) -> Result<(), ApiError> {
+        let mut body = json!({"customer": m.get("customer").cloned().unwrap_or(Value::Null)});
+        if let Some(code) = opt_str(m, "code")? {
+            let name = self.campaigns.get(campaign_id).map(|c| c.name.clone());
+            self.create_voucher(
+                &json!({"code": code, "type": "LOYALTY_CARD", "campaign": name, "campaign_id": campaign_id,
+                        "loyalty_card": {"points": 0}}),
+                now,
+            )?;
+            body["voucher"] = code.into();
+        }
+        let card = self.add_member(campaign_id, &body, now)?;
+        if let Some(points) = opt_i64(m.get("points"), "points")?.filter(|p| *p > 0) {
+            let code = card["code"].as_str().unwrap_or_default().to_owned();
+            self.add_points(Some(campaign_id), &code, &json!({"points": points}), now)?;
+        }
+        Ok(())
     }
 }

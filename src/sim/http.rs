@@ -11,9 +11,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Simulator;
-use super::engine::{ApiError, ProjectState, parse_legacy, parse_stackable};
+use super::engine::{ApiError, ProjectState, Query, parse_legacy, parse_stackable};
 use super::faults::{Fault, Faults};
 use super::model::ProjectSettings;
+use super::records::CampaignKind;
 use crate::net::{Body, BoxError, empty, json_bytes_response, json_response, read_body};
 
 const MAX_BODY: usize = 1 << 20;
@@ -110,6 +111,7 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
     let method = req.method().clone();
     let seg = segments(&path);
     let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+    let query = Query::parse(req.uri().query());
     let res = match (&method, &seg[1..]) {
         (&Method::POST, ["validations"]) => {
             let body = match json_body(req).await {
@@ -150,6 +152,103 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
             let body = json_body(req).await.unwrap_or(Value::Null);
             let reason = reason.or_else(|| body.get("reason").and_then(Value::as_str).map(str::to_owned));
             respond(project.with(|p| p.rollback(&id, reason, stacked, now)))
+        }
+        (&Method::GET, ["vouchers"]) => respond(project.with(|p| p.list_vouchers(&query))),
+        (&Method::POST, ["campaigns"]) => match json_body(req).await {
+            Ok(body) => respond(project.with(|p| p.create_campaign(&body, None, now))),
+            Err(e) => error_response(&e),
+        },
+        (&Method::GET, ["campaigns"]) => respond(project.with(|p| p.list_campaigns(&query, None))),
+        (&Method::GET, ["campaigns", id]) => {
+            let id = id.to_string();
+            respond(project.with(|p| {
+                let id = p.campaign_or_404(&id)?.id.clone();
+                Ok(p.campaign_json(&id))
+            }))
+        }
+        (&Method::POST, ["publications"]) => {
+            let join_once = query.flag("join_once");
+            match json_body(req).await {
+                Ok(body) => respond(project.with(|p| p.publish(&body, join_once, now))),
+                Err(e) => error_response(&e),
+            }
+        }
+        (&Method::GET, ["publications"]) => respond(project.with(|p| p.list_publications(&query))),
+        (&Method::POST, ["qualifications"]) => match json_body(req).await {
+            Ok(body) => respond(project.with(|p| p.qualify(&body, now))),
+            Err(e) => error_response(&e),
+        },
+        (&Method::POST, ["loyalties"]) => match json_body(req).await {
+            Ok(body) => respond(project.with(|p| p.create_campaign(&body, Some(CampaignKind::LoyaltyProgram), now))),
+            Err(e) => error_response(&e),
+        },
+        (&Method::GET, ["loyalties"]) => {
+            respond(project.with(|p| p.list_campaigns(&query, Some(CampaignKind::LoyaltyProgram))))
+        }
+        (&Method::GET, ["loyalties", id]) => {
+            let id = id.to_string();
+            respond(project.with(|p| p.loyalty_json(&id)))
+        }
+        (&Method::POST, ["loyalties", id, "members"]) => {
+            let id = id.to_string();
+            match json_body(req).await {
+                Ok(body) => respond(project.with(|p| p.add_member(&id, &body, now))),
+                Err(e) => error_response(&e),
+            }
+        }
+        (&Method::GET, ["loyalties", id, "members"]) => {
+            let id = id.to_string();
+            respond(project.with(|p| p.list_members(&id, &query)))
+        }
+        (&Method::GET, ["loyalties", "members", member]) => {
+            let member = member.to_string();
+            respond(project.with(|p| p.member(None, &member)))
+        }
+        (&Method::GET, ["loyalties", id, "members", member]) => {
+            let (id, member) = (id.to_string(), member.to_string());
+            respond(project.with(|p| p.member(Some(&id), &member)))
+        }
+        (&Method::POST, ["loyalties", "members", member, action @ ("balance" | "redemption")]) => {
+            let (member, action) = (member.to_string(), *action);
+            match json_body(req).await {
+                Ok(body) if action == "balance" => respond(project.with(|p| p.add_points(None, &member, &body, now))),
+                Ok(body) => respond(project.with(|p| p.redeem_reward(None, &member, &body, now))),
+                Err(e) => error_response(&e),
+            }
+        }
+        (&Method::POST, ["loyalties", id, "members", member, action @ ("balance" | "redemption")]) => {
+            let (id, member, action) = (id.to_string(), member.to_string(), *action);
+            match json_body(req).await {
+                Ok(body) if action == "balance" => {
+                    respond(project.with(|p| p.add_points(Some(&id), &member, &body, now)))
+                }
+                Ok(body) => respond(project.with(|p| p.redeem_reward(Some(&id), &member, &body, now))),
+                Err(e) => error_response(&e),
+            }
+        }
+        (&Method::GET, ["loyalties", id, "rewards"]) => {
+            let id = id.to_string();
+            respond(project.with(|p| p.list_assignments(None, Some(&id), &query)))
+        }
+        (&Method::POST, ["rewards"]) => match json_body(req).await {
+            Ok(body) => respond(project.with(|p| p.create_reward(&body, now))),
+            Err(e) => error_response(&e),
+        },
+        (&Method::GET, ["rewards"]) => respond(project.with(|p| p.list_rewards(&query))),
+        (&Method::GET, ["rewards", id]) => {
+            let id = id.to_string();
+            respond(project.with(|p| p.reward(&id)))
+        }
+        (&Method::POST, ["rewards", id, "assignments"]) => {
+            let id = id.to_string();
+            match json_body(req).await {
+                Ok(body) => respond(project.with(|p| p.assign_reward(&id, &body, now))),
+                Err(e) => error_response(&e),
+            }
+        }
+        (&Method::GET, ["rewards", id, "assignments"]) => {
+            let id = id.to_string();
+            respond(project.with(|p| p.list_assignments(Some(&id), None, &query)))
         }
         (&Method::POST, ["vouchers"]) => match json_body(req).await {
             Ok(body) => respond(project.with(|p| p.create_voucher(&body, now))),

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod faults;
 mod http;
 pub mod model;
+pub mod records;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

@@ -116,6 +116,14 @@ pub struct Voucher {
     pub assignments: Vec<Assignment>,
     pub created_at: Millis,
     pub updated_at: Option<Millis>,
+    /// The customer (`cust_…`) the code was published to.
+    pub holder_id: Option<String>,
+    /// Times the code was published.
+    pub publish_count: i64,
+    /// A loyalty card's points.
+    pub loyalty: Option<LoyaltyCard>,
+    /// Insertion order, the tie-break of every listing.
+    pub seq: u64,
     /// Live and not yet swept session locks, by session key. A B-tree, not
     /// a hash map: a popular voucher holds millions of locks under load, and
     /// rehashing them would stall every request behind the project's mutex.
@@ -147,6 +155,17 @@ impl Voucher {
                 .filter(|(k, _)| Some(k.as_str()) != session)
                 .count() as i64
     }
+}
+
+/// A loyalty card's points, as Voucherify counts them: `balance` =
+/// `points` - `subtracted_points` - `redeemed_points`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoyaltyCard {
+    /// Every point ever added.
+    pub points: i64,
+    pub balance: i64,
+    pub subtracted_points: i64,
+    pub redeemed_points: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -383,6 +402,12 @@ pub struct Redemption {
     pub applied_discount: i64,
     pub metadata: Value,
     pub rollback_id: Option<String>,
+    pub rollback_date: Option<Millis>,
+    /// Loyalty points a reward redemption took from the card.
+    pub points: i64,
+    pub reward: Option<crate::sim::records::RewardRedeemed>,
+    /// The promotion tier redeemed, when it is not a voucher.
+    pub promotion_tier: Option<String>,
 }
 
 /// An order as Voucherify keeps it: the amounts and the redemptions made on it.

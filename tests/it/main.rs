@@ -40,4 +40,5 @@ mod scale;
 mod sdk;
 mod shadow;
 mod sim;
+mod sim_lifecycle;
 mod tracing;

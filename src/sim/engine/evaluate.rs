@@ -8,6 +8,7 @@ use super::answers::{Details, EMPTY_LIST, GiftResult, OrderOut, RedeemableOut, R
 use super::wire::{ApiError, CustomMessage, OrderIn, RedeemableObject, RedeemableRef, StackableRequest};
 use crate::clock::Millis;
 use crate::sim::model::{ApplicationMode, Discount, DiscountKind, RuleCheck, Voucher, VoucherKind};
+use crate::sim::records::PromotionTier;
 
 /// The outcome of checking one redeemable.
 #[derive(Debug, Clone)]
@@ -36,7 +37,7 @@ fn kind_label(kind: VoucherKind) -> &'static str {
 impl ProjectState {
     /// Checks one voucher for one request; `Ok` carries (discount, credits).
     #[allow(clippy::too_many_arguments)]
-    fn check_voucher(
+    pub(super) fn check_voucher(
         &self,
         v: &Voucher,
         requested_credits: Option<i64>,
@@ -45,6 +46,7 @@ impl ProjectState {
         order: &OrderIn,
         running_total: i64,
         now: Millis,
+        qualifying: bool,
     ) -> Result<(i64, i64), ApiError> {
         let order_amount = order.amount();
         if !v.active {
@@ -65,45 +67,8 @@ impl ProjectState {
         {
             return Err(ApiError::on_voucher("quantity_exceeded", "quantity exceeded", &v.code));
         }
-        for a in &v.assignments {
-            let Some(rule) = self.rules.get(&a.rule_id) else {
-                continue;
-            };
-            for check in &rule.checks {
-                let (ok, key, message) = match check {
-                    RuleCheck::OrderAmount(cmp, bound) => (
-                        cmp.holds(order_amount, *bound),
-                        "order_rules_violated",
-                        "order does not match validation rules",
-                    ),
-                    RuleCheck::PerCustomer(cmp, bound) => {
-                        let used = customer
-                            .and_then(|c| self.per_customer.get(&(v.code.clone(), c.to_owned())))
-                            .copied()
-                            .unwrap_or(0);
-                        (
-                            customer.is_some() && cmp.holds(used + 1, *bound),
-                            "customer_rules_violated",
-                            "customer does not match validation rules",
-                        )
-                    }
-                };
-                if !ok {
-                    let mut e = ApiError::new(
-                        400,
-                        key,
-                        message,
-                        Some(format!(
-                            "{} cannot be redeemed because of violated validation rules: {}",
-                            kind_label(v.kind),
-                            rule.id
-                        )),
-                    );
-                    e.error = rule.error_message.clone().map(|message| CustomMessage { message });
-                    return Err(e);
-                }
-            }
-        }
+        let rule_ids: Vec<&str> = v.assignments.iter().map(|a| a.rule_id.as_str()).collect();
+        self.check_rules(&rule_ids, &v.code, kind_label(v.kind), customer, order_amount, qualifying)?;
         match v.kind {
             VoucherKind::GiftVoucher => {
                 let balance = v.gift.map(|g| g.1).unwrap_or(0);
@@ -132,6 +97,94 @@ impl ProjectState {
                 Ok((d, 0))
             }
         }
+    }
+
+    /// Checks the validation rules `rule_ids` for redeemable `key` (a code
+    /// or a tier id, the key of its per-customer count).
+    pub(super) fn check_rules(
+        &self,
+        rule_ids: &[&str],
+        key_of: &str,
+        label: &str,
+        customer: Option<&str>,
+        order_amount: i64,
+        qualifying: bool,
+    ) -> Result<(), ApiError> {
+        for rule_id in rule_ids {
+            let Some(rule) = self.rules.get(*rule_id) else {
+                continue;
+            };
+            for check in &rule.checks {
+                let (ok, key, message) = match check {
+                    RuleCheck::OrderAmount(cmp, bound) => (
+                        cmp.holds(order_amount, *bound),
+                        "order_rules_violated",
+                        "order does not match validation rules",
+                    ),
+                    // Qualifications ignore per-customer limits, as the
+                        // spec's warning on `POST /v1/qualifications` says.
+                    RuleCheck::PerCustomer(..) if qualifying => continue,
+                    RuleCheck::PerCustomer(cmp, bound) => {
+                        let used = customer
+                            .and_then(|c| self.per_customer.get(&(key_of.to_owned(), c.to_owned())))
+                            .copied()
+                            .unwrap_or(0);
+                        (
+                            customer.is_some() && cmp.holds(used + 1, *bound),
+                            "customer_rules_violated",
+                            "customer does not match validation rules",
+                        )
+                    }
+                };
+                if !ok {
+                    let mut e = ApiError::new(
+                        400,
+                        key,
+                        message,
+                        Some(format!(
+                            "{label} cannot be redeemed because of violated validation rules: {}",
+                            rule.id
+                        )),
+                    );
+                    e.error = rule.error_message.clone().map(|message| CustomMessage { message });
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one promotion tier for one request; `Ok` is its discount.
+    /// Its campaign's dates and active flag count as the tier's own.
+    pub(super) fn check_tier(
+        &self,
+        t: &PromotionTier,
+        customer: Option<&str>,
+        order: &OrderIn,
+        running_total: i64,
+        now: Millis,
+        qualifying: bool,
+    ) -> Result<i64, ApiError> {
+        let c = self.campaigns.get(&t.campaign_id);
+        let inactive = || {
+            ApiError::new(
+                400,
+                "promotion_inactive",
+                "Inactive Promotion",
+                Some(t.id.clone()),
+            )
+        };
+        if !t.active || c.is_some_and(|c| !c.active) {
+            return Err(inactive());
+        }
+        let starts = t.start_date.max(c.and_then(|c| c.start_date));
+        let ends = [t.expiration_date, c.and_then(|c| c.expiration_date)].into_iter().flatten().min();
+        if starts.is_some_and(|s| s > now) || ends.is_some_and(|e| e <= now) {
+            return Err(inactive());
+        }
+        let rule_ids: Vec<&str> = t.rules.iter().map(String::as_str).collect();
+        self.check_rules(&rule_ids, &t.id, "Promotion Tier", customer, order.amount(), qualifying)?;
+        Ok(discount_amount(&t.discount, order, running_total))
     }
 
     pub(super) fn evaluate(&self, req: &StackableRequest, session: Option<&str>, now: Millis) -> Evaluation {
@@ -166,17 +219,17 @@ impl ProjectState {
                             &req.order,
                             amount - discount_so_far,
                             now,
+                            false,
                         )
                         .map(|(d, c)| (v.code.clone(), d, c)),
                 },
-                RedeemableObject::PromotionTier | RedeemableObject::PromotionStack => {
-                    let kind = if r.object == RedeemableObject::PromotionTier {
-                        "promotion_tier"
-                    } else {
-                        "promotion_stack"
-                    };
-                    Err(ApiError::not_found(kind, &r.id))
-                }
+                RedeemableObject::PromotionTier => match self.tiers.get(&r.id) {
+                    None => Err(ApiError::not_found("promotion_tier", &r.id)),
+                    Some(t) => self
+                        .check_tier(t, customer, &req.order, amount - discount_so_far, now, false)
+                        .map(|d| (t.id.clone(), d, 0)),
+                },
+                RedeemableObject::PromotionStack => Err(ApiError::not_found("promotion_stack", &r.id)),
             };
             match checked {
                 Ok(_) if applicable >= self.settings.applicable_redeemables_limit => {
@@ -234,12 +287,26 @@ impl ProjectState {
         expand: bool,
         now: Millis,
     ) -> RedeemableOut {
-        let voucher = self.voucher(&r.id);
+        let voucher = match r.object {
+            RedeemableObject::Voucher => self.voucher(&r.id),
+            _ => None,
+        };
+        let tier = match r.object {
+            RedeemableObject::PromotionTier => self.tiers.get(&r.id),
+            _ => None,
+        };
         let object = match r.object {
             RedeemableObject::Voucher => "voucher",
             _ => "promotion_tier",
         };
         let (status, result) = match verdict {
+            Verdict::Applicable { .. } if voucher.is_none() => (
+                Status::Applicable,
+                RedeemableResult {
+                    discount: tier.map(|t| t.discount.clone()),
+                    ..Default::default()
+                },
+            ),
             Verdict::Applicable { credits, .. } => {
                 let v = voucher.expect("an applicable voucher exists");
                 let result = match v.kind {
@@ -289,16 +356,27 @@ impl ProjectState {
             applicable_to: applicable.then_some(EMPTY_LIST),
             inapplicable_to: applicable.then_some(EMPTY_LIST),
             result,
-            metadata: Value::Object(voucher.map(|v| v.metadata.clone()).unwrap_or_default()),
-            campaign_name: voucher.filter(|_| expand).and_then(|v| v.campaign.clone()),
-            campaign_id: voucher.filter(|_| expand).and_then(|v| v.campaign_id.clone()),
+            metadata: Value::Object(
+                voucher
+                    .map(|v| v.metadata.clone())
+                    .or_else(|| tier.map(|t| t.metadata.clone()))
+                    .unwrap_or_default(),
+            ),
+            campaign_name: voucher
+                .and_then(|v| v.campaign.clone())
+                .or_else(|| tier.and_then(|t| self.campaigns.get(&t.campaign_id)).map(|c| c.name.clone()))
+                .filter(|_| expand),
+            campaign_id: voucher
+                .and_then(|v| v.campaign_id.clone())
+                .or_else(|| tier.map(|t| t.campaign_id.clone()))
+                .filter(|_| expand),
         }
     }
 }
 
 /// The discount one voucher gives on `remaining`, what is left to pay of
 /// `order` before it.
-fn discount_amount(d: &Discount, order: &OrderIn, remaining: i64) -> i64 {
+pub(super) fn discount_amount(d: &Discount, order: &OrderIn, remaining: i64) -> i64 {
     let total = remaining.max(0);
     let raw = match d.kind {
         DiscountKind::Amount => d.amount_off.unwrap_or(0),

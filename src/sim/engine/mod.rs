@@ -13,10 +13,20 @@
 //! - `answers`: the validation answer's wire types;
 //! - `evaluate`: rule checks and discounts for one request's redeemables;
 //! - `redeem`: redemptions, the orders they record, and rollbacks;
-//! - `voucher_json`: the voucher as the API returns it, and its date fields.
+//! - `voucher_json`: the voucher as the API returns it, and its date fields;
+//! - `campaigns`: campaigns, promotion tiers, code generation;
+//! - `listing`: list query parameters and pages;
+//! - `publications`: publishing codes to customers, and listing vouchers;
+//! - `loyalty`: loyalty members and points, rewards, reward redemptions;
+//! - `qualifications`: `POST /v1/qualifications`.
 
 mod answers;
+mod campaigns;
 mod evaluate;
+mod listing;
+mod loyalty;
+mod publications;
+mod qualifications;
 mod redeem;
 mod voucher_json;
 mod wire;
@@ -28,6 +38,7 @@ use serde_json::{Value, json};
 use super::model::{
     ApplicationMode, Customer, Lock, Order, ProjectSettings, Redemption, Rule, StackingRules, Voucher, compact,
 };
+use super::records::{Campaign, PromotionTier, Publication, Reward, RewardAssignment};
 use crate::clock::{Millis, iso};
 use crate::ids;
 use answers::EMPTY_LIST;
@@ -36,6 +47,7 @@ use evaluate::{Evaluation, Verdict};
 pub use answers::{
     Details, EmptyList, GiftResult, OrderOut, RedeemableOut, RedeemableResult, SessionOut, Status, ValidationResponse,
 };
+pub use listing::Query;
 pub use voucher_json::{parse_date_field, voucher_json};
 pub use wire::{
     ApiError, CustomMessage, CustomerIn, OrderIn, RedeemableObject, RedeemableRef, SessionIn, StackableRequest,
@@ -56,8 +68,26 @@ pub struct ProjectState {
     pub orders: HashMap<String, Order>,
     order_ids_by_source: HashMap<String, String>,
     customers: HashMap<String, Customer>,
+    /// `cust_…` id to source id.
+    customer_ids: HashMap<String, String>,
     per_customer: HashMap<(String, String), i64>,
     locks_since_sweep: u32,
+    pub campaigns: HashMap<String, Campaign>,
+    campaign_ids_by_name: HashMap<String, String>,
+    /// Creation order of campaigns, for listing.
+    campaign_order: Vec<String>,
+    pub tiers: HashMap<String, PromotionTier>,
+    pub rewards: HashMap<String, Reward>,
+    reward_order: Vec<String>,
+    pub reward_assignments: HashMap<String, RewardAssignment>,
+    assignment_order: Vec<String>,
+    /// Oldest first; listed newest first.
+    pub publications: Vec<Publication>,
+    /// Codes by holder (`cust_…`) and by campaign id, in insertion order;
+    /// a deleted voucher is skipped when listed.
+    by_holder: HashMap<String, Vec<String>>,
+    by_campaign: HashMap<String, Vec<String>>,
+    voucher_seq: u64,
 }
 
 /// `track_` plus a stable hash of the customer, as Voucherify derives it.
@@ -92,9 +122,33 @@ impl ProjectState {
         self.voucher(code_or_id).map(|v| v.code.clone())
     }
 
-    pub fn insert_voucher(&mut self, v: Voucher) {
+    pub fn insert_voucher(&mut self, mut v: Voucher) {
+        self.voucher_seq += 1;
+        v.seq = self.voucher_seq;
+        if let Some(c) = &v.campaign_id {
+            self.by_campaign.entry(c.clone()).or_default().push(v.code.clone());
+        }
+        if let Some(h) = &v.holder_id {
+            self.by_holder.entry(h.clone()).or_default().push(v.code.clone());
+        }
         self.voucher_ids.insert(v.id.clone(), v.code.clone());
         self.vouchers.insert(v.code.clone(), v);
+    }
+
+    /// Counts a publication of `code` to `customer_id`, who becomes its
+    /// holder unless it already has one.
+    fn set_holder(&mut self, code: &str, customer_id: &str, now: Millis) {
+        if let Some(v) = self.vouchers.get_mut(code) {
+            if v.holder_id.is_none() {
+                v.holder_id = Some(customer_id.to_owned());
+                self.by_holder
+                    .entry(customer_id.to_owned())
+                    .or_default()
+                    .push(code.to_owned());
+            }
+            v.publish_count += 1;
+            v.updated_at = Some(now);
+        }
     }
 
     pub fn remove_voucher(&mut self, code_or_id: &str) -> bool {
@@ -110,14 +164,46 @@ impl ProjectState {
     }
 
     fn customer_id(&mut self, source_id: &str) -> String {
-        self.customers
-            .entry(source_id.to_owned())
-            .or_insert_with(|| Customer {
-                id: ids::prefixed("cust_", 24),
+        if let Some(c) = self.customers.get(source_id) {
+            return c.id.clone();
+        }
+        let id = ids::prefixed("cust_", 24);
+        self.customer_ids.insert(id.clone(), source_id.to_owned());
+        self.customers.insert(
+            source_id.to_owned(),
+            Customer {
+                id: id.clone(),
                 source_id: source_id.to_owned(),
-            })
-            .id
-            .clone()
+            },
+        );
+        id
+    }
+
+    /// A known customer by `cust_…` id or source id.
+    pub fn find_customer(&self, id_or_source: &str) -> Option<&Customer> {
+        self.customers.get(id_or_source).or_else(|| {
+            self.customer_ids
+                .get(id_or_source)
+                .and_then(|s| self.customers.get(s))
+        })
+    }
+
+    /// The customer a request names with `{id}` or `{source_id}`: an `id`
+    /// must be known (404 otherwise), a `source_id` is created on first
+    /// sight, as Voucherify upserts customers. Returns (id, source id).
+    fn resolve_customer(&mut self, c: &CustomerIn) -> Result<(String, String), ApiError> {
+        if let Some(id) = &c.id {
+            return self
+                .find_customer(id)
+                .map(|c| (c.id.clone(), c.source_id.clone()))
+                .ok_or_else(|| ApiError::not_found("customer", id));
+        }
+        match &c.source_id {
+            Some(s) => Ok((self.customer_id(s), s.clone())),
+            None => Err(ApiError::invalid_payload(
+                "Property .customer should have required property 'id' or 'source_id'",
+            )),
+        }
     }
 
     fn customer_json(&self, source_id: Option<&str>) -> Value {

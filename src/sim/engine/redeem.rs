@@ -54,6 +54,13 @@ impl ProjectState {
         let mut children = Vec::with_capacity(applied.len());
         for (code, discount, credits) in &applied {
             let id = ids::prefixed_hex("r_", 18);
+            let tier = match self.tiers.get_mut(code) {
+                Some(t) if !self.vouchers.contains_key(code) => {
+                    t.redeemed_quantity += 1;
+                    Some(code.clone())
+                }
+                _ => None,
+            };
             if let Some(v) = self.vouchers.get_mut(code) {
                 v.redeemed_quantity += 1;
                 v.updated_at = Some(now);
@@ -75,7 +82,7 @@ impl ProjectState {
                     date: now,
                     parent: parent_id.clone(),
                     children: Vec::new(),
-                    voucher_code: Some(code.clone()),
+                    voucher_code: tier.is_none().then(|| code.clone()),
                     customer_source_id: customer.clone(),
                     customer_id: customer_id.clone(),
                     tracking_id: tracking.clone(),
@@ -85,6 +92,10 @@ impl ProjectState {
                     applied_discount: *discount,
                     metadata: req.metadata.clone().unwrap_or(Value::Null),
                     rollback_id: None,
+                    rollback_date: None,
+                    points: 0,
+                    reward: None,
+                    promotion_tier: tier,
                 },
             );
             children.push(id);
@@ -107,6 +118,10 @@ impl ProjectState {
                     applied_discount: ev.order.applied_discount_amount,
                     metadata: req.metadata.clone().unwrap_or(Value::Null),
                     rollback_id: None,
+                    rollback_date: None,
+                    points: 0,
+                    reward: None,
+                    promotion_tier: None,
                 },
             );
         }
@@ -127,7 +142,7 @@ impl ProjectState {
         Ok(out)
     }
 
-    fn upsert_order(&mut self, o: &OrderIn, customer_id: Option<&str>, discount: i64, now: Millis) -> String {
+    pub(super) fn upsert_order(&mut self, o: &OrderIn, customer_id: Option<&str>, discount: i64, now: Millis) -> String {
         let existing =
             o.id.as_ref()
                 .filter(|id| self.orders.contains_key(*id))
@@ -192,7 +207,11 @@ impl ProjectState {
                 continue;
             };
             let mut entry = json!({"date": iso(r.date)});
-            if r.children.is_empty() {
+            if let Some(t) = r.promotion_tier.as_ref().and_then(|t| self.tiers.get(t)) {
+                entry["related_object_type"] = "promotion_tier".into();
+                entry["related_object_id"] = t.id.clone().into();
+                entry["related_object_parent_id"] = t.campaign_id.clone().into();
+            } else if r.children.is_empty() {
                 let v = r.voucher_code.as_ref().and_then(|c| self.vouchers.get(c));
                 entry["related_object_type"] = "voucher".into();
                 entry["related_object_id"] = v.map(|v| v.id.clone()).into();
@@ -206,6 +225,19 @@ impl ProjectState {
             }
             if let Some(rb) = &r.rollback_id {
                 entry["rollback_id"] = rb.clone().into();
+            }
+            if let Some(d) = r.rollback_date {
+                entry["rollback_date"] = iso(d).into();
+            }
+            if !r.children.is_empty() {
+                let stacked: Vec<&String> = r
+                    .children
+                    .iter()
+                    .filter_map(|c| self.redemptions.get(c).and_then(|c| c.rollback_id.as_ref()))
+                    .collect();
+                if !stacked.is_empty() {
+                    entry["rollback_stacked"] = json!(stacked);
+                }
             }
             redemptions.insert(rid.clone(), entry);
         }
@@ -236,9 +268,11 @@ impl ProjectState {
             return Value::Null;
         };
         let voucher = r.voucher_code.as_ref().and_then(|c| self.vouchers.get(c));
-        let (related_type, related_id) = match voucher {
-            Some(v) => ("voucher", v.id.clone()),
-            None => ("redemption", r.id.clone()),
+        let tier = r.promotion_tier.as_ref().and_then(|t| self.tiers.get(t));
+        let (related_type, related_id) = match (voucher, tier) {
+            (Some(v), _) => ("voucher", v.id.clone()),
+            (None, Some(t)) => ("promotion_tier", t.id.clone()),
+            (None, None) => ("redemption", r.id.clone()),
         };
         let mut out = json!({
             "id": r.id,
@@ -266,10 +300,32 @@ impl ProjectState {
         if let Some(v) = voucher {
             out["voucher"] = voucher_json(v, &self.rules);
         }
+        self.loyalty_parts(r, &mut out);
+        if let Some(t) = tier {
+            out["promotion_tier"] = self.tier_json(t);
+        }
+        if out["order"].is_null() {
+            out.as_object_mut().map(|o| o.remove("order"));
+        }
         if with_rollbacks && let Some(rb) = &r.rollback_id {
-            out["related_redemptions"] = json!({"rollbacks": [{"id": rb, "date": iso(r.date)}], "redemptions": []});
+            let date = iso(r.rollback_date.unwrap_or(r.date));
+            out["related_redemptions"] = json!({"rollbacks": [{"id": rb, "date": date}], "redemptions": []});
         }
         out
+    }
+
+    /// A loyalty reward redemption's points, reward and card holder.
+    fn loyalty_parts(&self, r: &Redemption, out: &mut Value) {
+        if r.points > 0 {
+            out["amount"] = r.points.into();
+            out["loyalty_card"] = json!({"points": r.points});
+        }
+        if let Some(reward) = self.reward_result_json(r) {
+            out["reward"] = reward;
+            if out.get("voucher").is_some() {
+                out["voucher"]["holder"] = self.customer_json(r.customer_source_id.as_deref());
+            }
+        }
     }
 
     /// `POST /v1/redemptions/{id}/rollback` (single) and `/rollbacks`
@@ -335,7 +391,17 @@ impl ProjectState {
                 continue;
             };
             child.rollback_id = Some(rb_id.clone());
+            child.rollback_date = Some(now);
             let child = child.clone();
+            if let Some(t) = child.promotion_tier.as_ref().and_then(|t| self.tiers.get_mut(t)) {
+                t.redeemed_quantity = (t.redeemed_quantity - 1).max(0);
+            }
+            if let Some(tier) = &child.promotion_tier
+                && let Some(c) = &child.customer_source_id
+                && let Some(n) = self.per_customer.get_mut(&(tier.clone(), c.clone()))
+            {
+                *n = (*n - 1).max(0);
+            }
             if let Some(code) = &child.voucher_code
                 && let Some(v) = self.vouchers.get_mut(code)
             {
@@ -343,6 +409,13 @@ impl ProjectState {
                 if let Some(g) = v.gift.as_mut() {
                     g.1 += child.credits;
                     v.redeemed_amount -= child.credits;
+                }
+                // A reward redemption gives its points back to the card.
+                if child.points > 0
+                    && let Some(l) = v.loyalty.as_mut()
+                {
+                    l.balance += child.points;
+                    l.redeemed_points = (l.redeemed_points - child.points).max(0);
                 }
                 if let Some(c) = &child.customer_source_id
                     && let Some(n) = self.per_customer.get_mut(&(code.clone(), c.clone()))
@@ -356,6 +429,7 @@ impl ProjectState {
             && let Some(parent) = self.redemptions.get_mut(&r.id)
         {
             parent.rollback_id = Some(ids::prefixed_hex("rr_", 18));
+            parent.rollback_date = Some(now);
         }
         if let Some(o) = self.orders.get_mut(&r.order_id) {
             o.status = "CANCELED".into();
@@ -405,8 +479,22 @@ impl ProjectState {
         if r.credits > 0 {
             out["amount"] = (-r.credits).into();
         }
+        if r.points > 0 {
+            out["amount"] = (-r.points).into();
+        }
         if let Some(v) = voucher {
             out["voucher"] = voucher_json(v, &self.rules);
+        }
+        if let Some(reward) = self.reward_result_json(r) {
+            out["reward"] = reward;
+        }
+        if let Some(t) = r.promotion_tier.as_ref().and_then(|t| self.tiers.get(t)) {
+            out["related_object_type"] = "promotion_tier".into();
+            out["related_object_id"] = t.id.clone().into();
+            out["promotion_tier"] = self.tier_json(t);
+        }
+        if out["order"].is_null() {
+            out.as_object_mut().map(|o| o.remove("order"));
         }
         out
     }

@@ -218,7 +218,7 @@ fn parse_customer(body: &Value) -> Option<CustomerIn> {
     })
 }
 
-fn parse_order(body: &Value) -> Result<OrderIn, ApiError> {
+pub(super) fn parse_order(body: &Value) -> Result<OrderIn, ApiError> {
     let Some(o) = body.get("order").filter(|o| !o.is_null()) else {
         return Ok(OrderIn::default());
     };

@@ -1,0 +1,160 @@
+//! Holds simulator answers to Voucherify's whole-API production spec,
+//! `readOnly-openAPI.json` (provenance in `tests/reference/voucherify/
+//! SOURCES.md`), the only official document that describes campaigns,
+//! publications, loyalties, rewards and qualifications.
+//!
+//! The conversions of `common::contract` apply (`nullable` becomes "or
+//! null", `oneOf` becomes `anyOf`), plus one for a spec bug: an object
+//! schema that lists a `required` property it does not define (the
+//! spec's `RedemptionRewardResult` requires a `reward` inside the reward)
+//! has that name dropped. The spec declares no error responses, so errors
+//! are held to its `Error` schema and to the documented required members
+//! `code` and `message` (and the `key` every documented example carries).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::{Value, json};
+
+fn convert(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if map.remove("nullable") == Some(Value::Bool(true)) {
+                match map.get("type").cloned() {
+                    Some(Value::String(t)) => {
+                        map.insert("type".into(), json!([t, "null"]));
+                        if let Some(Value::Array(e)) = map.get_mut("enum") {
+                            e.push(Value::Null);
+                        }
+                    }
+                    _ => {
+                        let inner = Value::Object(std::mem::take(map));
+                        map.insert("anyOf".into(), json!([inner, {"type": "null"}]));
+                    }
+                }
+            }
+            if let Some(alternatives) = map.remove("oneOf") {
+                map.insert("anyOf".into(), alternatives);
+            }
+            if let (Some(Value::Object(props)), Some(Value::Array(required))) = (map.get("properties"), map.get("required"))
+            {
+                let kept: Vec<Value> = required
+                    .iter()
+                    .filter(|r| r.as_str().is_some_and(|r| props.contains_key(r)))
+                    .cloned()
+                    .collect();
+                map.insert("required".into(), Value::Array(kept));
+            }
+            map.values_mut().for_each(convert);
+        }
+        Value::Array(items) => items.iter_mut().for_each(convert),
+        _ => {}
+    }
+}
+
+fn template_matches(template: &str, path: &str) -> Option<usize> {
+    let t: Vec<&str> = template.split('/').collect();
+    let p: Vec<&str> = path.split('/').collect();
+    if t.len() != p.len() {
+        return None;
+    }
+    let mut literal = 0;
+    for (a, b) in t.iter().zip(&p) {
+        if a.starts_with('{') {
+            continue;
+        }
+        if a != b {
+            return None;
+        }
+        literal += 1;
+    }
+    Some(literal)
+}
+
+pub struct ReadOnlySpec {
+    doc: Arc<Value>,
+    validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+}
+
+impl ReadOnlySpec {
+    pub fn get() -> &'static ReadOnlySpec {
+        static S: OnceLock<ReadOnlySpec> = OnceLock::new();
+        S.get_or_init(|| {
+            let path = crate::common::contract::reference_dir().join("readOnly-openAPI.json");
+            let mut doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            convert(&mut doc);
+            ReadOnlySpec {
+                doc: Arc::new(doc),
+                validators: Mutex::new(HashMap::new()),
+            }
+        })
+    }
+
+    /// The template the spec gives `method path`, if any.
+    pub fn template(&self, method: &str, path: &str) -> Option<String> {
+        let method = method.to_ascii_lowercase();
+        let mut best: Option<(usize, String)> = None;
+        for template in self.doc["paths"].as_object()?.keys() {
+            if self.doc["paths"][template].get(&method).is_none() {
+                continue;
+            }
+            if let Some(score) = template_matches(template, path)
+                && best.as_ref().is_none_or(|b| score > b.0)
+            {
+                best = Some((score, template.clone()));
+            }
+        }
+        best.map(|b| b.1)
+    }
+
+    fn validator(&self, key: &str, schema: Value) -> Arc<jsonschema::Validator> {
+        let mut cache = self.validators.lock().unwrap();
+        cache
+            .entry(key.to_owned())
+            .or_insert_with(|| {
+                let mut root = (*self.doc).clone();
+                root["x-target"] = schema;
+                root["$ref"] = json!("#/x-target");
+                Arc::new(jsonschema::draft4::new(&root).unwrap_or_else(|e| panic!("{key}: {e}")))
+            })
+            .clone()
+    }
+
+    /// Asserts that an answer conforms; returns whether the spec has the
+    /// operation.
+    pub fn check(&self, method: &str, path: &str, status: u16, body: &[u8]) -> bool {
+        let Some(template) = self.template(method, path) else {
+            return false;
+        };
+        let m = method.to_ascii_lowercase();
+        let (key, schema) = if status >= 400 {
+            ("Error".to_owned(), json!({"$ref": "#/components/schemas/Error"}))
+        } else {
+            let s = self.doc["paths"][&template][&m]["responses"][status.to_string()]["content"]["application/json"]
+                ["schema"]
+                .clone();
+            assert!(!s.is_null(), "{m} {template} declares no {status} answer");
+            (format!("{m} {template} {status}"), s)
+        };
+        let instance: Value = serde_json::from_slice(body)
+            .unwrap_or_else(|e| panic!("{key}: body is not JSON ({e}): {}", String::from_utf8_lossy(body)));
+        if status >= 400 {
+            for field in ["code", "message", "key"] {
+                assert!(instance.get(field).is_some(), "{m} {path}: the error lacks {field}: {instance}");
+            }
+            assert_eq!(instance["code"], status, "{m} {path}: code is the status");
+        }
+        let errors: Vec<String> = self
+            .validator(&key, schema)
+            .iter_errors(&instance)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{key}: answer does not conform to readOnly-openAPI.json:\n{}\nbody: {}",
+            errors.join("\n"),
+            serde_json::to_string_pretty(&instance).unwrap()
+        );
+        true
+    }
+}
