@@ -54,8 +54,7 @@ async fn loyalty(env: &mut Env, customer: &str, points: i64) -> Loyalty {
         Some(
             json!({"name": "Reward coupons", "campaign_type": "DISCOUNT_COUPONS", "type": "AUTO_UPDATE",
             "voucher": {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500},
-                        "redemption": {"quantity": 1}},
-            "code_config": {"length": 8, "prefix": "PTS-"}}),
+                        "redemption": {"quantity": 1}, "code_config": {"length": 8, "prefix": "PTS-"}}}),
         ),
     )
     .await;
@@ -114,6 +113,8 @@ async fn loyalty(env: &mut Env, customer: &str, points: i64) -> Loyalty {
     Loyalty { program, card, reward }
 }
 
+/// The card's spendable points (Voucherify's `balance`; `points` is what
+/// it ever earned).
 async fn points(env: &Env, l: &Loyalty) -> i64 {
     let card = vf(
         env,
@@ -122,7 +123,7 @@ async fn points(env: &Env, l: &Loyalty) -> i64 {
         None,
     )
     .await;
-    card["loyalty_card"]["points"].as_i64().unwrap()
+    card["loyalty_card"]["balance"].as_i64().unwrap()
 }
 
 async fn predefined(env: &Env, body: Value) -> Reply {
@@ -140,8 +141,8 @@ async fn a_coupon_is_bought_with_points_once(store: StoreKind) {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_matches("post", "/api/v4.0/integrations/coupons/predefined", &r.json());
     let code = r.json()["code"].as_str().unwrap().to_owned();
-    assert!(code.starts_with("PTS-"), "a code of the reward's campaign: {code}");
     assert_eq!(points(&env, &l).await, 150);
+    assert!(code.starts_with("PTS-"), "a code of the reward's campaign: {code}");
     // The coupon is the customer's, and it validates.
     let v = env
         .validate(json!({"customerId": "cust-1", "coupons": [code], "totalPurchaseAmount": 50}))
