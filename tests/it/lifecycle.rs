@@ -638,3 +638,69 @@ async fn a_cancelled_order_gives_its_coupon_back(store: StoreKind) {
     let unknown = env.gb("DELETE", &format!("{V}/orders/NOPE/transactions"), None).await;
     assert_eq!(code_of(&unknown), (404, Some(9002)));
 }
+
+/// The demo's printed lines 6 to 10, as a new user would paste them.
+#[tokio::test]
+async fn the_demo_answers_every_lifecycle_call() {
+    use couponbridge::demo;
+    let clock = couponbridge::clock::Clock::System;
+    let sim = demo::simulator(clock.clone()).await.unwrap();
+    let cfg = demo::config("127.0.0.1:0".parse().unwrap(), None, &sim.base_url());
+    let running = couponbridge::serve::start(&cfg, clock).await.unwrap();
+    let client = crate::common::Client::new();
+    let auth = [("apikey", demo::API_KEY), ("secretkey", demo::SECRET_KEY)];
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let url = format!("{}{V}{path}", running.base_url());
+        let client = client.clone();
+        async move { client.send(method, &url, &auth, body.as_ref()).await }
+    };
+    let bought = call(
+        "POST",
+        "/coupons/predefined".into(),
+        Some(json!({"customerId": demo::CUSTOMER, "ruleId": demo::REWARD_RULE_ID})),
+    )
+    .await;
+    assert_eq!(bought.status, 200, "{}", bought.text());
+    let wallet = call("GET", format!("/customers/{}/coupons", demo::CUSTOMER), None).await;
+    let codes: Vec<String> = wallet.json()["coupons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(codes.contains(&demo::PUBLISHED_CODE.to_owned()), "{codes:?}");
+    assert!(
+        codes.contains(&bought.json()["code"].as_str().unwrap().to_owned()),
+        "{codes:?}"
+    );
+    let auto = call(
+        "POST",
+        "/coupons/automatic".into(),
+        Some(json!({"customerId": demo::CUSTOMER, "cartId": "cart-1", "totalPrice": 120})),
+    )
+    .await;
+    assert_eq!(
+        (auto.json()["isApplied"].clone(), auto.json()["discountAmount"].clone()),
+        (json!(true), json!(12))
+    );
+    let paid = call(
+        "POST",
+        "/payments".into(),
+        Some(
+            json!({"customerId": demo::CUSTOMER, "paymentId": "pay-1", "paymentDate": "2026-01-01T12:00:00Z",
+            "totalPaid": 110, "redemption": {"couponCodes": [demo::PUBLISHED_CODE]}}),
+        ),
+    )
+    .await;
+    assert_eq!(paid.status, 200, "{}", paid.text());
+    let refunded = call(
+        "POST",
+        "/transactions/refund".into(),
+        Some(json!({"customerId": demo::CUSTOMER, "refundTransactionId": "refund-1",
+            "reverseTransactionId": "pay-1", "transactionTime": "2026-01-01T13:00:00Z"})),
+    )
+    .await;
+    assert_eq!(refunded.status, 200, "{}", refunded.text());
+    running.shutdown().await;
+    sim.stop().await;
+}
