@@ -527,6 +527,15 @@ async fn a_refunded_order_gives_its_single_use_coupon_back_once(store: StoreKind
     // Another customer may use the single-use coupon now, once.
     assert!(burns(&env, "bob", "ONCE").await);
     assert!(!burns(&env, "carol", "ONCE").await);
+    order_with(&env, "dave", "ORD-D", "TWICE").await;
+    let not_yours = refund(&env, "RF-D", "ORD-D").await;
+    assert_eq!(
+        code_of(&not_yours),
+        (422, Some(3003)),
+        "alice cannot refund dave's order: {}",
+        not_yours.text()
+    );
+    assert_eq!(env.redeemed("TWICE"), 1);
     let unknown = refund(&env, "RF-3", "NO-SUCH-ORDER").await;
     assert_eq!(code_of(&unknown), (404, Some(9002)), "{}", unknown.text());
     let missing = env

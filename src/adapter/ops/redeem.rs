@@ -419,6 +419,9 @@ pub struct Tracked {
     pub redemption: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_minor: Option<i64>,
+    /// Whose it was, so a refund naming another customer is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
 }
 
 impl Tracked {
@@ -477,6 +480,7 @@ pub async fn order(ctx: &Ctx, cmd: &OrderCmd) -> Result<(), Failure> {
             source_id: source.clone(),
             redemption,
             amount_minor: cmd.amount_minor,
+            customer_id: Some(cmd.customer.id.clone()),
         }
         .encode()
     };

@@ -71,6 +71,14 @@ pub async fn run(ctx: &Ctx, cmd: &RefundCmd) -> Result<Refunded, Failure> {
             format!("Transaction Not Found: no tracked order or payment {}", cmd.reverse_id),
         ));
     };
+    if let (Some(given), Some(owner)) = (&cmd.customer, &tracked.customer_id)
+        && &given.id != owner
+    {
+        return Err(Failure::invalid(
+            "customerId",
+            "the transaction belongs to another customer",
+        ));
+    }
     let amount = cmd.amount_minor.or(tracked.amount_minor);
     let partial = matches!((cmd.amount_minor, tracked.amount_minor), (Some(r), Some(t)) if r < t);
     if partial {
