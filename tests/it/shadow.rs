@@ -438,3 +438,55 @@ async fn the_shadows_threads_run_at_idle_priority() {
         "every shadow thread yields to the merchant's requests: {policies:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_routes_are_shadowed_without_side_effects() {
+    let gameball = Env::start(StoreKind::Memory).await;
+    let dir = shadow_dir("lifecycle");
+    let env = Env::builder(StoreKind::Memory)
+        .toml(&format!(
+            "[passthrough]\nupstream = \"{}\"\n[routes]\npayments = \"shadow\"\ncustomer_coupons = \"shadow\"\n\
+             automatic = \"shadow\"\nrefunds = \"shadow\"\n[shadow]\npath = \"{}\"\n",
+            gameball.url(""),
+            dir.display()
+        ))
+        .start()
+        .await;
+    let paid = env
+        .gb(
+            "POST",
+            &format!("{V}/payments"),
+            Some(
+                json!({"customerId": "carol", "paymentId": "P-1", "paymentDate": "2026-01-01T00:00:00Z",
+                "totalPaid": 10, "redemption": {"couponCodes": ["ONCE"]}}),
+            ),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text());
+    let wallet = env.gb("GET", &format!("{V}/customers/carol/coupons"), None).await;
+    assert_eq!(wallet.status, 200);
+    let refund = env
+        .gb(
+            "POST",
+            &format!("{V}/transactions/refund"),
+            Some(
+                json!({"customerId": "carol", "refundTransactionId": "R-1", "reverseTransactionId": "P-1",
+                "transactionTime": "2026-01-02T00:00:00Z"}),
+            ),
+        )
+        .await;
+    assert_eq!(refund.status, 200, "{}", refund.text());
+    compared(&env, "payments", 1.0).await;
+    compared(&env, "customer_coupons", 1.0).await;
+    let m = compared(&env, "refunds", 1.0).await;
+    assert_eq!(metric(&m, &series("payments", "match")), 1.0, "{m}");
+    assert_eq!(metric(&m, &series("customer_coupons", "match")), 1.0, "{m}");
+    assert_eq!(
+        metric(&m, &series("refunds", "error")),
+        1.0,
+        "a refund cannot run dry: {m}"
+    );
+    // Gameball redeemed and rolled back; the shadow's Voucherify was only read.
+    assert_eq!(gameball.redeemed("ONCE"), 0);
+    assert_eq!(env.redeemed("ONCE"), 0);
+}
