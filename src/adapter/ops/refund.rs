@@ -20,7 +20,7 @@
 
 use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind};
-use crate::adapter::ops::redeem::{Tracked, in_progress, lease_until, op_kind, source_id};
+use crate::adapter::ops::redeem::{Failed, Tracked, in_progress, lease_until, op_kind, source_id};
 use crate::adapter::ops::{RefundCmd, Refunded, Transaction};
 use crate::clock::{Millis, iso, parse_iso};
 use crate::ids;
@@ -134,18 +134,18 @@ pub async fn run(ctx: &Ctx, cmd: &RefundCmd) -> Result<Refunded, Failure> {
                 .await?;
             Ok(reversal.answer(cmd, ctx.now()))
         }
-        Err((failure, unknown)) => {
-            if !unknown {
+        Err(failed) => {
+            if !failed.outcome_unknown {
                 store.settle(&op, None).await?;
             }
-            Err(failure)
+            Err(failed.failure)
         }
     }
 }
 
 /// Rolls back what `tracked` redeemed; the error says whether a rollback
 /// may have happened anyway (the claim must stay).
-async fn roll_back(ctx: &Ctx, tracked: &Tracked) -> Result<(), (Failure, bool)> {
+async fn roll_back(ctx: &Ctx, tracked: &Tracked) -> Result<(), Failed> {
     let v = &ctx.app.voucherify;
     let up = &ctx.tenant.upstream;
     let ids = match &tracked.redemption {
@@ -154,7 +154,7 @@ async fn roll_back(ctx: &Ctx, tracked: &Tracked) -> Result<(), (Failure, bool)> 
             Ok(Some(order)) => order.live_redemptions(),
             // An order without coupons is not in Voucherify: nothing to undo.
             Ok(None) => Vec::new(),
-            Err(e) => return Err((e.into(), false)),
+            Err(e) => return Err(Failure::from(e).into()),
         },
     };
     for id in &ids {
@@ -164,8 +164,10 @@ async fn roll_back(ctx: &Ctx, tracked: &Tracked) -> Result<(), (Failure, bool)> 
                 tracing::warn!(request_id = %ctx.request_id, "a refunded order's redemption is not in Voucherify");
             }
             Err(e) => {
-                let unknown = e.outcome_unknown();
-                return Err((e.into(), unknown));
+                return Err(Failed {
+                    outcome_unknown: e.outcome_unknown(),
+                    failure: e.into(),
+                });
             }
         }
     }

@@ -13,7 +13,7 @@
 
 use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind};
-use crate::adapter::ops::redeem::{in_progress, lease_until};
+use crate::adapter::ops::redeem::{Failed, in_progress, lease_until};
 use crate::adapter::ops::{IssuedCoupon, PredefinedCmd};
 use crate::ids;
 use crate::locks::{Claim, OpAttempt, OpKind};
@@ -78,16 +78,21 @@ pub async fn predefined(ctx: &Ctx, cmd: &PredefinedCmd) -> Result<IssuedCoupon, 
         }
         Claim::Claimed => order_of(&attempt),
     };
-    let result = buy(ctx, cmd, campaign, reward, &source).await;
-    match &result {
-        Ok(coupon) => settle(ctx, &op, cmd, Some(coupon)).await?,
-        Err(f) if !f.1 => settle(ctx, &op, cmd, None).await?,
-        // The outcome is unknown: the claim stays for the next attempt.
-        Err(_) => {
-            tracing::warn!(request_id = %ctx.request_id, "reward redemption outcome unknown; the next attempt will reconcile")
+    match buy(ctx, cmd, campaign, reward, &source).await {
+        Ok(coupon) => {
+            settle(ctx, &op, cmd, Some(&coupon)).await?;
+            Ok(coupon)
+        }
+        Err(failed) if failed.outcome_unknown => {
+            // The claim stays: the next attempt reconciles first.
+            tracing::warn!(request_id = %ctx.request_id, "reward redemption outcome unknown; the next attempt will reconcile");
+            Err(failed.failure)
+        }
+        Err(failed) => {
+            settle(ctx, &op, cmd, None).await?;
+            Err(failed.failure)
         }
     }
-    result.map_err(|(f, _)| f)
 }
 
 /// A finished purchase: kept under an idempotency key, forgotten otherwise.
@@ -132,15 +137,14 @@ async fn buy(
     campaign: &str,
     reward: &str,
     source: &str,
-) -> Result<IssuedCoupon, (Failure, bool)> {
+) -> Result<IssuedCoupon, Failed> {
     let v = &ctx.app.voucherify;
     let up = &ctx.tenant.upstream;
-    let known = |f: Failure| (f, false);
     let cards = v
         .loyalty_cards(up, campaign, &cmd.customer.id, ctx.call())
         .await
-        .map_err(|e| known(e.into()))?;
-    let card = cards.vouchers.into_iter().next().ok_or_else(|| known(no_card()))?;
+        .map_err(Failure::from)?;
+    let card = cards.vouchers.into_iter().next().ok_or_else(no_card)?;
     let request = RewardRedemptionRequest {
         reward: RewardRef { id: reward },
         order: Order {
@@ -152,14 +156,15 @@ async fn buy(
     let member = if card.code.is_empty() { &card.id } else { &card.code };
     match v.redeem_reward(up, campaign, member, &request, ctx.call()).await {
         Ok(Written::Done(r)) => issued_coupon(&r).ok_or_else(|| {
-            known(Failure::internal(format!(
+            Failure::internal(format!(
                 "reward {reward} for rule {} gave no coupon code: it must be a CAMPAIGN reward",
                 cmd.rule_id
-            )))
+            ))
+            .into()
         }),
         Ok(Written::Refused(status, e)) => {
             let key = e.key.as_deref().unwrap_or("");
-            Err(known(
+            Err(Failed::from(
                 match RewardRefusal::from_key(status, key, e.details.as_deref()) {
                     RewardRefusal::InsufficientPoints => Failure::client(
                         Kind::InsufficientPoints,
@@ -179,10 +184,10 @@ async fn buy(
                 },
             ))
         }
-        Err(e) => {
-            let unknown = e.outcome_unknown();
-            Err((e.into(), unknown))
-        }
+        Err(e) => Err(Failed {
+            outcome_unknown: e.outcome_unknown(),
+            failure: e.into(),
+        }),
     }
 }
 
