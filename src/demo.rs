@@ -210,7 +210,13 @@ mod tests {
             assert_eq!(p.voucher(PUBLISHED_CODE).and_then(|v| v.holder_id.clone()), holder);
         });
         let text = instructions("127.0.0.1:1".parse().unwrap(), None);
-        for id in [LOYALTY_CAMPAIGN_ID, REWARD_ID, PROMOTION_TIER_ID, "/coupons/predefined", "/transactions/refund"] {
+        for id in [
+            LOYALTY_CAMPAIGN_ID,
+            REWARD_ID,
+            PROMOTION_TIER_ID,
+            "/coupons/predefined",
+            "/transactions/refund",
+        ] {
             assert!(text.contains(id), "{id} is printed");
         }
     }

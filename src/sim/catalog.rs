@@ -365,8 +365,15 @@ impl ProjectState {
             for (i, c) in list(o, key).iter().enumerate() {
                 let created = self.create_campaign(c, forced, now).map_err(in_seed(key, i))?;
                 let id = created["id"].as_str().unwrap_or_default().to_owned();
-                for (j, m) in c.get("members").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                    self.seed_member(&id, m, now).map_err(in_seed(&format!("{key} #{i} member"), j))?;
+                for (j, m) in c
+                    .get("members")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    self.seed_member(&id, m, now)
+                        .map_err(in_seed(&format!("{key} #{i} member"), j))?;
                 }
             }
         }
@@ -377,7 +384,13 @@ impl ProjectState {
         for (i, r) in list(o, "rewards").iter().enumerate() {
             let created = self.create_reward(r, now).map_err(in_seed("reward", i))?;
             let id = created["id"].as_str().unwrap_or_default().to_owned();
-            for (j, a) in r.get("assignments").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (j, a) in r
+                .get("assignments")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 self.assign_reward(&id, a, now)
                     .map_err(in_seed(&format!("reward #{i} assignment"), j))?;
             }

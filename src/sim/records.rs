@@ -143,7 +143,10 @@ pub enum RewardKind {
     Campaign { campaign_id: String, balance: Option<i64> },
     /// Pay with points.
     Coin { exchange_ratio: f64, points_ratio: i64 },
-    Material { product_id: Option<String>, sku_id: Option<String> },
+    Material {
+        product_id: Option<String>,
+        sku_id: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -25,7 +25,10 @@ fn opt_bool(body: &Value, key: &str, default: bool) -> Result<bool, ApiError> {
 }
 
 fn metadata(body: &Value) -> Map<String, Value> {
-    body.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default()
+    body.get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn parse_code_config(v: Option<&Value>) -> Result<CodeConfig, ApiError> {
@@ -150,7 +153,10 @@ impl ProjectState {
             }
             CampaignKind::LoyaltyProgram => {
                 voucher.insert("type".into(), "LOYALTY_CARD".into());
-                let points = opt_i64(voucher.get("loyalty_card").and_then(|l| l.get("points")), "voucher.loyalty_card.points")?;
+                let points = opt_i64(
+                    voucher.get("loyalty_card").and_then(|l| l.get("points")),
+                    "voucher.loyalty_card.points",
+                )?;
                 voucher.insert("loyalty_card".into(), json!({"points": points.unwrap_or(0)}));
             }
             CampaignKind::Promotion => voucher.clear(),
@@ -212,13 +218,10 @@ impl ProjectState {
         // whole request, as one request is one critical section.
         let mut tiers = Vec::with_capacity(tiers_in.len());
         for (i, t) in tiers_in.iter().enumerate() {
-            tiers.push(
-                self.parse_tier(&campaign, t, i as i64 + 1, now)
-                    .map_err(|mut e| {
-                        e.details = Some(format!("promotion.tiers[{i}]: {}", e.details.unwrap_or_default()));
-                        e
-                    })?,
-            );
+            tiers.push(self.parse_tier(&campaign, t, i as i64 + 1, now).map_err(|mut e| {
+                e.details = Some(format!("promotion.tiers[{i}]: {}", e.details.unwrap_or_default()));
+                e
+            })?);
         }
         self.campaign_ids_by_name.insert(name, id.clone());
         self.campaign_order.push(id.clone());
@@ -235,7 +238,13 @@ impl ProjectState {
         Ok(self.campaign_json(&id))
     }
 
-    fn parse_tier(&mut self, campaign: &Campaign, t: &Value, hierarchy: i64, now: Millis) -> Result<PromotionTier, ApiError> {
+    fn parse_tier(
+        &mut self,
+        campaign: &Campaign,
+        t: &Value,
+        hierarchy: i64,
+        now: Millis,
+    ) -> Result<PromotionTier, ApiError> {
         let discount = parse_discount(t.pointer("/action/discount"))?
             .ok_or_else(|| ApiError::invalid_payload("Property .action should have required property 'discount'"))?;
         let id = opt_str(t, "id")?
@@ -370,7 +379,12 @@ impl ProjectState {
             out["voucher"] = v;
         }
         if c.kind == CampaignKind::Promotion {
-            let tiers: Vec<Value> = c.tiers.iter().filter_map(|t| self.tiers.get(t)).map(|t| self.tier_json(t)).collect();
+            let tiers: Vec<Value> = c
+                .tiers
+                .iter()
+                .filter_map(|t| self.tiers.get(t))
+                .map(|t| self.tier_json(t))
+                .collect();
             out["promotion"] = json!({
                 "object": "list", "data_ref": "tiers", "total": tiers.len(), "has_more": false, "tiers": tiers,
             });
@@ -441,7 +455,11 @@ impl ProjectState {
             .campaign_order
             .iter()
             .rev()
-            .filter(|id| self.campaigns.get(*id).is_some_and(|c| only.is_none_or(|k| c.kind == k)))
+            .filter(|id| {
+                self.campaigns
+                    .get(*id)
+                    .is_some_and(|c| only.is_none_or(|k| c.kind == k))
+            })
             .collect();
         let total = matching.len();
         let items = page.of(matching).into_iter().map(|id| self.campaign_json(id)).collect();

@@ -68,7 +68,14 @@ impl ProjectState {
             return Err(ApiError::on_voucher("quantity_exceeded", "quantity exceeded", &v.code));
         }
         let rule_ids: Vec<&str> = v.assignments.iter().map(|a| a.rule_id.as_str()).collect();
-        self.check_rules(&rule_ids, &v.code, kind_label(v.kind), customer, order_amount, qualifying)?;
+        self.check_rules(
+            &rule_ids,
+            &v.code,
+            kind_label(v.kind),
+            customer,
+            order_amount,
+            qualifying,
+        )?;
         match v.kind {
             VoucherKind::GiftVoucher => {
                 let balance = v.gift.map(|g| g.1).unwrap_or(0);
@@ -122,7 +129,7 @@ impl ProjectState {
                         "order does not match validation rules",
                     ),
                     // Qualifications ignore per-customer limits, as the
-                        // spec's warning on `POST /v1/qualifications` says.
+                    // spec's warning on `POST /v1/qualifications` says.
                     RuleCheck::PerCustomer(..) if qualifying => continue,
                     RuleCheck::PerCustomer(cmp, bound) => {
                         let used = customer
@@ -166,19 +173,15 @@ impl ProjectState {
         qualifying: bool,
     ) -> Result<i64, ApiError> {
         let c = self.campaigns.get(&t.campaign_id);
-        let inactive = || {
-            ApiError::new(
-                400,
-                "promotion_inactive",
-                "Inactive Promotion",
-                Some(t.id.clone()),
-            )
-        };
+        let inactive = || ApiError::new(400, "promotion_inactive", "Inactive Promotion", Some(t.id.clone()));
         if !t.active || c.is_some_and(|c| !c.active) {
             return Err(inactive());
         }
         let starts = t.start_date.max(c.and_then(|c| c.start_date));
-        let ends = [t.expiration_date, c.and_then(|c| c.expiration_date)].into_iter().flatten().min();
+        let ends = [t.expiration_date, c.and_then(|c| c.expiration_date)]
+            .into_iter()
+            .flatten()
+            .min();
         if starts.is_some_and(|s| s > now) || ends.is_some_and(|e| e <= now) {
             return Err(inactive());
         }
@@ -364,7 +367,10 @@ impl ProjectState {
             ),
             campaign_name: voucher
                 .and_then(|v| v.campaign.clone())
-                .or_else(|| tier.and_then(|t| self.campaigns.get(&t.campaign_id)).map(|c| c.name.clone()))
+                .or_else(|| {
+                    tier.and_then(|t| self.campaigns.get(&t.campaign_id))
+                        .map(|c| c.name.clone())
+                })
                 .filter(|_| expand),
             campaign_id: voucher
                 .and_then(|v| v.campaign_id.clone())

@@ -22,7 +22,11 @@ impl Query {
         let mut map = HashMap::new();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let decode = |s: &str| {
+                percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             map.insert(decode(k), decode(v));
         }
         Query(map)
@@ -44,7 +48,9 @@ impl Query {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| ApiError::invalid_payload(format!("Query parameter {name} should be an integer from 1 to {max}"))),
+                .ok_or_else(|| {
+                    ApiError::invalid_payload(format!("Query parameter {name} should be an integer from 1 to {max}"))
+                }),
         }
     }
 

@@ -93,9 +93,11 @@ impl ProjectState {
         let join_once = self.campaigns.get(&campaign_id).is_some_and(|c| c.join_once);
         if join_once
             && let Some(code) = self.by_holder.get(&customer_id).and_then(|codes| {
-                codes
-                    .iter()
-                    .find(|c| self.vouchers.get(*c).is_some_and(|v| v.campaign_id.as_ref() == Some(&campaign_id)))
+                codes.iter().find(|c| {
+                    self.vouchers
+                        .get(*c)
+                        .is_some_and(|v| v.campaign_id.as_ref() == Some(&campaign_id))
+                })
             })
         {
             return Ok(self.member_json(&code.clone()));
@@ -104,8 +106,19 @@ impl ProjectState {
             Some(code) => self.member_code(Some(&campaign_id), &code)?,
             None => self.unassigned_code(&campaign_id, &[], now)?,
         };
-        let metadata = body.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
-        self.record_publication(&code, &customer_id, &customer_source, opt_str(body, "source_id")?, &metadata, now);
+        let metadata = body
+            .get("metadata")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        self.record_publication(
+            &code,
+            &customer_id,
+            &customer_source,
+            opt_str(body, "source_id")?,
+            &metadata,
+            now,
+        );
         Ok(self.member_json(&code))
     }
 
@@ -131,7 +144,11 @@ impl ProjectState {
             .collect();
         cards.sort_by_key(|v| std::cmp::Reverse(v.seq));
         let total = cards.len();
-        let items = page.of(cards).into_iter().map(|v| voucher_json(v, &self.rules)).collect();
+        let items = page
+            .of(cards)
+            .into_iter()
+            .map(|v| voucher_json(v, &self.rules))
+            .collect();
         Ok(list("vouchers", items, total))
     }
 
@@ -151,7 +168,11 @@ impl ProjectState {
                 .as_i64()
                 .filter(|p| *p != 0)
                 .ok_or_else(|| ApiError::invalid_payload("Property .points should be a non-zero integer"))?,
-            None => return Err(ApiError::invalid_payload("Request body should have required property 'points'")),
+            None => {
+                return Err(ApiError::invalid_payload(
+                    "Request body should have required property 'points'",
+                ));
+            }
         };
         let v = self.vouchers.get_mut(&code).expect("found above");
         let card = v.loyalty.get_or_insert_default();
@@ -188,10 +209,9 @@ impl ProjectState {
             .filter(|p| p.is_object())
             .ok_or_else(|| ApiError::invalid_payload("Request body should have required property 'parameters'"))?;
         let kind = if let Some(c) = params.get("campaign").filter(|c| !c.is_null()) {
-            let id = c
-                .get("id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| ApiError::invalid_payload("Property .parameters.campaign should have required property 'id'"))?;
+            let id = c.get("id").and_then(Value::as_str).ok_or_else(|| {
+                ApiError::invalid_payload("Property .parameters.campaign should have required property 'id'")
+            })?;
             let campaign = self.campaign_or_404(id)?;
             if campaign.kind == CampaignKind::Promotion {
                 return Err(ApiError::invalid_payload(
@@ -235,7 +255,11 @@ impl ProjectState {
             kind,
             stock: opt_i64(body.get("stock"), "stock")?,
             redeemed: 0,
-            metadata: body.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default(),
+            metadata: body
+                .get("metadata")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
             created_at: now,
             updated_at: None,
         };
@@ -258,7 +282,9 @@ impl ProjectState {
             RewardKind::Coin {
                 exchange_ratio,
                 points_ratio,
-            } => json!({"coin": {"exchange_ratio": crate::sim::model::compact(*exchange_ratio), "points_ratio": points_ratio}}),
+            } => {
+                json!({"coin": {"exchange_ratio": crate::sim::model::compact(*exchange_ratio), "points_ratio": points_ratio}})
+            }
             RewardKind::Material { product_id, sku_id } => json!({"product": {"id": product_id, "sku_id": sku_id}}),
         }
     }
@@ -335,7 +361,9 @@ impl ProjectState {
                 409,
                 "duplicate_found",
                 "Duplicated resource",
-                Some(format!("Reward {reward_id} is already assigned to campaign {campaign_id}")),
+                Some(format!(
+                    "Reward {reward_id} is already assigned to campaign {campaign_id}"
+                )),
             ));
         }
         let id = opt_str(body, "id")?
@@ -438,10 +466,20 @@ impl ProjectState {
                 e
             })?;
         if !card.active {
-            return Err(ApiError::new(400, "voucher_disabled", "voucher is disabled", Some(code.clone())));
+            return Err(ApiError::new(
+                400,
+                "voucher_disabled",
+                "voucher is disabled",
+                Some(code.clone()),
+            ));
         }
         if card.expiration_date.is_some_and(|e| e <= now) {
-            return Err(ApiError::new(400, "voucher_expired", "voucher expired", Some(code.clone())));
+            return Err(ApiError::new(
+                400,
+                "voucher_expired",
+                "voucher expired",
+                Some(code.clone()),
+            ));
         }
         let requested = opt_i64(body.pointer("/reward/points"), "reward.points")?;
         let cost = match reward.kind {
@@ -467,7 +505,10 @@ impl ProjectState {
         // Everything is checked; from here on the request succeeds.
         let published = match &reward.kind {
             RewardKind::Campaign { campaign_id, .. }
-                if self.campaigns.get(campaign_id).is_some_and(|c| c.kind != CampaignKind::LoyaltyProgram) =>
+                if self
+                    .campaigns
+                    .get(campaign_id)
+                    .is_some_and(|c| c.kind != CampaignKind::LoyaltyProgram) =>
             {
                 let (Some(h), Some(s)) = (&holder, &holder_source) else {
                     return Err(ApiError::new(
@@ -490,7 +531,11 @@ impl ProjectState {
                     self.by_holder.get(h).and_then(|codes| {
                         codes
                             .iter()
-                            .find(|c| self.vouchers.get(*c).is_some_and(|v| v.campaign_id.as_ref() == Some(campaign_id)))
+                            .find(|c| {
+                                self.vouchers
+                                    .get(*c)
+                                    .is_some_and(|v| v.campaign_id.as_ref() == Some(campaign_id))
+                            })
                             .cloned()
                     })
                 });

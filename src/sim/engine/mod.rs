@@ -181,11 +181,9 @@ impl ProjectState {
 
     /// A known customer by `cust_…` id or source id.
     pub fn find_customer(&self, id_or_source: &str) -> Option<&Customer> {
-        self.customers.get(id_or_source).or_else(|| {
-            self.customer_ids
-                .get(id_or_source)
-                .and_then(|s| self.customers.get(s))
-        })
+        self.customers
+            .get(id_or_source)
+            .or_else(|| self.customer_ids.get(id_or_source).and_then(|s| self.customers.get(s)))
     }
 
     /// The customer a request names with `{id}` or `{source_id}`: an `id`

@@ -33,7 +33,12 @@ pub(super) fn customer_in(body: &Value) -> Result<CustomerIn, ApiError> {
             ));
         }
     };
-    let text = |k: &str| c.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    let text = |k: &str| {
+        c.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     Ok(CustomerIn {
         id: text("id"),
         source_id: text("source_id"),
@@ -66,7 +71,11 @@ impl ProjectState {
         {
             return Ok(self.publication_json(p));
         }
-        let metadata = body.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
+        let metadata = body
+            .get("metadata")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         let campaign_ref = match body.get("campaign") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some((s.clone(), 1)),
@@ -75,7 +84,9 @@ impl ProjectState {
                     .get("id")
                     .or_else(|| c.get("name"))
                     .and_then(Value::as_str)
-                    .ok_or_else(|| ApiError::invalid_payload("Property .campaign should have required property 'name'"))?;
+                    .ok_or_else(|| {
+                        ApiError::invalid_payload("Property .campaign should have required property 'name'")
+                    })?;
                 let count = match c.get("count") {
                     None | Some(Value::Null) => 1,
                     Some(n) => n.as_i64().filter(|n| (1..=MAX_COUNT).contains(n)).ok_or_else(|| {
@@ -91,7 +102,9 @@ impl ProjectState {
             (Some(code), None) => {
                 // A code may be published again (its `publish.count` grows);
                 // its holder stays the first customer it was published to.
-                let v = self.voucher(&code).ok_or_else(|| ApiError::not_found("voucher", &code))?;
+                let v = self
+                    .voucher(&code)
+                    .ok_or_else(|| ApiError::not_found("voucher", &code))?;
                 vec![v.code.clone()]
             }
             (None, Some((campaign, count))) => {
@@ -134,7 +147,13 @@ impl ProjectState {
         if codes.len() > 1 {
             out.as_object_mut().map(|o| o.remove("voucher"));
             out["vouchers"] = json!(codes);
-            out["vouchers_id"] = json!(codes.iter().filter_map(|c| self.vouchers.get(c)).map(|v| v.id.clone()).collect::<Vec<_>>());
+            out["vouchers_id"] = json!(
+                codes
+                    .iter()
+                    .filter_map(|c| self.vouchers.get(c))
+                    .map(|v| v.id.clone())
+                    .collect::<Vec<_>>()
+            );
         }
         Ok(out)
     }
@@ -167,7 +186,12 @@ impl ProjectState {
 
     /// A code of the campaign nobody holds yet (not one of `taken`), else
     /// a new one for an AUTO_UPDATE campaign.
-    pub(super) fn unassigned_code(&mut self, campaign_id: &str, taken: &[String], now: Millis) -> Result<String, ApiError> {
+    pub(super) fn unassigned_code(
+        &mut self,
+        campaign_id: &str,
+        taken: &[String],
+        now: Millis,
+    ) -> Result<String, ApiError> {
         let existing = self.by_campaign.get(campaign_id).and_then(|codes| {
             codes
                 .iter()
@@ -182,7 +206,10 @@ impl ProjectState {
         });
         match existing {
             Some(code) => Ok(code),
-            None if self.campaign(campaign_id).is_some_and(|c| c.mode == "AUTO_UPDATE" && c.voucher.is_some()) => {
+            None if self
+                .campaign(campaign_id)
+                .is_some_and(|c| c.mode == "AUTO_UPDATE" && c.voucher.is_some()) =>
+            {
                 self.generate_voucher(campaign_id, now)
             }
             None if self.campaign(campaign_id).is_some_and(|c| c.voucher.is_none()) => Err(ApiError::invalid_payload(
@@ -317,7 +344,9 @@ impl ProjectState {
             "created_at" => candidates.sort_by_key(|v| (v.created_at, v.seq)),
             "-created_at" => candidates.sort_by_key(|v| std::cmp::Reverse((v.created_at, v.seq))),
             "updated_at" => candidates.sort_by_key(|v| (v.updated_at.unwrap_or(v.created_at), v.seq)),
-            "-updated_at" => candidates.sort_by_key(|v| std::cmp::Reverse((v.updated_at.unwrap_or(v.created_at), v.seq))),
+            "-updated_at" => {
+                candidates.sort_by_key(|v| std::cmp::Reverse((v.updated_at.unwrap_or(v.created_at), v.seq)))
+            }
             "code" => candidates.sort_by(|a, b| a.code.cmp(&b.code)),
             "-code" => candidates.sort_by(|a, b| b.code.cmp(&a.code)),
             _ => {

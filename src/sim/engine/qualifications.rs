@@ -51,7 +51,10 @@ impl ProjectState {
         let (tiers, wallet) = match scenario {
             "ALL" | "AUDIENCE_ONLY" => (true, true),
             "CUSTOMER_WALLET" => (false, true),
-            "PROMOTION_STACKS" | "PRODUCTS" | "PRODUCTS_DISCOUNT" | "PRODUCTS_BY_CUSTOMER"
+            "PROMOTION_STACKS"
+            | "PRODUCTS"
+            | "PRODUCTS_DISCOUNT"
+            | "PRODUCTS_BY_CUSTOMER"
             | "PRODUCTS_DISCOUNT_BY_CUSTOMER" => (false, false),
             _ => {
                 return Err(ApiError::invalid_payload(
@@ -75,10 +78,9 @@ impl ProjectState {
             ));
         }
         let starting_after = match options.get("starting_after").and_then(Value::as_str) {
-            Some(s) => Some(
-                parse_iso(s)
-                    .ok_or_else(|| ApiError::invalid_payload("Property .options.starting_after should match format \"date-time\""))?,
-            ),
+            Some(s) => Some(parse_iso(s).ok_or_else(|| {
+                ApiError::invalid_payload("Property .options.starting_after should match format \"date-time\"")
+            })?),
             None => None,
         };
         let (customer_id, customer_source) = match &customer {
@@ -123,7 +125,11 @@ impl ProjectState {
         }
         if wallet && let Some(holder) = customer_id {
             for code in self.by_holder.get(holder).into_iter().flatten() {
-                let Some(v) = self.vouchers.get(code).filter(|v| v.holder_id.as_deref() == Some(holder)) else {
+                let Some(v) = self
+                    .vouchers
+                    .get(code)
+                    .filter(|v| v.holder_id.as_deref() == Some(holder))
+                else {
                     continue;
                 };
                 if v.kind == VoucherKind::LoyaltyCard {

@@ -142,7 +142,13 @@ impl ProjectState {
         Ok(out)
     }
 
-    pub(super) fn upsert_order(&mut self, o: &OrderIn, customer_id: Option<&str>, discount: i64, now: Millis) -> String {
+    pub(super) fn upsert_order(
+        &mut self,
+        o: &OrderIn,
+        customer_id: Option<&str>,
+        discount: i64,
+        now: Millis,
+    ) -> String {
         let existing =
             o.id.as_ref()
                 .filter(|id| self.orders.contains_key(*id))

@@ -112,9 +112,11 @@ async fn campaigns_generate_codes_from_their_code_config_and_are_found_by_id_or_
         .ok(
             "POST",
             "/v1/campaigns",
-            Some(json!({"name": "Spring", "campaign_type": "DISCOUNT_COUPONS", "vouchers_count": 5,
+            Some(
+                json!({"name": "Spring", "campaign_type": "DISCOUNT_COUPONS", "vouchers_count": 5,
                 "voucher": {"type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 15},
-                            "code_config": {"length": 6, "charset": "ABC", "prefix": "SP-", "postfix": "-26"}}})),
+                            "code_config": {"length": 6, "charset": "ABC", "prefix": "SP-", "postfix": "-26"}}}),
+            ),
         )
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
@@ -130,7 +132,10 @@ async fn campaigns_generate_codes_from_their_code_config_and_are_found_by_id_or_
     }
     assert_eq!(list["vouchers"][0]["campaign_id"], id.as_str());
     assert_eq!(list["vouchers"][0]["campaign"], "Spring");
-    assert_eq!(sim.ok("GET", &format!("/v1/vouchers?campaign_id={id}"), None).await["total"], 5);
+    assert_eq!(
+        sim.ok("GET", &format!("/v1/vouchers?campaign_id={id}"), None).await["total"],
+        5
+    );
 
     let patterned = sim
         .ok(
@@ -141,20 +146,42 @@ async fn campaigns_generate_codes_from_their_code_config_and_are_found_by_id_or_
         )
         .await;
     let pat = sim
-        .ok("GET", &format!("/v1/vouchers?campaign_id={}", patterned["id"].as_str().unwrap()), None)
+        .ok(
+            "GET",
+            &format!("/v1/vouchers?campaign_id={}", patterned["id"].as_str().unwrap()),
+            None,
+        )
         .await;
     for code in codes(&pat) {
-        assert!(code.len() == 9 && code.starts_with("PAT-") && &code[6..7] == "-", "{code}");
+        assert!(
+            code.len() == 9 && code.starts_with("PAT-") && &code[6..7] == "-",
+            "{code}"
+        );
     }
 
-    assert_eq!(sim.ok("GET", &format!("/v1/campaigns/{id}"), None).await["name"], "Spring");
+    assert_eq!(
+        sim.ok("GET", &format!("/v1/campaigns/{id}"), None).await["name"],
+        "Spring"
+    );
     assert_eq!(sim.ok("GET", "/v1/campaigns/Spring", None).await["id"], id.as_str());
     let missing = sim.fails("GET", "/v1/campaigns/Nope", None, 404, "not_found").await;
     assert_eq!(missing["resource_type"], "campaign");
-    sim.fails("POST", "/v1/campaigns", Some(discount_campaign("Spring")), 409, "duplicate_found")
-        .await;
-    sim.fails("POST", "/v1/campaigns", Some(json!({"campaign_type": "DISCOUNT_COUPONS"})), 400, "invalid_payload")
-        .await;
+    sim.fails(
+        "POST",
+        "/v1/campaigns",
+        Some(discount_campaign("Spring")),
+        409,
+        "duplicate_found",
+    )
+    .await;
+    sim.fails(
+        "POST",
+        "/v1/campaigns",
+        Some(json!({"campaign_type": "DISCOUNT_COUPONS"})),
+        400,
+        "invalid_payload",
+    )
+    .await;
     sim.fails(
         "POST",
         "/v1/campaigns",
@@ -208,7 +235,8 @@ async fn a_promotion_campaign_has_tiers_with_their_own_rules() {
 #[tokio::test]
 async fn publications_assign_distinct_codes_and_list_newest_first() {
     let sim = Sim::start().await;
-    sim.ok("POST", "/v1/campaigns", Some(discount_campaign("Welcome"))).await;
+    sim.ok("POST", "/v1/campaigns", Some(discount_campaign("Welcome")))
+        .await;
     let mut seen = std::collections::HashSet::new();
     for i in 0..20 {
         let p = sim
@@ -230,25 +258,44 @@ async fn publications_assign_distinct_codes_and_list_newest_first() {
     let c3 = sim.ok("GET", "/v1/vouchers?customer=c3", None).await;
     assert_eq!(c3["total"], 1);
     let c3_id = c3["vouchers"][0]["holder_id"].as_str().unwrap().to_owned();
-    assert_eq!(sim.ok("GET", &format!("/v1/vouchers?customer={c3_id}"), None).await["total"], 1);
+    assert_eq!(
+        sim.ok("GET", &format!("/v1/vouchers?customer={c3_id}"), None).await["total"],
+        1
+    );
 
     // join_once: the same customer gets the same code again.
     let once = |q: &str| format!("/v1/publications{q}");
     let first = sim
-        .ok("POST", &once("?join_once=true"), Some(json!({"customer": {"source_id": "c3"}, "campaign": {"name": "Welcome"}})))
+        .ok(
+            "POST",
+            &once("?join_once=true"),
+            Some(json!({"customer": {"source_id": "c3"}, "campaign": {"name": "Welcome"}})),
+        )
         .await;
     assert_eq!(first["voucher"]["code"], c3["vouchers"][0]["code"]);
     let two = sim
-        .ok("POST", "/v1/publications", Some(json!({"customer": {"source_id": "c3"}, "campaign": {"name": "Welcome", "count": 2}})))
+        .ok(
+            "POST",
+            "/v1/publications",
+            Some(json!({"customer": {"source_id": "c3"}, "campaign": {"name": "Welcome", "count": 2}})),
+        )
         .await;
     assert_eq!(two["vouchers"].as_array().unwrap().len(), 2);
     assert_eq!(sim.ok("GET", "/v1/vouchers?customer=c3", None).await["total"], 3);
 
     // A given code, to a customer named by id.
-    sim.ok("POST", "/v1/vouchers", Some(json!({"code": "HANDPICKED", "discount": {"type": "AMOUNT", "amount_off": 100}})))
-        .await;
+    sim.ok(
+        "POST",
+        "/v1/vouchers",
+        Some(json!({"code": "HANDPICKED", "discount": {"type": "AMOUNT", "amount_off": 100}})),
+    )
+    .await;
     let given = sim
-        .ok("POST", "/v1/publications", Some(json!({"customer": {"id": c3_id}, "voucher": "HANDPICKED"})))
+        .ok(
+            "POST",
+            "/v1/publications",
+            Some(json!({"customer": {"id": c3_id}, "voucher": "HANDPICKED"})),
+        )
         .await;
     assert_eq!(given["voucher"]["code"], "HANDPICKED");
     assert_eq!(given["voucher"]["publish"]["count"], 1);
@@ -256,16 +303,37 @@ async fn publications_assign_distinct_codes_and_list_newest_first() {
     let listed = sim.ok("GET", "/v1/publications?customer=c3&limit=2", None).await;
     assert_eq!(listed["data_ref"], "publications");
     assert_eq!(listed["total"], 4);
-    assert_eq!(listed["publications"][0]["voucher"]["code"], "HANDPICKED", "newest first");
+    assert_eq!(
+        listed["publications"][0]["voucher"]["code"], "HANDPICKED",
+        "newest first"
+    );
     assert_eq!(listed["publications"].as_array().unwrap().len(), 2);
     // 20, then two more: join_once published nothing new.
-    assert_eq!(sim.ok("GET", "/v1/publications?campaign=Welcome", None).await["total"], 22);
-    assert_eq!(sim.ok("GET", "/v1/publications?voucher=HANDPICKED", None).await["total"], 1);
+    assert_eq!(
+        sim.ok("GET", "/v1/publications?campaign=Welcome", None).await["total"],
+        22
+    );
+    assert_eq!(
+        sim.ok("GET", "/v1/publications?voucher=HANDPICKED", None).await["total"],
+        1
+    );
 
-    sim.fails("POST", "/v1/publications", Some(json!({"campaign": {"name": "Welcome"}})), 400, "invalid_payload")
-        .await;
+    sim.fails(
+        "POST",
+        "/v1/publications",
+        Some(json!({"campaign": {"name": "Welcome"}})),
+        400,
+        "invalid_payload",
+    )
+    .await;
     let nf = sim
-        .fails("POST", "/v1/publications", Some(json!({"customer": {"source_id": "c1"}, "voucher": "NOPE"})), 404, "not_found")
+        .fails(
+            "POST",
+            "/v1/publications",
+            Some(json!({"customer": {"source_id": "c1"}, "voucher": "NOPE"})),
+            404,
+            "not_found",
+        )
         .await;
     assert_eq!(nf["resource_type"], "voucher");
     sim.fails(
@@ -285,7 +353,13 @@ async fn publications_assign_distinct_codes_and_list_newest_first() {
     let publish = json!({"customer": {"source_id": "c1"}, "campaign": {"name": "Fixed"}});
     sim.ok("POST", "/v1/publications", Some(publish.clone())).await;
     let out = sim
-        .fails("POST", "/v1/publications", Some(publish), 400, "no_voucher_suitable_for_publication")
+        .fails(
+            "POST",
+            "/v1/publications",
+            Some(publish),
+            400,
+            "no_voucher_suitable_for_publication",
+        )
         .await;
     assert_eq!(out["message"], "Couldn't find any voucher suitable for publication.");
 }
@@ -302,7 +376,11 @@ async fn a_thousand_vouchers_of_one_customer_page_correctly() {
     let mut all = Vec::new();
     for page in 1..=10 {
         let list = sim
-            .ok("GET", &format!("/v1/vouchers?customer=heavy&limit=100&page={page}"), None)
+            .ok(
+                "GET",
+                &format!("/v1/vouchers?customer=heavy&limit=100&page={page}"),
+                None,
+            )
             .await;
         assert_eq!(list["object"], "list");
         assert_eq!(list["data_ref"], "vouchers");
@@ -313,7 +391,9 @@ async fn a_thousand_vouchers_of_one_customer_page_correctly() {
     }
     let distinct: std::collections::HashSet<&String> = all.iter().collect();
     assert_eq!(distinct.len(), 1000, "no code twice, none missed");
-    let past = sim.ok("GET", "/v1/vouchers?customer=heavy&limit=100&page=11", None).await;
+    let past = sim
+        .ok("GET", "/v1/vouchers?customer=heavy&limit=100&page=11", None)
+        .await;
     assert!(past["vouchers"].as_array().unwrap().is_empty());
     assert_eq!(past["total"], 1000);
     // Newest first: the last published code leads page 1.
@@ -324,8 +404,14 @@ async fn a_thousand_vouchers_of_one_customer_page_correctly() {
     assert_eq!(sim.ok("GET", "/v1/vouchers?customer=light", None).await["total"], 7);
     assert_eq!(sim.ok("GET", "/v1/vouchers?customer=nobody", None).await["total"], 0);
     for bad in ["limit=101", "limit=0", "page=0", "page=100", "order=sideways"] {
-        sim.fails("GET", &format!("/v1/vouchers?customer=heavy&{bad}"), None, 400, "invalid_payload")
-            .await;
+        sim.fails(
+            "GET",
+            &format!("/v1/vouchers?customer=heavy&{bad}"),
+            None,
+            400,
+            "invalid_payload",
+        )
+        .await;
     }
 }
 
@@ -336,24 +422,37 @@ async fn a_thousand_vouchers_of_one_customer_page_correctly() {
 /// reward).
 async fn loyalty_setup(sim: &Sim, points: i64) -> (String, String, String) {
     let program = sim
-        .ok("POST", "/v1/loyalties", Some(json!({"name": "Club", "voucher": {"code_config": {"prefix": "LC-"}}})))
+        .ok(
+            "POST",
+            "/v1/loyalties",
+            Some(json!({"name": "Club", "voucher": {"code_config": {"prefix": "LC-"}}})),
+        )
         .await;
     let pid = program["id"].as_str().unwrap().to_owned();
     assert_eq!(program["campaign_type"], "LOYALTY_PROGRAM");
     assert_eq!(program["voucher"]["type"], "LOYALTY_CARD");
     let card = sim
-        .ok("POST", &format!("/v1/loyalties/{pid}/members"), Some(json!({"customer": {"source_id": "cust-1"}})))
+        .ok(
+            "POST",
+            &format!("/v1/loyalties/{pid}/members"),
+            Some(json!({"customer": {"source_id": "cust-1"}})),
+        )
         .await;
     let code = card["code"].as_str().unwrap().to_owned();
     assert!(code.starts_with("LC-"));
     assert_eq!(card["type"], "LOYALTY_CARD");
     assert!(card["holder_id"].as_str().unwrap().starts_with("cust_"));
     let balance = sim
-        .ok("POST", &format!("/v1/loyalties/{pid}/members/{code}/balance"), Some(json!({"points": points})))
+        .ok(
+            "POST",
+            &format!("/v1/loyalties/{pid}/members/{code}/balance"),
+            Some(json!({"points": points})),
+        )
         .await;
     assert_eq!(balance["balance"], points);
     assert_eq!(balance["object"], "balance");
-    sim.ok("POST", "/v1/campaigns", Some(discount_campaign("Reward codes"))).await;
+    sim.ok("POST", "/v1/campaigns", Some(discount_campaign("Reward codes")))
+        .await;
     let target = sim.ok("GET", "/v1/campaigns/Reward%20codes", None).await;
     let reward = sim
         .ok(
@@ -382,17 +481,38 @@ async fn a_member_redeems_a_reward_for_points_and_gets_a_code() {
     let sim = Sim::start().await;
     let (pid, card, rid) = loyalty_setup(&sim, 1000).await;
 
-    let members = sim.ok("GET", &format!("/v1/loyalties/{pid}/members?customer=cust-1"), None).await;
+    let members = sim
+        .ok("GET", &format!("/v1/loyalties/{pid}/members?customer=cust-1"), None)
+        .await;
     assert_eq!(members["total"], 1);
     assert_eq!(members["vouchers"][0]["code"], card.as_str());
     assert_eq!(members["vouchers"][0]["loyalty_card"]["balance"], 1000);
-    assert_eq!(sim.ok("GET", &format!("/v1/loyalties/{pid}/members?customer=other"), None).await["total"], 0);
-    assert_eq!(sim.ok("GET", &format!("/v1/loyalties/members/{card}"), None).await["code"], card.as_str());
-    assert_eq!(sim.ok("GET", &format!("/v1/loyalties/{pid}"), None).await["id"], pid.as_str());
+    assert_eq!(
+        sim.ok("GET", &format!("/v1/loyalties/{pid}/members?customer=other"), None)
+            .await["total"],
+        0
+    );
+    assert_eq!(
+        sim.ok("GET", &format!("/v1/loyalties/members/{card}"), None).await["code"],
+        card.as_str()
+    );
+    assert_eq!(
+        sim.ok("GET", &format!("/v1/loyalties/{pid}"), None).await["id"],
+        pid.as_str()
+    );
     assert_eq!(sim.ok("GET", "/v1/loyalties", None).await["total"], 1);
-    assert_eq!(sim.ok("GET", &format!("/v1/loyalties/{pid}/rewards"), None).await["total"], 1);
-    assert_eq!(sim.ok("GET", &format!("/v1/rewards/{rid}/assignments"), None).await["total"], 1);
-    assert_eq!(sim.ok("GET", &format!("/v1/rewards/{rid}"), None).await["id"], rid.as_str());
+    assert_eq!(
+        sim.ok("GET", &format!("/v1/loyalties/{pid}/rewards"), None).await["total"],
+        1
+    );
+    assert_eq!(
+        sim.ok("GET", &format!("/v1/rewards/{rid}/assignments"), None).await["total"],
+        1
+    );
+    assert_eq!(
+        sim.ok("GET", &format!("/v1/rewards/{rid}"), None).await["id"],
+        rid.as_str()
+    );
     assert_eq!(sim.ok("GET", "/v1/rewards", None).await["total"], 1);
 
     let r = sim
@@ -419,7 +539,11 @@ async fn a_member_redeems_a_reward_for_points_and_gets_a_code() {
     let held = sim.ok("GET", "/v1/vouchers?customer=cust-1", None).await;
     assert!(codes(&held).contains(&code));
     let v = sim
-        .ok("POST", "/v1/validations", Some(json!({"redeemables": [{"object": "voucher", "id": code}], "order": {"amount": 5000}})))
+        .ok(
+            "POST",
+            "/v1/validations",
+            Some(json!({"redeemables": [{"object": "voucher", "id": code}], "order": {"amount": 5000}})),
+        )
         .await;
     assert_eq!(v["valid"], true);
     // The order and the redemption are found afterwards.
@@ -429,10 +553,18 @@ async fn a_member_redeems_a_reward_for_points_and_gets_a_code() {
     assert_eq!(got["reward"]["voucher"]["code"], code.as_str());
     // The campaign-less path answers the same way.
     let again = sim
-        .ok("POST", &format!("/v1/loyalties/members/{card}/redemption"), Some(json!({"reward": {"id": rid}})))
+        .ok(
+            "POST",
+            &format!("/v1/loyalties/members/{card}/redemption"),
+            Some(json!({"reward": {"id": rid}})),
+        )
         .await;
     assert_eq!(again["voucher"]["loyalty_card"]["balance"], 800);
-    assert_ne!(again["reward"]["voucher"]["code"], code.as_str(), "a fresh code each time");
+    assert_ne!(
+        again["reward"]["voucher"]["code"],
+        code.as_str(),
+        "a fresh code each time"
+    );
     assert!(again.get("order").is_none());
     assert!(sim.checked() >= 20);
 }
@@ -444,39 +576,93 @@ async fn reward_errors_are_voucherifys_and_change_nothing() {
     let redeem = format!("/v1/loyalties/{pid}/members/{card}/redemption");
     sim.ok("POST", &redeem, Some(json!({"reward": {"id": rid}}))).await;
     let poor = sim
-        .fails("POST", &redeem, Some(json!({"reward": {"id": rid}})), 400, "loyalty_card_points_exceeded")
+        .fails(
+            "POST",
+            &redeem,
+            Some(json!({"reward": {"id": rid}})),
+            400,
+            "loyalty_card_points_exceeded",
+        )
         .await;
     assert_eq!(poor["message"], "loyalty card points exceeded");
     assert_eq!(poor["details"], card.as_str());
-    let member = sim.ok("GET", &format!("/v1/loyalties/{pid}/members/{card}"), None).await;
-    assert_eq!(member["loyalty_card"]["balance"], 50, "a refused redemption takes nothing");
-    assert_eq!(sim.ok("GET", "/v1/vouchers?customer=cust-1", None).await["total"], 2, "card and one reward");
+    let member = sim
+        .ok("GET", &format!("/v1/loyalties/{pid}/members/{card}"), None)
+        .await;
+    assert_eq!(
+        member["loyalty_card"]["balance"], 50,
+        "a refused redemption takes nothing"
+    );
+    assert_eq!(
+        sim.ok("GET", "/v1/vouchers?customer=cust-1", None).await["total"],
+        2,
+        "card and one reward"
+    );
 
     let nf = sim
-        .fails("POST", &format!("/v1/loyalties/{pid}/members/LC-NOPE/redemption"), Some(json!({"reward": {"id": rid}})), 404, "not_found")
+        .fails(
+            "POST",
+            &format!("/v1/loyalties/{pid}/members/LC-NOPE/redemption"),
+            Some(json!({"reward": {"id": rid}})),
+            404,
+            "not_found",
+        )
         .await;
     assert_eq!(nf["resource_type"], "voucher");
     let nr = sim
-        .fails("POST", &redeem, Some(json!({"reward": {"id": "rew_nope"}})), 404, "not_found")
+        .fails(
+            "POST",
+            &redeem,
+            Some(json!({"reward": {"id": "rew_nope"}})),
+            404,
+            "not_found",
+        )
         .await;
     assert_eq!(nr["resource_type"], "reward");
     sim.fails("POST", &redeem, Some(json!({})), 400, "missing_reward").await;
     // A reward of no assignment in this program.
     let other = sim
-        .ok("POST", "/v1/rewards", Some(json!({"name": "Mug", "parameters": {"product": {"id": "prod_mug"}}})))
+        .ok(
+            "POST",
+            "/v1/rewards",
+            Some(json!({"name": "Mug", "parameters": {"product": {"id": "prod_mug"}}})),
+        )
         .await;
     let na = sim
-        .fails("POST", &redeem, Some(json!({"reward": {"id": other["id"]}})), 404, "not_found")
+        .fails(
+            "POST",
+            &redeem,
+            Some(json!({"reward": {"id": other["id"]}})),
+            404,
+            "not_found",
+        )
         .await;
     assert_eq!(na["resource_type"], "reward_assignment");
-    sim.fails("GET", "/v1/loyalties/camp_nope/members", None, 404, "not_found").await;
+    sim.fails("GET", "/v1/loyalties/camp_nope/members", None, 404, "not_found")
+        .await;
     sim.fails("GET", "/v1/rewards/rew_nope", None, 404, "not_found").await;
-    sim.fails("POST", &format!("/v1/loyalties/{pid}/members/{card}/balance"), Some(json!({"points": -51})), 400, "loyalty_card_points_exceeded")
-        .await;
-    sim.fails("POST", &format!("/v1/loyalties/{pid}/members/{card}/balance"), Some(json!({})), 400, "invalid_payload")
-        .await;
+    sim.fails(
+        "POST",
+        &format!("/v1/loyalties/{pid}/members/{card}/balance"),
+        Some(json!({"points": -51})),
+        400,
+        "loyalty_card_points_exceeded",
+    )
+    .await;
+    sim.fails(
+        "POST",
+        &format!("/v1/loyalties/{pid}/members/{card}/balance"),
+        Some(json!({})),
+        400,
+        "invalid_payload",
+    )
+    .await;
     let sub = sim
-        .ok("POST", &format!("/v1/loyalties/members/{card}/balance"), Some(json!({"points": -50})))
+        .ok(
+            "POST",
+            &format!("/v1/loyalties/members/{card}/balance"),
+            Some(json!({"points": -50})),
+        )
         .await;
     assert_eq!(sub["balance"], 0);
 }
@@ -489,9 +675,13 @@ async fn concurrent_redemptions_take_each_point_once() {
     for _ in 0..25 {
         let (sim, pid, card, rid) = (sim.clone(), pid.clone(), card.clone(), rid.clone());
         tasks.push(tokio::spawn(async move {
-            sim.call("POST", &format!("/v1/loyalties/{pid}/members/{card}/redemption"), Some(json!({"reward": {"id": rid}})))
-                .await
-                .status
+            sim.call(
+                "POST",
+                &format!("/v1/loyalties/{pid}/members/{card}/redemption"),
+                Some(json!({"reward": {"id": rid}})),
+            )
+            .await
+            .status
         }));
     }
     let mut ok = 0;
@@ -506,7 +696,10 @@ async fn concurrent_redemptions_take_each_point_once() {
     let member = sim.ok("GET", &format!("/v1/loyalties/members/{card}"), None).await;
     assert_eq!(member["loyalty_card"]["balance"], 0);
     assert_eq!(member["redemption"]["redeemed_points"], 1000);
-    assert_eq!(sim.ok("GET", "/v1/vouchers?customer=cust-1&limit=100", None).await["total"], 11);
+    assert_eq!(
+        sim.ok("GET", "/v1/vouchers?customer=cust-1&limit=100", None).await["total"],
+        11
+    );
 }
 
 // 5. Qualifications ----------------------------------------------------------
@@ -539,8 +732,10 @@ async fn qualifications_return_the_tiers_and_wallet_codes_that_apply() {
         .ok(
             "POST",
             "/v1/qualifications",
-            Some(json!({"customer": {"source_id": "cust-1"}, "order": {"amount": 12000}, "scenario": "ALL",
-                        "options": {"sorting_rule": "BEST_DEAL", "limit": 10}})),
+            Some(
+                json!({"customer": {"source_id": "cust-1"}, "order": {"amount": 12000}, "scenario": "ALL",
+                        "options": {"sorting_rule": "BEST_DEAL", "limit": 10}}),
+            ),
         )
         .await;
     let data = q["redeemables"]["data"].as_array().unwrap();
@@ -574,10 +769,18 @@ async fn qualifications_return_the_tiers_and_wallet_codes_that_apply() {
         .filter(|r| r["object"] == "promotion_tier")
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    assert_eq!(tiers, vec!["promo_ten_over_fifty", "promo_twenty_over_200"], "30.00 then 20.00 off");
+    assert_eq!(
+        tiers,
+        vec!["promo_ten_over_fifty", "promo_twenty_over_200"],
+        "30.00 then 20.00 off"
+    );
 
     let small = sim
-        .ok("POST", "/v1/qualifications", Some(json!({"customer": {"source_id": "cust-1"}, "order": {"amount": 4000}})))
+        .ok(
+            "POST",
+            "/v1/qualifications",
+            Some(json!({"customer": {"source_id": "cust-1"}, "order": {"amount": 4000}})),
+        )
         .await;
     let small_ids: Vec<&str> = small["redeemables"]["data"]
         .as_array()
@@ -588,32 +791,56 @@ async fn qualifications_return_the_tiers_and_wallet_codes_that_apply() {
     assert_eq!(small_ids, vec!["voucher"], "no tier below 50.00");
 
     let wallet = sim
-        .ok("POST", "/v1/qualifications", Some(json!({"customer": {"source_id": "cust-1"}, "order": {"amount": 12000}, "scenario": "CUSTOMER_WALLET"})))
+        .ok(
+            "POST",
+            "/v1/qualifications",
+            Some(
+                json!({"customer": {"source_id": "cust-1"}, "order": {"amount": 12000}, "scenario": "CUSTOMER_WALLET"}),
+            ),
+        )
         .await;
     assert_eq!(wallet["redeemables"]["total"], 1);
     assert_eq!(wallet["redeemables"]["data"][0]["object"], "voucher");
     let limited = sim
-        .ok("POST", "/v1/qualifications", Some(json!({"customer": {"source_id": "cust-1"}, "order": {"amount": 30000}, "options": {"limit": 1}})))
+        .ok(
+            "POST",
+            "/v1/qualifications",
+            Some(json!({"customer": {"source_id": "cust-1"}, "order": {"amount": 30000}, "options": {"limit": 1}})),
+        )
         .await;
     assert_eq!(limited["redeemables"]["total"], 1);
     assert_eq!(limited["redeemables"]["has_more"], true);
     assert!(limited["redeemables"]["more_starting_after"].is_string());
-    sim.fails("POST", "/v1/qualifications", Some(json!({"scenario": "EVERYTHING"})), 400, "invalid_payload")
-        .await;
+    sim.fails(
+        "POST",
+        "/v1/qualifications",
+        Some(json!({"scenario": "EVERYTHING"})),
+        400,
+        "invalid_payload",
+    )
+    .await;
 
     // A qualified tier validates and redeems like a code.
     let red = sim
         .ok(
             "POST",
             "/v1/redemptions",
-            Some(json!({"redeemables": [{"object": "promotion_tier", "id": "promo_ten_over_fifty"}],
-                        "customer": {"source_id": "cust-1"}, "order": {"source_id": "cart-1", "amount": 12000}})),
+            Some(
+                json!({"redeemables": [{"object": "promotion_tier", "id": "promo_ten_over_fifty"}],
+                        "customer": {"source_id": "cust-1"}, "order": {"source_id": "cart-1", "amount": 12000}}),
+            ),
         )
         .await;
     assert_eq!(red["order"]["total_discount_amount"], 1200);
     assert_eq!(red["redemptions"][0]["related_object_type"], "promotion_tier");
     let order = sim.ok("GET", "/v1/orders/cart-1", None).await;
-    let entry = order["redemptions"].as_object().unwrap().values().next().unwrap().clone();
+    let entry = order["redemptions"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
     assert_eq!(entry["related_object_type"], "promotion_tier");
     let low = sim
         .ok("POST", "/v1/validations", Some(json!({"redeemables": [{"object": "promotion_tier", "id": "promo_twenty_over_200"}], "order": {"amount": 12000}})))
@@ -638,8 +865,14 @@ async fn a_rollback_frees_a_single_use_code_once() {
     };
     let r = sim.ok("POST", "/v1/redemptions", Some(redeem("alice", "o-1"))).await;
     let id = r["redemptions"][0]["id"].as_str().unwrap().to_owned();
-    sim.fails("POST", "/v1/redemptions", Some(redeem("bob", "o-2")), 400, "quantity_exceeded")
-        .await;
+    sim.fails(
+        "POST",
+        "/v1/redemptions",
+        Some(redeem("bob", "o-2")),
+        400,
+        "quantity_exceeded",
+    )
+    .await;
     let rb = sim
         .ok("POST", &format!("/v1/redemptions/{id}/rollback?reason=refund"), None)
         .await;
@@ -653,7 +886,13 @@ async fn a_rollback_frees_a_single_use_code_once() {
     assert_eq!(order["redemptions"][&id]["rollback_id"], rb["id"]);
     assert!(order["redemptions"][&id]["rollback_date"].is_string());
     let second = sim
-        .fails("POST", &format!("/v1/redemptions/{id}/rollback"), None, 400, "already_rolled_back")
+        .fails(
+            "POST",
+            &format!("/v1/redemptions/{id}/rollback"),
+            None,
+            400,
+            "already_rolled_back",
+        )
         .await;
     assert_eq!(second["details"], "Redemption has been already rolled back.");
     assert!(second["resource_id"].as_str().unwrap().starts_with("rrf_"));
@@ -669,7 +908,11 @@ async fn rolling_back_a_reward_redemption_returns_the_points() {
     let sim = Sim::start().await;
     let (pid, card, rid) = loyalty_setup(&sim, 100).await;
     let r = sim
-        .ok("POST", &format!("/v1/loyalties/{pid}/members/{card}/redemption"), Some(json!({"reward": {"id": rid}, "order": {"source_id": "gb-1"}})))
+        .ok(
+            "POST",
+            &format!("/v1/loyalties/{pid}/members/{card}/redemption"),
+            Some(json!({"reward": {"id": rid}, "order": {"source_id": "gb-1"}})),
+        )
         .await;
     let id = r["id"].as_str().unwrap();
     let rb = sim.ok("POST", &format!("/v1/redemptions/{id}/rollback"), None).await;
@@ -677,8 +920,14 @@ async fn rolling_back_a_reward_redemption_returns_the_points() {
     assert!(rb["reward"]["voucher"]["code"].is_string());
     let member = sim.ok("GET", &format!("/v1/loyalties/members/{card}"), None).await;
     assert_eq!(member["loyalty_card"]["balance"], 100);
-    sim.fails("POST", &format!("/v1/redemptions/{id}/rollback"), None, 400, "already_rolled_back")
-        .await;
+    sim.fails(
+        "POST",
+        &format!("/v1/redemptions/{id}/rollback"),
+        None,
+        400,
+        "already_rolled_back",
+    )
+    .await;
 }
 
 // 7. Seeding and faults ------------------------------------------------------
@@ -706,18 +955,38 @@ async fn a_seed_file_declares_the_whole_lifecycle() {
     assert_eq!(card["loyalty_card"]["balance"], 1000);
     let members = sim.ok("GET", "/v1/loyalties/camp_club/members", None).await;
     assert_eq!(members["total"], 2);
-    assert_eq!(sim.ok("GET", "/v1/loyalties/camp_club/rewards", None).await["data"][0]["reward_id"], "rew_seeded");
-    assert_eq!(sim.ok("GET", "/v1/campaigns/Promo", None).await["promotion"]["tiers"][0]["id"], "promo_seeded");
-    assert_eq!(codes(&sim.ok("GET", "/v1/vouchers?customer=cust-1", None).await), vec!["PLAIN", "CLUB-1"]);
+    assert_eq!(
+        sim.ok("GET", "/v1/loyalties/camp_club/rewards", None).await["data"][0]["reward_id"],
+        "rew_seeded"
+    );
+    assert_eq!(
+        sim.ok("GET", "/v1/campaigns/Promo", None).await["promotion"]["tiers"][0]["id"],
+        "promo_seeded"
+    );
+    assert_eq!(
+        codes(&sim.ok("GET", "/v1/vouchers?customer=cust-1", None).await),
+        vec!["PLAIN", "CLUB-1"]
+    );
     let r = sim
-        .ok("POST", "/v1/loyalties/members/CLUB-1/redemption", Some(json!({"reward": {"id": "rew_seeded"}})))
+        .ok(
+            "POST",
+            "/v1/loyalties/members/CLUB-1/redemption",
+            Some(json!({"reward": {"id": "rew_seeded"}})),
+        )
         .await;
     let code = r["reward"]["voucher"]["code"].as_str().unwrap().to_owned();
     // The reward code inherits its campaign's rule.
     let small = sim
-        .ok("POST", "/v1/validations", Some(json!({"redeemables": [{"object": "voucher", "id": code}], "order": {"amount": 4000}})))
+        .ok(
+            "POST",
+            "/v1/validations",
+            Some(json!({"redeemables": [{"object": "voucher", "id": code}], "order": {"amount": 4000}})),
+        )
         .await;
-    assert_eq!(small["redeemables"][0]["result"]["error"]["key"], "order_rules_violated");
+    assert_eq!(
+        small["redeemables"][0]["result"]["error"]["key"],
+        "order_rules_violated"
+    );
 }
 
 #[tokio::test]
@@ -743,7 +1012,11 @@ async fn faults_apply_to_the_new_endpoints() {
         )
         .await;
     assert_eq!(set.status, 200);
-    assert_eq!(sim.call("GET", "/v1/campaigns", None).await.status, 200, "another prefix");
+    assert_eq!(
+        sim.call("GET", "/v1/campaigns", None).await.status,
+        200,
+        "another prefix"
+    );
     assert_eq!(sim.call("GET", "/v1/loyalties", None).await.status, 503);
     assert_eq!(sim.call("GET", "/v1/loyalties", None).await.status, 200);
 }

@@ -36,7 +36,8 @@ fn convert(v: &mut Value) {
             if let Some(alternatives) = map.remove("oneOf") {
                 map.insert("anyOf".into(), alternatives);
             }
-            if let (Some(Value::Object(props)), Some(Value::Array(required))) = (map.get("properties"), map.get("required"))
+            if let (Some(Value::Object(props)), Some(Value::Array(required))) =
+                (map.get("properties"), map.get("required"))
             {
                 let kept: Vec<Value> = required
                     .iter()
@@ -140,7 +141,10 @@ impl ReadOnlySpec {
             .unwrap_or_else(|e| panic!("{key}: body is not JSON ({e}): {}", String::from_utf8_lossy(body)));
         if status >= 400 {
             for field in ["code", "message", "key"] {
-                assert!(instance.get(field).is_some(), "{m} {path}: the error lacks {field}: {instance}");
+                assert!(
+                    instance.get(field).is_some(),
+                    "{m} {path}: the error lacks {field}: {instance}"
+                );
             }
             assert_eq!(instance["code"], status, "{m} {path}: code is the status");
         }
