@@ -263,6 +263,17 @@ async fn publications_assign_distinct_codes_and_list_newest_first() {
         1
     );
 
+    // A customer named by id is the same customer in a redemption.
+    let c3_code = c3["vouchers"][0]["code"].as_str().unwrap().to_owned();
+    let red = sim
+        .ok(
+            "POST",
+            "/v1/redemptions",
+            Some(json!({"redeemables": [{"object": "voucher", "id": c3_code}], "customer": {"id": c3_id}, "order": {"amount": 3000}})),
+        )
+        .await;
+    assert_eq!(red["redemptions"][0]["customer"]["source_id"], "c3");
+
     // join_once: the same customer gets the same code again.
     let once = |q: &str| format!("/v1/publications{q}");
     let first = sim
