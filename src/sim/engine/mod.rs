@@ -17,7 +17,8 @@
 //! - `campaigns`: campaigns, promotion tiers, code generation;
 //! - `listing`: list query parameters and pages;
 //! - `publications`: publishing codes to customers, and listing vouchers;
-//! - `loyalty`: loyalty members and points, rewards, reward redemptions;
+//! - `loyalty`: loyalty members and points, reward redemptions;
+//! - `rewards`: rewards and their assignments to loyalty programs;
 //! - `qualifications`: `POST /v1/qualifications`.
 
 mod answers;
@@ -28,6 +29,7 @@ mod loyalty;
 mod publications;
 mod qualifications;
 mod redeem;
+mod rewards;
 mod voucher_json;
 mod wire;
 
