@@ -195,3 +195,34 @@ pub struct RewardRedeemed {
     /// The code published to the card's holder, for a CAMPAIGN reward.
     pub voucher_code: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_the_config() {
+        let c = CodeConfig {
+            length: 5,
+            charset: "XY".into(),
+            prefix: "A-".into(),
+            postfix: "-Z".into(),
+            pattern: None,
+        };
+        let code = c.generate();
+        assert_eq!(code.len(), 9);
+        assert!(code.starts_with("A-") && code.ends_with("-Z"));
+        assert!(code[2..7].chars().all(|ch| ch == 'X' || ch == 'Y'));
+        assert_eq!(c.capacity(), 32.0);
+        let p = CodeConfig {
+            pattern: Some("GB-##-##".into()),
+            charset: "0123456789".into(),
+            ..CodeConfig::default()
+        };
+        let code = p.generate();
+        assert_eq!(code.len(), 8);
+        assert!(code.starts_with("GB-") && &code[5..6] == "-");
+        assert_eq!(p.capacity(), 10_000.0);
+        assert_eq!(CodeConfig::default().generate().len(), 8);
+    }
+}

@@ -384,3 +384,53 @@ impl ProjectState {
         Ok(list("vouchers", items, total))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::model::ProjectSettings;
+
+    #[test]
+    fn publications_use_free_codes_first_then_make_new_ones() {
+        let mut p = ProjectState::new(ProjectSettings::default());
+        p.create_campaign(
+            &json!({"name": "C", "vouchers_count": 3, "voucher": {"discount": {"type": "AMOUNT", "amount_off": 1}}}),
+            None,
+            0,
+        )
+        .unwrap();
+        let made: Vec<String> = p.by_campaign.values().next().unwrap().clone();
+        let mut published = Vec::new();
+        for i in 0..10 {
+            let out = p
+                .publish(
+                    &json!({"customer": {"source_id": format!("c{i}")}, "campaign": {"name": "C"}}),
+                    false,
+                    0,
+                )
+                .unwrap();
+            published.push(out["voucher"]["code"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(published[..3], made[..], "the generated codes go first, in order");
+        let distinct: std::collections::HashSet<&String> = published.iter().collect();
+        assert_eq!(distinct.len(), 10);
+        assert_eq!(p.campaign("C").unwrap().vouchers_count, 10);
+        // A repeated source id answers the first publication.
+        let a = p
+            .publish(
+                &json!({"customer": {"source_id": "x"}, "campaign": {"name": "C"}, "source_id": "s1"}),
+                false,
+                0,
+            )
+            .unwrap();
+        let b = p
+            .publish(
+                &json!({"customer": {"source_id": "y"}, "campaign": {"name": "C"}, "source_id": "s1"}),
+                false,
+                0,
+            )
+            .unwrap();
+        assert_eq!(a["id"], b["id"]);
+        assert_eq!(p.publications.len(), 11);
+    }
+}
