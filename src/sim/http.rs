@@ -207,6 +207,10 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
             let member = member.to_string();
             respond(project.with(|p| p.member(None, &member)))
         }
+        (&Method::GET, ["loyalties", "members", member, "rewards"]) => {
+            let member = member.to_string();
+            respond(project.with(|p| p.member_rewards(&member, &query)))
+        }
         (&Method::GET, ["loyalties", id, "members", member]) => {
             let (id, member) = (id.to_string(), member.to_string());
             respond(project.with(|p| p.member(Some(&id), &member)))

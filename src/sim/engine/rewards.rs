@@ -245,4 +245,35 @@ impl ProjectState {
         let items = page.of(ids).into_iter().map(|id| self.assignment_json(id)).collect();
         Ok(list("data", items, total))
     }
+
+    /// `GET /v1/loyalties/members/{memberId}/rewards`: the rewards of the
+    /// card's program (`affordable_only=true`: those its balance pays for).
+    pub fn member_rewards(&self, member: &str, q: &Query) -> Result<Value, ApiError> {
+        let page = q.page(100)?;
+        let card = self
+            .voucher(member)
+            .filter(|v| v.loyalty.is_some())
+            .ok_or_else(|| ApiError::not_found("voucher", member))?;
+        let balance = card.loyalty.map(|l| l.balance).unwrap_or(0);
+        let affordable_only = q.flag("affordable_only");
+        let ids: Vec<&String> = self
+            .assignment_order
+            .iter()
+            .filter(|id| {
+                self.reward_assignments.get(*id).is_some_and(|a| {
+                    card.campaign_id.as_ref() == Some(&a.campaign_id) && (!affordable_only || a.points <= balance)
+                })
+            })
+            .collect();
+        let total = ids.len();
+        let items = page
+            .of(ids)
+            .into_iter()
+            .map(|id| {
+                let a = &self.reward_assignments[id];
+                json!({"reward": self.reward_json(&a.reward_id), "assignment": self.assignment_json(id), "object": "loyalty_reward"})
+            })
+            .collect();
+        Ok(list("data", items, total))
+    }
 }

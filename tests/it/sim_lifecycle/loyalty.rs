@@ -104,6 +104,17 @@ async fn a_member_redeems_a_reward_for_points_and_gets_a_code() {
         rid.as_str()
     );
     assert_eq!(sim.ok("GET", "/v1/rewards", None).await["total"], 1);
+    let offered = sim
+        .ok(
+            "GET",
+            &format!("/v1/loyalties/members/{card}/rewards?affordable_only=true"),
+            None,
+        )
+        .await;
+    assert_eq!(offered["total"], 1);
+    assert_eq!(offered["data"][0]["object"], "loyalty_reward");
+    assert_eq!(offered["data"][0]["reward"]["id"], rid.as_str());
+    assert_eq!(offered["data"][0]["assignment"]["parameters"]["loyalty"]["points"], 100);
 
     let r = sim
         .ok(
@@ -255,6 +266,14 @@ async fn reward_errors_are_voucherifys_and_change_nothing() {
         )
         .await;
     assert_eq!(sub["balance"], 0);
+    let affordable = format!("/v1/loyalties/members/{card}/rewards?affordable_only=true");
+    assert_eq!(
+        sim.ok("GET", &affordable, None).await["total"],
+        0,
+        "nothing is affordable at 0 points"
+    );
+    let all = format!("/v1/loyalties/members/{card}/rewards");
+    assert_eq!(sim.ok("GET", &all, None).await["total"], 1);
 }
 
 #[tokio::test]
