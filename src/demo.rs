@@ -119,6 +119,10 @@ pub fn config(listen: SocketAddr, admin: Option<SocketAddr>, sim_base: &str) -> 
         base_url = "{sim_base}"
         app_id = "{DEFAULT_APP_ID}"
         app_token = "{DEFAULT_APP_TOKEN}"
+        [tenants.demo.loyalty]
+        campaign = "{LOYALTY_CAMPAIGN_ID}"
+        [tenants.demo.rewards]
+        "{REWARD_RULE_ID}" = "{REWARD_ID}"
         "#
     );
     Config::from_toml(&text).expect("the demo configuration is valid")

@@ -2,6 +2,9 @@
 //! no I/O, no clock, no randomness. Every function here is unit-tested
 //! field by field; the flows in `adapter/` call these and do the I/O.
 
+// The rest of the coupon lifecycle, in its own file beside this one.
+pub mod lifecycle;
+
 use std::time::Duration;
 
 use serde_json::Value;

@@ -46,6 +46,14 @@ pub enum Kind {
     /// Another operation on the same lock or order is under way.
     InProgress,
     DuplicateOrder,
+    /// No tracked order or payment with that id (refunds).
+    TransactionNotFound,
+    /// The order or payment was reversed already (by another refund).
+    AlreadyReversed,
+    /// The customer's loyalty card lacks the points a reward costs.
+    InsufficientPoints,
+    /// No loyalty card (or no customer) for this customer id.
+    CustomerNotFound,
     /// Voucherify unreachable, timing out, 5xx or rate limiting us.
     UpstreamUnavailable,
     /// Voucherify refused our credentials or request: a deployment problem.
@@ -73,6 +81,10 @@ impl Kind {
             Kind::HashInvalid => (StatusCode::UNAUTHORIZED, 3005),
             Kind::InProgress => (StatusCode::UNPROCESSABLE_ENTITY, 2001),
             Kind::DuplicateOrder => (StatusCode::UNPROCESSABLE_ENTITY, 9004),
+            Kind::TransactionNotFound => (StatusCode::NOT_FOUND, 9002),
+            Kind::AlreadyReversed => (StatusCode::UNPROCESSABLE_ENTITY, 9001),
+            Kind::InsufficientPoints => (StatusCode::UNPROCESSABLE_ENTITY, 9008),
+            Kind::CustomerNotFound => (StatusCode::NOT_FOUND, 7000),
             Kind::UpstreamUnavailable | Kind::StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, 5003),
             Kind::UpstreamMisconfigured | Kind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 5000),
         }

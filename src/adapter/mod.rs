@@ -39,7 +39,7 @@ use tracing::Instrument;
 use crate::clock::{Clock, Millis};
 use arc_swap::ArcSwap;
 
-use crate::config::{LockConfig, Messages, RouteMode, Routes, Secret, TenantConfig, V4Dialect};
+use crate::config::{LockConfig, Messages, RewardsConfig, RouteMode, Routes, Secret, TenantConfig, V4Dialect};
 use crate::gameball::{self, Dialect, ParseCtx, Parsed, RenderCtx, RequestView};
 use crate::ids;
 use crate::locks::Store;
@@ -53,7 +53,7 @@ use crate::telemetry::{self, TraceHeaders};
 use crate::voucherify::client::{CallCtx, Upstream, VoucherifyClient};
 use error::{Failure, Kind};
 use passthrough::Passthrough;
-use routes::{Matched, Speaker};
+use routes::{Matched, Row, Speaker};
 
 /// One merchant, as the adapter uses it.
 #[derive(Debug)]
@@ -67,6 +67,7 @@ pub struct Tenant {
     pub upstream: Upstream,
     pub routes: Routes,
     pub messages: Messages,
+    pub rewards: RewardsConfig,
 }
 
 impl Tenant {
@@ -80,6 +81,7 @@ impl Tenant {
             upstream: Upstream::new(&cfg.voucherify).map_err(|e| format!("tenants.{}.voucherify: {e}", cfg.name))?,
             routes: cfg.routes,
             messages: cfg.messages.clone(),
+            rewards: cfg.rewards.clone(),
         })
     }
 
@@ -201,7 +203,7 @@ impl App {
         &self,
         headers: &HeaderMap,
         tenant: Option<&Arc<Tenant>>,
-        speaker: Speaker,
+        row: &Row,
     ) -> Result<Arc<Tenant>, Failure> {
         let Some(tenant) = tenant else {
             let message = match text(headers, "apikey") {
@@ -211,7 +213,7 @@ impl App {
             return Err(Failure::client(Kind::Unauthorized, message));
         };
         match text(headers, "secretkey") {
-            None if speaker == Speaker::Legacy => Ok(tenant.clone()),
+            None if row.secret_optional() => Ok(tenant.clone()),
             None => Err(Failure::client(
                 Kind::SecretRequired,
                 "The secretkey header is required",
@@ -352,10 +354,7 @@ impl App {
             )),
         };
         let req_body = body.as_ref().cloned().unwrap_or_default();
-        let outcome = match (
-            self.authenticate(&parts.headers, tenant.as_ref(), matched.row.speaker),
-            body,
-        ) {
+        let outcome = match (self.authenticate(&parts.headers, tenant.as_ref(), matched.row), body) {
             (Err(f), _) | (Ok(_), Err(f)) => Err(f),
             (Ok(tenant), Ok(body)) => {
                 let view = RequestView {

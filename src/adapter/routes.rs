@@ -63,10 +63,21 @@ pub enum Operation {
     CouponRedeem,
     /// The SDK-era `coupon` (create).
     CouponCreate,
+    /// A coupon bought with points (a loyalty reward redemption).
+    Predefined,
+    /// The coupons published to a customer.
+    CustomerCoupons,
+    /// The best automatic promotion for a cart (a qualification).
+    Automatic,
+    /// A payment with coupons: redeemed like an order, once per payment.
+    Payments,
+    /// A refund or a cancellation: the order's or payment's redemptions
+    /// rolled back, once.
+    Refunds,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 14] = [
         Operation::Validate,
         Operation::ValidateSingle,
         Operation::LockDetails,
@@ -76,6 +87,11 @@ impl Operation {
         Operation::CouponValidate,
         Operation::CouponRedeem,
         Operation::CouponCreate,
+        Operation::Predefined,
+        Operation::CustomerCoupons,
+        Operation::Automatic,
+        Operation::Payments,
+        Operation::Refunds,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +105,11 @@ impl Operation {
             Operation::CouponValidate => "coupon_validate",
             Operation::CouponRedeem => "coupon_redeem",
             Operation::CouponCreate => "coupon_create",
+            Operation::Predefined => "predefined",
+            Operation::CustomerCoupons => "customer_coupons",
+            Operation::Automatic => "automatic",
+            Operation::Payments => "payments",
+            Operation::Refunds => "refunds",
         }
     }
 
@@ -134,6 +155,15 @@ pub struct Row {
     pub speaker: Speaker,
 }
 
+impl Row {
+    /// Whether the `secretkey` header may be left out (it is checked when
+    /// sent). The SDK-era API proves the secret with the body's `hash`;
+    /// Gameball's spec lists automatic coupons under the API key alone.
+    pub fn secret_optional(&self) -> bool {
+        self.speaker == Speaker::Legacy || self.op == Operation::Automatic
+    }
+}
+
 const fn row(method: Method, family: Family, path: &'static str, op: Operation, speaker: Speaker) -> Row {
     Row {
         method,
@@ -159,6 +189,14 @@ pub static ROUTES: &[Row] = &[
     row(Method::POST, V4, "/integrations/coupons/release", Release, TenantV4),
     row(Method::POST, V4, "/integrations/coupons/burn", Burn, TenantV4),
     row(Method::POST, V4, "/integrations/orders", Orders, TenantV4),
+    row(Method::POST, V4, "/integrations/coupons/predefined", Predefined, TenantV4),
+    row(Method::GET, V4, "/integrations/customers/{customerId}/coupons", CustomerCoupons, TenantV4),
+    row(Method::POST, V4, "/integrations/coupons/automatic", Automatic, TenantV4),
+    row(Method::POST, V4, "/integrations/payments", Payments, TenantV4),
+    row(Method::POST, V4, "/integrations/transactions/refund", Refunds, TenantV4),
+    // In Gameball's spec as a broken copy of "delete a customer"; here it
+    // cancels the order (its coupons' redemptions rolled back).
+    row(Method::DELETE, V4, "/integrations/orders/{orderId}/transactions", Refunds, TenantV4),
     row(Method::POST, V3, "/integrations/coupons/validate", Validate, Hold),
     row(Method::POST, V3, "/integrations/coupons/{code}/validate", ValidateSingle, Hold),
     row(Method::POST, V3, "/integrations/coupons/{reference}/burn", Burn, Hold),

@@ -103,6 +103,28 @@ mod tests {
     }
 
     #[test]
+    fn rewards_map_rule_ids_to_rewards_of_a_loyalty_program() {
+        let ok = format!(
+            "{MINIMAL}\n[tenants.shop.loyalty]\ncampaign = \"camp_1\"\n[tenants.shop.rewards]\n\"1\" = \"rew_a\"\n\"42\" = \"rew_b\"\n"
+        );
+        let c = Config::from_toml(&ok).unwrap();
+        let r = &c.tenants[0].rewards;
+        assert_eq!(r.loyalty_campaign.as_deref(), Some("camp_1"));
+        assert_eq!(r.by_rule.get(&42).map(String::as_str), Some("rew_b"));
+
+        let bad = format!("{MINIMAL}\n[tenants.shop.rewards]\none = \"rew_a\"\n\"2\" = \" \"\n");
+        let errs = Config::from_toml(&bad).unwrap_err().0;
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        for expected in [
+            "tenants.shop.rewards.one",
+            "tenants.shop.rewards.2",
+            "tenants.shop.rewards",
+        ] {
+            assert!(keys.contains(&expected), "{expected} not in {keys:?}");
+        }
+    }
+
+    #[test]
     fn every_error_is_reported_in_one_run() {
         let text = r#"
             [server]

@@ -170,6 +170,17 @@ pub struct RawTenant {
     pub voucherify: RawVoucherify,
     pub routes: RawRoutes,
     pub messages: Messages,
+    pub loyalty: RawLoyalty,
+    /// Gameball redemption rule id → Voucherify reward id.
+    pub rewards: BTreeMap<String, String>,
+}
+
+/// `[tenants.NAME.loyalty]`: the Voucherify loyalty program whose cards
+/// hold the customers' points (coupons from points).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLoyalty {
+    pub campaign: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -123,6 +123,17 @@ pub struct TenantConfig {
     pub voucherify: VoucherifyConfig,
     pub routes: Routes,
     pub messages: Messages,
+    pub rewards: RewardsConfig,
+}
+
+/// Coupons from points: the loyalty program and each Gameball redemption
+/// rule's Voucherify reward.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RewardsConfig {
+    /// The loyalty campaign id (`[tenants.NAME.loyalty] campaign`).
+    pub loyalty_campaign: Option<String>,
+    /// Gameball `ruleId` → Voucherify reward id.
+    pub by_rule: std::collections::BTreeMap<u64, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

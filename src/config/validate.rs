@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::Uri;
 
 use super::errors::{ConfigError, ConfigErrors, Errors};
-use super::raw::{RawConfig, RawTls};
+use super::raw::{RawConfig, RawTenant, RawTls};
 use super::routes::Routes;
 use super::runtime::*;
 use super::secret::Secret;
@@ -358,6 +358,7 @@ impl RawConfig {
                 },
                 routes,
                 messages: t.messages.clone(),
+                rewards: rewards_config(t, &k, &mut e),
             });
         }
         if global_routes.any_forwarded() && passthrough.is_none() {
@@ -417,5 +418,44 @@ impl RawConfig {
             concurrency: r.concurrency.map_or(defaults.concurrency, |c| c.max(1) as usize),
             rules,
         }
+    }
+}
+
+/// `[tenants.NAME.loyalty]` and `[tenants.NAME.rewards]`: rule ids are
+/// Gameball's integers, reward ids Voucherify's; a mapping without a
+/// loyalty program could never redeem.
+fn rewards_config(t: &RawTenant, k: &dyn Fn(&str) -> String, e: &mut Errors) -> RewardsConfig {
+    let campaign = t.loyalty.campaign.as_deref().map(str::trim).map(str::to_owned);
+    if campaign.as_deref() == Some("") {
+        e.push(
+            k("loyalty.campaign"),
+            "must not be empty (the Voucherify loyalty campaign id)",
+        );
+    }
+    let mut by_rule = std::collections::BTreeMap::new();
+    for (rule, reward) in &t.rewards {
+        match rule.trim().parse::<u64>() {
+            Ok(id) => {
+                if reward.trim().is_empty() {
+                    e.push(k(&format!("rewards.{rule}")), "must name a Voucherify reward id");
+                } else {
+                    by_rule.insert(id, reward.trim().to_owned());
+                }
+            }
+            Err(_) => e.push(
+                k(&format!("rewards.{rule}")),
+                "keys are Gameball redemption rule ids (whole numbers)",
+            ),
+        }
+    }
+    if !t.rewards.is_empty() && campaign.is_none() {
+        e.push(
+            k("rewards"),
+            "needs [loyalty] campaign: rewards are redeemed from a loyalty card",
+        );
+    }
+    RewardsConfig {
+        loyalty_campaign: campaign.filter(|c| !c.is_empty()),
+        by_rule,
     }
 }

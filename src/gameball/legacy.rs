@@ -264,9 +264,10 @@ pub fn code(kind: Kind) -> u16 {
         | Kind::BodyTimeout
         | Kind::CouponRefused
         | Kind::LockEnded => 7,
-        Kind::NotFound => 3,
+        Kind::NotFound | Kind::TransactionNotFound | Kind::CustomerNotFound => 3,
         Kind::AlreadyExists => 14,
-        Kind::DuplicateOrder => 305,
+        Kind::DuplicateOrder | Kind::AlreadyReversed => 305,
+        Kind::InsufficientPoints => 7,
         Kind::InProgress
         | Kind::UpstreamUnavailable
         | Kind::UpstreamMisconfigured

@@ -10,9 +10,12 @@
 //! | [`Dialect::Hold`] | the v3.0 hold API (`holdReference`) | [`published`] |
 //! | [`Dialect::Legacy`] | the SDK-era discount-coupon API (v2.0/v3.0, `hash`) | [`legacy`] |
 //!
-//! The v4 request bodies, shared by the first three, are in [`v4`].
+//! The v4 request bodies, shared by the first three, are in [`v4`]; the
+//! rest of the coupon lifecycle (coupons from points, the customer's
+//! coupons, automatic coupons, payments, refunds) in [`lifecycle`].
 
 pub mod legacy;
+pub mod lifecycle;
 pub mod published;
 pub mod seed;
 pub mod v4;

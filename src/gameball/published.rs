@@ -105,7 +105,7 @@ fn validation(dialect: Dialect, v: &Validation, op: Operation) -> Value {
 }
 
 pub fn render(dialect: Dialect, answer: &Answer, cx: &RenderCtx<'_>) -> Result<Vec<u8>, Failure> {
-    if let Some(shared) = v4::render_shared(answer) {
+    if let Some(shared) = v4::render_shared(answer, cx.decimals) {
         return shared;
     }
     match answer {

@@ -129,7 +129,7 @@ fn validate_one(v: &Validation, cx: &RenderCtx<'_>) -> ValidateSingleResponse {
 }
 
 pub fn render(answer: &Answer, cx: &RenderCtx<'_>) -> Result<Vec<u8>, Failure> {
-    if let Some(shared) = v4::render_shared(answer) {
+    if let Some(shared) = v4::render_shared(answer, cx.decimals) {
         return shared;
     }
     match answer {

@@ -11,7 +11,9 @@ use super::{
     CouponRef, Dialect, ParseCtx, RequestView, StringOrNumber, codes_of, optional, parse_body, required, to_json,
 };
 use crate::adapter::error::Failure;
-use crate::adapter::ops::{Answer, BurnCmd, BurnTarget, Command, CustomerIds, OrderCmd, ValidateCmd, Validity};
+use crate::adapter::ops::{
+    Answer, BurnCmd, BurnTarget, Command, CustomerIds, OrderCmd, Transaction, ValidateCmd, Validity,
+};
 use crate::adapter::routes::Operation;
 use crate::clock::iso;
 use crate::money::DecimalNumber;
@@ -97,7 +99,7 @@ pub struct OrderRequest {
     pub mobile: Option<String>,
 }
 
-fn customer(id: String, email: Option<&str>, mobile: Option<&str>) -> CustomerIds {
+pub(super) fn customer(id: String, email: Option<&str>, mobile: Option<&str>) -> CustomerIds {
     CustomerIds {
         id,
         email: optional(email),
@@ -118,6 +120,9 @@ pub fn parse(dialect: Dialect, req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Resu
     // The published reference (and v3.0) validate a list all or nothing,
     // and return full Coupon objects.
     let published = dialect != Dialect::Seed;
+    if let Some(parsed) = super::lifecycle::parse(req, cx) {
+        return parsed;
+    }
     let reference_field = if dialect == Dialect::Hold {
         "holdReference"
     } else {
@@ -195,6 +200,7 @@ pub fn parse(dialect: Dialect, req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Resu
             let shipping = minor(body.total_shipping, "totalShipping", cx.decimals)?;
             let redemption = body.redemption.unwrap_or_default();
             Ok(Command::Order(OrderCmd {
+                kind: Transaction::Order,
                 customer: customer(id, body.email.as_deref(), body.mobile.as_deref()),
                 order_id,
                 amount_minor: amount,
@@ -206,6 +212,11 @@ pub fn parse(dialect: Dialect, req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Resu
         Operation::CouponValidate | Operation::CouponRedeem | Operation::CouponCreate => Err(Failure::internal(
             "the route table sent an SDK-era operation to a v4 dialect",
         )),
+        Operation::Predefined
+        | Operation::CustomerCoupons
+        | Operation::Automatic
+        | Operation::Payments
+        | Operation::Refunds => Err(Failure::internal("lifecycle operations are parsed in `lifecycle`")),
     }
 }
 
@@ -286,7 +297,10 @@ pub struct OrderResponse {
 }
 
 /// The answers every v4 dialect writes alike; `None` for the others.
-pub fn render_shared(answer: &Answer) -> Option<Result<Vec<u8>, Failure>> {
+pub fn render_shared(answer: &Answer, decimals: u32) -> Option<Result<Vec<u8>, Failure>> {
+    if let Some(rendered) = super::lifecycle::render(answer, decimals) {
+        return Some(rendered);
+    }
     Some(match answer {
         Answer::Released(r) => to_json(&ReleaseResponse {
             success: true,

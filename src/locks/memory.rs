@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Claim, LockRecord, NewTerms, OpAttempt, PendingRelease, Relock};
+use super::{Claim, LockRecord, NewTerms, OpAttempt, OpKind, PendingRelease, Relock};
 use crate::clock::{Clock, Millis};
 
 struct Op {
@@ -187,6 +187,15 @@ impl MemoryStore {
                 }
             },
         }
+    }
+
+    pub fn outcome(&self, tenant: &str, kind: OpKind, id: &str) -> Option<String> {
+        let now = self.clock.now();
+        let m = self.maps();
+        m.ops
+            .get(&(tenant.to_owned(), kind.as_str(), id.to_owned()))
+            .filter(|e| e.gone_at > now)
+            .and_then(|e| e.value.done.clone())
     }
 
     pub fn settle(&self, op: &OpAttempt<'_>, result: Option<&str>) {

@@ -222,6 +222,12 @@ pub enum OpKind {
     Burn,
     /// An SDK-era redemption of one code by one customer.
     Redeem,
+    /// A payment with coupons (`paymentId`).
+    Payment,
+    /// The reversal of an order or payment (keyed by the original's id).
+    Reversal,
+    /// A coupon bought with points (customer + rule, or an idempotency key).
+    Points,
 }
 
 impl OpKind {
@@ -230,6 +236,9 @@ impl OpKind {
             OpKind::Order => "order",
             OpKind::Burn => "burn",
             OpKind::Redeem => "redeem",
+            OpKind::Payment => "payment",
+            OpKind::Reversal => "reversal",
+            OpKind::Points => "points",
         }
     }
 }
@@ -583,6 +592,18 @@ impl Store {
                     Ok(())
                 }
                 Backend::Redis(r) => r.settle(op, result).await,
+            }
+        })
+        .await
+    }
+
+    /// What a done operation stored, read without claiming it (`None` while
+    /// it is pending, or when it never happened or is no longer kept).
+    pub async fn outcome(&self, tenant: &str, kind: OpKind, id: &str) -> Result<Option<String>, StoreError> {
+        self.timed("outcome", async {
+            match &*self.backend {
+                Backend::Memory(m) => Ok(m.outcome(tenant, kind, id)),
+                Backend::Redis(r) => r.outcome(tenant, kind, id).await,
             }
         })
         .await

@@ -657,6 +657,22 @@ impl RedisStore {
         self.run(&inv).await.map(|_| ())
     }
 
+    /// One `HMGET`: no script, nothing written.
+    pub async fn outcome(&self, tenant: &str, kind: OpKind, id: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn();
+        let r = redis::cmd("HMGET")
+            .arg(op_key(tenant, kind, id))
+            .arg("st")
+            .arg("res")
+            .query_async::<(Option<String>, Option<String>)>(&mut conn)
+            .await;
+        let (st, res) = self.answer(r).await?;
+        Ok(match st.as_deref() {
+            Some("done") => Some(res.unwrap_or_default()),
+            _ => None,
+        })
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let r = redis::cmd("PING").query_async::<String>(&mut conn).await;

@@ -25,7 +25,7 @@ use crate::adapter::ops::redeem::{already_used, another_customers_lock, expired_
 use crate::adapter::ops::release::used_lock;
 use crate::adapter::ops::{
     Answer, BurnCmd, BurnTarget, Burned, CodeRedeemed, CouponCreated, CouponDraft, CustomerIds, LockView, Released,
-    ValidateCmd, Validation, Validity, validate,
+    Transaction, ValidateCmd, Validation, Validity, apply, validate,
 };
 use crate::ids;
 use crate::locks::{LockRecord, LockState};
@@ -51,20 +51,27 @@ pub struct GameballSaid<'a> {
     pub body: &'a Value,
 }
 
-impl GameballSaid<'_> {
+impl<'a> GameballSaid<'a> {
+    pub fn of(status: u16, body: &'a Value) -> Self {
+        GameballSaid { status, body }
+    }
+
     /// The lock (or hold) reference Gameball handed out, wherever it is.
     pub fn reference(&self) -> Option<&str> {
-        fn find(v: &Value) -> Option<&str> {
-            match v {
-                Value::Object(m) => ["lockReference", "holdReference"]
-                    .iter()
-                    .find_map(|k| m.get(*k).and_then(Value::as_str))
-                    .or_else(|| m.values().find_map(find)),
-                Value::Array(a) => a.iter().find_map(find),
-                _ => None,
-            }
-        }
-        find(self.body)
+        find_reference(self.body)
+    }
+}
+
+/// The first lock reference in a Gameball body (request or answer), under
+/// any of the names the dialects give it.
+pub fn find_reference(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(m) => ["lockReference", "holdReference", "couponsLockReference"]
+            .iter()
+            .find_map(|k| m.get(*k).and_then(Value::as_str))
+            .or_else(|| m.values().find_map(find_reference)),
+        Value::Array(a) => a.iter().find_map(find_reference),
+        _ => None,
     }
 }
 
@@ -133,8 +140,10 @@ pub async fn run(ctx: &Ctx, book: &Book, command: Command, gameball: &GameballSa
             {
                 book.end(tenant, reference, Ended::Burned { at: ctx.now() });
             }
-            Dry::Ran(checked.map(|()| Answer::Ordered {
-                customer_id: cmd.customer.id,
+            let customer_id = cmd.customer.id;
+            Dry::Ran(checked.map(|()| match cmd.kind {
+                Transaction::Order => Answer::Ordered { customer_id },
+                Transaction::Payment => Answer::Paid { customer_id },
             }))
         }
         Command::RedeemCode(cmd) => {
@@ -148,6 +157,14 @@ pub async fn run(ctx: &Ctx, book: &Book, command: Command, gameball: &GameballSa
             }))
         }
         Command::CreateCoupon(draft) => Dry::Ran(create(ctx, draft).await.map(Answer::CouponCreated)),
+        // Reads only: run for real.
+        command @ (Command::CustomerCoupons { .. } | Command::Automatic(_)) => Dry::Ran(apply(ctx, command).await),
+        Command::Predefined(_) => {
+            Dry::Unknowable("a coupon from points spends points: it cannot be run without side effects".into())
+        }
+        Command::Refund(_) => {
+            Dry::Unknowable("a refund rolls back redemptions: it cannot be run without side effects".into())
+        }
     }
 }
 

@@ -76,6 +76,8 @@ struct Queued {
     headers: HeaderMap,
     body: Bytes,
     gameball: (u16, Bytes),
+    /// Gameball's answer parsed (`Null` when it is not JSON).
+    gameball_json: Value,
     answered: Instant,
 }
 
@@ -190,6 +192,7 @@ impl Shadow {
                 let thread = std::thread::Builder::new()
                     .name("couponbridge-shadow".into())
                     .spawn(move || {
+                        idle_priority();
                         writer::write_lines(
                             rx,
                             &dir,
@@ -215,7 +218,10 @@ impl Shadow {
             let (shared, stop, concurrency) = (shared.clone(), stop.clone(), cfg.concurrency.max(1));
             std::thread::Builder::new()
                 .name("couponbridge-shadow-compare".into())
-                .spawn(move || runtime.block_on(work(rx, shared, concurrency, stop)))?
+                .spawn(move || {
+                    idle_priority();
+                    runtime.block_on(work(rx, shared, concurrency, stop))
+                })?
         };
         Ok((
             Shadow {
@@ -248,6 +254,7 @@ impl Shadow {
                 headers: seen.request_headers.clone(),
                 body: seen.request_body.clone(),
                 gameball: (seen.status.as_u16(), seen.response_body.clone()),
+                gameball_json: Value::Null,
                 answered: Instant::now(),
             };
             if let Err(e) = shadow.tx.try_send(queued) {
@@ -260,17 +267,37 @@ impl Shadow {
     }
 }
 
+/// Puts the calling thread at idle priority: the kernel runs it only when
+/// no other thread wants the core, so a shadow's comparisons can never take
+/// CPU from the merchant's requests (they are dropped and counted when the
+/// queue fills instead). Best effort: where the call is refused, the shadow
+/// still runs at normal priority, on its own thread.
+fn idle_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: plain syscall on the calling thread (pid 0) with a valid,
+        // initialised `sched_param`; it touches no memory of ours after.
+        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        if rc != 0 {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "shadow thread stays at normal priority");
+        }
+    }
+}
+
 async fn work(mut rx: mpsc::Receiver<Queued>, shared: Arc<Shared>, concurrency: usize, stop: CancellationToken) {
     let slots = Arc::new(Semaphore::new(concurrency));
     let running = TaskTracker::new();
     loop {
-        let queued = tokio::select! {
+        let mut queued = tokio::select! {
             _ = stop.cancelled() => break,
             q = rx.recv() => match q {
                 Some(q) => q,
                 None => break,
             },
         };
+        // Parsed here, on the shadow's thread, never on the merchant's path.
+        queued.gameball_json = serde_json::from_slice(&queued.gameball.1).unwrap_or(Value::Null);
         let slot = tokio::select! {
             _ = stop.cancelled() => {
                 shared.count(queued.job.matched.op().name(), ShadowResult::Dropped);
@@ -278,8 +305,18 @@ async fn work(mut rx: mpsc::Receiver<Queued>, shared: Arc<Shared>, concurrency: 
             }
             s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
         };
+        // The turn is taken now, in queue order, so comparisons of one lock
+        // run in the order the merchant made the calls.
+        let turn = lock_reference(&queued).map(|r| shared.book.turn(&r));
         let shared = shared.clone();
         running.spawn(async move {
+            let _turn = match turn {
+                Some(mut t) => {
+                    t.wait().await;
+                    Some(t)
+                }
+                None => None,
+            };
             shared.compare(queued).await;
             drop(slot);
         });
@@ -290,6 +327,20 @@ async fn work(mut rx: mpsc::Receiver<Queued>, shared: Arc<Shared>, concurrency: 
     }
     running.close();
     running.wait().await;
+}
+
+/// The Gameball lock a queued call is about: the one a validation's
+/// answer handed out, or the one the request names (path or body).
+fn lock_reference(q: &Queued) -> Option<String> {
+    let validates = matches!(q.job.matched.op(), Operation::Validate | Operation::ValidateSingle);
+    if validates && let Some(r) = dry::find_reference(&q.gameball_json) {
+        return Some(r.to_owned());
+    }
+    if let Some(r) = q.job.matched.param("reference") {
+        return Some(r.to_owned());
+    }
+    let body: Value = serde_json::from_slice(&q.body).ok()?;
+    dry::find_reference(&body).map(str::to_owned)
 }
 
 /// What the translated flow answered.
@@ -409,10 +460,7 @@ impl Shared {
             let (status, _, body) = job.dialect.error(&f, &job.request_id);
             Ours::Answer(status.as_u16(), body)
         };
-        let tenant = match job
-            .app
-            .authenticate(&q.headers, job.tenant.as_ref(), job.matched.row.speaker)
-        {
+        let tenant = match job.app.authenticate(&q.headers, job.tenant.as_ref(), job.matched.row) {
             Ok(t) => t,
             Err(f) => return refused(f),
         };
@@ -428,11 +476,7 @@ impl Shared {
             tap: None,
             trace: None,
         };
-        let body: Value = serde_json::from_slice(&q.gameball.1).unwrap_or(Value::Null);
-        let said = GameballSaid {
-            status: q.gameball.0,
-            body: &body,
-        };
+        let said = GameballSaid::of(q.gameball.0, &q.gameball_json);
         match dry::run(&ctx, &self.book, command, &said).await {
             Dry::Unknowable(why) => Ours::Unknowable(why),
             Dry::Ran(Err(f)) => refused(f),

@@ -29,6 +29,11 @@ use crate::record::UpstreamTap;
 use crate::telemetry::TraceHeaders;
 use tracing::Instrument;
 
+// The lifecycle calls (loyalty, wallet, qualifications, rollbacks), in
+// their own file beside this one.
+mod lifecycle;
+pub use lifecycle::Written;
+
 /// Path segments keep unreserved characters only; everything else is
 /// percent-encoded (codes may contain `/`, `#`, `?`, spaces...).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -72,6 +77,12 @@ pub enum Op {
     GetRule,
     GetOrder,
     CreateVoucher,
+    ListMembers,
+    RedeemReward,
+    GetRedemption,
+    ListVouchers,
+    Qualify,
+    Rollback,
 }
 
 impl Op {
@@ -84,6 +95,12 @@ impl Op {
             Op::GetRule => "get_rule",
             Op::GetOrder => "get_order",
             Op::CreateVoucher => "create_voucher",
+            Op::ListMembers => "list_members",
+            Op::RedeemReward => "redeem_reward",
+            Op::GetRedemption => "get_redemption",
+            Op::ListVouchers => "list_vouchers",
+            Op::Qualify => "qualify",
+            Op::Rollback => "rollback",
         }
     }
 }

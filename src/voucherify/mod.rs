@@ -7,6 +7,7 @@
 //! backward-compatible releases and older responses omit newer ones.
 
 pub mod client;
+pub mod lifecycle;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -189,11 +190,34 @@ pub struct ValidationResponse {
     pub skipped_redeemables: Vec<Redeemable>,
 }
 
-/// `POST /v1/redemptions` → 200: only what was not redeemed matters here.
+/// `POST /v1/redemptions` → 200: what was not redeemed, and the
+/// redemption to roll back on a refund (the parent of a stacked one).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct RedeemResponse {
     pub inapplicable_redeemables: Vec<Redeemable>,
+    pub parent_redemption: Option<RedemptionId>,
+    pub redemptions: Vec<RedemptionId>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RedemptionId {
+    pub id: String,
+}
+
+impl RedeemResponse {
+    /// The one id whose rollback undoes this whole redemption.
+    pub fn rollback_id(&self) -> Option<&str> {
+        match &self.parent_redemption {
+            Some(p) if !p.id.is_empty() => Some(&p.id),
+            _ => self
+                .redemptions
+                .first()
+                .map(|r| r.id.as_str())
+                .filter(|id| !id.is_empty()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -257,6 +281,16 @@ impl OrderInfo {
     /// Whether a redemption is recorded on the order and not rolled back.
     pub fn has_live_redemption(&self) -> bool {
         self.redemptions.values().any(|r| r.get("rollback_id").is_none())
+    }
+
+    /// The order's redemptions not rolled back yet (for a stacked one, its
+    /// parent's id, which rolls back every child).
+    pub fn live_redemptions(&self) -> Vec<String> {
+        self.redemptions
+            .iter()
+            .filter(|(_, r)| r.get("rollback_id").is_none())
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 }
 

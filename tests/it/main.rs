@@ -30,6 +30,7 @@ mod dialects;
 mod durability;
 mod hostile;
 mod interleave;
+mod lifecycle;
 mod ops;
 mod reload;
 mod replay;

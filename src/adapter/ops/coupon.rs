@@ -67,7 +67,7 @@ pub async fn redeem(ctx: &Ctx, cmd: RedeemCodeCmd) -> Result<CodeRedeemed, Failu
     let codes = [cmd.code.clone()];
     let customer = cmd.customer.as_customer();
     match redeem_once(ctx, &codes, &customer, &order, None, metadata(None, None)).await {
-        Ok(()) => {
+        Ok(_) => {
             store.settle(&op, None).await?;
             Ok(done(ctx))
         }

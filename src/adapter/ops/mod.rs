@@ -11,12 +11,21 @@
 //! | [`Command::Release`] | [`release`] |
 //! | [`Command::Burn`], [`Command::Order`] | [`redeem`] |
 //! | [`Command::RedeemCode`], [`Command::CreateCoupon`] | [`coupon`] |
+//! | [`Command::Payment`] | [`redeem`] (an order by another name) |
+//! | [`Command::Predefined`] (coupon from points) | [`rewards`] |
+//! | [`Command::CustomerCoupons`] | [`wallet`] |
+//! | [`Command::Automatic`] | [`automatic`] |
+//! | [`Command::Refund`] (refund, cancellation) | [`refund`] |
 
+pub mod automatic;
 pub mod coupon;
 pub mod details;
 pub mod redeem;
+pub mod refund;
 pub mod release;
+pub mod rewards;
 pub mod validate;
+pub mod wallet;
 
 use std::time::Duration;
 
@@ -87,9 +96,19 @@ pub struct BurnCmd {
     pub transaction_time: Option<String>,
 }
 
+/// What a tracked transaction is: Gameball's orders and payments redeem
+/// alike, each once per id, in ids of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transaction {
+    Order,
+    Payment,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderCmd {
+    pub kind: Transaction,
     pub customer: CustomerIds,
+    /// The `orderId` or `paymentId`.
     pub order_id: String,
     pub amount_minor: Option<i64>,
     pub shipping_minor: Option<i64>,
@@ -132,6 +151,46 @@ pub struct CouponDraft {
     pub expiration_date: Option<String>,
 }
 
+/// A coupon bought with points: Gameball redemption rule `rule_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredefinedCmd {
+    pub customer: CustomerIds,
+    pub rule_id: u64,
+    /// The client's `Idempotency-Key`: a retry with it answers the coupon
+    /// the first attempt bought, even after that attempt's answer was lost
+    /// on the way back.
+    pub idempotency_key: Option<String>,
+}
+
+/// One cart line, as a qualification reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CartItem {
+    pub product_id: String,
+    pub quantity: Option<i64>,
+    pub price_minor: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutomaticCmd {
+    pub customer: CustomerIds,
+    pub cart_id: String,
+    pub amount_minor: Option<i64>,
+    pub items: Vec<CartItem>,
+}
+
+/// A refund (`refundTransactionId` reversing `reverseTransactionId`), or
+/// an order's cancellation (`DELETE …/orders/{orderId}/transactions`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundCmd {
+    pub customer: Option<CustomerIds>,
+    pub refund_id: String,
+    /// The order or payment reversed.
+    pub reverse_id: String,
+    /// `None`: the whole transaction.
+    pub amount_minor: Option<i64>,
+    pub cancel: bool,
+}
+
 /// What a dialect parsed a request into.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -142,6 +201,10 @@ pub enum Command {
     Order(OrderCmd),
     RedeemCode(RedeemCodeCmd),
     CreateCoupon(CouponDraft),
+    Predefined(PredefinedCmd),
+    CustomerCoupons { customer_id: String },
+    Automatic(AutomaticCmd),
+    Refund(RefundCmd),
 }
 
 /// One coupon's verdict, with its definition when asked for.
@@ -204,6 +267,61 @@ pub struct CouponCreated {
     pub coupon: Coupon,
 }
 
+/// The coupon a reward published to the customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssuedCoupon {
+    pub code: String,
+    pub start_date: Option<String>,
+    pub expiry_date: Option<String>,
+}
+
+/// One coupon of a customer's wallet, in Gameball's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalletCoupon {
+    pub name: String,
+    pub code: String,
+    pub value: DecimalNumber,
+    /// Gameball's display name (`Percentage`, `Fixed Rate Discount`...).
+    pub kind: &'static str,
+    pub start_date: Option<String>,
+    pub expiry_date: Option<String>,
+    pub is_expired: bool,
+    pub is_active: bool,
+    pub usage_limit: Option<i64>,
+    pub used_count: i64,
+    pub customer_used_count: i64,
+    pub is_available_to_use: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscountedItem {
+    pub product_id: String,
+    pub quantity: Option<i64>,
+    pub discount_minor: i64,
+    pub price_minor: Option<i64>,
+}
+
+/// The promotion an automatic-coupon call applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedPromotion {
+    pub name: String,
+    pub discount_minor: i64,
+    /// `shipping`, `fixed`, `percentage`, `product`.
+    pub discount_type: &'static str,
+    pub items: Vec<DiscountedItem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refunded {
+    /// couponbridge's id for the reversal (Gameball's `gameballTransactionId`).
+    pub transaction_id: String,
+    pub refund_id: String,
+    pub reverse_id: String,
+    pub amount_minor: Option<i64>,
+    pub at: Millis,
+    pub cancel: bool,
+}
+
 /// An operation's result, for the dialect to render.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
@@ -212,8 +330,13 @@ pub enum Answer {
     Released(Released),
     Burned(Burned),
     Ordered { customer_id: String },
+    Paid { customer_id: String },
     CodeRedeemed(CodeRedeemed),
     CouponCreated(CouponCreated),
+    CouponIssued(IssuedCoupon),
+    CustomerCoupons(Vec<WalletCoupon>),
+    Automatic(Option<AppliedPromotion>),
+    Refunded(Refunded),
 }
 
 /// Runs one command.
@@ -225,11 +348,20 @@ pub async fn apply(ctx: &Ctx, command: Command) -> Result<Answer, Failure> {
         Command::Burn(cmd) => Answer::Burned(redeem::burn(ctx, cmd).await?),
         Command::Order(cmd) => {
             redeem::order(ctx, &cmd).await?;
-            Answer::Ordered {
-                customer_id: cmd.customer.id,
+            match cmd.kind {
+                Transaction::Order => Answer::Ordered {
+                    customer_id: cmd.customer.id,
+                },
+                Transaction::Payment => Answer::Paid {
+                    customer_id: cmd.customer.id,
+                },
             }
         }
         Command::RedeemCode(cmd) => Answer::CodeRedeemed(coupon::redeem(ctx, cmd).await?),
         Command::CreateCoupon(draft) => Answer::CouponCreated(coupon::create(ctx, draft).await?),
+        Command::Predefined(cmd) => Answer::CouponIssued(rewards::predefined(ctx, &cmd).await?),
+        Command::CustomerCoupons { customer_id } => Answer::CustomerCoupons(wallet::coupons(ctx, &customer_id).await?),
+        Command::Automatic(cmd) => Answer::Automatic(automatic::best(ctx, &cmd).await?),
+        Command::Refund(cmd) => Answer::Refunded(refund::run(ctx, &cmd).await?),
     })
 }

@@ -15,7 +15,7 @@
 use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind};
 use crate::adapter::ops::validate::release_sessions;
-use crate::adapter::ops::{BurnCmd, BurnTarget, Burned, OrderCmd};
+use crate::adapter::ops::{BurnCmd, BurnTarget, Burned, OrderCmd, Transaction};
 use crate::clock::{Millis, iso, parse_iso};
 use crate::ids;
 use crate::locks::{Burner, Claim, LockRecord, LockState, OpAttempt, OpKind, UseStart};
@@ -130,7 +130,8 @@ pub(crate) async fn earlier_attempt_redeemed(ctx: &Ctx, earlier: &LockRecord) ->
     }
 }
 
-/// One redemption request, classified.
+/// One redemption request, classified; `Ok` carries the id whose rollback
+/// undoes it (for refunds).
 pub(crate) async fn redeem(
     ctx: &Ctx,
     codes: &[String],
@@ -138,7 +139,7 @@ pub(crate) async fn redeem(
     order: &RedemptionOrder<'_>,
     session_key: Option<&str>,
     metadata: serde_json::Value,
-) -> Result<(), Failed> {
+) -> Result<Option<String>, Failed> {
     let request = translate::redemption_request(codes, customer, order, session_key, Some(metadata));
     match ctx
         .app
@@ -149,6 +150,7 @@ pub(crate) async fn redeem(
         Ok(RedeemOutcome::Redeemed(answer)) => {
             // PARTIAL mode redeems what it can; the rest keep their
             // sessions until released here.
+            let rollback_id = answer.rollback_id().map(str::to_owned);
             let left: Vec<String> = answer.inapplicable_redeemables.into_iter().map(|r| r.id).collect();
             if !left.is_empty() {
                 tracing::warn!(request_id = %ctx.request_id, coupons = ?left, "Voucherify redeemed only part of the coupons");
@@ -156,7 +158,7 @@ pub(crate) async fn redeem(
                     release_sessions(ctx, &left, key, None).await;
                 }
             }
-            Ok(())
+            Ok(rollback_id)
         }
         Ok(RedeemOutcome::Refused(status, e)) => {
             let key = e.key.as_deref().unwrap_or("");
@@ -176,8 +178,8 @@ pub(crate) async fn redeem(
 
 /// How a lock ended up used.
 enum Used {
-    /// By this call, at this time.
-    Now(Millis),
+    /// By this call, at this time, with the redemption to roll back.
+    Now(Millis, Option<String>),
     /// By an earlier attempt (this call's own lost attempt, or another);
     /// the caller decides which from `used_by` and `transaction_id`.
     Before(Box<LockRecord>),
@@ -257,7 +259,7 @@ async fn use_lock(
     )
     .await;
     match sent {
-        Ok(()) => {
+        Ok(rollback_id) => {
             let now = ctx.now();
             // The redemption happened: if it cannot be recorded now, the lock
             // stays `burning` and the next attempt finds it on the order.
@@ -274,7 +276,7 @@ async fn use_lock(
                 release_sessions(ctx, &codes, &record.session_key, Some(reference)).await;
             }
             ctx.app.metrics.lock_event(LockEvent::Burned);
-            Ok(Used::Now(now))
+            Ok(Used::Now(now, rollback_id))
         }
         Err(failed) if failed.outcome_unknown => {
             // Stay `burning`: the next attempt settles it after the lease.
@@ -333,7 +335,7 @@ pub async fn burn(ctx: &Ctx, cmd: BurnCmd) -> Result<Burned, Failure> {
                 .await
                 .map_err(|f| f.failure)?
             {
-                Used::Now(at) => at,
+                Used::Now(at, _) => at,
                 // A retry of the same burn (same customer and transaction)
                 // answers the same; anything else is a second burn.
                 Used::Before(record)
@@ -388,7 +390,7 @@ async fn burn_codes(ctx: &Ctx, customer: &Customer<'_>, codes: &[String], tx: Op
         shipping_minor: None,
     };
     match redeem(ctx, codes, customer, &order, None, metadata(None, tx)).await {
-        Ok(()) => {
+        Ok(_) => {
             let now = ctx.now();
             if let Some(op) = &op {
                 store.settle(op, Some(&iso(now))).await?;
@@ -404,10 +406,59 @@ async fn burn_codes(ctx: &Ctx, customer: &Customer<'_>, codes: &[String], tx: Op
     }
 }
 
-/// Redeems an order's coupons (by lock, by codes, or both), once per
-/// order id.
+/// What the store keeps of a tracked order or payment, written before the
+/// answer: what a refund must roll back, even after a restart.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tracked {
+    pub at: String,
+    /// The Voucherify order the redemption named.
+    pub source_id: String,
+    /// The redemption whose rollback undoes it; `None` when unknown (found
+    /// on the Voucherify order then) or when nothing was redeemed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redemption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_minor: Option<i64>,
+}
+
+impl Tracked {
+    /// A stored result; records from before refunds existed held only the
+    /// time, and name the order by its id.
+    pub fn parse(stored: &str, id: &str) -> Tracked {
+        serde_json::from_str(stored).unwrap_or_else(|_| Tracked {
+            at: stored.to_owned(),
+            source_id: id.to_owned(),
+            ..Tracked::default()
+        })
+    }
+
+    fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The Voucherify order id a transaction's redemption names: the merchant's
+/// `orderId` itself, or `cb-pay-{paymentId}` so a payment never collides
+/// with an order of the same id.
+pub fn source_id(kind: Transaction, id: &str) -> String {
+    match kind {
+        Transaction::Order => id.to_owned(),
+        Transaction::Payment => format!("cb-pay-{id}"),
+    }
+}
+
+pub fn op_kind(kind: Transaction) -> OpKind {
+    match kind {
+        Transaction::Order => OpKind::Order,
+        Transaction::Payment => OpKind::Payment,
+    }
+}
+
+/// Redeems an order's (or a payment's) coupons, by lock, by codes, or
+/// both, once per order or payment id.
 pub async fn order(ctx: &Ctx, cmd: &OrderCmd) -> Result<(), Failure> {
     let order_id = &cmd.order_id;
+    let source = source_id(cmd.kind, order_id);
     let reference = cmd.reference.as_deref();
     let codes = &cmd.codes;
     let customer = cmd.customer.as_customer();
@@ -415,54 +466,66 @@ pub async fn order(ctx: &Ctx, cmd: &OrderCmd) -> Result<(), Failure> {
     let attempt = ids::prefixed_hex("att_", 16);
     let op = OpAttempt {
         tenant: &ctx.tenant.name,
-        kind: OpKind::Order,
+        kind: op_kind(cmd.kind),
         id: order_id,
         attempt: &attempt,
         keep: ctx.cfg.locks.order_retention,
+    };
+    let tracked = |redemption: Option<String>| {
+        Tracked {
+            at: iso(ctx.now()),
+            source_id: source.clone(),
+            redemption,
+            amount_minor: cmd.amount_minor,
+        }
+        .encode()
     };
     // One lease for the order claim and the lock: neither outlives the other.
     let lease = lease_until(ctx);
     match store.claim(&op, ctx.now(), lease).await? {
         Claim::Done(_) => {
+            let what = match cmd.kind {
+                Transaction::Order => "order",
+                Transaction::Payment => "payment",
+            };
             return Err(Failure::client(
                 Kind::DuplicateOrder,
-                format!("Transaction ID Already Exists: order {order_id} was already tracked"),
+                format!("Transaction ID Already Exists: {what} {order_id} was already tracked"),
             ));
         }
         Claim::Busy => return Err(in_progress("The order")),
         // An earlier attempt's answer was lost; if Voucherify has the
         // redemption, that attempt succeeded and this retry says so.
-        Claim::Resumed { .. }
-            if (reference.is_some() || !codes.is_empty()) && order_redeemed(ctx, order_id).await? =>
-        {
+        Claim::Resumed { .. } if (reference.is_some() || !codes.is_empty()) && order_redeemed(ctx, &source).await? => {
             if let Some(r) = reference {
                 settle_unknown_burn(ctx, r).await?;
             }
-            store.settle(&op, Some(&iso(ctx.now()))).await?;
+            // The redemption is found on the Voucherify order at refund time.
+            store.settle(&op, Some(&tracked(None))).await?;
             return Ok(());
         }
         Claim::Claimed | Claim::Resumed { .. } => {}
     }
 
     let order = RedemptionOrder {
-        source_id: order_id,
+        source_id: &source,
         amount_minor: cmd.amount_minor,
         shipping_minor: cmd.shipping_minor,
     };
     let result = match (reference, codes.is_empty()) {
-        (None, true) => Ok(()),
+        (None, true) => Ok(None),
         (Some(reference), _) => match use_lock(ctx, reference, &customer, &order, codes, Some(order_id), lease).await {
-            Ok(Used::Now(_)) => Ok(()),
+            Ok(Used::Now(_, rollback_id)) => Ok(rollback_id),
             // This order's own earlier attempt used it.
-            Ok(Used::Before(record)) if record.used_by.as_deref() == Some(order_id.as_str()) => Ok(()),
+            Ok(Used::Before(record)) if record.used_by.as_deref() == Some(source.as_str()) => Ok(None),
             Ok(Used::Before(_)) => Err(Failed::from(already_used())),
             Err(f) => Err(f),
         },
         (None, false) => redeem(ctx, codes, &customer, &order, None, metadata(None, Some(order_id))).await,
     };
     match result {
-        Ok(()) => {
-            store.settle(&op, Some(&iso(ctx.now()))).await?;
+        Ok(rollback_id) => {
+            store.settle(&op, Some(&tracked(rollback_id))).await?;
             Ok(())
         }
         Err(failed) => {

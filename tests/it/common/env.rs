@@ -240,6 +240,13 @@ impl Env {
         self.client.send(method, &self.url(path), auth, body.as_ref()).await
     }
 
+    /// Adds TOML to the configuration the next [`Env::restart`] reads
+    /// (settings that name what the test made in the simulator first).
+    pub fn add_toml(&mut self, text: &str) {
+        self.extra.push('\n');
+        self.extra.push_str(text);
+    }
+
     /// Stops the adapter and starts a new one on the same store and
     /// simulator (a deploy, a crash).
     pub async fn restart(&mut self) {

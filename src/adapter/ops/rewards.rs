@@ -1,0 +1,217 @@
+//! Coupons from points: a Gameball redemption rule is a Voucherify reward
+//! in the tenant's loyalty program, redeemed from the customer's loyalty
+//! card (`POST /v1/loyalties/{campaign}/members/{card}/redemption`); a
+//! CAMPAIGN reward publishes a coupon to the customer.
+//!
+//! Exactly once, as orders are: the redemption names a Voucherify order
+//! after the attempt (`cb-pts-{attempt}`) and is claimed in the store first.
+//! If Voucherify's answer is lost, the claim stays; the next call for the
+//! same customer and rule (or the same `Idempotency-Key`), once the lease is
+//! over, reads that order back and answers the coupon it bought instead of
+//! spending the points again. Without an `Idempotency-Key`, a successful
+//! purchase ends the claim: the customer may buy the same reward again.
+
+use crate::adapter::Ctx;
+use crate::adapter::error::{Failure, Kind};
+use crate::adapter::ops::redeem::{in_progress, lease_until};
+use crate::adapter::ops::{IssuedCoupon, PredefinedCmd};
+use crate::ids;
+use crate::locks::{Claim, OpAttempt, OpKind};
+use crate::translate::lifecycle::{RewardRefusal, issued_coupon};
+use crate::voucherify::Order;
+use crate::voucherify::client::Written;
+use crate::voucherify::lifecycle::{RewardRedemptionRequest, RewardRef};
+
+fn order_of(first_attempt: &str) -> String {
+    format!("cb-pts-{first_attempt}")
+}
+
+fn unmapped(rule: u64) -> Failure {
+    Failure::client(
+        Kind::NotFound,
+        format!("No reward is configured for redemption rule {rule} ([tenants.NAME.rewards])"),
+    )
+}
+
+fn no_card() -> Failure {
+    Failure::client(
+        Kind::CustomerNotFound,
+        "Customer Not Found: the customer has no loyalty card in this program",
+    )
+}
+
+pub async fn predefined(ctx: &Ctx, cmd: &PredefinedCmd) -> Result<IssuedCoupon, Failure> {
+    let rewards = &ctx.tenant.rewards;
+    let (Some(reward), Some(campaign)) = (rewards.by_rule.get(&cmd.rule_id), rewards.loyalty_campaign.as_deref())
+    else {
+        return Err(unmapped(cmd.rule_id));
+    };
+    let store = &ctx.app.store;
+    // The unit separator cannot occur in a trimmed id from JSON text a
+    // client typed, so two pairs never share a claim.
+    let claim_id = match &cmd.idempotency_key {
+        Some(key) => format!("key\u{1f}{key}"),
+        None => format!("{}\u{1f}{}", cmd.customer.id, cmd.rule_id),
+    };
+    let attempt = ids::prefixed_hex("att_", 16);
+    let op = OpAttempt {
+        tenant: &ctx.tenant.name,
+        kind: OpKind::Points,
+        id: &claim_id,
+        attempt: &attempt,
+        keep: ctx.cfg.locks.order_retention,
+    };
+    let source = match store.claim(&op, ctx.now(), lease_until(ctx)).await? {
+        Claim::Busy => return Err(in_progress("A coupon purchase for this customer and rule")),
+        Claim::Done(stored) => {
+            return serde_json::from_str::<Stored>(&stored)
+                .map(IssuedCoupon::from)
+                .map_err(|e| Failure::internal(format!("a stored coupon purchase cannot be read: {e}")));
+        }
+        Claim::Resumed { first } => {
+            let source = order_of(&first);
+            if let Some(coupon) = bought_before(ctx, &source).await? {
+                settle(ctx, &op, cmd, Some(&coupon)).await?;
+                return Ok(coupon);
+            }
+            source
+        }
+        Claim::Claimed => order_of(&attempt),
+    };
+    let result = buy(ctx, cmd, campaign, reward, &source).await;
+    match &result {
+        Ok(coupon) => settle(ctx, &op, cmd, Some(coupon)).await?,
+        Err(f) if !f.1 => settle(ctx, &op, cmd, None).await?,
+        // The outcome is unknown: the claim stays for the next attempt.
+        Err(_) => {
+            tracing::warn!(request_id = %ctx.request_id, "reward redemption outcome unknown; the next attempt will reconcile")
+        }
+    }
+    result.map_err(|(f, _)| f)
+}
+
+/// A finished purchase: kept under an idempotency key, forgotten otherwise.
+async fn settle(
+    ctx: &Ctx,
+    op: &OpAttempt<'_>,
+    cmd: &PredefinedCmd,
+    coupon: Option<&IssuedCoupon>,
+) -> Result<(), Failure> {
+    let stored = match (coupon, &cmd.idempotency_key) {
+        (Some(c), Some(_)) => Some(serde_json::to_string(&Stored::from(c)).unwrap_or_default()),
+        _ => None,
+    };
+    ctx.app.store.settle(op, stored.as_deref()).await?;
+    Ok(())
+}
+
+/// The coupon an earlier attempt bought on Voucherify order `source`.
+async fn bought_before(ctx: &Ctx, source: &str) -> Result<Option<IssuedCoupon>, Failure> {
+    let v = &ctx.app.voucherify;
+    let up = &ctx.tenant.upstream;
+    let Some(order) = v.order(up, source, ctx.call()).await? else {
+        return Ok(None);
+    };
+    for id in order.live_redemptions() {
+        if let Some(coupon) = v
+            .redemption(up, &id, ctx.call())
+            .await?
+            .as_ref()
+            .and_then(issued_coupon)
+        {
+            return Ok(Some(coupon));
+        }
+    }
+    Ok(None)
+}
+
+/// Redeems the reward; the error says whether Voucherify may have done it.
+async fn buy(
+    ctx: &Ctx,
+    cmd: &PredefinedCmd,
+    campaign: &str,
+    reward: &str,
+    source: &str,
+) -> Result<IssuedCoupon, (Failure, bool)> {
+    let v = &ctx.app.voucherify;
+    let up = &ctx.tenant.upstream;
+    let known = |f: Failure| (f, false);
+    let cards = v
+        .loyalty_cards(up, campaign, &cmd.customer.id, ctx.call())
+        .await
+        .map_err(|e| known(e.into()))?;
+    let card = cards.vouchers.into_iter().next().ok_or_else(|| known(no_card()))?;
+    let request = RewardRedemptionRequest {
+        reward: RewardRef { id: reward },
+        order: Order {
+            source_id: Some(source.to_owned()),
+            ..Order::default()
+        },
+        metadata: serde_json::json!({"source": "couponbridge", "gameball_rule_id": cmd.rule_id}),
+    };
+    let member = if card.code.is_empty() { &card.id } else { &card.code };
+    match v.redeem_reward(up, campaign, member, &request, ctx.call()).await {
+        Ok(Written::Done(r)) => issued_coupon(&r).ok_or_else(|| {
+            known(Failure::internal(format!(
+                "reward {reward} for rule {} gave no coupon code: it must be a CAMPAIGN reward",
+                cmd.rule_id
+            )))
+        }),
+        Ok(Written::Refused(status, e)) => {
+            let key = e.key.as_deref().unwrap_or("");
+            Err(known(
+                match RewardRefusal::from_key(status, key, e.details.as_deref()) {
+                    RewardRefusal::InsufficientPoints => Failure::client(
+                        Kind::InsufficientPoints,
+                        "Insufficient Balance Points for this redemption rule",
+                    ),
+                    RewardRefusal::NoSuchCard => no_card(),
+                    RewardRefusal::NoSuchReward => {
+                        unmapped(cmd.rule_id).caused_by(format!("Voucherify {status} {key}"))
+                    }
+                    RewardRefusal::Other => Failure::client(
+                        Kind::CouponRefused,
+                        format!(
+                            "The reward could not be redeemed: {}",
+                            e.message.as_deref().unwrap_or(key)
+                        ),
+                    ),
+                },
+            ))
+        }
+        Err(e) => {
+            let unknown = e.outcome_unknown();
+            Err((e.into(), unknown))
+        }
+    }
+}
+
+/// What an idempotency key's claim keeps of the coupon it bought.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    code: String,
+    #[serde(default)]
+    start_date: Option<String>,
+    #[serde(default)]
+    expiry_date: Option<String>,
+}
+
+impl From<&IssuedCoupon> for Stored {
+    fn from(c: &IssuedCoupon) -> Self {
+        Stored {
+            code: c.code.clone(),
+            start_date: c.start_date.clone(),
+            expiry_date: c.expiry_date.clone(),
+        }
+    }
+}
+
+impl From<Stored> for IssuedCoupon {
+    fn from(s: Stored) -> Self {
+        IssuedCoupon {
+            code: s.code,
+            start_date: s.start_date,
+            expiry_date: s.expiry_date,
+        }
+    }
+}

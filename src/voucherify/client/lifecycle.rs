@@ -1,0 +1,160 @@
+//! Voucherify calls for the rest of the coupon lifecycle: loyalty cards and
+//! reward redemptions, a customer's vouchers, qualifications, rollbacks.
+//! Same rules as the calls beside them: one deadline per call, a connect
+//! failure tried once more, nothing that writes retried blindly.
+
+use http::{Method, StatusCode};
+use percent_encoding::utf8_percent_encode;
+
+use super::{CallCtx, Op, SEGMENT, Upstream, UpstreamError, VoucherifyClient};
+use crate::voucherify::ErrorObject;
+use crate::voucherify::lifecycle::{
+    MemberList, QualificationRequest, QualificationResponse, Redemption, RewardRedemptionRequest, RollbackOutcome,
+    VoucherPage,
+};
+
+/// A write Voucherify answered: done, or refused with its error object.
+#[derive(Debug)]
+pub enum Written<T> {
+    Done(T),
+    Refused(u16, ErrorObject),
+}
+
+impl VoucherifyClient {
+    /// `GET /v1/loyalties/{campaignId}/members?customer=`: the customer's
+    /// cards in that program (none for an unknown customer).
+    pub async fn loyalty_cards(
+        &self,
+        up: &Upstream,
+        campaign: &str,
+        customer: &str,
+        ctx: CallCtx<'_>,
+    ) -> Result<MemberList, UpstreamError> {
+        let path = format!(
+            "/v1/loyalties/{}/members?customer={}",
+            utf8_percent_encode(campaign, SEGMENT),
+            utf8_percent_encode(customer, SEGMENT)
+        );
+        Ok(self
+            .get_optional(up, Op::ListMembers, path, ctx)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// `POST /v1/loyalties/{campaignId}/members/{memberId}/redemption`.
+    /// Never retried once it may have been sent: the caller reconciles.
+    pub async fn redeem_reward(
+        &self,
+        up: &Upstream,
+        campaign: &str,
+        member: &str,
+        req: &RewardRedemptionRequest<'_>,
+        ctx: CallCtx<'_>,
+    ) -> Result<Written<Redemption>, UpstreamError> {
+        let op = Op::RedeemReward;
+        let path = format!(
+            "/v1/loyalties/{}/members/{}/redemption",
+            utf8_percent_encode(campaign, SEGMENT),
+            utf8_percent_encode(member, SEGMENT)
+        );
+        let a = self
+            .call(up, op, Method::POST, &path, Some(Self::json(op, req)?), ctx)
+            .await?;
+        match a.status.as_u16() {
+            200 => Self::parse(op, &a).map(Written::Done),
+            400..=499 => Ok(Written::Refused(
+                a.status.as_u16(),
+                serde_json::from_slice(&a.body).unwrap_or_default(),
+            )),
+            _ => Err(Self::unexpected(op, &a)),
+        }
+    }
+
+    /// `GET /v1/redemptions/{id}`.
+    pub async fn redemption(
+        &self,
+        up: &Upstream,
+        id: &str,
+        ctx: CallCtx<'_>,
+    ) -> Result<Option<Redemption>, UpstreamError> {
+        let path = format!("/v1/redemptions/{}", utf8_percent_encode(id, SEGMENT));
+        self.get_optional(up, Op::GetRedemption, path, ctx).await
+    }
+
+    /// `GET /v1/vouchers?customer=&limit=&page=` (pages from 1).
+    pub async fn customer_vouchers(
+        &self,
+        up: &Upstream,
+        customer: &str,
+        limit: u32,
+        page: u32,
+        ctx: CallCtx<'_>,
+    ) -> Result<VoucherPage, UpstreamError> {
+        let path = format!(
+            "/v1/vouchers?customer={}&limit={limit}&page={page}",
+            utf8_percent_encode(customer, SEGMENT)
+        );
+        Ok(self
+            .get_optional(up, Op::ListVouchers, path, ctx)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// `POST /v1/qualifications`: reads only.
+    pub async fn qualify(
+        &self,
+        up: &Upstream,
+        req: &QualificationRequest,
+        ctx: CallCtx<'_>,
+    ) -> Result<QualificationResponse, UpstreamError> {
+        let op = Op::Qualify;
+        let a = self
+            .call(
+                up,
+                op,
+                Method::POST,
+                "/v1/qualifications",
+                Some(Self::json(op, req)?),
+                ctx,
+            )
+            .await?;
+        match a.status {
+            StatusCode::OK => Self::parse(op, &a),
+            _ => Err(Self::unexpected(op, &a)),
+        }
+    }
+
+    /// `POST /v1/redemptions/{id}/rollbacks`: rolls back a stacked
+    /// redemption's children through its parent, or a single redemption
+    /// (Voucherify accepts both there). A second rollback is refused with
+    /// `already_rolled_back`, which is what makes a retry safe.
+    pub async fn rollback(
+        &self,
+        up: &Upstream,
+        redemption: &str,
+        reason: &str,
+        ctx: CallCtx<'_>,
+    ) -> Result<RollbackOutcome, UpstreamError> {
+        let op = Op::Rollback;
+        let path = format!(
+            "/v1/redemptions/{}/rollbacks?reason={}",
+            utf8_percent_encode(redemption, SEGMENT),
+            utf8_percent_encode(reason, SEGMENT)
+        );
+        let a = self
+            .call(up, op, Method::POST, &path, Some(b"{}".to_vec()), ctx)
+            .await?;
+        match a.status.as_u16() {
+            200 => Ok(RollbackOutcome::RolledBack),
+            404 => Ok(RollbackOutcome::NotFound),
+            400 => {
+                let e: ErrorObject = serde_json::from_slice(&a.body).unwrap_or_default();
+                match e.key.as_deref() {
+                    Some("already_rolled_back") => Ok(RollbackOutcome::AlreadyRolledBack),
+                    _ => Err(Self::unexpected(op, &a)),
+                }
+            }
+            _ => Err(Self::unexpected(op, &a)),
+        }
+    }
+}
