@@ -170,6 +170,18 @@ impl ProjectState {
         now: Millis,
     ) -> Publication {
         self.set_holder(code, customer_id, now);
+        // A campaign's codes may be active for a while after publishing.
+        let window = self
+            .vouchers
+            .get(code)
+            .and_then(|v| v.campaign_id.as_ref())
+            .and_then(|c| self.campaigns.get(c))
+            .and_then(|c| c.active_after_publishing.as_ref())
+            .map(|d| d.1);
+        if let (Some(ms), Some(v)) = (window, self.vouchers.get_mut(code)) {
+            let ends = now + ms;
+            v.expiration_date = Some(v.expiration_date.map_or(ends, |e| e.min(ends)));
+        }
         let p = Publication {
             id: ids::prefixed("pub_", 24),
             created_at: now,

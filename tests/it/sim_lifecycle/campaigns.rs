@@ -326,3 +326,24 @@ async fn a_thousand_vouchers_of_one_customer_page_correctly() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn a_published_code_is_active_for_the_campaigns_duration() {
+    let sim = Sim::start().await;
+    let mut c = discount_campaign("Month");
+    c["activity_duration_after_publishing"] = "P30D".into();
+    let created = sim.ok("POST", "/v1/campaigns", Some(c)).await;
+    assert_eq!(created["activity_duration_after_publishing"], "P30D");
+    let p = sim
+        .ok(
+            "POST",
+            "/v1/publications",
+            Some(json!({"customer": {"source_id": "c1"}, "campaign": {"name": "Month"}})),
+        )
+        .await;
+    assert_eq!(p["voucher"]["expiration_date"], "2026-01-31T00:00:00.000Z");
+    let mut bad = discount_campaign("Yearly");
+    bad["activity_duration_after_publishing"] = "P1Y".into();
+    sim.fails("POST", "/v1/campaigns", Some(bad), 400, "invalid_payload")
+        .await;
+}
