@@ -84,4 +84,20 @@ async fn rolling_back_a_reward_redemption_returns_the_points() {
         "already_rolled_back",
     )
     .await;
+    // Without an order, through the stacked endpoint (what a refund uses).
+    let bare = sim
+        .ok(
+            "POST",
+            &format!("/v1/loyalties/members/{card}/redemption"),
+            Some(json!({"reward": {"id": rid}})),
+        )
+        .await;
+    let bare_id = bare["id"].as_str().unwrap();
+    let rbs = sim
+        .ok("POST", &format!("/v1/redemptions/{bare_id}/rollbacks"), None)
+        .await;
+    assert_eq!(rbs["rollbacks"][0]["amount"], -100);
+    assert_eq!(rbs["parent_rollback"]["redemption"], bare_id);
+    let member = sim.ok("GET", &format!("/v1/loyalties/members/{card}"), None).await;
+    assert_eq!(member["loyalty_card"]["balance"], 100);
 }
