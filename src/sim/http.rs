@@ -169,6 +169,10 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
                 Ok(p.campaign_json(&id))
             }))
         }
+        (&Method::GET, ["promotions", id, "tiers"]) => {
+            let id = id.to_string();
+            respond(project.with(|p| p.list_tiers(&id, &query)))
+        }
         (&Method::POST, ["publications"]) => {
             let join_once = query.flag("join_once");
             match json_body(req).await {

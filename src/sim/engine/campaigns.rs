@@ -477,4 +477,21 @@ impl ProjectState {
         let items = page.of(matching).into_iter().map(|id| self.campaign_json(id)).collect();
         Ok(list("campaigns", items, total))
     }
+
+    /// `GET /v1/promotions/{campaignId}/tiers`, in hierarchy order.
+    pub fn list_tiers(&self, campaign: &str, q: &Query) -> Result<Value, ApiError> {
+        let page = q.page(100)?;
+        let c = self.campaign_or_404(campaign)?;
+        if c.kind != CampaignKind::Promotion {
+            return Err(ApiError::not_found("campaign", campaign));
+        }
+        let mut tiers: Vec<&PromotionTier> = c.tiers.iter().filter_map(|t| self.tiers.get(t)).collect();
+        tiers.sort_by_key(|t| t.hierarchy);
+        let total = tiers.len();
+        let shown = page.of(tiers);
+        let has_more = (page.page - 1) * page.limit + shown.len() < total;
+        let mut out = list("tiers", shown.into_iter().map(|t| self.tier_json(t)).collect(), total);
+        out["has_more"] = has_more.into();
+        Ok(out)
+    }
 }

@@ -121,6 +121,12 @@ async fn a_promotion_campaign_has_tiers_with_their_own_rules() {
     assert_eq!(tier["action"]["discount"]["percent_off"], 10);
     assert_eq!(tier["validation_rule_assignments"]["total"], 1);
     assert!(p.get("voucher").is_none(), "a promotion has no code template");
+    let tiers = sim.ok("GET", "/v1/promotions/Auto/tiers", None).await;
+    assert_eq!(tiers["total"], 1);
+    assert_eq!(tiers["tiers"][0]["id"], tier["id"]);
+    assert_eq!(tiers["has_more"], false);
+    sim.fails("GET", "/v1/promotions/camp_nope/tiers", None, 404, "not_found")
+        .await;
     sim.fails(
         "POST",
         "/v1/publications",
