@@ -121,7 +121,7 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
             let settings = project.with(|p| p.settings.clone());
             match parse_stackable(&body, &settings) {
                 Ok(parsed) => {
-                    let out = project.with(|p| p.validate(&parsed, now));
+                    let out = project.with(|p| p.validate(&p.name_customer(parsed), now));
                     ok_json(&out)
                 }
                 Err(e) => error_response(&e),
@@ -133,7 +133,10 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
                 Err(e) => return Ok(error_response(&e)),
             };
             let settings = project.with(|p| p.settings.clone());
-            respond(parse_stackable(&body, &settings).and_then(|parsed| project.with(|p| p.redeem(&parsed, now))))
+            respond(
+                parse_stackable(&body, &settings)
+                    .and_then(|parsed| project.with(|p| p.redeem(&p.name_customer(parsed), now))),
+            )
         }
         (&Method::GET, ["redemptions", id]) => {
             let id = id.to_string();
@@ -165,6 +168,10 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
                 let id = p.campaign_or_404(&id)?.id.clone();
                 Ok(p.campaign_json(&id))
             }))
+        }
+        (&Method::GET, ["promotions", id, "tiers"]) => {
+            let id = id.to_string();
+            respond(project.with(|p| p.list_tiers(&id, &query)))
         }
         (&Method::POST, ["publications"]) => {
             let join_once = query.flag("join_once");
@@ -203,6 +210,10 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
         (&Method::GET, ["loyalties", "members", member]) => {
             let member = member.to_string();
             respond(project.with(|p| p.member(None, &member)))
+        }
+        (&Method::GET, ["loyalties", "members", member, "rewards"]) => {
+            let member = member.to_string();
+            respond(project.with(|p| p.member_rewards(&member, &query)))
         }
         (&Method::GET, ["loyalties", id, "members", member]) => {
             let (id, member) = (id.to_string(), member.to_string());
@@ -280,8 +291,10 @@ pub(super) async fn handle(sim: Arc<Simulator>, req: Request<Incoming>) -> Resul
         (&Method::POST, ["vouchers", code, action @ ("validate" | "redemption")]) => {
             let (code, redeem) = (code.to_string(), *action == "redemption");
             match json_body(req).await.and_then(|b| parse_legacy(&code, &b)) {
-                Ok(parsed) if redeem => respond(project.with(|p| p.redeem_legacy(&code, &parsed, now))),
-                Ok(parsed) => respond(project.with(|p| p.validate_legacy(&code, &parsed, now))),
+                Ok(parsed) if redeem => {
+                    respond(project.with(|p| p.redeem_legacy(&code, &p.name_customer(parsed), now)))
+                }
+                Ok(parsed) => respond(project.with(|p| p.validate_legacy(&code, &p.name_customer(parsed), now))),
                 Err(e) => error_response(&e),
             }
         }

@@ -113,8 +113,39 @@ pub struct Campaign {
     /// Promotion tier ids, in hierarchy order.
     pub tiers: Vec<String>,
     pub vouchers_count: i64,
+    /// `activity_duration_after_publishing` as given, and in milliseconds:
+    /// a published code expires that long after its publication.
+    pub active_after_publishing: Option<(String, i64)>,
     pub created_at: Millis,
     pub updated_at: Option<Millis>,
+}
+
+/// An ISO 8601 duration of weeks, days, hours, minutes and seconds
+/// (`P24D`, `PT12H`, `P1DT30M`) in milliseconds; years and months, whose
+/// length varies, are refused.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let rest = s.strip_prefix('P')?;
+    let (date, time) = rest.split_once('T').unwrap_or((rest, ""));
+    let mut total: i64 = 0;
+    for (part, units) in [
+        (date, &[('W', 604_800_000i64), ('D', 86_400_000)][..]),
+        (time, &[('H', 3_600_000), ('M', 60_000), ('S', 1_000)][..]),
+    ] {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let (_, per) = units.iter().find(|(u, _)| *u == c)?;
+            total = total.checked_add(number.parse::<i64>().ok()?.checked_mul(*per)?)?;
+            number.clear();
+        }
+        if !number.is_empty() {
+            return None;
+        }
+    }
+    (total > 0).then_some(total)
 }
 
 /// A tier of a PROMOTION campaign (`promo_…`), applied without a code.
@@ -194,4 +225,46 @@ pub struct RewardRedeemed {
     pub points: i64,
     /// The code published to the card's holder, for a CAMPAIGN reward.
     pub voucher_code: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_the_config() {
+        let c = CodeConfig {
+            length: 5,
+            charset: "XY".into(),
+            prefix: "A-".into(),
+            postfix: "-Z".into(),
+            pattern: None,
+        };
+        let code = c.generate();
+        assert_eq!(code.len(), 9);
+        assert!(code.starts_with("A-") && code.ends_with("-Z"));
+        assert!(code[2..7].chars().all(|ch| ch == 'X' || ch == 'Y'));
+        assert_eq!(c.capacity(), 32.0);
+        let p = CodeConfig {
+            pattern: Some("GB-##-##".into()),
+            charset: "0123456789".into(),
+            ..CodeConfig::default()
+        };
+        let code = p.generate();
+        assert_eq!(code.len(), 8);
+        assert!(code.starts_with("GB-") && &code[5..6] == "-");
+        assert_eq!(p.capacity(), 10_000.0);
+        assert_eq!(CodeConfig::default().generate().len(), 8);
+    }
+
+    #[test]
+    fn durations_are_iso_8601() {
+        assert_eq!(parse_duration("P24D"), Some(24 * 86_400_000));
+        assert_eq!(parse_duration("PT12H"), Some(12 * 3_600_000));
+        assert_eq!(parse_duration("P1DT30M"), Some(86_400_000 + 30 * 60_000));
+        assert_eq!(parse_duration("P2W"), Some(14 * 86_400_000));
+        for bad in ["24D", "P1Y", "P1M", "P", "PT", "P1", "P0D"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 }

@@ -11,7 +11,7 @@ use super::{ApiError, ProjectState, parse_date_field};
 use crate::clock::{Millis, iso};
 use crate::ids;
 use crate::sim::catalog::{opt_i64, opt_str, parse_discount};
-use crate::sim::records::{Campaign, CampaignKind, CodeConfig, PromotionTier};
+use crate::sim::records::{Campaign, CampaignKind, CodeConfig, PromotionTier, parse_duration};
 
 /// At most this many codes per `vouchers_count` request: a simulator bound.
 const MAX_GENERATED: i64 = 100_000;
@@ -198,6 +198,17 @@ impl ProjectState {
             rules,
             tiers: Vec::new(),
             vouchers_count: 0,
+            active_after_publishing: match opt_str(body, "activity_duration_after_publishing")? {
+                None => None,
+                Some(d) => {
+                    let ms = parse_duration(&d).ok_or_else(|| {
+                        ApiError::invalid_payload(
+                            "Property .activity_duration_after_publishing should be an ISO 8601 duration of weeks, days, hours, minutes or seconds",
+                        )
+                    })?;
+                    Some((d, ms))
+                }
+            },
             created_at: now,
             updated_at: None,
         };
@@ -355,6 +366,7 @@ impl ProjectState {
             "join_once": c.join_once,
             "use_voucher_metadata_schema": false,
             "vouchers_count": c.vouchers_count,
+            "activity_duration_after_publishing": c.active_after_publishing.as_ref().map(|d| d.0.clone()),
             "start_date": c.start_date.map(iso),
             "expiration_date": c.expiration_date.map(iso),
             "active": c.active,
@@ -464,5 +476,22 @@ impl ProjectState {
         let total = matching.len();
         let items = page.of(matching).into_iter().map(|id| self.campaign_json(id)).collect();
         Ok(list("campaigns", items, total))
+    }
+
+    /// `GET /v1/promotions/{campaignId}/tiers`, in hierarchy order.
+    pub fn list_tiers(&self, campaign: &str, q: &Query) -> Result<Value, ApiError> {
+        let page = q.page(100)?;
+        let c = self.campaign_or_404(campaign)?;
+        if c.kind != CampaignKind::Promotion {
+            return Err(ApiError::not_found("campaign", campaign));
+        }
+        let mut tiers: Vec<&PromotionTier> = c.tiers.iter().filter_map(|t| self.tiers.get(t)).collect();
+        tiers.sort_by_key(|t| t.hierarchy);
+        let total = tiers.len();
+        let shown = page.of(tiers);
+        let has_more = (page.page - 1) * page.limit + shown.len() < total;
+        let mut out = list("tiers", shown.into_iter().map(|t| self.tier_json(t)).collect(), total);
+        out["has_more"] = has_more.into();
+        Ok(out)
     }
 }

@@ -17,7 +17,8 @@
 //! - `campaigns`: campaigns, promotion tiers, code generation;
 //! - `listing`: list query parameters and pages;
 //! - `publications`: publishing codes to customers, and listing vouchers;
-//! - `loyalty`: loyalty members and points, rewards, reward redemptions;
+//! - `loyalty`: loyalty members and points, reward redemptions;
+//! - `rewards`: rewards and their assignments to loyalty programs;
 //! - `qualifications`: `POST /v1/qualifications`.
 
 mod answers;
@@ -28,6 +29,7 @@ mod loyalty;
 mod publications;
 mod qualifications;
 mod redeem;
+mod rewards;
 mod voucher_json;
 mod wire;
 
@@ -83,6 +85,12 @@ pub struct ProjectState {
     assignment_order: Vec<String>,
     /// Oldest first; listed newest first.
     pub publications: Vec<Publication>,
+    /// Indexes into `publications`: by customer id, by publication source id.
+    publications_by_customer: HashMap<String, Vec<usize>>,
+    publication_by_source: HashMap<String, usize>,
+    /// Per campaign, how many of its codes (in `by_campaign` order) are
+    /// known to be published: the search for a free code starts there.
+    free_cursor: HashMap<String, usize>,
     /// Codes by holder (`cust_…`) and by campaign id, in insertion order;
     /// a deleted voucher is skipped when listed.
     by_holder: HashMap<String, Vec<String>>,
@@ -184,6 +192,18 @@ impl ProjectState {
         self.customers
             .get(id_or_source)
             .or_else(|| self.customer_ids.get(id_or_source).and_then(|s| self.customers.get(s)))
+    }
+
+    /// A validation or redemption naming its customer only by `cust_…` id:
+    /// the engine keys customers on source ids, so a known id is resolved.
+    pub fn name_customer(&self, mut req: StackableRequest) -> StackableRequest {
+        if let Some(c) = req.customer.as_mut()
+            && c.source_id.is_none()
+            && let Some(known) = c.id.as_deref().and_then(|id| self.find_customer(id))
+        {
+            c.source_id = Some(known.source_id.clone());
+        }
+        req
     }
 
     /// The customer a request names with `{id}` or `{source_id}`: an `id`

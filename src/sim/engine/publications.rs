@@ -66,10 +66,8 @@ impl ProjectState {
         let (customer_id, customer_source) = self.resolve_customer(&customer_in(body)?)?;
         let source_id = opt_str(body, "source_id")?;
         // A repeated publication source id answers the first publication.
-        if let Some(s) = &source_id
-            && let Some(p) = self.publications.iter().find(|p| p.source_id.as_ref() == Some(s))
-        {
-            return Ok(self.publication_json(p));
+        if let Some(i) = source_id.as_ref().and_then(|s| self.publication_by_source.get(s)) {
+            return Ok(self.publication_json(&self.publications[*i]));
         }
         let metadata = body
             .get("metadata")
@@ -113,10 +111,13 @@ impl ProjectState {
                 let once = join_once || c.join_once;
                 if once
                     && let Some(p) = self
-                        .publications
-                        .iter()
+                        .publications_by_customer
+                        .get(&customer_id)
+                        .into_iter()
+                        .flatten()
                         .rev()
-                        .find(|p| p.customer_id == customer_id && p.campaign.as_deref() == Some(c.name.as_str()))
+                        .map(|i| &self.publications[*i])
+                        .find(|p| p.campaign.as_deref() == Some(c.name.as_str()))
                 {
                     return Ok(self.publication_json(p));
                 }
@@ -169,6 +170,18 @@ impl ProjectState {
         now: Millis,
     ) -> Publication {
         self.set_holder(code, customer_id, now);
+        // A campaign's codes may be active for a while after publishing.
+        let window = self
+            .vouchers
+            .get(code)
+            .and_then(|v| v.campaign_id.as_ref())
+            .and_then(|c| self.campaigns.get(c))
+            .and_then(|c| c.active_after_publishing.as_ref())
+            .map(|d| d.1);
+        if let (Some(ms), Some(v)) = (window, self.vouchers.get_mut(code)) {
+            let ends = now + ms;
+            v.expiration_date = Some(v.expiration_date.map_or(ends, |e| e.min(ends)));
+        }
         let p = Publication {
             id: ids::prefixed("pub_", 24),
             created_at: now,
@@ -180,6 +193,14 @@ impl ProjectState {
             source_id,
             metadata: metadata.clone(),
         };
+        let index = self.publications.len();
+        self.publications_by_customer
+            .entry(p.customer_id.clone())
+            .or_default()
+            .push(index);
+        if let Some(s) = &p.source_id {
+            self.publication_by_source.entry(s.clone()).or_insert(index);
+        }
         self.publications.push(p.clone());
         p
     }
@@ -192,18 +213,18 @@ impl ProjectState {
         taken: &[String],
         now: Millis,
     ) -> Result<String, ApiError> {
-        let existing = self.by_campaign.get(campaign_id).and_then(|codes| {
-            codes
-                .iter()
-                .find(|code| {
-                    !taken.contains(code)
-                        && self
-                            .vouchers
-                            .get(*code)
-                            .is_some_and(|v| v.active && v.holder_id.is_none() && v.publish_count == 0)
-                })
-                .cloned()
-        });
+        let free = |v: &Voucher| v.holder_id.is_none() && v.publish_count == 0;
+        let codes: &[String] = self.by_campaign.get(campaign_id).map(Vec::as_slice).unwrap_or(&[]);
+        // Codes before the cursor are published for good; skip them once.
+        let mut cursor = self.free_cursor.get(campaign_id).copied().unwrap_or(0);
+        while cursor < codes.len() && !self.vouchers.get(&codes[cursor]).is_some_and(free) {
+            cursor += 1;
+        }
+        let existing = codes[cursor..]
+            .iter()
+            .find(|code| !taken.contains(code) && self.vouchers.get(*code).is_some_and(|v| v.active && free(v)))
+            .cloned();
+        self.free_cursor.insert(campaign_id.to_owned(), cursor);
         match existing {
             Some(code) => Ok(code),
             None if self
@@ -255,11 +276,18 @@ impl ProjectState {
             .get("campaign")
             .map(|c| self.campaign(c).map(|c| c.name.clone()).unwrap_or_else(|| c.to_owned()));
         let voucher = q.get("voucher");
-        let matching: Vec<&Publication> = self
-            .publications
-            .iter()
-            .rev()
-            .filter(|p| customer_id.as_ref().is_none_or(|c| *c == p.customer_id))
+        let of_customer: Box<dyn Iterator<Item = &Publication>> = match &customer_id {
+            Some(c) => Box::new(
+                self.publications_by_customer
+                    .get(c)
+                    .into_iter()
+                    .flatten()
+                    .rev()
+                    .map(|i| &self.publications[*i]),
+            ),
+            None => Box::new(self.publications.iter().rev()),
+        };
+        let matching: Vec<&Publication> = of_customer
             .filter(|p| campaign.as_ref().is_none_or(|c| Some(c) == p.campaign.as_ref()))
             .filter(|p| voucher.is_none_or(|v| v == p.voucher_code))
             .collect();
@@ -366,5 +394,55 @@ impl ProjectState {
             })
             .collect();
         Ok(list("vouchers", items, total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::model::ProjectSettings;
+
+    #[test]
+    fn publications_use_free_codes_first_then_make_new_ones() {
+        let mut p = ProjectState::new(ProjectSettings::default());
+        p.create_campaign(
+            &json!({"name": "C", "vouchers_count": 3, "voucher": {"discount": {"type": "AMOUNT", "amount_off": 1}}}),
+            None,
+            0,
+        )
+        .unwrap();
+        let made: Vec<String> = p.by_campaign.values().next().unwrap().clone();
+        let mut published = Vec::new();
+        for i in 0..10 {
+            let out = p
+                .publish(
+                    &json!({"customer": {"source_id": format!("c{i}")}, "campaign": {"name": "C"}}),
+                    false,
+                    0,
+                )
+                .unwrap();
+            published.push(out["voucher"]["code"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(published[..3], made[..], "the generated codes go first, in order");
+        let distinct: std::collections::HashSet<&String> = published.iter().collect();
+        assert_eq!(distinct.len(), 10);
+        assert_eq!(p.campaign("C").unwrap().vouchers_count, 10);
+        // A repeated source id answers the first publication.
+        let a = p
+            .publish(
+                &json!({"customer": {"source_id": "x"}, "campaign": {"name": "C"}, "source_id": "s1"}),
+                false,
+                0,
+            )
+            .unwrap();
+        let b = p
+            .publish(
+                &json!({"customer": {"source_id": "y"}, "campaign": {"name": "C"}, "source_id": "s1"}),
+                false,
+                0,
+            )
+            .unwrap();
+        assert_eq!(a["id"], b["id"]);
+        assert_eq!(p.publications.len(), 11);
     }
 }

@@ -451,11 +451,16 @@ impl ProjectState {
                     now,
                 ),
             };
-            Ok(json!({
+            let mut out = json!({
                 "rollbacks": rollbacks,
                 "parent_rollback": parent_rb,
                 "order": self.order_json(&r.order_id),
-            }))
+            });
+            // A reward redemption may have no order.
+            if out["order"].is_null() {
+                out.as_object_mut().map(|o| o.remove("order"));
+            }
+            Ok(out)
         } else {
             Ok(rollbacks.into_iter().next().unwrap_or(Value::Null))
         }
