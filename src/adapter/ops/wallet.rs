@@ -9,9 +9,9 @@ use crate::translate::lifecycle::wallet_coupon;
 
 /// Voucherify's page size limit.
 const PAGE: u32 = 100;
-/// At most this many pages (10,000 coupons) per call: the request's
-/// deadline bounds it anyway, and no wallet is that large.
-const MAX_PAGES: u32 = 100;
+/// Voucherify's `page` stops at 99 (its spec bounds it), so a wallet is
+/// read up to 9,900 coupons; the request's deadline bounds it anyway.
+const MAX_PAGES: u32 = 99;
 
 pub async fn coupons(ctx: &Ctx, customer_id: &str) -> Result<Vec<WalletCoupon>, Failure> {
     let v = &ctx.app.voucherify;
