@@ -34,7 +34,7 @@ pub struct Contract {
     validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
 }
 
-fn convert(v: &mut Value) {
+pub fn convert(v: &mut Value) {
     match v {
         Value::Object(map) => {
             if map.remove("nullable") == Some(Value::Bool(true)) {
@@ -54,6 +54,19 @@ fn convert(v: &mut Value) {
             if let Some(alternatives) = map.remove("oneOf") {
                 map.insert("anyOf".into(), alternatives);
             }
+            // A spec bug: an object requiring a property it does not define
+            // (`RedemptionRewardResult` requires a `reward` inside the
+            // reward) could never be met; the name is dropped.
+            if let (Some(Value::Object(props)), Some(Value::Array(required))) =
+                (map.get("properties"), map.get("required"))
+            {
+                let kept: Vec<Value> = required
+                    .iter()
+                    .filter(|r| r.as_str().is_some_and(|r| props.contains_key(r)))
+                    .cloned()
+                    .collect();
+                map.insert("required".into(), Value::Array(kept));
+            }
             map.values_mut().for_each(convert);
         }
         Value::Array(items) => items.iter_mut().for_each(convert),
@@ -61,7 +74,7 @@ fn convert(v: &mut Value) {
     }
 }
 
-fn template_matches(template: &str, path: &str) -> Option<usize> {
+pub fn template_matches(template: &str, path: &str) -> Option<usize> {
     let t: Vec<&str> = template.split('/').collect();
     let p: Vec<&str> = path.split('/').collect();
     if t.len() != p.len() {

@@ -4,10 +4,8 @@
 //! publications, loyalties, rewards and qualifications.
 //!
 //! The conversions of `common::contract` apply (`nullable` becomes "or
-//! null", `oneOf` becomes `anyOf`), plus one for a spec bug: an object
-//! schema that lists a `required` property it does not define (the
-//! spec's `RedemptionRewardResult` requires a `reward` inside the reward)
-//! has that name dropped. The spec declares no error responses, so errors
+//! null", `oneOf` becomes `anyOf`, a required property the schema does
+//! not define is dropped). The spec declares no error responses, so errors
 //! are held to its `Error` schema and to the documented required members
 //! `code` and `message` (and the `key` every documented example carries).
 
@@ -16,61 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Value, json};
 
-fn convert(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if map.remove("nullable") == Some(Value::Bool(true)) {
-                match map.get("type").cloned() {
-                    Some(Value::String(t)) => {
-                        map.insert("type".into(), json!([t, "null"]));
-                        if let Some(Value::Array(e)) = map.get_mut("enum") {
-                            e.push(Value::Null);
-                        }
-                    }
-                    _ => {
-                        let inner = Value::Object(std::mem::take(map));
-                        map.insert("anyOf".into(), json!([inner, {"type": "null"}]));
-                    }
-                }
-            }
-            if let Some(alternatives) = map.remove("oneOf") {
-                map.insert("anyOf".into(), alternatives);
-            }
-            if let (Some(Value::Object(props)), Some(Value::Array(required))) =
-                (map.get("properties"), map.get("required"))
-            {
-                let kept: Vec<Value> = required
-                    .iter()
-                    .filter(|r| r.as_str().is_some_and(|r| props.contains_key(r)))
-                    .cloned()
-                    .collect();
-                map.insert("required".into(), Value::Array(kept));
-            }
-            map.values_mut().for_each(convert);
-        }
-        Value::Array(items) => items.iter_mut().for_each(convert),
-        _ => {}
-    }
-}
-
-fn template_matches(template: &str, path: &str) -> Option<usize> {
-    let t: Vec<&str> = template.split('/').collect();
-    let p: Vec<&str> = path.split('/').collect();
-    if t.len() != p.len() {
-        return None;
-    }
-    let mut literal = 0;
-    for (a, b) in t.iter().zip(&p) {
-        if a.starts_with('{') {
-            continue;
-        }
-        if a != b {
-            return None;
-        }
-        literal += 1;
-    }
-    Some(literal)
-}
+use crate::common::contract::{convert, template_matches};
 
 pub struct ReadOnlySpec {
     doc: Arc<Value>,
