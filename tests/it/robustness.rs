@@ -92,6 +92,22 @@ async fn garbage_gets_gameball_errors_never_a_crash_or_a_half_lock() {
             json!({"customerId": "c", "orderId": "O1", "totalPaid": 10, "totalShipping": 2, "redemption": {"couponsLockReference": reference, "couponCodes": ["TWICE"]}}),
         ),
         (format!("{V}/coupons/release"), json!({"lockReference": reference})),
+        (
+            format!("{V}/coupons/predefined"),
+            json!({"customerId": "c", "ruleId": 1, "email": "a@b.c"}),
+        ),
+        (
+            format!("{V}/coupons/automatic"),
+            json!({"customerId": "c", "cartId": "cart", "totalPrice": 120, "lineItems": [{"productId": "p", "quantity": 2, "price": 10.5}]}),
+        ),
+        (
+            format!("{V}/payments"),
+            json!({"customerId": "c", "paymentId": "P1", "paymentDate": "2026-01-01T00:00:00Z", "totalPaid": 10, "redemption": {"couponCodes": ["TWICE"]}}),
+        ),
+        (
+            format!("{V}/transactions/refund"),
+            json!({"customerId": "c", "refundTransactionId": "R1", "reverseTransactionId": "O1", "transactionTime": "2026-01-01T00:00:00Z", "refundAmount": 5}),
+        ),
     ];
     let mut rng = StdRng::seed_from_u64(20261121);
     let mut references = Vec::new();
