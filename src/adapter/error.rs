@@ -50,6 +50,8 @@ pub enum Kind {
     TransactionNotFound,
     /// The order or payment was reversed already (by another refund).
     AlreadyReversed,
+    /// Voucherify refuses to roll the redemption back (too old, say).
+    NotReversible,
     /// The customer's loyalty card lacks the points a reward costs.
     InsufficientPoints,
     /// No loyalty card (or no customer) for this customer id.
@@ -83,6 +85,7 @@ impl Kind {
             Kind::DuplicateOrder => (StatusCode::UNPROCESSABLE_ENTITY, 9004),
             Kind::TransactionNotFound => (StatusCode::NOT_FOUND, 9002),
             Kind::AlreadyReversed => (StatusCode::UNPROCESSABLE_ENTITY, 9001),
+            Kind::NotReversible => (StatusCode::UNPROCESSABLE_ENTITY, 9000),
             Kind::InsufficientPoints => (StatusCode::UNPROCESSABLE_ENTITY, 9008),
             Kind::CustomerNotFound => (StatusCode::NOT_FOUND, 7000),
             Kind::UpstreamUnavailable | Kind::StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, 5003),

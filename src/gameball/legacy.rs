@@ -266,7 +266,7 @@ pub fn code(kind: Kind) -> u16 {
         | Kind::LockEnded => 7,
         Kind::NotFound | Kind::TransactionNotFound | Kind::CustomerNotFound => 3,
         Kind::AlreadyExists => 14,
-        Kind::DuplicateOrder | Kind::AlreadyReversed => 305,
+        Kind::DuplicateOrder | Kind::AlreadyReversed | Kind::NotReversible => 305,
         Kind::InsufficientPoints => 7,
         Kind::InProgress
         | Kind::UpstreamUnavailable

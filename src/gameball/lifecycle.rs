@@ -65,6 +65,8 @@ pub struct RefundRequest {
     pub reverse_transaction_id: Option<StringOrNumber>,
     pub transaction_time: Option<String>,
     pub refund_amount: Option<DecimalNumber>,
+    /// Only these items are refunded (Gameball): a partial refund.
+    pub line_items: Option<Vec<serde_json::Value>>,
     pub email: Option<String>,
     pub mobile: Option<String>,
 }
@@ -75,8 +77,14 @@ fn idempotency_key(req: &RequestView<'_>) -> Option<String> {
     optional(Some(v))
 }
 
+/// A count: a whole number, never rounded.
 fn whole(n: Option<DecimalNumber>, field: &str) -> Result<Option<i64>, Failure> {
-    minor(n, field, 0)
+    match n {
+        Some(q) if q.to_minor(0).map(|w| DecimalNumber::from_minor(w, 0)) != Ok(q) => {
+            Err(Failure::invalid(field, "must be a whole number"))
+        }
+        _ => minor(n, field, 0),
+    }
 }
 
 /// A lifecycle request as a command; `None` for the other operations.
@@ -148,6 +156,7 @@ fn payment(req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Result<Command, Failure>
         kind: Transaction::Payment,
         customer: customer(id, body.email.as_deref(), body.mobile.as_deref()),
         order_id: payment_id,
+        paid_minor: minor(body.total_paid, "totalPaid", cx.decimals)?,
         amount_minor: minor(body.total_amount.or(body.total_paid), "totalAmount", cx.decimals)?,
         shipping_minor: None,
         reference: optional(redemption.coupons_lock_reference.as_deref()),
@@ -166,6 +175,7 @@ fn refund(req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Result<Command, Failure> 
             refund_id: format!("cancel-{order_id}"),
             reverse_id: order_id,
             amount_minor: None,
+            items_only: false,
             cancel: true,
         }));
     }
@@ -185,6 +195,7 @@ fn refund(req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Result<Command, Failure> 
         refund_id,
         reverse_id,
         amount_minor,
+        items_only: body.line_items.as_ref().is_some_and(|l| !l.is_empty()),
         cancel: false,
     }))
 }

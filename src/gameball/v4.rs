@@ -203,6 +203,7 @@ pub fn parse(dialect: Dialect, req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Resu
                 kind: Transaction::Order,
                 customer: customer(id, body.email.as_deref(), body.mobile.as_deref()),
                 order_id,
+                paid_minor: minor(body.total_paid, "totalPaid", cx.decimals)?,
                 amount_minor: amount,
                 shipping_minor: shipping,
                 reference: optional(redemption.coupons_lock_reference.as_deref()),

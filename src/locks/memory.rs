@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Claim, LockRecord, NewTerms, OpAttempt, OpKind, PendingRelease, Relock};
+use super::{Claim, LockRecord, NewTerms, OpAttempt, OpKind, OpOutcome, PendingRelease, Relock};
 use crate::clock::{Clock, Millis};
 
 struct Op {
@@ -189,13 +189,20 @@ impl MemoryStore {
         }
     }
 
-    pub fn outcome(&self, tenant: &str, kind: OpKind, id: &str) -> Option<String> {
+    pub fn outcome(&self, tenant: &str, kind: OpKind, id: &str) -> OpOutcome {
         let now = self.clock.now();
         let m = self.maps();
-        m.ops
+        match m
+            .ops
             .get(&(tenant.to_owned(), kind.as_str(), id.to_owned()))
             .filter(|e| e.gone_at > now)
-            .and_then(|e| e.value.done.clone())
+        {
+            None => OpOutcome::Unknown,
+            Some(e) => match &e.value.done {
+                Some(r) => OpOutcome::Done(r.clone()),
+                None => OpOutcome::Pending,
+            },
+        }
     }
 
     pub fn settle(&self, op: &OpAttempt<'_>, result: Option<&str>) {

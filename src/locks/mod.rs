@@ -272,6 +272,17 @@ pub enum Claim {
     Done(String),
 }
 
+/// A merchant operation as [`Store::outcome`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpOutcome {
+    /// Never claimed, or no longer kept.
+    Unknown,
+    /// Claimed, not settled: under way, or its outcome unknown.
+    Pending,
+    /// Done; what it stored.
+    Done(String),
+}
+
 /// A Voucherify session hold that could not be released when it had to be
 /// (Voucherify failing at that moment): kept in the store and retried by
 /// the sweeper until Voucherify confirms, or the session would have ended
@@ -597,9 +608,8 @@ impl Store {
         .await
     }
 
-    /// What a done operation stored, read without claiming it (`None` while
-    /// it is pending, or when it never happened or is no longer kept).
-    pub async fn outcome(&self, tenant: &str, kind: OpKind, id: &str) -> Result<Option<String>, StoreError> {
+    /// Where a merchant operation is, read without claiming it.
+    pub async fn outcome(&self, tenant: &str, kind: OpKind, id: &str) -> Result<OpOutcome, StoreError> {
         self.timed("outcome", async {
             match &*self.backend {
                 Backend::Memory(m) => Ok(m.outcome(tenant, kind, id)),

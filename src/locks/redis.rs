@@ -23,7 +23,9 @@ use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Client, Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
-use super::{Burner, Claim, LockRecord, NewTerms, OpAttempt, OpKind, ReleaseStart, Relock, StoreError, UseStart};
+use super::{
+    Burner, Claim, LockRecord, NewTerms, OpAttempt, OpKind, OpOutcome, ReleaseStart, Relock, StoreError, UseStart,
+};
 use crate::clock::Millis;
 use crate::config::{RedisMode, StoreConfig};
 
@@ -658,7 +660,7 @@ impl RedisStore {
     }
 
     /// One `HMGET`: no script, nothing written.
-    pub async fn outcome(&self, tenant: &str, kind: OpKind, id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn outcome(&self, tenant: &str, kind: OpKind, id: &str) -> Result<OpOutcome, StoreError> {
         let mut conn = self.conn();
         let r = redis::cmd("HMGET")
             .arg(op_key(tenant, kind, id))
@@ -668,8 +670,9 @@ impl RedisStore {
             .await;
         let (st, res) = self.answer(r).await?;
         Ok(match st.as_deref() {
-            Some("done") => Some(res.unwrap_or_default()),
-            _ => None,
+            Some("done") => OpOutcome::Done(res.unwrap_or_default()),
+            Some(_) => OpOutcome::Pending,
+            None => OpOutcome::Unknown,
         })
     }
 

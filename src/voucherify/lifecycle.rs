@@ -94,6 +94,13 @@ pub struct WalletVoucher {
     pub redemption: Option<WalletRedemptions>,
 }
 
+impl WalletVoucher {
+    /// A loyalty card is held by the customer but is not a coupon.
+    pub fn is_coupon(&self) -> bool {
+        self.kind.as_deref() != Some("LOYALTY_CARD")
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct WalletRedemptions {
@@ -202,4 +209,7 @@ pub enum RollbackOutcome {
     AlreadyRolledBack,
     /// No such redemption.
     NotFound,
+    /// Voucherify refused (a 400 with this key: too old, not ours...):
+    /// nothing was rolled back.
+    Refused(String),
 }

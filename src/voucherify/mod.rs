@@ -107,6 +107,8 @@ pub struct ErrorObject {
     pub message: Option<String>,
     pub details: Option<String>,
     pub request_id: Option<String>,
+    /// What a 404 did not find (`voucher`, `reward`, `reward_assignment`...).
+    pub resource_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

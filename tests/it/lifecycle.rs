@@ -25,8 +25,9 @@ both_stores!(
     a_cancelled_order_gives_its_coupon_back,
 );
 
-/// Past any claim's lease (two upstream timeouts of 2 s plus 5 s).
-const PAST_LEASE: Duration = Duration::from_secs(10);
+/// Past any claim's lease (a coupon purchase's is seven upstream timeouts
+/// of 2 s plus 5 s).
+const PAST_LEASE: Duration = Duration::from_secs(30);
 
 /// A Voucherify call to the simulator.
 async fn vf(env: &Env, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -160,6 +161,21 @@ async fn a_coupon_is_bought_with_points_once(store: StoreKind) {
     assert_eq!(again.status, 200, "{}", again.text());
     assert_ne!(again.json()["code"], r.json()["code"]);
     assert_eq!(points(&env, &l).await, 50);
+    // Both are in the customer's wallet; the loyalty card is not.
+    let wallet = env
+        .gb("GET", &format!("{V}/customers/cust-1/coupons"), None)
+        .await
+        .json();
+    let codes: Vec<&str> = wallet["coupons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&code.as_str()) && !codes.contains(&l.card.as_str()),
+        "{codes:?}"
+    );
 }
 
 async fn points_are_spent_once_when_voucherifys_answer_is_lost(store: StoreKind) {
@@ -216,6 +232,26 @@ async fn points_are_spent_once_when_voucherifys_answer_is_lost(store: StoreKind)
     assert_eq!((first.status, repeat.status), (200, 200), "{}", repeat.text());
     assert_eq!(first.json()["code"], repeat.json()["code"]);
     assert_eq!(points(&env, &l).await, 50);
+    // Another customer's same key is another purchase (and this one has no card).
+    let other = env
+        .client
+        .send(
+            "POST",
+            &env.url(&format!("{V}/coupons/predefined")),
+            &[
+                ("apikey", crate::common::env::API_KEY),
+                ("secretkey", crate::common::env::SECRET_KEY),
+                ("idempotency-key", "k-1"),
+            ],
+            Some(&json!({"customerId": "cust-2", "ruleId": 1})),
+        )
+        .await;
+    assert_eq!(
+        code_of(&other),
+        (404, Some(7000)),
+        "never cust-1's coupon: {}",
+        other.text()
+    );
 }
 
 async fn points_short_unmapped_rules_and_customers_without_a_card_are_refused(store: StoreKind) {
@@ -712,4 +748,93 @@ async fn the_demo_answers_every_lifecycle_call() {
     assert_eq!(refunded.status, 200, "{}", refunded.text());
     running.shutdown().await;
     sim.stop().await;
+}
+
+#[tokio::test]
+async fn refunds_tell_a_payment_from_an_order_and_a_full_refund_from_a_partial_one() {
+    let env = Env::start(StoreKind::Redis).await;
+    // A payment and an order share an id; the refund's customer picks.
+    let paid = env
+        .gb(
+            "POST",
+            &format!("{V}/payments"),
+            Some(
+                json!({"customerId": "alice", "paymentId": "T-1", "paymentDate": "2026-01-01T00:00:00Z",
+                "totalAmount": 100, "totalPaid": 95, "redemption": {"couponCodes": ["ONCE"]}}),
+            ),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text());
+    order_with(&env, "bob", "T-1", "TWICE").await;
+    // The whole of what alice paid: a full refund of her payment.
+    let r = env
+        .gb(
+            "POST",
+            &format!("{V}/transactions/refund"),
+            Some(
+                json!({"customerId": "alice", "refundTransactionId": "RF-1", "reverseTransactionId": "T-1",
+                "transactionTime": "2026-01-02T00:00:00Z", "refundAmount": 95}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        (env.redeemed("ONCE"), env.redeemed("TWICE")),
+        (0, 1),
+        "alice's payment, not bob's order"
+    );
+    // Bob's order is still his to refund, once.
+    let bob = env
+        .gb(
+            "POST",
+            &format!("{V}/transactions/refund"),
+            Some(
+                json!({"customerId": "bob", "refundTransactionId": "RF-2", "reverseTransactionId": "T-1",
+                "transactionTime": "2026-01-02T00:00:00Z"}),
+            ),
+        )
+        .await;
+    assert_eq!(bob.status, 200, "{}", bob.text());
+    assert_eq!(env.redeemed("TWICE"), 0);
+    // Only some line items: partial, the coupon stays used; and a partial
+    // refund of a reversed transaction is refused like any other.
+    order_with(&env, "carol", "O-2", "ONCE").await;
+    let items = json!({"customerId": "carol", "refundTransactionId": "RF-3", "reverseTransactionId": "O-2",
+        "transactionTime": "2026-01-02T00:00:00Z", "lineItems": [{"productId": "p", "quantity": 1}]});
+    let part = env
+        .gb("POST", &format!("{V}/transactions/refund"), Some(items.clone()))
+        .await;
+    assert_eq!(part.status, 200, "{}", part.text());
+    let again = env.gb("POST", &format!("{V}/transactions/refund"), Some(items)).await;
+    assert_eq!(
+        again.json()["gameballTransactionId"],
+        part.json()["gameballTransactionId"],
+        "the same refund, the same id"
+    );
+    assert_eq!(env.redeemed("ONCE"), 1);
+    let full = refund_as(&env, "carol", "RF-4", "O-2").await;
+    assert_eq!(full.status, 200, "{}", full.text());
+    let late = env
+        .gb(
+            "POST",
+            &format!("{V}/transactions/refund"),
+            Some(
+                json!({"customerId": "carol", "refundTransactionId": "RF-5", "reverseTransactionId": "O-2",
+                "transactionTime": "2026-01-02T00:00:00Z", "refundAmount": 1}),
+            ),
+        )
+        .await;
+    assert_eq!(code_of(&late), (422, Some(9001)), "{}", late.text());
+}
+
+async fn refund_as(env: &Env, customer: &str, refund_id: &str, order_id: &str) -> Reply {
+    env.gb(
+        "POST",
+        &format!("{V}/transactions/refund"),
+        Some(
+            json!({"customerId": customer, "refundTransactionId": refund_id, "reverseTransactionId": order_id,
+            "transactionTime": "2026-01-02T00:00:00Z"}),
+        ),
+    )
+    .await
 }

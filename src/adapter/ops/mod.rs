@@ -110,6 +110,8 @@ pub struct OrderCmd {
     pub customer: CustomerIds,
     /// The `orderId` or `paymentId`.
     pub order_id: String,
+    /// `totalPaid`: what a full refund gives back.
+    pub paid_minor: Option<i64>,
     pub amount_minor: Option<i64>,
     pub shipping_minor: Option<i64>,
     pub reference: Option<String>,
@@ -188,6 +190,8 @@ pub struct RefundCmd {
     pub reverse_id: String,
     /// `None`: the whole transaction.
     pub amount_minor: Option<i64>,
+    /// Only some line items are refunded (`lineItems` given).
+    pub items_only: bool,
     pub cancel: bool,
 }
 

@@ -64,7 +64,13 @@ impl From<crate::locks::StoreError> for Failed {
 /// deadline) and for Voucherify to commit late, so a live attempt is never
 /// taken over.
 pub(crate) fn lease_until(ctx: &Ctx) -> Millis {
-    ctx.now() + 2 * ctx.tenant.upstream_timeout_ms() + LATE_COMMIT_MARGIN_MS
+    lease_for(ctx, 2)
+}
+
+/// A lease for an attempt that makes up to `calls` Voucherify calls before
+/// its write has surely ended.
+pub(crate) fn lease_for(ctx: &Ctx, calls: i64) -> Millis {
+    ctx.now() + calls * ctx.tenant.upstream_timeout_ms() + LATE_COMMIT_MARGIN_MS
 }
 
 pub(crate) fn in_progress(what: &str) -> Failure {
@@ -419,9 +425,23 @@ pub struct Tracked {
     pub redemption: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_minor: Option<i64>,
+    /// What the customer paid (`totalPaid`): a refund of at least this much
+    /// is a full one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_minor: Option<i64>,
+    /// Whether anything was redeemed (an order without coupons has nothing
+    /// to roll back, and its id must not be looked up in Voucherify).
+    #[serde(default = "redeemed_by_default")]
+    pub redeemed: bool,
     /// Whose it was, so a refund naming another customer is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
+}
+
+/// Records from before the flag were written only for orders that named
+/// coupons or a lock, or may have: look them up.
+fn redeemed_by_default() -> bool {
+    true
 }
 
 impl Tracked {
@@ -431,6 +451,7 @@ impl Tracked {
         serde_json::from_str(stored).unwrap_or_else(|_| Tracked {
             at: stored.to_owned(),
             source_id: id.to_owned(),
+            redeemed: true,
             ..Tracked::default()
         })
     }
@@ -474,12 +495,15 @@ pub async fn order(ctx: &Ctx, cmd: &OrderCmd) -> Result<(), Failure> {
         attempt: &attempt,
         keep: ctx.cfg.locks.order_retention,
     };
+    let redeems = reference.is_some() || !codes.is_empty();
     let tracked = |redemption: Option<String>| {
         Tracked {
             at: iso(ctx.now()),
             source_id: source.clone(),
             redemption,
             amount_minor: cmd.amount_minor,
+            paid_minor: cmd.paid_minor,
+            redeemed: redeems,
             customer_id: Some(cmd.customer.id.clone()),
         }
         .encode()
@@ -500,7 +524,7 @@ pub async fn order(ctx: &Ctx, cmd: &OrderCmd) -> Result<(), Failure> {
         Claim::Busy => return Err(in_progress("The order")),
         // An earlier attempt's answer was lost; if Voucherify has the
         // redemption, that attempt succeeded and this retry says so.
-        Claim::Resumed { .. } if (reference.is_some() || !codes.is_empty()) && order_redeemed(ctx, &source).await? => {
+        Claim::Resumed { .. } if redeems && order_redeemed(ctx, &source).await? => {
             if let Some(r) = reference {
                 settle_unknown_burn(ctx, r).await?;
             }

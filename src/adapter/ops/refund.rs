@@ -7,24 +7,28 @@
 //! a restart knows it; a claim settled by reconciliation, which only knows
 //! the order, finds the redemptions on the Voucherify order instead.
 //!
-//! One reversal per original transaction, claimed under its id: the same
+//! One reversal per original transaction (an order and a payment with the
+//! same id are two, and the refund's customer says which it means),
+//! claimed under its id: the same
 //! refund again (same `refundTransactionId`) answers as the first did and
 //! changes nothing; a concurrent one gets 422/2001; a different refund of a
 //! reversed transaction gets 422/9001. A rollback whose answer is lost
 //! keeps the claim, and the retry rolls back again: Voucherify refuses a
 //! second rollback (`already_rolled_back`), which is what makes that safe.
 //!
-//! A partial refund (`refundAmount` below what the order redeemed against)
-//! keeps the coupons used: the customer kept part of the order. Only a full
-//! refund or a cancellation gives them back.
+//! A partial refund (`refundAmount` below what was paid, or `lineItems`
+//! without an amount) keeps the coupons used: the customer kept part of the
+//! order. Only a full refund or a cancellation gives them back. A refund of
+//! a transaction still being processed is told to retry (422/2001); one
+//! Voucherify will not roll back (too old, say) is 422/9000.
 
 use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind};
-use crate::adapter::ops::redeem::{Failed, Tracked, in_progress, lease_until, op_kind, source_id};
+use crate::adapter::ops::redeem::{Failed, Tracked, in_progress, lease_for, op_kind, source_id};
 use crate::adapter::ops::{RefundCmd, Refunded, Transaction};
 use crate::clock::{Millis, iso, parse_iso};
 use crate::ids;
-use crate::locks::{Claim, OpAttempt, OpKind};
+use crate::locks::{Claim, OpAttempt, OpKind, OpOutcome};
 use crate::voucherify::lifecycle::RollbackOutcome;
 
 /// What the reversal's claim keeps: the answer a repeat gets.
@@ -50,42 +54,109 @@ impl Reversal {
     }
 }
 
-/// The tracked order or payment `id`, and what it was.
-async fn original(ctx: &Ctx, id: &str) -> Result<Option<(Transaction, Tracked)>, Failure> {
-    for kind in [Transaction::Order, Transaction::Payment] {
-        if let Some(stored) = ctx.app.store.outcome(&ctx.tenant.name, op_kind(kind), id).await? {
-            let mut tracked = Tracked::parse(&stored, id);
-            if tracked.source_id.is_empty() {
-                tracked.source_id = source_id(kind, id);
+/// Where the transaction a refund names is.
+enum Original {
+    Tracked(Transaction, Tracked),
+    /// Claimed, not settled: the order or payment is being processed.
+    InFlight,
+    Unknown,
+}
+
+/// The tracked order or payment `id` (`kinds` in the order looked at):
+/// when an order and a payment share the id, the one of the refund's
+/// customer.
+async fn original(ctx: &Ctx, id: &str, kinds: &[Transaction], customer: Option<&str>) -> Result<Original, Failure> {
+    let mut found = Original::Unknown;
+    for &kind in kinds {
+        match ctx.app.store.outcome(&ctx.tenant.name, op_kind(kind), id).await? {
+            OpOutcome::Done(stored) => {
+                let mut tracked = Tracked::parse(&stored, id);
+                if tracked.source_id.is_empty() {
+                    tracked.source_id = source_id(kind, id);
+                }
+                let theirs = match (customer, tracked.customer_id.as_deref()) {
+                    (Some(c), Some(owner)) => c == owner,
+                    _ => true,
+                };
+                if theirs || matches!(found, Original::Unknown) {
+                    found = Original::Tracked(kind, tracked);
+                }
+                if theirs {
+                    break;
+                }
             }
-            return Ok(Some((kind, tracked)));
+            OpOutcome::Pending if matches!(found, Original::Unknown) => found = Original::InFlight,
+            _ => {}
         }
     }
-    Ok(None)
+    Ok(found)
+}
+
+/// couponbridge's id for a refund that claims nothing (a partial one):
+/// derived, so the same refund again answers the same id.
+fn derived_id(tenant: &str, reverse_id: &str, refund_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{tenant}\u{1f}{reverse_id}\u{1f}{refund_id}").as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("cbrf_{hex}")
 }
 
 pub async fn run(ctx: &Ctx, cmd: &RefundCmd) -> Result<Refunded, Failure> {
-    let Some((_, tracked)) = original(ctx, &cmd.reverse_id).await? else {
-        return Err(Failure::client(
-            Kind::TransactionNotFound,
-            format!("Transaction Not Found: no tracked order or payment {}", cmd.reverse_id),
-        ));
+    // A cancellation names an order; a refund an order or a payment.
+    let kinds: &[Transaction] = if cmd.cancel {
+        &[Transaction::Order]
+    } else {
+        &[Transaction::Order, Transaction::Payment]
     };
-    if let (Some(given), Some(owner)) = (&cmd.customer, &tracked.customer_id)
-        && &given.id != owner
+    let customer = cmd.customer.as_ref().map(|c| c.id.as_str());
+    let (kind, tracked) = match original(ctx, &cmd.reverse_id, kinds, customer).await? {
+        Original::Tracked(kind, tracked) => (kind, tracked),
+        Original::InFlight => return Err(in_progress("The transaction being refunded")),
+        Original::Unknown => {
+            return Err(Failure::client(
+                Kind::TransactionNotFound,
+                format!("Transaction Not Found: no tracked order or payment {}", cmd.reverse_id),
+            ));
+        }
+    };
+    if let (Some(given), Some(owner)) = (customer, &tracked.customer_id)
+        && given != owner
     {
         return Err(Failure::invalid(
             "customerId",
             "the transaction belongs to another customer",
         ));
     }
-    let amount = cmd.amount_minor.or(tracked.amount_minor);
-    let partial = matches!((cmd.amount_minor, tracked.amount_minor), (Some(r), Some(t)) if r < t);
+    let store = &ctx.app.store;
+    // One reversal per order and per payment, even when they share an id.
+    let what = match kind {
+        Transaction::Order => "order",
+        Transaction::Payment => "payment",
+    };
+    let reversal_id = format!("{what}\u{1f}{}", cmd.reverse_id);
+    let whole = tracked.paid_minor.or(tracked.amount_minor);
+    let amount = cmd.amount_minor.or(whole);
+    let partial = cmd.items_only && cmd.amount_minor.is_none()
+        || matches!((cmd.amount_minor, whole), (Some(r), Some(t)) if r < t);
+    let earlier = match store.outcome(&ctx.tenant.name, OpKind::Reversal, &reversal_id).await? {
+        OpOutcome::Done(stored) => Some(
+            serde_json::from_str::<Reversal>(&stored)
+                .map_err(|e| Failure::internal(format!("a stored reversal cannot be read: {e}")))?,
+        ),
+        _ => None,
+    };
+    if let Some(earlier) = earlier {
+        return if earlier.refund_id == cmd.refund_id {
+            Ok(earlier.answer(cmd, ctx.now()))
+        } else {
+            Err(already_reversed(cmd, &earlier))
+        };
+    }
     if partial {
         // Nothing of the coupons to undo, and nothing to claim: a later
         // full refund may still give them back.
         return Ok(Refunded {
-            transaction_id: ids::prefixed_hex("cbrf_", 12),
+            transaction_id: derived_id(&ctx.tenant.name, &cmd.reverse_id, &cmd.refund_id),
             refund_id: cmd.refund_id.clone(),
             reverse_id: cmd.reverse_id.clone(),
             amount_minor: amount,
@@ -93,29 +164,23 @@ pub async fn run(ctx: &Ctx, cmd: &RefundCmd) -> Result<Refunded, Failure> {
             cancel: cmd.cancel,
         });
     }
-    let store = &ctx.app.store;
     let attempt = ids::prefixed_hex("att_", 16);
     let op = OpAttempt {
         tenant: &ctx.tenant.name,
         kind: OpKind::Reversal,
-        id: &cmd.reverse_id,
+        id: &reversal_id,
         attempt: &attempt,
         keep: ctx.cfg.locks.order_retention,
     };
-    match store.claim(&op, ctx.now(), lease_until(ctx)).await? {
+    // The order read back, then its rollbacks.
+    match store.claim(&op, ctx.now(), lease_for(ctx, 4)).await? {
         Claim::Done(stored) => {
             let earlier: Reversal = serde_json::from_str(&stored)
                 .map_err(|e| Failure::internal(format!("a stored reversal cannot be read: {e}")))?;
             return if earlier.refund_id == cmd.refund_id {
                 Ok(earlier.answer(cmd, ctx.now()))
             } else {
-                Err(Failure::client(
-                    Kind::AlreadyReversed,
-                    format!(
-                        "Transaction Already Cancelled: {} was reversed by {}",
-                        cmd.reverse_id, earlier.refund_id
-                    ),
-                ))
+                Err(already_reversed(cmd, &earlier))
             };
         }
         Claim::Busy => return Err(in_progress("A refund of this transaction")),
@@ -143,11 +208,24 @@ pub async fn run(ctx: &Ctx, cmd: &RefundCmd) -> Result<Refunded, Failure> {
     }
 }
 
+fn already_reversed(cmd: &RefundCmd, earlier: &Reversal) -> Failure {
+    Failure::client(
+        Kind::AlreadyReversed,
+        format!(
+            "Transaction Already Cancelled: {} was reversed by {}",
+            cmd.reverse_id, earlier.refund_id
+        ),
+    )
+}
+
 /// Rolls back what `tracked` redeemed; the error says whether a rollback
 /// may have happened anyway (the claim must stay).
 async fn roll_back(ctx: &Ctx, tracked: &Tracked) -> Result<(), Failed> {
     let v = &ctx.app.voucherify;
     let up = &ctx.tenant.upstream;
+    if !tracked.redeemed {
+        return Ok(());
+    }
     let ids = match &tracked.redemption {
         Some(id) => vec![id.clone()],
         None => match v.order(up, &tracked.source_id, ctx.call()).await {
@@ -162,6 +240,14 @@ async fn roll_back(ctx: &Ctx, tracked: &Tracked) -> Result<(), Failed> {
             Ok(RollbackOutcome::RolledBack | RollbackOutcome::AlreadyRolledBack) => {}
             Ok(RollbackOutcome::NotFound) => {
                 tracing::warn!(request_id = %ctx.request_id, "a refunded order's redemption is not in Voucherify");
+            }
+            Ok(RollbackOutcome::Refused(key)) => {
+                return Err(Failure::client(
+                    Kind::NotReversible,
+                    "Transaction Type Non-Reversible: Voucherify refuses to roll the redemption back",
+                )
+                .caused_by(format!("rollback refused: {key}"))
+                .into());
             }
             Err(e) => {
                 return Err(Failed {

@@ -13,7 +13,11 @@
 
 use crate::adapter::Ctx;
 use crate::adapter::error::{Failure, Kind};
-use crate::adapter::ops::redeem::{Failed, in_progress, lease_until};
+use crate::adapter::ops::redeem::{Failed, in_progress, lease_for};
+
+/// Redemptions read back at most when reconciling (a reward redemption
+/// makes one).
+const MAX_LOOKUPS: i64 = 3;
 use crate::adapter::ops::{IssuedCoupon, PredefinedCmd};
 use crate::ids;
 use crate::locks::{Claim, OpAttempt, OpKind};
@@ -49,8 +53,10 @@ pub async fn predefined(ctx: &Ctx, cmd: &PredefinedCmd) -> Result<IssuedCoupon, 
     let store = &ctx.app.store;
     // The unit separator cannot occur in a trimmed id from JSON text a
     // client typed, so two pairs never share a claim.
+    // An idempotency key is scoped to the customer and rule: another
+    // customer's key, equal or not, never reaches this purchase.
     let claim_id = match &cmd.idempotency_key {
-        Some(key) => format!("key\u{1f}{key}"),
+        Some(key) => format!("{}\u{1f}{}\u{1f}{key}", cmd.customer.id, cmd.rule_id),
         None => format!("{}\u{1f}{}", cmd.customer.id, cmd.rule_id),
     };
     let attempt = ids::prefixed_hex("att_", 16);
@@ -61,7 +67,9 @@ pub async fn predefined(ctx: &Ctx, cmd: &PredefinedCmd) -> Result<IssuedCoupon, 
         attempt: &attempt,
         keep: ctx.cfg.locks.order_retention,
     };
-    let source = match store.claim(&op, ctx.now(), lease_until(ctx)).await? {
+    // A resumed attempt reads the order and its redemptions back, then the
+    // cards, then redeems: its lease covers every call before the write.
+    let source = match store.claim(&op, ctx.now(), lease_for(ctx, 2 + MAX_LOOKUPS + 2)).await? {
         Claim::Busy => return Err(in_progress("A coupon purchase for this customer and rule")),
         Claim::Done(stored) => {
             return serde_json::from_str::<Stored>(&stored)
@@ -117,7 +125,7 @@ async fn bought_before(ctx: &Ctx, source: &str) -> Result<Option<IssuedCoupon>, 
     let Some(order) = v.order(up, source, ctx.call()).await? else {
         return Ok(None);
     };
-    for id in order.live_redemptions() {
+    for id in order.live_redemptions().into_iter().take(MAX_LOOKUPS as usize) {
         if let Some(coupon) = v
             .redemption(up, &id, ctx.call())
             .await?
@@ -165,7 +173,7 @@ async fn buy(
         Ok(Written::Refused(status, e)) => {
             let key = e.key.as_deref().unwrap_or("");
             Err(Failed::from(
-                match RewardRefusal::from_key(status, key, e.details.as_deref()) {
+                match RewardRefusal::from_key(status, key, e.resource_type.as_deref()) {
                     RewardRefusal::InsufficientPoints => Failure::client(
                         Kind::InsufficientPoints,
                         "Insufficient Balance Points for this redemption rule",

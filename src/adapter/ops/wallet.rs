@@ -1,6 +1,7 @@
 //! The customer's coupons: every voucher published to the customer
 //! (`GET /v1/vouchers?customer=`), page by page, in Gameball's
-//! `CustomerCouponsResponse` terms. An unknown customer has none.
+//! `CustomerCouponsResponse` terms. An unknown customer has none; the
+//! customer's loyalty card is not a coupon and is left out.
 
 use crate::adapter::Ctx;
 use crate::adapter::error::Failure;
@@ -18,16 +19,20 @@ pub async fn coupons(ctx: &Ctx, customer_id: &str) -> Result<Vec<WalletCoupon>, 
     let up = &ctx.tenant.upstream;
     let now = ctx.now();
     let mut out = Vec::new();
+    let mut codes = std::collections::HashSet::new();
+    let mut seen = 0u64;
     for page in 1..=MAX_PAGES {
         let listed = v.customer_vouchers(up, customer_id, PAGE, page, ctx.call()).await?;
         let n = listed.vouchers.len();
-        out.extend(
-            listed
-                .vouchers
-                .iter()
-                .map(|voucher| wallet_coupon(voucher, now, ctx.tenant.decimals)),
-        );
-        let complete = listed.total.is_some_and(|t| out.len() as u64 >= t);
+        seen += n as u64;
+        for voucher in listed.vouchers.iter().filter(|v| v.is_coupon()) {
+            // Oldest first, so later pages do not shift; a code is listed once
+            // all the same.
+            if codes.insert(voucher.code.clone()) {
+                out.push(wallet_coupon(voucher, now, ctx.tenant.decimals));
+            }
+        }
+        let complete = listed.total.is_some_and(|t| seen >= t);
         if n < PAGE as usize || complete {
             return Ok(out);
         }

@@ -91,7 +91,7 @@ impl VoucherifyClient {
         ctx: CallCtx<'_>,
     ) -> Result<VoucherPage, UpstreamError> {
         let path = format!(
-            "/v1/vouchers?customer={}&limit={limit}&page={page}",
+            "/v1/vouchers?customer={}&limit={limit}&page={page}&order=created_at",
             utf8_percent_encode(customer, SEGMENT)
         );
         Ok(self
@@ -151,7 +151,7 @@ impl VoucherifyClient {
                 let e: ErrorObject = serde_json::from_slice(&a.body).unwrap_or_default();
                 match e.key.as_deref() {
                     Some("already_rolled_back") => Ok(RollbackOutcome::AlreadyRolledBack),
-                    _ => Err(Self::unexpected(op, &a)),
+                    key => Ok(RollbackOutcome::Refused(key.unwrap_or("").to_owned())),
                 }
             }
             _ => Err(Self::unexpected(op, &a)),
