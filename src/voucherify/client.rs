@@ -120,7 +120,7 @@ pub enum ErrorKind {
     /// 401/403: our credentials were refused (a configuration problem).
     Unauthorized(u16),
     /// Another status this call does not expect.
-    Unexpected(u16, Option<ErrorObject>),
+    Unexpected(u16, Option<Box<ErrorObject>>),
     /// A 2xx whose body could not be read.
     BadResponse(String),
 }
@@ -357,7 +357,7 @@ impl VoucherifyClient {
     fn unexpected(op: Op, a: &Answer) -> UpstreamError {
         UpstreamError {
             op,
-            kind: ErrorKind::Unexpected(a.status.as_u16(), serde_json::from_slice(&a.body).ok()),
+            kind: ErrorKind::Unexpected(a.status.as_u16(), serde_json::from_slice(&a.body).ok().map(Box::new)),
         }
     }
 

@@ -162,7 +162,7 @@ async fn one_round(
             ..
         }) => {
             let why = e
-                .and_then(|e| e.details.or(e.message))
+                .and_then(|e| e.details.clone().or(e.message.clone()))
                 .unwrap_or_else(|| "refused".into());
             Err(Failure::client(
                 Kind::InvalidValue,
