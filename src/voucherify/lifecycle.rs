@@ -30,6 +30,14 @@ pub struct CardBalance {
     pub balance: Option<i64>,
 }
 
+/// `GET /v1/rewards/{id}` → 200: what kind of reward it is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RewardInfo {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
 /// `POST /v1/loyalties/{campaignId}/members/{memberId}/redemption`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RewardRedemptionRequest<'a> {

@@ -107,8 +107,19 @@ async fn loyalty(env: &mut Env, customer: &str, points: i64) -> Loyalty {
         Some(json!({"campaign": program, "parameters": {"loyalty": {"points": 100}}})),
     )
     .await;
+    // Rule 2 is mapped to a reward that gives no coupon (a material one).
+    let material = vf(
+        env,
+        "POST",
+        "/v1/rewards",
+        Some(json!({"name": "A mug", "type": "MATERIAL", "parameters": {"product": {"id": "prod_mug"}}})),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     env.add_toml(&format!(
-        "[tenants.shop.loyalty]\ncampaign = \"{program}\"\n[tenants.shop.rewards]\n\"1\" = \"{reward}\"\n"
+        "[tenants.shop.loyalty]\ncampaign = \"{program}\"\n[tenants.shop.rewards]\n\"1\" = \"{reward}\"\n\"2\" = \"{material}\"\n"
     ));
     env.restart().await;
     Loyalty { program, card, reward }
@@ -266,6 +277,14 @@ async fn points_short_unmapped_rules_and_customers_without_a_card_are_refused(st
         unmapped.json()["message"].as_str().unwrap().contains('7'),
         "names the rule"
     );
+    let mug = predefined(&env, json!({"customerId": "cust-1", "ruleId": 2})).await;
+    assert_eq!(
+        code_of(&mug),
+        (500, Some(5000)),
+        "a reward that gives no coupon is a configuration error: {}",
+        mug.text()
+    );
+    assert_eq!(points(&env, &l).await, 50, "and spends nothing");
     let stranger = predefined(&env, json!({"customerId": "nobody", "ruleId": 1})).await;
     assert_eq!(code_of(&stranger), (404, Some(7000)), "{}", stranger.text());
     let missing = predefined(&env, json!({"customerId": "cust-1"})).await;

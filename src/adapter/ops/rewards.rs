@@ -12,7 +12,7 @@
 //! purchase ends the claim: the customer may buy the same reward again.
 
 use crate::adapter::Ctx;
-use crate::adapter::error::{Failure, Kind};
+use crate::adapter::error::{Failure, Kind, Source};
 use crate::adapter::ops::redeem::{Failed, in_progress, lease_for};
 
 /// Redemptions read back at most when reconciling (a reward redemption
@@ -35,6 +35,17 @@ fn unmapped(rule: u64) -> Failure {
         Kind::NotFound,
         format!("No reward is configured for redemption rule {rule} ([tenants.NAME.rewards])"),
     )
+}
+
+/// The deployment names something Voucherify does not have: the merchant
+/// cannot fix it by retrying, the operator must.
+fn misconfigured(why: String) -> Failure {
+    Failure::new(
+        Kind::UpstreamMisconfigured,
+        Source::Upstream,
+        "The coupon service is not configured for this call",
+    )
+    .caused_by(why)
 }
 
 fn no_card() -> Failure {
@@ -68,8 +79,9 @@ pub async fn predefined(ctx: &Ctx, cmd: &PredefinedCmd) -> Result<IssuedCoupon, 
         keep: ctx.cfg.locks.order_retention,
     };
     // A resumed attempt reads the order and its redemptions back, then the
-    // cards, then redeems: its lease covers every call before the write.
-    let source = match store.claim(&op, ctx.now(), lease_for(ctx, 2 + MAX_LOOKUPS + 2)).await? {
+    // reward and the cards, then redeems: its lease covers every call
+    // before the write.
+    let source = match store.claim(&op, ctx.now(), lease_for(ctx, 2 + MAX_LOOKUPS + 3)).await? {
         Claim::Busy => return Err(in_progress("A coupon purchase for this customer and rule")),
         Claim::Done(stored) => {
             return serde_json::from_str::<Stored>(&stored)
@@ -148,10 +160,39 @@ async fn buy(
 ) -> Result<IssuedCoupon, Failed> {
     let v = &ctx.app.voucherify;
     let up = &ctx.tenant.upstream;
-    let cards = v
+    // Only a CAMPAIGN reward gives a coupon: any other would spend the
+    // points and answer nothing, so it is refused before anything is spent.
+    match v.reward(up, reward, ctx.call()).await.map_err(Failure::from)? {
+        None => {
+            return Err(unmapped(cmd.rule_id)
+                .caused_by(format!("reward {reward} is not in Voucherify"))
+                .into());
+        }
+        Some(r) if r.kind.as_deref() != Some("CAMPAIGN") => {
+            return Err(misconfigured(format!(
+                "reward {reward} for rule {} is a {} reward; a coupon from points needs a CAMPAIGN reward",
+                cmd.rule_id,
+                r.kind.as_deref().unwrap_or("typeless")
+            ))
+            .into());
+        }
+        Some(_) => {}
+    }
+    let cards = match v
         .loyalty_cards(up, campaign, &cmd.customer.id, ctx.call())
         .await
-        .map_err(Failure::from)?;
+        .map_err(Failure::from)?
+    {
+        Written::Done(list) => list,
+        Written::Refused(_, e) if e.resource_type.as_deref().is_some_and(|r| r.contains("campaign")) => {
+            return Err(misconfigured(format!(
+                "the loyalty program {campaign} ([tenants.NAME.loyalty] campaign) is not in Voucherify"
+            ))
+            .into());
+        }
+        // An unknown customer has no card.
+        Written::Refused(..) => Default::default(),
+    };
     let card = cards.vouchers.into_iter().next().ok_or_else(no_card)?;
     let request = RewardRedemptionRequest {
         reward: RewardRef { id: reward },

@@ -9,8 +9,8 @@ use percent_encoding::utf8_percent_encode;
 use super::{CallCtx, Op, SEGMENT, Upstream, UpstreamError, VoucherifyClient};
 use crate::voucherify::ErrorObject;
 use crate::voucherify::lifecycle::{
-    MemberList, QualificationRequest, QualificationResponse, Redemption, RewardRedemptionRequest, RollbackOutcome,
-    VoucherPage,
+    MemberList, QualificationRequest, QualificationResponse, Redemption, RewardInfo, RewardRedemptionRequest,
+    RollbackOutcome, VoucherPage,
 };
 
 /// A write Voucherify answered: done, or refused with its error object.
@@ -22,23 +22,36 @@ pub enum Written<T> {
 
 impl VoucherifyClient {
     /// `GET /v1/loyalties/{campaignId}/members?customer=`: the customer's
-    /// cards in that program (none for an unknown customer).
+    /// cards in that program; a 404 comes with what was not found (the
+    /// program, or the customer).
     pub async fn loyalty_cards(
         &self,
         up: &Upstream,
         campaign: &str,
         customer: &str,
         ctx: CallCtx<'_>,
-    ) -> Result<MemberList, UpstreamError> {
+    ) -> Result<Written<MemberList>, UpstreamError> {
+        let op = Op::ListMembers;
         let path = format!(
             "/v1/loyalties/{}/members?customer={}",
             utf8_percent_encode(campaign, SEGMENT),
             utf8_percent_encode(customer, SEGMENT)
         );
-        Ok(self
-            .get_optional(up, Op::ListMembers, path, ctx)
-            .await?
-            .unwrap_or_default())
+        let a = self.call(up, op, Method::GET, &path, None, ctx).await?;
+        match a.status.as_u16() {
+            200 => Self::parse(op, &a).map(Written::Done),
+            404 => Ok(Written::Refused(
+                404,
+                serde_json::from_slice(&a.body).unwrap_or_default(),
+            )),
+            _ => Err(Self::unexpected(op, &a)),
+        }
+    }
+
+    /// `GET /v1/rewards/{id}`.
+    pub async fn reward(&self, up: &Upstream, id: &str, ctx: CallCtx<'_>) -> Result<Option<RewardInfo>, UpstreamError> {
+        let path = format!("/v1/rewards/{}", utf8_percent_encode(id, SEGMENT));
+        self.get_optional(up, Op::GetReward, path, ctx).await
     }
 
     /// `POST /v1/loyalties/{campaignId}/members/{memberId}/redemption`.
