@@ -143,6 +143,7 @@ fn automatic(req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Result<Command, Failur
         customer: customer(id, body.email.as_deref(), body.mobile.as_deref()),
         cart_id,
         amount_minor: minor(body.total_price, "totalPrice", cx.decimals)?,
+        shipping_minor: minor(body.total_shipping, "totalShipping", cx.decimals)?,
         items,
     }))
 }

@@ -86,7 +86,12 @@ pub fn qualification_request(cmd: &AutomaticCmd, customer: &Customer<'_>) -> Qua
         order: Order {
             source_id: None,
             amount: cmd.amount_minor.or_else(|| items_total(&cmd.items)),
-            items: cmd.items.iter().filter_map(order_item).collect(),
+            items: cmd
+                .items
+                .iter()
+                .filter_map(order_item)
+                .chain(shipping_line(cmd.shipping_minor))
+                .collect(),
             status: None,
         },
         scenario: "ALL",
@@ -103,6 +108,16 @@ fn items_total(items: &[CartItem]) -> Option<i64> {
         total = total.checked_add(i.price_minor?.checked_mul(i.quantity.unwrap_or(1))?)?;
     }
     (!items.is_empty()).then_some(total)
+}
+
+/// Shipping as Voucherify's free-shipping line, as redemptions send it.
+fn shipping_line(shipping_minor: Option<i64>) -> Option<OrderItem> {
+    shipping_minor.filter(|s| *s > 0).map(|price| OrderItem {
+        source_id: crate::voucherify::FREE_SHIPPING_UNIT.to_owned(),
+        related_object: "product",
+        quantity: 1,
+        price,
+    })
 }
 
 /// A priced cart line as an order item; an unpriced one is left to the

@@ -857,3 +857,30 @@ async fn refund_as(env: &Env, customer: &str, refund_id: &str, order_id: &str) -
     )
     .await
 }
+
+#[tokio::test]
+async fn a_free_shipping_promotion_discounts_the_carts_shipping() {
+    let env = Env::start(StoreKind::Memory).await;
+    vf(
+        &env,
+        "POST",
+        "/v1/campaigns",
+        Some(json!({"name": "Ship free", "campaign_type": "PROMOTION",
+            "promotion": {"tiers": [{"name": "Free shipping", "banner": "Free shipping",
+                "action": {"discount": {"type": "UNIT", "unit_off": 1, "unit_type": "prod_5h1pp1ng",
+                                        "effect": "ADD_MISSING_ITEMS"}}}]}})),
+    )
+    .await;
+    let r = env
+        .gb(
+            "POST",
+            &format!("{V}/coupons/automatic"),
+            Some(json!({"customerId": "cust-1", "cartId": "cart-1", "totalPrice": 30, "totalShipping": 7})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_matches("post", "/api/v4.0/integrations/coupons/automatic", &r.json());
+    assert_eq!(r.json()["isApplied"], true, "{}", r.text());
+    assert_eq!(r.json()["discountType"], "shipping");
+    assert_eq!(r.json()["discountAmount"], 7);
+}

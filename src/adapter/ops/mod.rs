@@ -177,6 +177,9 @@ pub struct AutomaticCmd {
     pub customer: CustomerIds,
     pub cart_id: String,
     pub amount_minor: Option<i64>,
+    /// `totalShipping`, so a free-shipping promotion has something to
+    /// discount.
+    pub shipping_minor: Option<i64>,
     pub items: Vec<CartItem>,
 }
 
