@@ -31,6 +31,7 @@ mod durability;
 mod hostile;
 mod interleave;
 mod ops;
+mod perf;
 mod reload;
 mod replay;
 mod report;
