@@ -157,7 +157,10 @@ where
                     }
                 },
                 Some(acceptor) => {
-                    let stream = match tokio::time::timeout(first_byte, acceptor.accept(stream)).await {
+                    // Boxed: the handshake state is large, and the task
+                    // of every connection, TLS or not, would carry it.
+                    let handshake = Box::pin(tokio::time::timeout(first_byte, acceptor.accept(stream)));
+                    let stream = match handshake.await {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "TLS handshake failed");
