@@ -377,7 +377,7 @@ impl VoucherifyClient {
                 if up.definitions.enabled() {
                     for list in [&r.redeemables, &r.inapplicable_redeemables, &r.skipped_redeemables] {
                         for x in list {
-                            up.definitions.observe(&x.id, &state_of(x));
+                            observe(up, &x.id, x);
                         }
                     }
                 }
@@ -414,8 +414,8 @@ impl VoucherifyClient {
                 Ok(RedeemOutcome::Redeemed(r)) => {
                     for x in &req.redeemables {
                         match r.inapplicable_redeemables.iter().find(|i| i.id == x.id) {
-                            Some(i) => up.definitions.observe(&x.id, &state_of(i)),
-                            None => up.definitions.observe(&x.id, APPLICABLE),
+                            Some(i) => observe(up, &x.id, i),
+                            None => up.definitions.observe(&x.id, "APPLICABLE", ""),
                         }
                     }
                 }
@@ -509,11 +509,9 @@ impl VoucherifyClient {
     }
 }
 
-const APPLICABLE: &str = "APPLICABLE:";
-
-/// A redeemable's state as the definitions cache compares it: its status
-/// and its error key.
-fn state_of(r: &Redeemable) -> String {
+/// Tells the definitions cache the state a redeemable came back in: its
+/// status and its error key.
+fn observe(up: &Upstream, code: &str, r: &Redeemable) {
     let key = r
         .result
         .error
@@ -521,7 +519,7 @@ fn state_of(r: &Redeemable) -> String {
         .and_then(|e| e.key.as_deref())
         .or_else(|| r.result.details.as_ref().and_then(|d| d.key.as_deref()))
         .unwrap_or("");
-    format!("{}:{key}", r.status)
+    up.definitions.observe(code, &r.status, key);
 }
 
 fn source_text(e: &(dyn std::error::Error + 'static)) -> String {

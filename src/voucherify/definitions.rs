@@ -37,8 +37,9 @@ pub struct Definition {
 struct Entry {
     def: Arc<Definition>,
     until: Millis,
-    /// The state the last validation or redemption of the code found.
-    seen: Option<Box<str>>,
+    /// The state (status, error key) the last validation or redemption of
+    /// the code found.
+    seen: Option<(Box<str>, Box<str>)>,
 }
 
 pub struct Definitions {
@@ -124,9 +125,10 @@ impl Definitions {
         );
     }
 
-    /// A validation or redemption found `code` in `state` (its status and
-    /// error key): a change from the last state seen drops the definition.
-    pub fn observe(&self, code: &str, state: &str) {
+    /// A validation or redemption found `code` with `status` and error
+    /// `key` ("" for none): a change from the last state seen drops the
+    /// definition.
+    pub fn observe(&self, code: &str, status: &str, key: &str) {
         if !self.enabled() {
             return;
         }
@@ -135,12 +137,12 @@ impl Definitions {
             return;
         };
         match &entry.seen {
-            Some(seen) if **seen == *state => {}
+            Some((s, k)) if **s == *status && **k == *key => {}
             Some(_) => {
                 map.remove(code);
                 self.epoch.fetch_add(1, Ordering::AcqRel);
             }
-            None => entry.seen = Some(state.into()),
+            None => entry.seen = Some((status.into(), key.into())),
         }
     }
 
@@ -192,10 +194,10 @@ mod tests {
     fn a_changed_state_drops_the_definition() {
         let d = Definitions::new(Duration::from_secs(5));
         d.put("A", def("A"), d.read_start(), 0);
-        d.observe("A", "APPLICABLE:");
-        d.observe("A", "APPLICABLE:");
+        d.observe("A", "APPLICABLE", "");
+        d.observe("A", "APPLICABLE", "");
         assert!(d.get("A", 1).is_some(), "the same state keeps it");
-        d.observe("A", "INAPPLICABLE:voucher_disabled");
+        d.observe("A", "INAPPLICABLE", "voucher_disabled");
         assert!(d.get("A", 1).is_none());
     }
 
