@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # couponbridge against nginx and the bare upstream, in one run.
 #
-#   benches/compare.sh     # DURATION=8s WARMUP=2s CONNECTIONS=32 by default
+#   benches/compare.sh     # DURATION=6s WARMUP=1s CONNECTIONS=32 by default
 #
 # Everything runs on loopback on this machine: wrk/oha (the load), the
 # Voucherify simulator (the upstream), Redis, nginx and couponbridge share
@@ -38,13 +38,15 @@
 # python3 with apt-get, and oha with `cargo install` into $TOOLS (default
 # ~/.cache/couponbridge-bench), when they are missing. BIN=path benchmarks
 # an already built couponbridge instead of building this checkout;
-# HTTP2=always makes couponbridge speak h2c to the simulator.
+# HTTP2=always makes couponbridge speak h2c to the simulator. About 5
+# minutes with a built binary; from a clean checkout add the release build
+# (~4 minutes on a quiet machine) and, the first time, oha's install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-DURATION=${DURATION:-8s}
-WARMUP=${WARMUP:-2s}
+DURATION=${DURATION:-6s}
+WARMUP=${WARMUP:-1s}
 CONNECTIONS=${CONNECTIONS:-32}
 WRK_THREADS=${WRK_THREADS:-1}
 OUT=${OUT:-$ROOT/bench-results}
