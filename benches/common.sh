@@ -61,7 +61,7 @@ secret_key = "bench-secret-key"
 base_url = "http://127.0.0.1:$SIM_PORT"
 app_id = "sim-app-id"
 app_token = "sim-app-token"
-http2 = "${CB_HTTP2:-auto}"
-definitions_ttl = "${CB_DEFINITIONS_TTL:-5s}"
+${CB_HTTP2:+http2 = \"$CB_HTTP2\"}
+${CB_DEFINITIONS_TTL:+definitions_ttl = \"$CB_DEFINITIONS_TTL\"}
 TOML
 }

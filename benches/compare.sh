@@ -52,7 +52,10 @@ WRK_THREADS=${WRK_THREADS:-1}
 OUT=${OUT:-$ROOT/bench-results}
 TOOLS=${TOOLS:-$HOME/.cache/couponbridge-bench}
 BASE_PORT=${BASE_PORT:-19000}
-HTTP2=${HTTP2:-auto}
+HTTP2=${HTTP2:-}
+# LEGACY=1: the binary predates http2/definitions_ttl (a "before" run):
+# no h2c or cache-off instance.
+LEGACY=${LEGACY:-}
 SIM_PORT=$((BASE_PORT + 90))
 NGINX_PORT=$((BASE_PORT + 92))
 CB_PORT=$((BASE_PORT + 80))
@@ -148,6 +151,7 @@ CB_PID=$!
 PIDS+=($CB_PID)
 wait_port "$CB_PORT"
 wait_port "$CB_ADMIN_PORT"
+if [ -z "$LEGACY" ]; then
 # Two more instances, idle except in their own scenario: one speaking h2c to the simulator (http2 = "always"),
 # (the lever's before/after in one run).
 "$BIN" serve --config "$RUN/couponbridge-h2c.toml" >"$RUN/couponbridge-h2c.log" 2>&1 &
@@ -159,11 +163,15 @@ wait_port "$CB3_PORT"
 CB4_PID=$!
 PIDS+=($CB4_PID)
 wait_port "$CB4_PORT"
+else
+  CB3_PID="" CB4_PID="" CB3_ADMIN_PORT="" CB4_ADMIN_PORT=""
+fi
 
 # CPU time (utime + stime, every thread) of processes, in clock ticks.
 ticks() { # pid...
   local total=0 t
   for p in "$@"; do
+    [ -n "$p" ] || continue
     t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null || echo 0)
     total=$((total + t))
   done
@@ -178,7 +186,7 @@ snapshot() {
 cb_counts() {
   python3 - "$CB_ADMIN_PORT" "$CB3_ADMIN_PORT" "$CB4_ADMIN_PORT" <<'PY'
 import sys, urllib.request
-text = "\n".join(urllib.request.urlopen(f"http://127.0.0.1:{p}/metrics").read().decode() for p in sys.argv[1:])
+text = "\n".join(urllib.request.urlopen(f"http://127.0.0.1:{p}/metrics").read().decode() for p in sys.argv[1:] if p)
 def total(prefix):
     return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(prefix))
 print(int(total("couponbridge_voucherify_request_duration_seconds_count")), int(total("couponbridge_requests_total")))
@@ -287,7 +295,7 @@ suite() {
   scenario "bare-details$s" vf_details "$SIM_PORT"
   scenario "nginx-details$s" vf_details "$NGINX_PORT"
   scenario "couponbridge-details$s" gb_details "$CB_PORT" "$RUN/refs.txt"
-  [ -n "$s" ] || scenario couponbridge-details-nocache gb_details "$CB4_PORT" "$RUN/refs.txt"
+  [ -n "$s" ] || [ -n "$LEGACY" ] || scenario couponbridge-details-nocache gb_details "$CB4_PORT" "$RUN/refs.txt"
   scenario "bare-release$s" vf_release "$SIM_PORT" "$RUN/keys.txt"
   scenario "nginx-release$s" vf_release "$NGINX_PORT" "$RUN/keys.txt"
   scenario "couponbridge-release$s" gb_release "$CB_PORT" "$RUN/refs.txt"
@@ -295,8 +303,10 @@ suite() {
 
 echo "saturation, unpinned ($CONNECTIONS connections, $DURATION each after $WARMUP of warm-up)"
 suite ""
-fresh_upstream
-scenario couponbridge-validate-h2c gb_validate "$CB3_PORT"
+if [ -z "$LEGACY" ]; then
+  fresh_upstream
+  scenario couponbridge-validate-h2c gb_validate "$CB3_PORT"
+fi
 
 if [ "$CPUS" -ge 2 ]; then
   echo "saturation, pinned: the proxy under test on CPU 1, everything else on CPU 0"
@@ -397,7 +407,7 @@ for s in socks + burst:
     s.close()
 PY
 
-python3 benches/report.py "$OUT" "$RATE" "$HTTP2"
+python3 benches/report.py "$OUT" "$RATE" "${HTTP2:-auto}"
 
 gnuplot <<GNUPLOT
 set terminal pngcairo size 1000,560 noenhanced font ",11"
