@@ -197,6 +197,13 @@ redis_calls() { # commands served and their execution µs, not counting the harn
     awk -F'[:,=]' '/^cmdstat_/ && $1 !~ /cmdstat_(info|flushall|ping|config|client|hello|select)$/ {s += $3; u += $5} END {print s + 0, u + 0}'
 }
 
+# Per command: "name=calls:usec ..." (a script's inner commands are counted
+# both in the script's time and as themselves).
+redis_cmdstats() {
+  redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' |
+    awk -F'[:,=]' '/^cmdstat_/ {sub(/^cmdstat_/, "", $1); printf "%s=%s:%s ", $1, $3, $5}'
+}
+
 # pin CPU-LIST pid... (every thread); "" undoes it.
 pin() {
   local cpus=$1; shift
@@ -212,18 +219,20 @@ scenario() { # name kind port [refs-file]
   echo "  $name"
   KIND=$kind NAME=$name OUT=/dev/null REFS=$refs \
     load wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s benches/wrk/scenario.lua "http://127.0.0.1:$port" >/dev/null
-  local before after vf0 gb0 rc0 vf1 gb1 rc1 ru0 ru1
+  local before after vf0 gb0 rc0 vf1 gb1 rc1 ru0 ru1 cs0 cs1
   read -r vf0 gb0 < <(cb_counts)
   read -r rc0 ru0 < <(redis_calls)
+  cs0=$(redis_cmdstats)
   before=$(snapshot)
   KIND=$kind NAME=$name OUT=$RESULTS REFS=$refs \
     load wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/wrk/scenario.lua "http://127.0.0.1:$port" \
     >"$RUN/wrk-$name.txt"
   after=$(snapshot)
   read -r rc1 ru1 < <(redis_calls)
+  cs1=$(redis_cmdstats)
   read -r vf1 gb1 < <(cb_counts)
   echo "{\"name\": \"$name\", \"before\": \"$before\", \"after\": \"$after\", \"clk_tck\": $CLK_TCK," \
-    "\"vf_calls\": $((vf1 - vf0)), \"gb_requests\": $((gb1 - gb0)), \"redis_commands\": $((rc1 - rc0)), \"redis_usec\": $((ru1 - ru0))}" >>"$MEASURES"
+    "\"vf_calls\": $((vf1 - vf0)), \"gb_requests\": $((gb1 - gb0)), \"redis_commands\": $((rc1 - rc0)), \"redis_usec\": $((ru1 - ru0)), \"cmdstats_before\": \"$cs0\", \"cmdstats_after\": \"$cs1\"}" >>"$MEASURES"
 }
 
 # open-loop NAME METHOD PORT PATH HEADERS-KIND [BODY]

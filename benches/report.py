@@ -34,6 +34,13 @@ for m in lines(f"{out}/measures.jsonl"):
     if m["gb_requests"] > 0:
         r["voucherify_calls_per_op"] = round(m["vf_calls"] / m["gb_requests"], 3)
         r["redis_commands_per_op"] = round(m["redis_commands"] / m["gb_requests"], 3)
+        if "cmdstats_before" in m:
+            parse = lambda text: {k: tuple(map(int, v.split(":"))) for k, v in (kv.split("=") for kv in text.split())}
+            b, a = parse(m["cmdstats_before"]), parse(m["cmdstats_after"])
+            r["redis_by_command"] = {
+                k: {"calls_per_op": round((a[k][0] - b.get(k, (0, 0))[0]) / m["gb_requests"], 3),
+                    "usec_per_call": round((a[k][1] - b.get(k, (0, 0))[1]) / max(a[k][0] - b.get(k, (0, 0))[0], 1), 2)}
+                for k in a if a[k][0] > b.get(k, (0, 0))[0] and k not in ("info", "flushall", "ping")}
         # Command execution only (INFO commandstats), not Redis's I/O.
         r["redis_command_us_per_op"] = round(m.get("redis_usec", 0) / m["gb_requests"], 2)
 openloop = {r["name"]: r for r in lines(f"{out}/openloop.jsonl")}
@@ -116,6 +123,13 @@ for name, r in openloop.items():
     added = "" if not bare or name.startswith("bare") else \
         " / ".join(f"{r[p] - bare[p]:+.3f}" for p in ("p50_ms", "p99_ms", "p999_ms")) + " ms"
     t.append(f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['p999_ms']:.3f} | {r['errors']} | {added} |")
+cmds = []
+for op in ops:
+    x = by.get(f"couponbridge-{op}", {}).get("redis_by_command")
+    if x:
+        cmds.append(f"{op}: " + ", ".join(f"{k.upper()} {v['calls_per_op']:g}× at {v['usec_per_call']:.2f} µs" for k, v in sorted(x.items())))
+if cmds:
+    t += ["", "Redis commands per operation and their execution time per call (INFO commandstats): " + "; ".join(cmds) + "."]
 mem = [f"couponbridge start-up: {memory['startup_ms']} ms; resident memory {memory['rss_before_kib'] / 1024:.1f} MiB idle"]
 for n in (1000, 10000):
     if f"rss_with_{n}_idle_kib" in memory:
