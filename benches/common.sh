@@ -16,6 +16,15 @@ need() { # cmd:package...
   fi
 }
 
+need_oha() { # tools-dir; prints the oha to use
+  if command -v oha >/dev/null 2>&1; then command -v oha; return; fi
+  if [ ! -x "$1/bin/oha" ]; then
+    echo "installing oha (open-loop load with latency correction) into $1 with cargo install; once" >&2
+    cargo install oha --locked --root "$1" -q >&2
+  fi
+  echo "$1/bin/oha"
+}
+
 wait_port() { # port
   for _ in $(seq 1 400); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -25,7 +34,7 @@ wait_port() { # port
   return 1
 }
 
-bench_config() { # port admin-port ("" for none); uses REDIS_PORT and SIM_PORT
+bench_config() { # port admin-port ("" for none); uses REDIS_PORT, SIM_PORT, CB_HTTP2 and CB_DEFINITIONS_TTL
   local admin="enabled = false"
   [ -n "$2" ] && admin="listen = \"127.0.0.1:$2\""
   cat <<TOML
@@ -35,6 +44,8 @@ header_read_timeout = "60s"
 # One worker, like nginx's one worker process: on two cores shared with
 # wrk, the simulator and Redis, a second thread only adds wake-ups.
 worker_threads = 1
+# The memory measure holds 10,000 idle connections.
+max_connections = 20000
 [admin]
 $admin
 [store]
@@ -50,5 +61,7 @@ secret_key = "bench-secret-key"
 base_url = "http://127.0.0.1:$SIM_PORT"
 app_id = "sim-app-id"
 app_token = "sim-app-token"
+${CB_HTTP2:+http2 = \"$CB_HTTP2\"}
+${CB_DEFINITIONS_TTL:+definitions_ttl = \"$CB_DEFINITIONS_TTL\"}
 TOML
 }

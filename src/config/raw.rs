@@ -141,6 +141,10 @@ pub struct RawVoucherify {
     pub app_id: Option<String>,
     pub app_token: Option<Secret>,
     pub timeout: Option<String>,
+    /// `"auto"` (default), `"always"` or `"never"`.
+    pub http2: Option<String>,
+    /// How long a voucher definition read for lock details is reused.
+    pub definitions_ttl: Option<String>,
 }
 
 /// Per-tenant overrides of the invalid-coupon `error` strings.

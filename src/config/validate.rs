@@ -337,6 +337,23 @@ impl RawConfig {
             let app_token = v.app_token.clone().unwrap_or_default();
             header(&mut e, "voucherify.app_token", app_token.expose());
             let timeout = e.duration(&k("voucherify.timeout"), &v.timeout, Duration::from_secs(5));
+            let http2 = match v.http2.as_deref() {
+                None | Some("auto") => Http2::Auto,
+                Some("always") => Http2::Always,
+                Some("never") => Http2::Never,
+                Some(other) => {
+                    e.push(
+                        k("voucherify.http2"),
+                        format!("\"{other}\" is not one of \"auto\", \"always\", \"never\""),
+                    );
+                    Http2::Auto
+                }
+            };
+            let definitions_ttl = e.duration(
+                &k("voucherify.definitions_ttl"),
+                &v.definitions_ttl,
+                DEFAULT_DEFINITIONS_TTL,
+            );
             let routes = global_routes.overlay(&t.routes, &k("routes"), &mut e);
             if t.routes.values().any(|m| m.forwards()) && passthrough.is_none() {
                 e.push(
@@ -355,6 +372,8 @@ impl RawConfig {
                     app_id,
                     app_token,
                     timeout,
+                    http2,
+                    definitions_ttl,
                 },
                 routes,
                 messages: t.messages.clone(),

@@ -4,8 +4,9 @@
 //! Keys: `cb:{<tenant>:<reference>}:lock` (a hash) and
 //! `cb:{<tenant>:<kind>:<id>}:op`. The hash tag holds the tenant, so keys
 //! are namespaced per tenant (another tenant's reference is simply another
-//! key) and every key a script touches lives in one Cluster slot. Every
-//! transition is one Lua script, the twin of the Rust functions in `mod.rs`.
+//! key) and every key a script touches lives in one Cluster slot. A new
+//! lock is one `SET … PX … NX` of a string (see `UNPACK`); every transition
+//! is one Lua script, the twin of the Rust functions in `mod.rs`.
 //!
 //! Sentinel: redis-rs does not follow failovers on its own (redis-rs#1438),
 //! so a READONLY answer or a dropped connection makes the store ask the
@@ -29,11 +30,21 @@ use super::{
 use crate::clock::Millis;
 use crate::config::{RedisMode, StoreConfig};
 
-const CREATE: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
+/// A new lock is one string, written with `SET … PX … NX` (no script: the
+/// create path is the hot one, and Redis spends a fraction of a script's
+/// CPU on a plain SET of one value). Its value is the record's hash fields
+/// as a JSON array `[field, value, …]`. The first transition turns it into
+/// the hash every script works on (this prologue, run first by each of
+/// them), keeping its expiry; a record written as a hash by an earlier
+/// version is used as it is.
+const UNPACK: &str = r#"
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  local packed = redis.call('GET', KEYS[1])
+  local ttl = redis.call('PTTL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], unpack(cjson.decode(packed)))
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
 "#;
 
 const BEGIN_USE: &str = r#"
@@ -174,7 +185,6 @@ impl ConnectionLike for Conn {
 }
 
 struct Scripts {
-    create: Script,
     begin_use: Script,
     finish_use: Script,
     release: Script,
@@ -274,6 +284,26 @@ fn status_and_record(v: Value) -> Result<(String, Option<LockRecord>), StoreErro
     Ok((status, record))
 }
 
+/// A script that works on a lock record: it starts by unpacking a new
+/// lock's string into the hash.
+fn on_record(body: &str) -> Script {
+    Script::new(&format!("{UNPACK}{body}"))
+}
+
+/// A new lock's string: its hash fields as `[field, value, …]`.
+fn pack(rec: &LockRecord) -> String {
+    let fields = rec.to_fields();
+    let flat: Vec<&str> = fields.iter().flat_map(|(k, v)| [*k, v.as_str()]).collect();
+    serde_json::to_string(&flat).unwrap_or_else(|_| "[]".into())
+}
+
+fn unpack(packed: &[u8]) -> Result<LockRecord, StoreError> {
+    let flat: Vec<String> =
+        serde_json::from_slice(packed).map_err(|e| StoreError::Corrupt(format!("packed record: {e}")))?;
+    let fields: HashMap<String, String> = flat.chunks_exact(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect();
+    LockRecord::from_fields(&fields)
+}
+
 fn record(r: Option<LockRecord>) -> Result<LockRecord, StoreError> {
     r.ok_or_else(|| StoreError::Corrupt("script answered without the record".into()))
 }
@@ -328,11 +358,10 @@ impl RedisStore {
             wait_replicas: *wait_replicas,
             wait_timeout: *wait_timeout,
             scripts: Scripts {
-                create: Script::new(CREATE),
-                begin_use: Script::new(BEGIN_USE),
-                finish_use: Script::new(FINISH_USE),
-                release: Script::new(RELEASE),
-                relock: Script::new(RELOCK),
+                begin_use: on_record(BEGIN_USE),
+                finish_use: on_record(FINISH_USE),
+                release: on_record(RELEASE),
+                relock: on_record(RELOCK),
                 claim: Script::new(CLAIM),
                 take_releases: Script::new(TAKE_RELEASES),
                 settle: Script::new(SETTLE),
@@ -394,30 +423,47 @@ impl RedisStore {
     }
 
     pub async fn create(&self, rec: &LockRecord, keep: Duration) -> Result<(), StoreError> {
-        let mut inv = self.scripts.create.key(lock_key(&rec.tenant, &rec.reference));
-        inv.arg(keep.as_millis() as u64);
-        for (k, v) in rec.to_fields() {
-            inv.arg(k).arg(v);
-        }
-        let created: i64 = self.run_as(&inv).await?;
-        if created == 1 {
-            self.replicated(&lock_key(&rec.tenant, &rec.reference)).await
-        } else {
-            Err(StoreError::Corrupt("lock reference collision".into()))
+        let key = lock_key(&rec.tenant, &rec.reference);
+        let mut conn = self.conn();
+        let r = redis::cmd("SET")
+            .arg(&key)
+            .arg(pack(rec))
+            .arg("PX")
+            .arg((keep.as_millis() as u64).max(1))
+            .arg("NX")
+            .query_async::<Option<String>>(&mut conn)
+            .await;
+        match self.answer(r).await? {
+            Some(_) => self.replicated(&key).await,
+            None => Err(StoreError::Corrupt("lock reference collision".into())),
         }
     }
 
+    /// The record, as a new lock's string or a hash (after a transition,
+    /// or written by an earlier version): both asked in one round trip.
     pub async fn get(&self, tenant: &str, reference: &str) -> Result<Option<LockRecord>, StoreError> {
+        let key = lock_key(tenant, reference);
         let mut conn = self.conn();
-        let r = redis::cmd("HGETALL")
-            .arg(lock_key(tenant, reference))
-            .query_async(&mut conn)
+        let r = redis::pipe()
+            .ignore_errors()
+            .cmd("GET")
+            .arg(&key)
+            .cmd("HGETALL")
+            .arg(&key)
+            .query_async::<(Value, Value)>(&mut conn)
             .await;
-        let fields: HashMap<String, String> = self.answer(r).await?;
-        if fields.is_empty() {
-            return Ok(None);
+        match self.answer(r).await? {
+            (Value::BulkString(packed), _) => unpack(&packed).map(Some),
+            (_, Value::ServerError(e)) => Err(StoreError::Unavailable(format!("HGETALL: {e:?}"))),
+            (_, fields) => {
+                let fields: HashMap<String, String> =
+                    redis::from_redis_value(fields).map_err(|e| StoreError::Corrupt(format!("record: {e}")))?;
+                if fields.is_empty() {
+                    return Ok(None);
+                }
+                LockRecord::from_fields(&fields).map(Some)
+            }
         }
-        LockRecord::from_fields(&fields).map(Some)
     }
 
     pub async fn begin_use(

@@ -1,6 +1,15 @@
 //! The outbound HTTP client (to Voucherify and to the pass-through upstream):
 //! hyper-util's pooled client over rustls.
+//!
+//! [`HttpClient`] is the client every caller uses (HTTP/2 when TLS
+//! negotiates it, HTTP/1.1 otherwise); it also carries an HTTP/2-only and
+//! an HTTP/1.1-only twin on the same TLS settings, for a Voucherify tenant
+//! whose `http2` asks for one version. Each keeps its own pool: HTTP/1.1
+//! connections are pooled per host, an HTTP/2 connection is shared
+//! (multiplexed) by every request to its host. None connects before it is
+//! used.
 
+use std::ops::Deref;
 use std::time::Duration;
 
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -11,8 +20,42 @@ use rustls_pki_types::CertificateDer;
 
 use super::Body;
 use super::tls::{self, Roots, TlsError};
+use crate::config::Http2;
 
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
+pub type PooledClient = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// The pooled client, with its version-pinned twins (see the module
+/// comment). Derefs to the negotiating one.
+#[derive(Clone)]
+pub struct HttpClient {
+    auto: PooledClient,
+    h2: PooledClient,
+    h1: PooledClient,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").finish_non_exhaustive()
+    }
+}
+
+impl Deref for HttpClient {
+    type Target = PooledClient;
+    fn deref(&self) -> &PooledClient {
+        &self.auto
+    }
+}
+
+impl HttpClient {
+    /// The client that speaks what `http2` asks for.
+    pub fn version(&self, http2: Http2) -> &PooledClient {
+        match http2 {
+            Http2::Auto => &self.auto,
+            Http2::Always => &self.h2,
+            Http2::Never => &self.h1,
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -37,19 +80,32 @@ impl Default for ClientOptions {
 }
 
 pub fn build(opts: &ClientOptions) -> Result<HttpClient, TlsError> {
+    let tls = tls::client_config(opts.roots, &opts.extra_ca)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(opts.connect_timeout));
-    let https = HttpsConnectorBuilder::new()
-        .with_tls_config(tls::client_config(opts.roots, &opts.extra_ca)?)
-        .https_or_http()
-        .enable_all_versions()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
+    let builder = |h2_only: bool| {
+        let mut b = Client::builder(TokioExecutor::new());
         // Without a timer the idle timeout silently does nothing.
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(opts.pool_idle_timeout)
-        .timer(TokioTimer::new())
-        .build(https))
+        b.pool_timer(TokioTimer::new())
+            .pool_idle_timeout(opts.pool_idle_timeout)
+            .timer(TokioTimer::new());
+        if h2_only {
+            // Prior knowledge over http:// (h2c); over TLS the connector
+            // offers only h2.
+            b.http2_only(true);
+        }
+        b
+    };
+    let base = || {
+        HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_or_http()
+    };
+    Ok(HttpClient {
+        auto: builder(false).build(base().enable_all_versions().wrap_connector(http.clone())),
+        h2: builder(true).build(base().enable_http2().wrap_connector(http.clone())),
+        h1: builder(false).build(base().enable_http1().wrap_connector(http)),
+    })
 }

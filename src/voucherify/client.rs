@@ -19,8 +19,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{ErrorObject, OrderInfo, RedeemResponse, StackableRequest, ValidationResponse, ValidationRule, Voucher};
-use crate::config::VoucherifyConfig;
+use super::definitions::Definitions;
+use super::{
+    ErrorObject, OrderInfo, RedeemResponse, Redeemable, StackableRequest, ValidationResponse, ValidationRule, Voucher,
+};
+use crate::config::{Http2, VoucherifyConfig};
 use crate::metrics::Metrics;
 use crate::net::client::HttpClient;
 use crate::net::headers::X_REQUEST_ID;
@@ -49,6 +52,10 @@ pub struct Upstream {
     app_id: HeaderValue,
     app_token: HeaderValue,
     timeout: Duration,
+    http2: Http2,
+    /// Voucher definitions lock details reuse (see `definitions`); the
+    /// validations and redemptions this client makes keep it current.
+    pub definitions: Arc<Definitions>,
 }
 
 impl Upstream {
@@ -60,6 +67,8 @@ impl Upstream {
             app_id: HeaderValue::from_str(&cfg.app_id)?,
             app_token: token,
             timeout: cfg.timeout,
+            http2: cfg.http2,
+            definitions: Arc::new(Definitions::new(cfg.definitions_ttl)),
         })
     }
 
@@ -304,7 +313,7 @@ impl VoucherifyClient {
             .map_err(|e| err(ErrorKind::BadResponse(e.to_string())))?;
         let started = Instant::now();
         let sent = async {
-            let res = self.http.request(req).await.map_err(|e| {
+            let res = self.http.version(up.http2).request(req).await.map_err(|e| {
                 if e.is_connect() {
                     err(ErrorKind::Connect(source_text(&e)))
                 } else {
@@ -382,7 +391,17 @@ impl VoucherifyClient {
             .call(up, op, Method::POST, "/v1/validations", Some(Self::json(op, req)?), ctx)
             .await?;
         match a.status {
-            StatusCode::OK => Self::parse(op, &a),
+            StatusCode::OK => {
+                let r: ValidationResponse = Self::parse(op, &a)?;
+                if up.definitions.enabled() {
+                    for list in [&r.redeemables, &r.inapplicable_redeemables, &r.skipped_redeemables] {
+                        for x in list {
+                            observe(up, &x.id, x);
+                        }
+                    }
+                }
+                Ok(r)
+            }
             _ => Err(Self::unexpected(op, &a)),
         }
     }
@@ -399,14 +418,36 @@ impl VoucherifyClient {
         let a = self
             .call(up, op, Method::POST, "/v1/redemptions", Some(Self::json(op, req)?), ctx)
             .await?;
-        match a.status.as_u16() {
+        let outcome = match a.status.as_u16() {
             200 => Self::parse(op, &a).map(RedeemOutcome::Redeemed),
             400..=499 => Ok(RedeemOutcome::Refused(
                 a.status.as_u16(),
                 Self::parse(op, &a).unwrap_or_default(),
             )),
             _ => Err(Self::unexpected(op, &a)),
+        };
+        if up.definitions.enabled() {
+            match &outcome {
+                // What was not redeemed is in the answer; the rest was
+                // applicable.
+                Ok(RedeemOutcome::Redeemed(r)) => {
+                    for x in &req.redeemables {
+                        match r.inapplicable_redeemables.iter().find(|i| i.id == x.id) {
+                            Some(i) => observe(up, &x.id, i),
+                            None => up.definitions.observe(&x.id, "APPLICABLE", ""),
+                        }
+                    }
+                }
+                // A refusal does not say which coupon changed.
+                Ok(RedeemOutcome::Refused(..)) => {
+                    for x in &req.redeemables {
+                        up.definitions.forget(&x.id);
+                    }
+                }
+                Err(_) => {}
+            }
         }
+        outcome
     }
 
     /// `POST /v1/vouchers`. Not retried once it may have been sent: a
@@ -485,6 +526,19 @@ impl VoucherifyClient {
         let path = format!("/v1/orders/{}", utf8_percent_encode(id, SEGMENT));
         self.get_optional(up, Op::GetOrder, path, ctx).await
     }
+}
+
+/// Tells the definitions cache the state a redeemable came back in: its
+/// status and its error key.
+fn observe(up: &Upstream, code: &str, r: &Redeemable) {
+    let key = r
+        .result
+        .error
+        .as_ref()
+        .and_then(|e| e.key.as_deref())
+        .or_else(|| r.result.details.as_ref().and_then(|d| d.key.as_deref()))
+        .unwrap_or("");
+    up.definitions.observe(code, &r.status, key);
 }
 
 fn source_text(e: &(dyn std::error::Error + 'static)) -> String {

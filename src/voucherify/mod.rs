@@ -7,6 +7,7 @@
 //! backward-compatible releases and older responses omit newer ones.
 
 pub mod client;
+pub mod definitions;
 pub mod lifecycle;
 
 use serde::{Deserialize, Deserializer, Serialize};

@@ -32,6 +32,7 @@ mod hostile;
 mod interleave;
 mod lifecycle;
 mod ops;
+mod perf;
 mod reload;
 mod replay;
 mod report;

@@ -1,9 +1,11 @@
 //! Lock details: the lock's state from the store, each coupon's definition
 //! from `GET /v1/vouchers/{code}` and the validation rules it names. The
 //! definitions are also what a validation returns when its dialect shows
-//! full Coupon objects.
+//! full Coupon objects. Definitions are reused for the tenant's
+//! `definitions_ttl`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures_util::future::try_join_all;
 
@@ -13,6 +15,7 @@ use crate::adapter::ops::LockView;
 use crate::gameball::Coupon;
 use crate::ids;
 use crate::translate;
+use crate::voucherify::definitions::Definition;
 use crate::voucherify::{ValidationRule, Voucher};
 
 pub async fn run(ctx: &Ctx, reference: &str) -> Result<LockView, Failure> {
@@ -57,10 +60,40 @@ pub(crate) async fn coupons_of(ctx: &Ctx, codes: &[String]) -> Result<Vec<Coupon
 
 /// Each coupon's definition and the rules it names, `None` for a code
 /// Voucherify does not know. Coupons often share a rule (a minimum order):
-/// each is read once.
+/// each is read once. Definitions read within the tenant's
+/// `definitions_ttl` are reused (`crate::voucherify::definitions`).
 pub async fn terms(ctx: &Ctx, codes: &[String]) -> Result<Vec<Option<Coupon>>, Failure> {
+    let up = &ctx.tenant.upstream;
+    let now = ctx.now();
+    let cached: Vec<Option<Arc<Definition>>> = codes.iter().map(|c| up.definitions.get(c, now)).collect();
+    let missing: Vec<&str> = codes
+        .iter()
+        .zip(&cached)
+        .filter(|(_, d)| d.is_none())
+        .map(|(c, _)| c.as_str())
+        .collect();
+    let read = if missing.is_empty() {
+        HashMap::new()
+    } else {
+        read_definitions(ctx, &missing).await?
+    };
+    Ok(codes
+        .iter()
+        .zip(cached)
+        .map(|(code, d)| {
+            let d = d.or_else(|| read.get(code.as_str()).cloned())?;
+            let v = d.voucher.as_ref()?;
+            Some(translate::coupon(v, &d.rules, ctx.tenant.decimals))
+        })
+        .collect())
+}
+
+/// Reads `codes`' definitions from Voucherify (each shared rule once) and
+/// keeps them in the tenant's cache.
+async fn read_definitions<'c>(ctx: &Ctx, codes: &[&'c str]) -> Result<HashMap<&'c str, Arc<Definition>>, Failure> {
     let vf = &ctx.app.voucherify;
     let up = &ctx.tenant.upstream;
+    let start = up.definitions.read_start();
     let vouchers = try_join_all(
         codes
             .iter()
@@ -76,14 +109,22 @@ pub async fn terms(ctx: &Ctx, codes: &[String]) -> Result<Vec<Option<Coupon>>, F
         .zip(rules)
         .filter_map(|(id, rule)| Some((id, rule?)))
         .collect();
-    Ok(vouchers
-        .iter()
-        .map(|v| {
-            let v = v.as_ref()?;
-            let own: Vec<ValidationRule> = rule_ids_of(v).filter_map(|id| rules.get(id).cloned()).collect();
-            Some(translate::coupon(v, &own, ctx.tenant.decimals))
-        })
-        .collect())
+    let now = ctx.now();
+    let mut out = HashMap::with_capacity(codes.len());
+    for (code, voucher) in codes.iter().zip(vouchers.iter()) {
+        let own = voucher
+            .iter()
+            .flat_map(rule_ids_of)
+            .filter_map(|id| rules.get(id).cloned())
+            .collect();
+        let d = Arc::new(Definition {
+            voucher: voucher.clone(),
+            rules: own,
+        });
+        up.definitions.put(code, d.clone(), start, now);
+        out.insert(*code, d);
+    }
+    Ok(out)
 }
 
 fn rule_ids_of(v: &Voucher) -> impl Iterator<Item = &str> {
