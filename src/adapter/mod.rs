@@ -417,7 +417,10 @@ impl App {
         let tenant = ctx.tenant.clone();
         let request_timeout = ctx.cfg.request_timeout;
         let command = parse_command(dialect, view, &tenant, &ctx.cfg)?;
-        let task = tokio::spawn(async move { ops::apply(&ctx, command).await }.in_current_span());
+        // The operation's future is large (every operation's state); boxed,
+        // the spawn moves a pointer, not the state (memmove was 8.6 % of the
+        // CPU in the profile, see README, Performance).
+        let task = tokio::spawn(async move { Box::pin(ops::apply(&ctx, command)).await }.in_current_span());
         let answer = match tokio::time::timeout(request_timeout, task).await {
             Ok(Ok(result)) => result?,
             Ok(Err(join)) => return Err(Failure::internal(format!("the request failed unexpectedly: {join}"))),
