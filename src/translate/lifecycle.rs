@@ -5,11 +5,8 @@
 use super::{Customer, discount_type};
 use crate::adapter::ops::{AppliedPromotion, AutomaticCmd, CartItem, DiscountedItem, IssuedCoupon, WalletCoupon};
 use crate::clock::{Millis, parse_iso};
-use crate::money::DecimalNumber;
-use crate::voucherify::lifecycle::{
-    QualificationOptions, QualificationRequest, QualificationResponse, Redemption, WalletVoucher,
-};
-use crate::voucherify::{Order, OrderItem};
+use crate::voucherify::lifecycle::{QualificationOptions, QualificationRequest, QualificationResponse, Redemption};
+use crate::voucherify::{Order, OrderItem, Voucher};
 
 /// Gameball's display names for a coupon's type (`CustomerCouponsResponse`).
 pub mod display_type {
@@ -24,30 +21,22 @@ pub mod display_type {
 /// counts uses per voucher, not per customer: a voucher published to one
 /// customer is used by that customer, so `customerUsedCount` is its
 /// redeemed quantity.
-pub fn wallet_coupon(v: &WalletVoucher, now: Millis, decimals: u32) -> WalletCoupon {
-    let money = |minor: Option<i64>| DecimalNumber::from_minor(minor.unwrap_or(0), decimals);
+pub fn wallet_coupon(v: &Voucher, now: Millis, decimals: u32) -> WalletCoupon {
+    // The value and limit as lock details give them; only the type's name
+    // is the wallet's own vocabulary.
+    let terms = super::coupon(v, &[], decimals);
     let d = v.discount.as_ref();
     let is_gift = v.kind.as_deref() == Some("GIFT_VOUCHER") || v.gift.is_some() && d.is_none();
-    let (kind, value) = match (is_gift, d) {
-        (true, _) => (
-            display_type::CUSTOM,
-            money(v.gift.as_ref().and_then(|g| g.balance.or(g.amount))),
-        ),
-        (false, Some(d)) if d.is_free_shipping() => (display_type::FREE_SHIPPING, DecimalNumber::default()),
-        (false, Some(d)) => match d.kind.as_deref() {
-            Some("PERCENT") => (
-                display_type::PERCENTAGE,
-                d.percent_off.as_ref().map(DecimalNumber::from_json).unwrap_or_default(),
-            ),
-            Some("AMOUNT") => (display_type::FIXED, money(d.amount_off)),
-            Some("FIXED") => (display_type::FIXED, money(d.fixed_amount)),
-            Some("UNIT") => (
-                display_type::FREE_PRODUCT,
-                d.unit_off.as_ref().map(DecimalNumber::from_json).unwrap_or_default(),
-            ),
-            _ => (display_type::CUSTOM, DecimalNumber::default()),
+    let kind = match d {
+        _ if is_gift => display_type::CUSTOM,
+        Some(d) if d.is_free_shipping() => display_type::FREE_SHIPPING,
+        Some(d) => match d.kind.as_deref() {
+            Some("PERCENT") => display_type::PERCENTAGE,
+            Some("AMOUNT" | "FIXED") => display_type::FIXED,
+            Some("UNIT") => display_type::FREE_PRODUCT,
+            _ => display_type::CUSTOM,
         },
-        (false, None) => (display_type::CUSTOM, DecimalNumber::default()),
+        None => display_type::CUSTOM,
     };
     let started = v.start_date.as_deref().and_then(parse_iso).is_none_or(|s| s <= now);
     let is_expired = v
@@ -56,7 +45,7 @@ pub fn wallet_coupon(v: &WalletVoucher, now: Millis, decimals: u32) -> WalletCou
         .and_then(parse_iso)
         .is_some_and(|e| e <= now);
     let is_active = v.active.unwrap_or(true) && started;
-    let usage_limit = v.redemption.as_ref().and_then(|r| r.quantity);
+    let usage_limit = terms.usage_limit;
     let used_count = v.redemption.as_ref().and_then(|r| r.redeemed_quantity).unwrap_or(0);
     let left = usage_limit.is_none_or(|q| used_count < q);
     WalletCoupon {
@@ -66,7 +55,7 @@ pub fn wallet_coupon(v: &WalletVoucher, now: Millis, decimals: u32) -> WalletCou
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| v.code.clone()),
         code: v.code.clone(),
-        value,
+        value: terms.value,
         kind,
         start_date: v.start_date.clone(),
         expiry_date: v.expiration_date.clone(),
@@ -225,10 +214,10 @@ impl RewardRefusal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::voucherify::lifecycle::{QualificationResponse, WalletVoucher};
+    use crate::voucherify::lifecycle::QualificationResponse;
     use serde_json::json;
 
-    fn wallet(v: serde_json::Value) -> WalletVoucher {
+    fn wallet(v: serde_json::Value) -> Voucher {
         serde_json::from_value(v).unwrap()
     }
 

@@ -202,7 +202,7 @@ pub struct CallCtx<'a> {
 /// The outcome of a voucher creation that Voucherify answered.
 #[derive(Debug)]
 pub enum CreateOutcome {
-    Created(Voucher),
+    Created(Box<Voucher>),
     /// A 4xx (a duplicate code, a value it refuses): nothing was created.
     Refused(u16, ErrorObject),
 }
@@ -463,7 +463,7 @@ impl VoucherifyClient {
             .call(up, op, Method::POST, "/v1/vouchers", Some(Self::json(op, body)?), ctx)
             .await?;
         match a.status.as_u16() {
-            200 | 201 => Self::parse(op, &a).map(CreateOutcome::Created),
+            200 | 201 => Self::parse(op, &a).map(|v| CreateOutcome::Created(Box::new(v))),
             400..=499 => Ok(CreateOutcome::Refused(
                 a.status.as_u16(),
                 Self::parse(op, &a).unwrap_or_default(),

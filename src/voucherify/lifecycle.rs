@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CustomerRef, Discount, Gift, Order, minor};
+use super::{CustomerRef, Discount, Order, Voucher, minor};
 
 /// `GET /v1/loyalties/{campaignId}/members?customer=` → 200.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -82,38 +82,15 @@ pub struct IssuedVoucher {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct VoucherPage {
-    pub vouchers: Vec<WalletVoucher>,
+    pub vouchers: Vec<Voucher>,
     pub total: Option<u64>,
 }
 
-/// One voucher of a customer's wallet, as listed.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct WalletVoucher {
-    pub code: String,
-    pub campaign: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub discount: Option<Discount>,
-    pub gift: Option<Gift>,
-    pub start_date: Option<String>,
-    pub expiration_date: Option<String>,
-    pub active: Option<bool>,
-    pub redemption: Option<WalletRedemptions>,
-}
-
-impl WalletVoucher {
+impl Voucher {
     /// A loyalty card is held by the customer but is not a coupon.
     pub fn is_coupon(&self) -> bool {
         self.kind.as_deref() != Some("LOYALTY_CARD")
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct WalletRedemptions {
-    pub quantity: Option<i64>,
-    pub redeemed_quantity: Option<i64>,
 }
 
 /// `POST /v1/qualifications`.

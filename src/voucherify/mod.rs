@@ -227,6 +227,7 @@ impl RedeemResponse {
 #[serde(default)]
 pub struct RedemptionSummary {
     pub quantity: Option<i64>,
+    pub redeemed_quantity: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -250,11 +251,14 @@ pub struct AssignmentList {
     pub data: Vec<Assignment>,
 }
 
-/// `GET /v1/vouchers/{code}` → 200.
+/// `GET /v1/vouchers/{code}` → 200 (and each of `GET /v1/vouchers`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct Voucher {
     pub code: String,
+    /// The campaign's name.
+    pub campaign: Option<String>,
+    pub active: Option<bool>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub discount: Option<Discount>,
