@@ -203,8 +203,14 @@ async fn a_release_voucherify_missed_is_retried_until_it_is_done(store: StoreKin
     // The sweeper's first retry fails too (the second scripted error); the
     // next one, after the back-off, goes through.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut advanced = Duration::ZERO;
     while env.live_sessions().iter().any(|s| s["voucher"] == "ONCE") {
-        env.advance(Duration::from_secs(2)); // past the back-off (the lock's TTL is minutes)
+        // Past the back-offs (1 s, then 2 s), but never near the session's
+        // TTL (minutes): a slow sweeper must not let the session simply expire.
+        if advanced < Duration::from_secs(20) {
+            env.advance(Duration::from_secs(2));
+            advanced += Duration::from_secs(2);
+        }
         assert!(
             std::time::Instant::now() < deadline,
             "ONCE is still held: {:?}",
