@@ -79,12 +79,12 @@ fn idempotency_key(req: &RequestView<'_>) -> Option<String> {
 
 /// A count: a whole number, never rounded.
 fn whole(n: Option<DecimalNumber>, field: &str) -> Result<Option<i64>, Failure> {
-    match n {
-        Some(q) if q.to_minor(0).map(|w| DecimalNumber::from_minor(w, 0)) != Ok(q) => {
-            Err(Failure::invalid(field, "must be a whole number"))
-        }
-        _ => minor(n, field, 0),
+    let Some(q) = n else { return Ok(None) };
+    let w = q.to_minor(0).map_err(|e| Failure::invalid(field, e))?;
+    if DecimalNumber::from_minor(w, 0) != q {
+        return Err(Failure::invalid(field, "must be a whole number"));
     }
+    Ok(Some(w))
 }
 
 /// A lifecycle request as a command; `None` for the other operations.

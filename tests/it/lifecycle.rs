@@ -41,7 +41,6 @@ async fn vf(env: &Env, method: &str, path: &str, body: Option<Value>) -> Value {
 struct Loyalty {
     program: String,
     card: String,
-    reward: String,
 }
 
 /// A loyalty program with a card holding `points` for `customer`, and a
@@ -122,7 +121,7 @@ async fn loyalty(env: &mut Env, customer: &str, points: i64) -> Loyalty {
         "[tenants.shop.loyalty]\ncampaign = \"{program}\"\n[tenants.shop.rewards]\n\"1\" = \"{reward}\"\n\"2\" = \"{material}\"\n"
     ));
     env.restart().await;
-    Loyalty { program, card, reward }
+    Loyalty { program, card }
 }
 
 /// The card's spendable points (Voucherify's `balance`; `points` is what
@@ -291,7 +290,6 @@ async fn points_short_unmapped_rules_and_customers_without_a_card_are_refused(st
     assert_eq!(code_of(&missing), (400, Some(3000)), "{}", missing.text());
     let bad = predefined(&env, json!({"customerId": "cust-1", "ruleId": "one"})).await;
     assert_eq!(code_of(&bad), (422, Some(3003)), "{}", bad.text());
-    let _ = l.reward;
 }
 
 async fn the_customers_coupons_are_listed(store: StoreKind) {

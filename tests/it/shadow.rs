@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use couponbridge::shadow::record::Line;
-use couponbridge::sim::faults::Faults;
+use couponbridge::sim::faults::{Fault, Faults};
 use serde_json::json;
 
 use crate::common::env::{API_KEY, Env, SECRET_KEY, StoreKind, V};
@@ -86,11 +86,14 @@ async fn a_faithful_translation_matches_and_shadowing_changes_nothing_in_voucher
         .start()
         .await;
 
-    // A lock, then a burn of it; a burn by codes; an order with codes.
+    // A lock, then a burn of it; a burn by codes; an order with codes. The
+    // lock's comparison is held in the shadow's Voucherify (its one call)
+    // until the burns are queued behind it.
     env.sim.sim.set_faults(Faults {
-        latency_ms: 500,
+        script: [Fault::Hold].into(),
         ..Faults::default()
     });
+    let mut begun = env.sim.sim.requests_begun();
     let r = env
         .validate(json!({"customerId": "alice", "coupons": ["TWICE", "AMOUNT10", "NOPE"], "lock": true, "totalPurchaseAmount": 250}))
         .await;
@@ -109,14 +112,12 @@ async fn a_faithful_translation_matches_and_shadowing_changes_nothing_in_voucher
             .is_some(),
         "the reference is Gameball's"
     );
-    // The shadow's Voucherify is slow, so the burn is queued while its
-    // lock's comparison is still running: it waits for it, and matches.
-    let m = env.metrics().await;
-    assert_eq!(
-        metric(&m, &series("validate", "match")),
-        0.0,
-        "the lock is still being compared"
-    );
+    // The burns are queued while the lock's comparison is still running:
+    // they wait for it, and match.
+    tokio::time::timeout(Duration::from_secs(10), begun.wait_for(|n| *n >= 1))
+        .await
+        .expect("the lock's comparison reaches Voucherify")
+        .unwrap();
     let burn = env
         .gb(
             "POST",
@@ -150,6 +151,9 @@ async fn a_faithful_translation_matches_and_shadowing_changes_nothing_in_voucher
         )
         .await;
     assert_eq!(again.status, 400, "{}", again.text());
+    let m = env.metrics().await;
+    assert_eq!(metric(&m, &series("validate", "match")), 0.0, "the lock is still held");
+    env.sim.sim.set_faults(Faults::default());
 
     compared(&env, "validate", 1.0).await;
     compared(&env, "burn", 3.0).await;

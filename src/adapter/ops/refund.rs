@@ -138,23 +138,13 @@ pub async fn run(ctx: &Ctx, cmd: &RefundCmd) -> Result<Refunded, Failure> {
     let amount = cmd.amount_minor.or(whole);
     let partial = cmd.items_only && cmd.amount_minor.is_none()
         || matches!((cmd.amount_minor, whole), (Some(r), Some(t)) if r < t);
-    let earlier = match store.outcome(&ctx.tenant.name, OpKind::Reversal, &reversal_id).await? {
-        OpOutcome::Done(stored) => Some(
-            serde_json::from_str::<Reversal>(&stored)
-                .map_err(|e| Failure::internal(format!("a stored reversal cannot be read: {e}")))?,
-        ),
-        _ => None,
-    };
-    if let Some(earlier) = earlier {
-        return if earlier.refund_id == cmd.refund_id {
-            Ok(earlier.answer(cmd, ctx.now()))
-        } else {
-            Err(already_reversed(cmd, &earlier))
-        };
-    }
     if partial {
         // Nothing of the coupons to undo, and nothing to claim: a later
-        // full refund may still give them back.
+        // full refund may still give them back. A reversed transaction is
+        // refused all the same.
+        if let OpOutcome::Done(stored) = store.outcome(&ctx.tenant.name, OpKind::Reversal, &reversal_id).await? {
+            return repeated(cmd, &stored, ctx.now());
+        }
         return Ok(Refunded {
             transaction_id: derived_id(&ctx.tenant.name, &cmd.reverse_id, &cmd.refund_id),
             refund_id: cmd.refund_id.clone(),
@@ -174,15 +164,7 @@ pub async fn run(ctx: &Ctx, cmd: &RefundCmd) -> Result<Refunded, Failure> {
     };
     // The order read back, then its rollbacks.
     match store.claim(&op, ctx.now(), lease_for(ctx, 4)).await? {
-        Claim::Done(stored) => {
-            let earlier: Reversal = serde_json::from_str(&stored)
-                .map_err(|e| Failure::internal(format!("a stored reversal cannot be read: {e}")))?;
-            return if earlier.refund_id == cmd.refund_id {
-                Ok(earlier.answer(cmd, ctx.now()))
-            } else {
-                Err(already_reversed(cmd, &earlier))
-            };
-        }
+        Claim::Done(stored) => return repeated(cmd, &stored, ctx.now()),
         Claim::Busy => return Err(in_progress("A refund of this transaction")),
         Claim::Claimed | Claim::Resumed { .. } => {}
     }
@@ -208,14 +190,21 @@ pub async fn run(ctx: &Ctx, cmd: &RefundCmd) -> Result<Refunded, Failure> {
     }
 }
 
-fn already_reversed(cmd: &RefundCmd, earlier: &Reversal) -> Failure {
-    Failure::client(
+/// A refund of a reversed transaction: the same refund again answers as
+/// the first did; another is refused.
+fn repeated(cmd: &RefundCmd, stored: &str, now: Millis) -> Result<Refunded, Failure> {
+    let earlier: Reversal = serde_json::from_str(stored)
+        .map_err(|e| Failure::internal(format!("a stored reversal cannot be read: {e}")))?;
+    if earlier.refund_id == cmd.refund_id {
+        return Ok(earlier.answer(cmd, now));
+    }
+    Err(Failure::client(
         Kind::AlreadyReversed,
         format!(
             "Transaction Already Cancelled: {} was reversed by {}",
             cmd.reverse_id, earlier.refund_id
         ),
-    )
+    ))
 }
 
 /// Rolls back what `tracked` redeemed; the error says whether a rollback
