@@ -20,14 +20,6 @@ pub struct MemberList {
 pub struct LoyaltyCard {
     pub id: String,
     pub code: String,
-    pub loyalty_card: Option<CardBalance>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct CardBalance {
-    pub points: Option<i64>,
-    pub balance: Option<i64>,
 }
 
 /// `GET /v1/rewards/{id}` → 200: what kind of reward it is.
@@ -58,8 +50,6 @@ pub struct RewardRef<'a> {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct Redemption {
-    pub id: String,
-    pub result: Option<String>,
     pub reward: Option<RewardResult>,
 }
 
