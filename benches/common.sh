@@ -16,15 +16,6 @@ need() { # cmd:package...
   fi
 }
 
-need_oha() { # tools-dir; prints the oha to use
-  if command -v oha >/dev/null 2>&1; then command -v oha; return; fi
-  if [ ! -x "$1/bin/oha" ]; then
-    echo "installing oha (open-loop load with latency correction) into $1 with cargo install; once" >&2
-    cargo install oha --locked --root "$1" -q >&2
-  fi
-  echo "$1/bin/oha"
-}
-
 wait_port() { # port
   for _ in $(seq 1 400); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0

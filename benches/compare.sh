@@ -3,7 +3,7 @@
 #
 #   benches/compare.sh     # DURATION=6s WARMUP=1s CONNECTIONS=32 by default
 #
-# Everything runs on loopback on this machine: wrk/oha (the load), the
+# Everything runs on loopback on this machine: wrk and benches/openloop.rs (the load), the
 # Voucherify simulator (the upstream), Redis, nginx and couponbridge share
 # the same cores, so read the results as ratios between scenarios of one
 # run, not as absolute capacity. Scenarios, one after another:
@@ -21,7 +21,7 @@
 #     from /proc/PID/stat around the measured window;
 #   * the same pinned (taskset): the proxy under test alone on CPU 1, the
 #     load, the simulator and Redis on CPU 0;
-#   * open loop (oha -q RATE --latency-correction): a fixed rate of half
+#   * open loop (benches/openloop.rs, wrk2's schedule): a fixed rate of half
 #     nginx's measured validation capacity, percentiles corrected for
 #     coordinated omission, reported as added over the bare simulator;
 #   * couponbridge's Voucherify calls and Redis commands per Gameball
@@ -35,12 +35,11 @@
 #
 # Output in $OUT (default bench-results/): results.json, table.md,
 # latency.png and the logs. Installs nginx, wrk, redis-server, gnuplot and
-# python3 with apt-get, and oha with `cargo install` into $TOOLS (default
-# ~/.cache/couponbridge-bench), when they are missing. BIN=path benchmarks
+# python3 with apt-get when they are missing. BIN=path benchmarks
 # an already built couponbridge instead of building this checkout;
 # HTTP2=always makes couponbridge speak h2c to the simulator. About 5
 # minutes with a built binary; from a clean checkout add the release build
-# (~4 minutes on a quiet machine) and, the first time, oha's install.
+# and the generator's (about 7 and 4 minutes on two shared cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,7 +49,6 @@ WARMUP=${WARMUP:-1s}
 CONNECTIONS=${CONNECTIONS:-32}
 WRK_THREADS=${WRK_THREADS:-1}
 OUT=${OUT:-$ROOT/bench-results}
-TOOLS=${TOOLS:-$HOME/.cache/couponbridge-bench}
 BASE_PORT=${BASE_PORT:-19000}
 HTTP2=${HTTP2:-}
 # LEGACY=1: the binary predates http2/definitions_ttl (a "before" run):
@@ -71,7 +69,6 @@ export CB_HTTP2=$HTTP2
 source benches/common.sh
 need nginx:nginx wrk:wrk redis-server:redis-server redis-cli:redis-tools gnuplot:gnuplot-nox python3:python3 taskset:util-linux
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-OHA=$(need_oha "$TOOLS")
 # 10,000 idle connections need as many descriptors, in couponbridge and
 # in the client that opens them.
 ulimit -n "$(ulimit -Hn)"
@@ -81,6 +78,11 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release --bin couponbridge -q
   BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/couponbridge
 fi
+# The open-loop generator (benches/openloop.rs), from this checkout even
+# when BIN is an older couponbridge.
+echo "building the open-loop generator (release)"
+cargo build --release --example openloop -q
+OPENLOOP=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/openloop
 CLK_TCK=$(getconf CLK_TCK)
 CPUS=$(nproc)
 
@@ -241,24 +243,17 @@ open_loop() {
   local h=()
   if [ "$who" = gb ]; then h=(-H "apikey: bench-api-key" -H "secretkey: bench-secret-key");
   else h=(-H "x-app-id: sim-app-id" -H "x-app-token: sim-app-token"); fi
-  [ -n "$body" ] && h+=(-T application/json -d "$body")
+  [ -n "$body" ] && h+=(-d "$body")
   echo "  $name (open loop, $RATE/s)"
-  load "$OHA" --no-tui --output-format json -z "$DURATION" -c "$CONNECTIONS" -q "$RATE" --latency-correction \
-    -m "$method" "${h[@]}" "http://127.0.0.1:$port$path" >"$RUN/oha-$name.json" 2>"$RUN/oha-$name.err" || true
-  python3 - "$name" "$RUN/oha-$name.json" "$OUT/openloop.jsonl" <<'PY'
+  load "$OPENLOOP" --duration "$DURATION" --connections "$CONNECTIONS" --rate "$RATE" \
+    -X "$method" "${h[@]}" "http://127.0.0.1:$port$path" >"$RUN/openloop-$name.json" 2>"$RUN/openloop-$name.err" || true
+  python3 - "$name" "$RUN/openloop-$name.json" "$OUT/openloop.jsonl" <<'PY'
 import json, sys
 name, src, out = sys.argv[1:]
 try:
-    d = json.load(open(src))
+    row = {"name": name, **json.load(open(src))}
 except Exception as e:
-    print(f"    oha gave no result ({e})"); sys.exit(0)
-p = d.get("latencyPercentiles", {})
-ms = lambda k: round((p.get(k) or 0) * 1000, 4)
-codes = d.get("statusCodeDistribution", {})
-ok = sum(v for k, v in codes.items() if k.startswith("2") or k == "404")
-bad = sum(d.get("errorDistribution", {}).values()) + sum(v for k, v in codes.items() if not (k.startswith("2") or k == "404"))
-row = {"name": name, "rps": round(d.get("summary", {}).get("requestsPerSec", 0), 1), "p50_ms": ms("p50"),
-       "p99_ms": ms("p99"), "p999_ms": ms("p99.9"), "ok": ok, "errors": bad}
+    print(f"    the open-loop generator gave no result ({e})"); sys.exit(0)
 open(out, "a").write(json.dumps(row) + "\n")
 PY
 }

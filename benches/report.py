@@ -6,7 +6,7 @@
 Reads OUT/results.jsonl (wrk, one line per saturation scenario),
 OUT/measures.jsonl (CPU ticks of each process around each measured window,
 couponbridge's Voucherify calls and Gameball requests, Redis commands),
-OUT/openloop.jsonl (oha) and OUT/memory.json.
+OUT/openloop.jsonl (benches/openloop.rs) and OUT/memory.json.
 """
 import json
 import sys
@@ -115,7 +115,7 @@ for op, q in summary.items():
              f"{fmt(q.get('couponbridge_vs_nginx_cpu'))} ({fmt(q.get('couponbridge_cpu_us'), '{:.1f}')} vs {fmt(q.get('nginx_cpu_us'), '{:.1f}')} µs) | "
              f"{fmt(q.get('couponbridge_and_redis_vs_nginx_cpu'))} | {fmt(q.get('voucherify_calls_per_op'))} | "
              f"{fmt(q.get('redis_commands_per_op'))} ({fmt(q.get('redis_command_us_per_op'), '{:.1f}')}) |")
-t += ["", f"Open loop at {rate:,} requests/s (half of nginx's validation capacity; oha, latency corrected for coordinated omission):", "",
+t += ["", f"Open loop at {rate:,} requests/s (half of nginx's validation capacity; benches/openloop.rs, latency corrected for coordinated omission):", "",
       "| scenario | achieved/s | p50 ms | p99 ms | p99.9 ms | errors | added over bare p50 / p99 / p99.9 |", "|---|---:|---:|---:|---:|---:|---:|"]
 for name, r in openloop.items():
     op = name.split("-", 1)[1]
