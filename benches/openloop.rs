@@ -98,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (tallies, start.elapsed())
     });
 
-    let mut all = Histogram::<u64>::new(3)?;
+    let mut all = histogram();
     let (mut ok, mut errors) = (0, 0);
     for t in tallies {
         all.add(&t.latencies)?;
@@ -170,34 +170,37 @@ async fn connection(template: Template, first: Instant, interval: Duration, end:
             sender = connect(&template.authority).await;
         }
         let answered = match sender.as_mut() {
-            Some(s) => match s.send_request(template.request()).await {
-                Ok(response) => {
-                    let status = response.status();
-                    match response.into_body().collect().await {
-                        Ok(_) => Some(status.is_success() || status == hyper::StatusCode::NOT_FOUND),
-                        Err(_) => None,
-                    }
-                }
-                Err(_) => None,
-            },
+            Some(s) => exchange(s, template.request()).await,
             None => None,
         };
         free_at = Instant::now();
         match answered {
-            Some(true) => tally.ok += 1,
-            Some(false) => tally.errors += 1,
+            Some(status) if status.is_success() || status == hyper::StatusCode::NOT_FOUND => tally.ok += 1,
+            Some(_) => tally.errors += 1,
             None => {
                 tally.errors += 1;
                 sender = None;
             }
         }
-        let _ = tally.latencies.record(free_at.duration_since(from).as_micros() as u64);
+        tally
+            .latencies
+            .saturating_record(free_at.duration_since(from).as_micros() as u64);
         due += interval;
     }
     tally
 }
 
-async fn connect(authority: &str) -> Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// One request and its whole answer; None when the connection failed.
+async fn exchange(sender: &mut Sender, request: Request<Full<Bytes>>) -> Option<hyper::StatusCode> {
+    let response = sender.send_request(request).await.ok()?;
+    let status = response.status();
+    response.into_body().collect().await.ok()?;
+    Some(status)
+}
+
+async fn connect(authority: &str) -> Option<Sender> {
     let stream = TcpStream::connect(authority).await.ok()?;
     stream.set_nodelay(true).ok()?;
     let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
