@@ -54,9 +54,10 @@ WORKDIR /src
 
 # Dependencies first, against stub sources, so that this layer (the slow part
 # of the build: ~290 crates with fat LTO) is reused while only src/ changes.
-# The [[test]] target in Cargo.toml (tests/it/main.rs) is never compiled by
-# `--bin couponbridge` and cargo does not require its file to exist, so
-# tests/ and benches/ are not copied.
+# The other targets in Cargo.toml (tests/it/main.rs, benches/) are never
+# compiled by `--bin couponbridge`, and cargo does not require their files to
+# exist as every one names its path, so tests/ and benches/ are not copied
+# (deploy/check.sh loads the manifest the same way).
 COPY Cargo.toml Cargo.lock ./
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     mkdir -p src \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # couponbridge against nginx and the bare upstream, in one run.
 #
-#   benches/compare.sh     # DURATION=6s WARMUP=1s CONNECTIONS=32 by default
+#   benches/compare.sh     # DURATION=4s WARMUP=1s CONNECTIONS=32 by default
 #
 # Everything runs on loopback on this machine: wrk and benches/openloop.rs (the load), the
 # Voucherify simulator (the upstream), Redis, nginx and couponbridge share
@@ -37,14 +37,16 @@
 # latency.png and the logs. Installs nginx, wrk, redis-server, gnuplot and
 # python3 with apt-get when they are missing. BIN=path benchmarks
 # an already built couponbridge instead of building this checkout;
-# HTTP2=always makes couponbridge speak h2c to the simulator. About 5
-# minutes with a built binary; from a clean checkout add the release build
-# and the generator's (about 7 and 4 minutes on two shared cores).
+# HTTP2=always makes couponbridge speak h2c to the simulator. About 3.5
+# minutes with a built binary; from a clean checkout add the one release
+# build of both binaries (4.5 minutes on two quiet cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-DURATION=${DURATION:-6s}
+# 4 s: over 100,000 requests per scenario at these rates, enough for CPU per
+# request to settle, and the whole run fits in 10 minutes from a clean checkout.
+DURATION=${DURATION:-4s}
 WARMUP=${WARMUP:-1s}
 CONNECTIONS=${CONNECTIONS:-32}
 WRK_THREADS=${WRK_THREADS:-1}
@@ -73,16 +75,19 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 # in the client that opens them.
 ulimit -n "$(ulimit -Hn)"
 
+# The open-loop generator (benches/openloop.rs, the bench-tools feature's
+# binary) always from this checkout, even when BIN is an older couponbridge;
+# otherwise both from the one build, sharing every compiled dependency.
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
 if [ -z "${BIN:-}" ]; then
-  echo "building couponbridge (release)"
-  cargo build --release --bin couponbridge -q
-  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/couponbridge
+  echo "building couponbridge and the open-loop generator (release)"
+  cargo build --release --features bench-tools --bin couponbridge --bin openloop -q
+  BIN=$TARGET/couponbridge
+else
+  echo "building the open-loop generator (release)"
+  cargo build --release --features bench-tools --bin openloop -q
 fi
-# The open-loop generator (benches/openloop.rs), from this checkout even
-# when BIN is an older couponbridge.
-echo "building the open-loop generator (release)"
-cargo build --release --example openloop -q
-OPENLOOP=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/openloop
+OPENLOOP=$TARGET/openloop
 CLK_TCK=$(getconf CLK_TCK)
 CPUS=$(nproc)
 
@@ -126,7 +131,10 @@ pid $RUN/nginx/nginx.pid;
 events { worker_connections 4096; }
 http {
   access_log off;
-  upstream simulator { server 127.0.0.1:$SIM_PORT; keepalive 64; }
+  # Neither side's keep-alive connections end every 1,000 requests (the
+  # default): couponbridge keeps its own open, so should nginx.
+  keepalive_requests 1000000;
+  upstream simulator { server 127.0.0.1:$SIM_PORT; keepalive 64; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:$NGINX_PORT;
     location / {
@@ -364,7 +372,7 @@ PIDS+=($CB2_PID)
 
 # Memory per idle keep-alive connection (each served one request), at
 # 1,000 and 10,000 connections. Idle connections accumulate: they are
-# opened in batches (100 at a time up to 1,000, then 1,000 at a time), a
+# opened in batches (250 at a time up to 1,000, then 1,000 at a time), a
 # pause after each batch long enough for it to be parked, so the figure is
 # what an idle connection holds. The same 1,000 opened in one burst, on the
 # start-up instance, shows the peak instead (every connection in hyper at
@@ -392,7 +400,7 @@ def connect(p):
 result = {"startup_ms": startup_ms, "rss_before_kib": rss_kib(pid)}
 socks = []
 try:
-    for n, batch in ((1000, 100), (10000, 1000)):
+    for n, batch in ((1000, 250), (10000, 1000)):
         while len(socks) < n:
             socks += [connect(port) for _ in range(batch)]
             time.sleep(PARK)

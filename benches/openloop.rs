@@ -1,8 +1,8 @@
 //! Open-loop HTTP/1.1 load at a fixed rate, with latency corrected for
 //! coordinated omission, for `benches/compare.sh`.
 //!
-//!     cargo build --release --example openloop
-//!     target/release/examples/openloop --rate 5000 --duration 6s --connections 32 \
+//!     cargo build --release --features bench-tools --bin openloop
+//!     target/release/openloop --rate 5000 --duration 6s --connections 32 \
 //!         -X POST -H 'apikey: k' -d '{"…"}' http://127.0.0.1:8080/path
 //!
 //! Prints one JSON object: requests/s achieved, p50/p99/p99.9/max in
@@ -166,6 +166,14 @@ async fn connection(template: Template, first: Instant, interval: Duration, end:
         tokio::time::sleep_until(due.into()).await;
         // Late because the server kept us: count from the due time.
         let from = if free_at > due { due } else { Instant::now() };
+        // A server may end a keep-alive connection after an answer (nginx
+        // after keepalive_requests): a client opens a new one, it is not
+        // an error.
+        if let Some(s) = sender.as_mut()
+            && s.ready().await.is_err()
+        {
+            sender = None;
+        }
         if sender.is_none() {
             sender = connect(&template.authority).await;
         }

@@ -140,6 +140,28 @@ else
     check "couponbridge check-config deploy/couponbridge.toml ($bin)" check_config
 fi
 
+# The Dockerfile's dependency stage sees only Cargo.toml, Cargo.lock and stub
+# sources: the manifest must load there, with the lock file as it is
+# (--locked). Asking for a binary that does not exist stops cargo right after
+# it has loaded the manifest and selected targets, before compiling anything.
+docker_dependency_stage() {
+    local dir out
+    dir="$(mktemp -d)"
+    cp Cargo.toml Cargo.lock "$dir/"
+    mkdir "$dir/src"
+    echo 'fn main() {}' >"$dir/src/main.rs"
+    touch "$dir/src/lib.rs"
+    out="$(cd "$dir" && CARGO_TARGET_DIR="$dir/target" cargo build --release --locked --bin dockerfile-stage-probe 2>&1)" || true
+    rm -rf "$dir"
+    if grep -q "no bin target named" <<<"$out"; then
+        echo "manifest loads"
+    else
+        echo "$out"
+        return 1
+    fi
+}
+check "Dockerfile dependency stage (Cargo.toml with stub sources)" docker_dependency_stage
+
 check "test_deploy.py (names, paths, ports, timings against src/)" "$venv/bin/python" deploy/test_deploy.py
 
 echo
