@@ -159,7 +159,7 @@ async fn connection(template: Template, first: Instant, interval: Duration, end:
         ok: 0,
         errors: 0,
     };
-    let mut sender = None;
+    let mut sender: Option<Sender> = None;
     let mut due = first;
     let mut free_at = Instant::now();
     while due < end {
