@@ -372,7 +372,7 @@ PIDS+=($CB2_PID)
 
 # Memory per idle keep-alive connection (each served one request), at
 # 1,000 and 10,000 connections. Idle connections accumulate: they are
-# opened in batches (250 at a time up to 1,000, then 1,000 at a time), a
+# opened in batches (100 at a time up to 1,000, then 1,000 at a time), a
 # pause after each batch long enough for it to be parked, so the figure is
 # what an idle connection holds. The same 1,000 opened in one burst, on the
 # start-up instance, shows the peak instead (every connection in hyper at
@@ -400,7 +400,7 @@ def connect(p):
 result = {"startup_ms": startup_ms, "rss_before_kib": rss_kib(pid)}
 socks = []
 try:
-    for n, batch in ((1000, 250), (10000, 1000)):
+    for n, batch in ((1000, 100), (10000, 1000)):
         while len(socks) < n:
             socks += [connect(port) for _ in range(batch)]
             time.sleep(PARK)
