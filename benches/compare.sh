@@ -24,8 +24,9 @@
 #   * open loop (benches/openloop.rs, wrk2's schedule): a fixed rate of half
 #     nginx's measured validation capacity, percentiles corrected for
 #     coordinated omission, reported as added over the bare simulator;
-#   * couponbridge's Voucherify calls and Redis commands per Gameball
-#     operation (its /metrics, Redis INFO commandstats);
+#   * couponbridge's Voucherify calls and lock-store round trips per
+#     Gameball operation (its own /metrics), and the Redis commands those
+#     ran (Redis INFO commandstats);
 #
 # plus, to see two levers in the same run, a locking validation through an
 # instance speaking h2c to the simulator (http2 = "always") and a lock
@@ -192,14 +193,16 @@ nginx_pids() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true); }
 snapshot() {
   echo "couponbridge=$(ticks "$CB_PID" "$CB3_PID" "$CB4_PID") redis=$(ticks "$REDIS_PID") nginx=$(ticks $(nginx_pids)) simulator=$(ticks "$SIM_PID")"
 }
-# Calls to Voucherify and Gameball requests answered, from /metrics.
+# Calls to Voucherify, Gameball requests answered and lock-store calls
+# (round trips to Redis), from couponbridge's own /metrics.
 cb_counts() {
   python3 - "$CB_ADMIN_PORT" "$CB3_ADMIN_PORT" "$CB4_ADMIN_PORT" <<'PY'
 import sys, urllib.request
 text = "\n".join(urllib.request.urlopen(f"http://127.0.0.1:{p}/metrics").read().decode() for p in sys.argv[1:] if p)
 def total(prefix):
     return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(prefix))
-print(int(total("couponbridge_voucherify_request_duration_seconds_count")), int(total("couponbridge_requests_total")))
+print(int(total("couponbridge_voucherify_request_duration_seconds_count")), int(total("couponbridge_requests_total")),
+      int(total("couponbridge_redis_command_duration_seconds_count")))
 PY
 }
 redis_calls() { # commands served and their execution µs, not counting the harness's own
@@ -229,8 +232,8 @@ scenario() { # name kind port [refs-file]
   echo "  $name"
   KIND=$kind NAME=$name OUT=/dev/null REFS=$refs \
     load wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s benches/wrk/scenario.lua "http://127.0.0.1:$port" >/dev/null
-  local before after vf0 gb0 rc0 vf1 gb1 rc1 ru0 ru1 cs0 cs1
-  read -r vf0 gb0 < <(cb_counts)
+  local before after vf0 gb0 sc0 rc0 vf1 gb1 sc1 rc1 ru0 ru1 cs0 cs1
+  read -r vf0 gb0 sc0 < <(cb_counts)
   read -r rc0 ru0 < <(redis_calls)
   cs0=$(redis_cmdstats)
   before=$(snapshot)
@@ -240,9 +243,9 @@ scenario() { # name kind port [refs-file]
   after=$(snapshot)
   read -r rc1 ru1 < <(redis_calls)
   cs1=$(redis_cmdstats)
-  read -r vf1 gb1 < <(cb_counts)
+  read -r vf1 gb1 sc1 < <(cb_counts)
   echo "{\"name\": \"$name\", \"before\": \"$before\", \"after\": \"$after\", \"clk_tck\": $CLK_TCK," \
-    "\"vf_calls\": $((vf1 - vf0)), \"gb_requests\": $((gb1 - gb0)), \"redis_commands\": $((rc1 - rc0)), \"redis_usec\": $((ru1 - ru0)), \"cmdstats_before\": \"$cs0\", \"cmdstats_after\": \"$cs1\"}" >>"$MEASURES"
+    "\"vf_calls\": $((vf1 - vf0)), \"gb_requests\": $((gb1 - gb0)), \"store_calls\": $((sc1 - sc0)), \"redis_commands\": $((rc1 - rc0)), \"redis_usec\": $((ru1 - ru0)), \"cmdstats_before\": \"$cs0\", \"cmdstats_after\": \"$cs1\"}" >>"$MEASURES"
 }
 
 # open-loop NAME METHOD PORT PATH HEADERS-KIND [BODY]

@@ -34,6 +34,8 @@ for m in lines(f"{out}/measures.jsonl"):
     if m["gb_requests"] > 0:
         r["voucherify_calls_per_op"] = round(m["vf_calls"] / m["gb_requests"], 3)
         r["redis_commands_per_op"] = round(m["redis_commands"] / m["gb_requests"], 3)
+        if "store_calls" in m:  # couponbridge's own count of its lock-store round trips
+            r["store_calls_per_op"] = round(m["store_calls"] / m["gb_requests"], 3)
         if "cmdstats_before" in m:
             parse = lambda text: {k: tuple(map(int, v.split(":"))) for k, v in (kv.split("=") for kv in text.split())}
             b, a = parse(m["cmdstats_before"]), parse(m["cmdstats_after"])
@@ -67,6 +69,7 @@ for op in ops:
                 couponbridge_and_redis_vs_nginx_cpu=round((own + redis) / nginx, 2) if nginx else None,
                 voucherify_calls_per_op=cb.get("voucherify_calls_per_op"),
                 redis_commands_per_op=cb.get("redis_commands_per_op"),
+                store_calls_per_op=cb.get("store_calls_per_op"),
                 redis_command_us_per_op=cb.get("redis_command_us_per_op"),
             )
     cb, bare = openloop.get(f"couponbridge-{op}"), openloop.get(f"bare-{op}")
@@ -87,7 +90,7 @@ for name, label, base in (("couponbridge-validate-h2c", "validate, h2c to Vouche
         nginx_cpu_us=nginx, couponbridge_vs_nginx_cpu=round(own / nginx, 2) if nginx else None,
         couponbridge_and_redis_vs_nginx_cpu=round((own + redis) / nginx, 2) if nginx else None,
         voucherify_calls_per_op=x.get("voucherify_calls_per_op"), redis_commands_per_op=x.get("redis_commands_per_op"),
-        redis_command_us_per_op=x.get("redis_command_us_per_op"))
+        store_calls_per_op=x.get("store_calls_per_op"), redis_command_us_per_op=x.get("redis_command_us_per_op"))
 
 json.dump(
     {"http2": http2, "open_loop_rate": rate, "scenarios": rows, "open_loop": list(openloop.values()),
@@ -108,12 +111,13 @@ for r in rows:
     t.append(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['p999_ms']:.3f} | {r['errors']} | "
              f"{cpu(r, 'couponbridge')} | {cpu(r, 'redis')} | {cpu(r, 'nginx')} | {cpu(r, 'simulator')} |")
 t += ["", "| operation | couponbridge/nginx throughput | pinned | couponbridge CPU / nginx CPU | (couponbridge + Redis) / nginx | "
-      "Voucherify calls per op | Redis commands per op (execution µs) |", "|---|---:|---:|---:|---:|---:|---:|"]
+      "Voucherify calls per op | lock-store round trips per op | Redis commands per op (execution µs) |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|"]
 fmt = lambda v, f="{:.2f}": "–" if v is None else f.format(v)
 for op, q in summary.items():
     t.append(f"| {op} | {fmt(q.get('throughput_vs_nginx_unpinned'))} | {fmt(q.get('throughput_vs_nginx_pinned'))} | "
              f"{fmt(q.get('couponbridge_vs_nginx_cpu'))} ({fmt(q.get('couponbridge_cpu_us'), '{:.1f}')} vs {fmt(q.get('nginx_cpu_us'), '{:.1f}')} µs) | "
-             f"{fmt(q.get('couponbridge_and_redis_vs_nginx_cpu'))} | {fmt(q.get('voucherify_calls_per_op'))} | "
+             f"{fmt(q.get('couponbridge_and_redis_vs_nginx_cpu'))} | {fmt(q.get('voucherify_calls_per_op'))} | {fmt(q.get('store_calls_per_op'))} | "
              f"{fmt(q.get('redis_commands_per_op'))} ({fmt(q.get('redis_command_us_per_op'), '{:.1f}')}) |")
 t += ["", f"Open loop at {rate:,} requests/s (half of nginx's validation capacity; benches/openloop.rs, latency corrected for coordinated omission):", "",
       "| scenario | achieved/s | p50 ms | p99 ms | p99.9 ms | errors | added over bare p50 / p99 / p99.9 |", "|---|---:|---:|---:|---:|---:|---:|"]
