@@ -38,15 +38,16 @@
 # latency.png and the logs. Installs nginx, wrk, redis-server, gnuplot and
 # python3 with apt-get when they are missing. BIN=path benchmarks
 # an already built couponbridge instead of building this checkout;
-# HTTP2=always makes couponbridge speak h2c to the simulator. About 3.5
+# HTTP2=always makes couponbridge speak h2c to the simulator. About 3
 # minutes with a built binary; from a clean checkout add the one release
-# build of both binaries (4.5 minutes on two quiet cores).
+# build of both binaries (4.5 to 5 minutes on two shared cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-# 4 s: over 100,000 requests per scenario at these rates, enough for CPU per
-# request to settle, and the whole run fits in 10 minutes from a clean checkout.
+# 4 s: 75,000 to 400,000 requests per scenario at these rates, enough for CPU
+# per request to settle, and the whole run fits in 10 minutes from a clean
+# checkout.
 DURATION=${DURATION:-4s}
 WARMUP=${WARMUP:-1s}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -77,7 +78,8 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ulimit -n "$(ulimit -Hn)"
 
 # The open-loop generator (benches/openloop.rs, the bench-tools feature's
-# binary) always from this checkout, even when BIN is an older couponbridge;
+# binary) always from this checkout, even when BIN is an older couponbridge
+# (it builds the crate's library too, whose dependencies it shares);
 # otherwise both from the one build, sharing every compiled dependency.
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
 if [ -z "${BIN:-}" ]; then
@@ -205,9 +207,9 @@ print(int(total("couponbridge_voucherify_request_duration_seconds_count")), int(
       int(total("couponbridge_redis_command_duration_seconds_count")))
 PY
 }
-redis_calls() { # commands served and their execution µs, not counting the harness's own
+redis_calls() { # commands served (a script's inner commands too), not counting the harness's own
   redis-cli -p "$REDIS_PORT" info commandstats |
-    awk -F'[:,=]' '/^cmdstat_/ && $1 !~ /cmdstat_(info|flushall|ping|config|client|hello|select)$/ {s += $3; u += $5} END {print s + 0, u + 0}'
+    awk -F'[:,=]' '/^cmdstat_/ && $1 !~ /cmdstat_(info|flushall|ping|config|client|hello|select)$/ {s += $3} END {print s + 0}'
 }
 
 # Per command: "name=calls:usec ..." (a script's inner commands are counted
@@ -232,20 +234,20 @@ scenario() { # name kind port [refs-file]
   echo "  $name"
   KIND=$kind NAME=$name OUT=/dev/null REFS=$refs \
     load wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s benches/wrk/scenario.lua "http://127.0.0.1:$port" >/dev/null
-  local before after vf0 gb0 sc0 rc0 vf1 gb1 sc1 rc1 ru0 ru1 cs0 cs1
+  local before after vf0 gb0 sc0 rc0 vf1 gb1 sc1 rc1 cs0 cs1
   read -r vf0 gb0 sc0 < <(cb_counts)
-  read -r rc0 ru0 < <(redis_calls)
+  rc0=$(redis_calls)
   cs0=$(redis_cmdstats)
   before=$(snapshot)
   KIND=$kind NAME=$name OUT=$RESULTS REFS=$refs \
     load wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/wrk/scenario.lua "http://127.0.0.1:$port" \
     >"$RUN/wrk-$name.txt"
   after=$(snapshot)
-  read -r rc1 ru1 < <(redis_calls)
+  rc1=$(redis_calls)
   cs1=$(redis_cmdstats)
   read -r vf1 gb1 sc1 < <(cb_counts)
   echo "{\"name\": \"$name\", \"before\": \"$before\", \"after\": \"$after\", \"clk_tck\": $CLK_TCK," \
-    "\"vf_calls\": $((vf1 - vf0)), \"gb_requests\": $((gb1 - gb0)), \"store_calls\": $((sc1 - sc0)), \"redis_commands\": $((rc1 - rc0)), \"redis_usec\": $((ru1 - ru0)), \"cmdstats_before\": \"$cs0\", \"cmdstats_after\": \"$cs1\"}" >>"$MEASURES"
+    "\"vf_calls\": $((vf1 - vf0)), \"gb_requests\": $((gb1 - gb0)), \"store_calls\": $((sc1 - sc0)), \"redis_commands\": $((rc1 - rc0)), \"cmdstats_before\": \"$cs0\", \"cmdstats_after\": \"$cs1\"}" >>"$MEASURES"
 }
 
 # open-loop NAME METHOD PORT PATH HEADERS-KIND [BODY]

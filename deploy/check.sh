@@ -7,6 +7,8 @@
 #   kubectl kustomize      deploy/kubernetes builds (only where kubectl is installed)
 #   couponbridge check-config  deploy/couponbridge.toml with the example secrets (only
 #                          where a couponbridge binary at least as new as src/ exists)
+#   Dockerfile dependency stage  Cargo.toml and Cargo.lock load with stub
+#                          sources only, --locked (as that stage builds them)
 #   deploy/test_deploy.py  the files name couponbridge's real metrics, labels, paths,
 #                          ports, config keys and drain timings (read from src/)
 # Installs what is missing: promtool (Debian package prometheus, with apt-get)

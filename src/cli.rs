@@ -98,11 +98,19 @@ pub enum Mode {
     Partial,
 }
 
+/// One worker thread is tokio's current-thread scheduler: the same one
+/// thread, without the work-stealing scheduler's bookkeeping, which cost
+/// 10–40 % more CPU per request in benches/compare.sh (README, Performance).
 fn runtime(threads: Option<usize>) -> tokio::runtime::Runtime {
-    let mut b = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = threads {
-        b.worker_threads(n.max(1));
-    }
+    let mut b = match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n.max(1));
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     b.enable_all().build().expect("a tokio runtime starts")
 }
 

@@ -185,33 +185,40 @@ async fn sighup_adds_a_tenant_and_switches_a_route_while_a_request_is_in_flight(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_config_reloads_when_the_file_changes() {
+    watch_reload("").await;
+}
+
+// worker_threads = 1 is another scheduler (tokio's current-thread one):
+// serving, the file watch and the reload all on that one thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_worker_thread_serves_and_reloads() {
+    watch_reload("worker_threads = 1\n").await;
+}
+
+async fn watch_reload(server: &str) {
     let sim = crate::sim::Sim::start().await;
     let upstream = Upstream::start().await;
     let (listen, admin) = (free_port(), free_port());
-    let (serve, admin_url) = start(
-        &config(listen, admin, &sim.running.base_url(), &upstream.url(), true, ""),
-        listen,
-        admin,
-    )
-    .await;
+    let cfg = |extra: &str| {
+        config(listen, admin, &sim.running.base_url(), &upstream.url(), true, extra).replacen(
+            "[admin]",
+            &format!("{server}[admin]"),
+            1,
+        )
+    };
+    let (serve, admin_url) = start(&cfg(""), listen, admin).await;
     let client = Client::new();
-    let changed = config(
-        listen,
-        admin,
-        &sim.running.base_url(),
-        &upstream.url(),
-        true,
-        "[tenants.shop.routes]\nvalidate = \"passthrough\"\n",
+    let url = format!("{}{V}/coupons/validate", serve.base);
+    let body = json!({"customerId": "c", "coupons": ["AMOUNT10"]});
+    let r = client.send("POST", &url, &AUTH, Some(&body)).await;
+    assert!(
+        r.json()["validCoupons"].is_array(),
+        "served through Voucherify: {}",
+        r.text()
     );
+    let changed = cfg("[tenants.shop.routes]\nvalidate = \"passthrough\"\n");
     write(&serve.config, &changed);
     reloads(&client, &admin_url, "ok", 1).await;
-    let r = client
-        .send(
-            "POST",
-            &format!("{}{V}/coupons/validate", serve.base),
-            &AUTH,
-            Some(&json!({"customerId": "c", "coupons": ["AMOUNT10"]})),
-        )
-        .await;
+    let r = client.send("POST", &url, &AUTH, Some(&body)).await;
     assert_eq!(r.json()["path"], format!("{V}/coupons/validate"), "{}", r.text());
 }
