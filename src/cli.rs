@@ -99,8 +99,9 @@ pub enum Mode {
 }
 
 /// One worker thread is tokio's current-thread scheduler: the same one
-/// thread, without the work-stealing scheduler's bookkeeping, which cost
-/// 10–40 % more CPU per request in benches/compare.sh (README, Performance).
+/// thread without the work-stealing scheduler's bookkeeping, 10–40 % less
+/// CPU per validation and lock details, release about the same
+/// (benches/results/scheduler/).
 fn runtime(threads: Option<usize>) -> tokio::runtime::Runtime {
     let mut b = match threads {
         Some(1) => tokio::runtime::Builder::new_current_thread(),
