@@ -148,6 +148,9 @@ impl Template {
     }
 }
 
+/// How long one request may take before it counts as an error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Latencies in microseconds, up to a minute.
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("static bounds")
@@ -178,7 +181,12 @@ async fn connection(template: Template, first: Instant, interval: Duration, end:
             sender = connect(&template.authority).await;
         }
         let answered = match sender.as_mut() {
-            Some(s) => exchange(s, template.request()).await,
+            // A server that stalls ends the request as an error (and its
+            // connection), not the run.
+            Some(s) => tokio::time::timeout(REQUEST_TIMEOUT, exchange(s, template.request()))
+                .await
+                .ok()
+                .flatten(),
             None => None,
         };
         free_at = Instant::now();
