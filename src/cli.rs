@@ -138,8 +138,10 @@ pub fn run(cli: Cli) -> ExitCode {
                     .map_err(|e| eprintln!("couponbridge: traces are off: {e}"))
                     .ok()
                 });
-                let _telemetry = telemetry::init(&cfg.log, cfg.telemetry.as_ref(), http);
-                serve_until_signal(config, cfg).await
+                let telemetry = telemetry::init(&cfg.log, cfg.telemetry.as_ref(), http);
+                let code = serve_until_signal(config, cfg).await;
+                telemetry.finish().await;
+                code
             }),
         },
         Command::Demo { listen, admin } => {
@@ -276,7 +278,8 @@ async fn serve_until_signal(path: Option<PathBuf>, cfg: Config) -> ExitCode {
                     _ = &mut stop => break,
                     Some(why) = triggers.recv() => {
                         reload::settle(&mut triggers).await;
-                        reload::reload(&running, path.as_deref(), why);
+                        let (reloads, path) = (running.reloads(), path.clone());
+                        let _ = tokio::task::spawn_blocking(move || reload::reload(&reloads, path.as_deref(), why)).await;
                     }
                 }
             }

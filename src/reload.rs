@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::serve::Running;
+use crate::serve::Reloads;
 
 /// Why a reload was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,10 +89,11 @@ pub async fn settle(rx: &mut mpsc::Receiver<Trigger>) {
 }
 
 /// Reads, validates and applies the file; logs what happened.
-pub fn reload(running: &Running, path: Option<&Path>, why: Trigger) {
+/// Blocking (it reads the file): run it off the runtime.
+pub fn reload(instance: &Reloads, path: Option<&Path>, why: Trigger) {
     match Config::load(path) {
         Err(errors) => {
-            running.metrics.config_reload(false);
+            instance.refused();
             for e in &errors.0 {
                 tracing::error!(key = %e.key, error = %e.message, "configuration error");
             }
@@ -102,7 +103,7 @@ pub fn reload(running: &Running, path: Option<&Path>, why: Trigger) {
                 "reload refused: the running configuration stays as it was"
             );
         }
-        Ok(cfg) => match running.reload(&cfg) {
+        Ok(cfg) => match instance.apply(&cfg) {
             Ok(needs_restart) => {
                 for key in &needs_restart {
                     tracing::warn!(key, "changed, but applies only after a restart; not applied");

@@ -62,6 +62,37 @@ impl ShutdownHandle {
 }
 
 /// A running adapter; dropping it starts its shutdown.
+/// Reloads a running instance. It can be sent to a blocking-pool thread, so
+/// that reading and applying a file (and starting a recording or shadow
+/// workers) never holds up requests, on a one-thread runtime as well.
+#[derive(Clone)]
+pub struct Reloads {
+    app: Arc<App>,
+    reload: Arc<Reloader>,
+    metrics: Arc<Metrics>,
+}
+
+impl Reloads {
+    /// Counts a reload whose file did not validate.
+    pub fn refused(&self) {
+        self.metrics.config_reload(false);
+    }
+
+    /// Applies a new, validated configuration: tenants, routes, messages,
+    /// pass-through, recording, lock terms and request limits are swapped
+    /// at once (requests in flight finish on the old ones). What the
+    /// running listeners and store were built from cannot change without a
+    /// restart: those keys are returned, and left as they were.
+    pub fn apply(&self, cfg: &Config) -> Result<Vec<&'static str>, StartError> {
+        let result = self.reload.apply(&self.app, cfg);
+        self.metrics.config_reload(result.is_ok());
+        if result.is_ok() {
+            self.metrics.config_loaded(&cfg.fingerprint);
+        }
+        result
+    }
+}
+
 pub struct Running {
     pub addr: SocketAddr,
     pub admin_addr: Option<SocketAddr>,
@@ -92,18 +123,13 @@ impl Running {
         }
     }
 
-    /// Applies a new, validated configuration: tenants, routes, messages,
-    /// pass-through, recording, lock terms and request limits are swapped
-    /// at once (requests in flight finish on the old ones). What the
-    /// running listeners and store were built from cannot change without a
-    /// restart: those keys are returned, and left as they were.
-    pub fn reload(&self, cfg: &Config) -> Result<Vec<&'static str>, StartError> {
-        let result = self.reload.apply(&self.app, cfg);
-        self.metrics.config_reload(result.is_ok());
-        if result.is_ok() {
-            self.metrics.config_loaded(&cfg.fingerprint);
+    /// What reloading this instance takes, to be moved off the runtime.
+    pub fn reloads(&self) -> Reloads {
+        Reloads {
+            app: self.app.clone(),
+            reload: self.reload.clone(),
+            metrics: self.metrics.clone(),
         }
-        result
     }
 
     /// The lock store it runs on (for inspection).

@@ -73,12 +73,38 @@ pub fn exporting() -> bool {
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
-/// Flushes what is left of the spans on drop (at shutdown).
-pub struct TelemetryGuard(());
+/// Flushes what is left of the spans at shutdown: `finish` it.
+pub struct TelemetryGuard {
+    finished: bool,
+}
+
+/// How long the last spans may take to leave at shutdown.
+const FLUSH_AT_EXIT: Duration = Duration::from_secs(5);
+
+impl TelemetryGuard {
+    /// Flushes and stops the exporter. Its shutdown blocks until the batch
+    /// task answers, and that task runs on this runtime: on a blocking-pool
+    /// thread, so that a current-thread runtime (`worker_threads = 1`) keeps
+    /// running it meanwhile, and bounded, so a collector that never answers
+    /// cannot hold the exit.
+    pub async fn finish(mut self) {
+        self.finished = true;
+        if let Some(p) = PROVIDER.get() {
+            let flush = tokio::task::spawn_blocking(|| p.shutdown());
+            if tokio::time::timeout(FLUSH_AT_EXIT, flush).await.is_err() {
+                eprintln!("couponbridge: the last spans were not exported within {FLUSH_AT_EXIT:?}");
+            }
+        }
+    }
+}
 
 impl Drop for TelemetryGuard {
+    /// Unwinding without `finish`: a best-effort flush, except on a
+    /// current-thread runtime, where it would wait on this very thread.
     fn drop(&mut self) {
-        if let Some(p) = PROVIDER.get() {
+        let current_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        if let (false, false, Some(p)) = (self.finished, current_thread, PROVIDER.get()) {
             let _ = p.shutdown();
         }
     }
@@ -115,7 +141,7 @@ pub fn init(log: &LogConfig, telemetry: Option<&TelemetryConfig>, http: Option<H
             .try_init(),
         LogFormat::Pretty => registry.with(fmt).try_init(),
     };
-    TelemetryGuard(())
+    TelemetryGuard { finished: false }
 }
 
 fn provider(t: &TelemetryConfig, http: HttpClient) -> Result<SdkTracerProvider, String> {

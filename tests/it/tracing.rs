@@ -156,3 +156,41 @@ async fn spans_reach_an_otlp_receiver_and_the_trace_continues_downstream() {
         assert!(!all.contains(secret), "a span carries {secret}");
     }
 }
+
+// worker_threads = 1 is tokio's current-thread runtime, where the span
+// exporter's batch task shares the one thread with the shutdown that waits
+// for it: the process must still end on SIGTERM, its last spans sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_worker_thread_ends_on_sigterm_and_flushes_its_last_spans() {
+    let voucherify = Fixed::start(VALIDATION).await;
+    let otlp = Fixed::start("").await;
+    let listen = free_port();
+    let text = binary::config(
+        listen,
+        None,
+        "url = \"memory://\"",
+        &voucherify.url,
+        // No periodic export within the test: only the flush at exit sends.
+        &format!("[telemetry]\notlp_endpoint = \"{}\"\nflush_every = \"1h\"\n", otlp.url),
+    )
+    .replacen("[admin]", "worker_threads = 1\n[admin]", 1);
+    let mut serve = Serve::start(&text, listen).await;
+    let r = Client::new()
+        .send(
+            "POST",
+            &format!("{}{V}/coupons/validate", serve.base),
+            &AUTH,
+            Some(&json!({"customerId": "c", "coupons": ["AMOUNT10"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        otlp.received.lock().unwrap().is_empty(),
+        "nothing exported before the exit"
+    );
+    serve.terminate();
+    let status = serve.exited().await;
+    assert!(status.success(), "{status}:\n{}", serve.log());
+    let exported = otlp.received.lock().unwrap().len();
+    assert!(exported > 0, "the last spans were flushed at exit:\n{}", serve.log());
+}

@@ -107,11 +107,32 @@ impl Serve {
 
     /// `kill -HUP`: a reload.
     pub fn hangup(&self) {
+        self.signal("-HUP");
+    }
+
+    /// `kill -TERM`: a graceful shutdown.
+    pub fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    fn signal(&self, which: &str) {
         let ok = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
+            .args([which, &self.child.id().to_string()])
             .status()
             .unwrap()
             .success();
-        assert!(ok, "kill -HUP");
+        assert!(ok, "kill {which}");
+    }
+
+    /// Waits (20 s at most) for the process to end; how it ended.
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "still running:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
