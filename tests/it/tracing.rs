@@ -26,6 +26,17 @@ const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-
 const VALIDATION: &str = r#"{"valid":true,"redeemables":[{"status":"APPLICABLE","id":"AMOUNT10","object":"voucher",
   "result":{"discount":{"type":"AMOUNT","amount_off":1000,"effect":"APPLY_TO_ORDER"}}}],"tracking_id":"t"}"#;
 
+/// The binary's configuration with its spans exported to `otlp`.
+fn exporting(listen: u16, voucherify: &str, otlp: &str, flush_every: &str, extra: &str) -> String {
+    binary::config(
+        listen,
+        None,
+        "url = \"memory://\"",
+        voucherify,
+        &format!("[telemetry]\notlp_endpoint = \"{otlp}\"\nflush_every = \"{flush_every}\"\n{extra}"),
+    )
+}
+
 fn trace_id_of(traceparent: &str) -> &str {
     traceparent.split('-').nth(1).unwrap_or("")
 }
@@ -74,17 +85,8 @@ async fn spans_reach_an_otlp_receiver_and_the_trace_continues_downstream() {
     let otlp = Fixed::start("").await;
     let upstream = Upstream::start().await;
     let listen = free_port();
-    let text = binary::config(
-        listen,
-        None,
-        "url = \"memory://\"",
-        &voucherify.url,
-        &format!(
-            "[telemetry]\notlp_endpoint = \"{}\"\nflush_every = \"50ms\"\n[passthrough]\nupstream = \"{}\"\n",
-            otlp.url,
-            upstream.url()
-        ),
-    );
+    let passthrough = format!("[passthrough]\nupstream = \"{}\"\n", upstream.url());
+    let text = exporting(listen, &voucherify.url, &otlp.url, "50ms", &passthrough);
     let serve = Serve::start(&text, listen).await;
     let client = Client::new();
     let base = serve.base.clone();
@@ -165,15 +167,9 @@ async fn one_worker_thread_ends_on_sigterm_and_flushes_its_last_spans() {
     let voucherify = Fixed::start(VALIDATION).await;
     let otlp = Fixed::start("").await;
     let listen = free_port();
-    let text = binary::config(
-        listen,
-        None,
-        "url = \"memory://\"",
-        &voucherify.url,
-        // No periodic export within the test: only the flush at exit sends.
-        &format!("[telemetry]\notlp_endpoint = \"{}\"\nflush_every = \"1h\"\n", otlp.url),
-    )
-    .replacen("[admin]", "worker_threads = 1\n[admin]", 1);
+    // No periodic export within the test: only the flush at exit sends.
+    let text =
+        exporting(listen, &voucherify.url, &otlp.url, "1h", "").replacen("[admin]", "worker_threads = 1\n[admin]", 1);
     let mut serve = Serve::start(&text, listen).await;
     let r = Client::new()
         .send(
