@@ -207,11 +207,6 @@ print(int(total("couponbridge_voucherify_request_duration_seconds_count")), int(
       int(total("couponbridge_redis_command_duration_seconds_count")))
 PY
 }
-redis_calls() { # commands served (a script's inner commands too), not counting the harness's own
-  redis-cli -p "$REDIS_PORT" info commandstats |
-    awk -F'[:,=]' '/^cmdstat_/ && $1 !~ /cmdstat_(info|flushall|ping|config|client|hello|select)$/ {s += $3} END {print s + 0}'
-}
-
 # Per command: "name=calls:usec ..." (a script's inner commands are counted
 # both in the script's time and as themselves).
 redis_cmdstats() {
@@ -234,20 +229,18 @@ scenario() { # name kind port [refs-file]
   echo "  $name"
   KIND=$kind NAME=$name OUT=/dev/null REFS=$refs \
     load wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s benches/wrk/scenario.lua "http://127.0.0.1:$port" >/dev/null
-  local before after vf0 gb0 sc0 rc0 vf1 gb1 sc1 rc1 cs0 cs1
+  local before after vf0 gb0 sc0 vf1 gb1 sc1 cs0 cs1
   read -r vf0 gb0 sc0 < <(cb_counts)
-  rc0=$(redis_calls)
   cs0=$(redis_cmdstats)
   before=$(snapshot)
   KIND=$kind NAME=$name OUT=$RESULTS REFS=$refs \
     load wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/wrk/scenario.lua "http://127.0.0.1:$port" \
     >"$RUN/wrk-$name.txt"
   after=$(snapshot)
-  rc1=$(redis_calls)
   cs1=$(redis_cmdstats)
   read -r vf1 gb1 sc1 < <(cb_counts)
   echo "{\"name\": \"$name\", \"before\": \"$before\", \"after\": \"$after\", \"clk_tck\": $CLK_TCK," \
-    "\"vf_calls\": $((vf1 - vf0)), \"gb_requests\": $((gb1 - gb0)), \"store_calls\": $((sc1 - sc0)), \"redis_commands\": $((rc1 - rc0)), \"cmdstats_before\": \"$cs0\", \"cmdstats_after\": \"$cs1\"}" >>"$MEASURES"
+    "\"vf_calls\": $((vf1 - vf0)), \"gb_requests\": $((gb1 - gb0)), \"store_calls\": $((sc1 - sc0)), \"cmdstats_before\": \"$cs0\", \"cmdstats_after\": \"$cs1\"}" >>"$MEASURES"
 }
 
 # open-loop NAME METHOD PORT PATH HEADERS-KIND [BODY]

@@ -21,6 +21,15 @@ def lines(path):
         return []
 
 
+# What compare.sh itself asks Redis, not counted as couponbridge's.
+HARNESS_COMMANDS = {"info", "flushall", "ping", "config", "client", "hello", "select"}
+
+
+def ratio(a, b, digits):
+    """a / b, or None when b is nothing (a reference that served nothing)."""
+    return round(a / b, digits) if b else None
+
+
 rows = lines(f"{out}/results.jsonl")
 by = {r["name"]: r for r in rows}
 for m in lines(f"{out}/measures.jsonl"):
@@ -33,16 +42,17 @@ for m in lines(f"{out}/measures.jsonl"):
     r["cpu_us"] = {p: round((int(after[p]) - int(before[p])) * 1e6 / m["clk_tck"] / n, 2) for p in before}
     if m["gb_requests"] > 0:
         r["voucherify_calls_per_op"] = round(m["vf_calls"] / m["gb_requests"], 3)
-        r["redis_commands_per_op"] = round(m["redis_commands"] / m["gb_requests"], 3)
         if "store_calls" in m:  # couponbridge's own count of its lock-store round trips
             r["store_calls_per_op"] = round(m["store_calls"] / m["gb_requests"], 3)
-        if "cmdstats_before" in m:
-            parse = lambda text: {k: tuple(map(int, v.split(":"))) for k, v in (kv.split("=") for kv in text.split())}
-            b, a = parse(m["cmdstats_before"]), parse(m["cmdstats_after"])
-            r["redis_by_command"] = {
-                k: {"calls_per_op": round((a[k][0] - b.get(k, (0, 0))[0]) / m["gb_requests"], 3),
-                    "usec_per_call": round((a[k][1] - b.get(k, (0, 0))[1]) / max(a[k][0] - b.get(k, (0, 0))[0], 1), 2)}
-                for k in a if a[k][0] > b.get(k, (0, 0))[0] and k not in ("info", "flushall", "ping")}
+        # Redis's own counts, per command, from INFO commandstats around the
+        # window (a script's inner commands counted as themselves too).
+        parse = lambda text: {k: tuple(map(int, v.split(":"))) for k, v in (kv.split("=") for kv in text.split())}
+        b, a = parse(m["cmdstats_before"]), parse(m["cmdstats_after"])
+        ran = {k: (a[k][0] - b.get(k, (0, 0))[0], a[k][1] - b.get(k, (0, 0))[1])
+               for k in a if a[k][0] > b.get(k, (0, 0))[0] and k not in HARNESS_COMMANDS}
+        r["redis_commands_per_op"] = round(sum(calls for calls, _ in ran.values()) / m["gb_requests"], 3)
+        r["redis_by_command"] = {k: {"calls_per_op": round(calls / m["gb_requests"], 3),
+                                     "usec_per_call": round(usec / calls, 2)} for k, (calls, usec) in ran.items()}
 openloop = {r["name"]: r for r in lines(f"{out}/openloop.jsonl")}
 memory = json.load(open(f"{out}/memory.json"))
 
@@ -55,17 +65,16 @@ for op in ops:
         if not (cb and ng and bare):
             continue
         tag = "pinned" if suffix else "unpinned"
-        # None when a reference scenario served nothing (nginx failed to start, say).
-        q[f"throughput_vs_nginx_{tag}"] = round(cb["rps"] / ng["rps"], 3) if ng["rps"] else None
-        q[f"throughput_vs_bare_{tag}"] = round(cb["rps"] / bare["rps"], 3) if bare["rps"] else None
+        q[f"throughput_vs_nginx_{tag}"] = ratio(cb["rps"], ng["rps"], 3)
+        q[f"throughput_vs_bare_{tag}"] = ratio(cb["rps"], bare["rps"], 3)
         if suffix == "" and "cpu_us" in cb and "cpu_us" in ng:
             own, redis, nginx = cb["cpu_us"]["couponbridge"], cb["cpu_us"]["redis"], ng["cpu_us"]["nginx"]
             q.update(
                 couponbridge_cpu_us=own,
                 redis_cpu_us=redis,
                 nginx_cpu_us=nginx,
-                couponbridge_vs_nginx_cpu=round(own / nginx, 2) if nginx else None,
-                couponbridge_and_redis_vs_nginx_cpu=round((own + redis) / nginx, 2) if nginx else None,
+                couponbridge_vs_nginx_cpu=ratio(own, nginx, 2),
+                couponbridge_and_redis_vs_nginx_cpu=ratio(own + redis, nginx, 2),
                 voucherify_calls_per_op=cb.get("voucherify_calls_per_op"),
                 redis_commands_per_op=cb.get("redis_commands_per_op"),
                 store_calls_per_op=cb.get("store_calls_per_op"),
@@ -84,9 +93,9 @@ for name, label, base in (("couponbridge-validate-h2c", "validate, h2c to Vouche
         continue
     own, redis, nginx = x["cpu_us"]["couponbridge"], x["cpu_us"]["redis"], ng["cpu_us"]["nginx"]
     summary[label] = dict(
-        throughput_vs_nginx_unpinned=round(x["rps"] / ng["rps"], 3) if ng["rps"] else None, couponbridge_cpu_us=own, redis_cpu_us=redis,
-        nginx_cpu_us=nginx, couponbridge_vs_nginx_cpu=round(own / nginx, 2) if nginx else None,
-        couponbridge_and_redis_vs_nginx_cpu=round((own + redis) / nginx, 2) if nginx else None,
+        throughput_vs_nginx_unpinned=ratio(x["rps"], ng["rps"], 3), couponbridge_cpu_us=own, redis_cpu_us=redis,
+        nginx_cpu_us=nginx, couponbridge_vs_nginx_cpu=ratio(own, nginx, 2),
+        couponbridge_and_redis_vs_nginx_cpu=ratio(own + redis, nginx, 2),
         voucherify_calls_per_op=x.get("voucherify_calls_per_op"), redis_commands_per_op=x.get("redis_commands_per_op"),
         store_calls_per_op=x.get("store_calls_per_op"))
 

@@ -104,10 +104,10 @@ pub enum Mode {
 /// (benches/results/scheduler/).
 fn runtime(threads: Option<usize>) -> tokio::runtime::Runtime {
     let mut b = match threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) if n <= 1 => tokio::runtime::Builder::new_current_thread(),
         Some(n) => {
             let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(n.max(1));
+            b.worker_threads(n);
             b
         }
         None => tokio::runtime::Builder::new_multi_thread(),
@@ -279,7 +279,9 @@ async fn serve_until_signal(path: Option<PathBuf>, cfg: Config) -> ExitCode {
                     Some(why) = triggers.recv() => {
                         reload::settle(&mut triggers).await;
                         let (reloads, path) = (running.reloads(), path.clone());
-                        let _ = tokio::task::spawn_blocking(move || reload::reload(&reloads, path.as_deref(), why)).await;
+                        if let Err(e) = tokio::task::spawn_blocking(move || reload::reload(&reloads, path.as_deref(), why)).await {
+                            tracing::error!(error = %e, "reload failed unexpectedly: the running configuration stays as it was");
+                        }
                     }
                 }
             }

@@ -61,7 +61,6 @@ impl ShutdownHandle {
     }
 }
 
-/// A running adapter; dropping it starts its shutdown.
 /// Reloads a running instance. It can be sent to a blocking-pool thread, so
 /// that reading and applying a file (and starting a recording or shadow
 /// workers) never holds up requests, on a one-thread runtime as well.
@@ -93,6 +92,7 @@ impl Reloads {
     }
 }
 
+/// A running adapter; dropping it starts its shutdown.
 pub struct Running {
     pub addr: SocketAddr,
     pub admin_addr: Option<SocketAddr>,

@@ -8,21 +8,21 @@ use couponbridge::sim::faults::{Fault, Faults};
 use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN};
 use serde_json::json;
 
-use crate::common::binary::{self, Serve, free_port, write};
+use crate::common::binary::{self, Serve, free_port, with_server_keys, write};
 use crate::common::env::{AUTH, V};
 use crate::common::upstream::Upstream;
 use crate::common::{Client, Reply};
 
 fn config(listen: u16, admin: u16, sim: &str, upstream: &str, watch: bool, extra: &str) -> String {
     let server = if watch { "watch_config = true\n" } else { "" };
-    binary::config(
+    let text = binary::config(
         listen,
         Some(admin),
         "url = \"memory://\"",
         sim,
         &format!("[passthrough]\nupstream = \"{upstream}\"\n{extra}"),
-    )
-    .replacen("[admin]", &format!("{server}[admin]"), 1)
+    );
+    with_server_keys(&text, server)
 }
 
 async fn wait_until(client: &Client, url: &str, what: &str, done: impl Fn(&Reply) -> bool) -> Reply {
@@ -200,10 +200,9 @@ async fn watch_reload(server: &str) {
     let upstream = Upstream::start().await;
     let (listen, admin) = (free_port(), free_port());
     let cfg = |extra: &str| {
-        config(listen, admin, &sim.running.base_url(), &upstream.url(), true, extra).replacen(
-            "[admin]",
-            &format!("{server}[admin]"),
-            1,
+        with_server_keys(
+            &config(listen, admin, &sim.running.base_url(), &upstream.url(), true, extra),
+            server,
         )
     };
     let (serve, admin_url) = start(&cfg(""), listen, admin).await;

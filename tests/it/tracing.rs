@@ -15,7 +15,7 @@ use prost::Message;
 use serde_json::json;
 
 use crate::common::Client;
-use crate::common::binary::{self, Serve, free_port};
+use crate::common::binary::{self, Serve, free_port, with_server_keys};
 use crate::common::env::{API_KEY, AUTH, Env, SECRET_KEY, StoreKind, V};
 use crate::common::upstream::{Fixed, Upstream};
 
@@ -168,8 +168,10 @@ async fn one_worker_thread_ends_on_sigterm_and_flushes_its_last_spans() {
     let otlp = Fixed::start("").await;
     let listen = free_port();
     // No periodic export within the test: only the flush at exit sends.
-    let text =
-        exporting(listen, &voucherify.url, &otlp.url, "1h", "").replacen("[admin]", "worker_threads = 1\n[admin]", 1);
+    let text = with_server_keys(
+        &exporting(listen, &voucherify.url, &otlp.url, "1h", ""),
+        "worker_threads = 1\n",
+    );
     let mut serve = Serve::start(&text, listen).await;
     let r = Client::new()
         .send(

@@ -34,6 +34,11 @@ pub fn config(listen: u16, admin: Option<u16>, store: &str, voucherify: &str, ex
     )
 }
 
+/// `config` with more `[server]` keys (`"worker_threads = 1\n"`).
+pub fn with_server_keys(config: &str, keys: &str) -> String {
+    config.replacen("[admin]", &format!("{keys}[admin]"), 1)
+}
+
 pub struct Serve {
     child: Child,
     pub base: String,
