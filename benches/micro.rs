@@ -15,16 +15,18 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
 use couponbridge::clock::Clock;
-use couponbridge::gameball::parse_body;
-use couponbridge::gameball::seed::{ValidCoupon, ValidateResponse};
-use couponbridge::gameball::v4::ValidateRequest;
+use couponbridge::compare::{Comparer, RulesFile};
+use couponbridge::config::{LockConfig, Messages, V4Dialect};
+use couponbridge::domain::{Answer, CustomerIds, Validation, Verdict};
+use couponbridge::gameball::routes::route;
+use couponbridge::gameball::{ParseCtx, RenderCtx, RequestView, validate};
 use couponbridge::locks::LockRecord;
 use couponbridge::money::DecimalNumber;
-use couponbridge::replay::compare::{Comparer, RulesFile};
 use couponbridge::replay::{Auth, load, replay_against};
-use couponbridge::translate::{self, Customer};
+use couponbridge::translate;
 use couponbridge::voucherify::ValidationResponse;
 use couponbridge::{demo, serve};
+use http::{HeaderMap, Method};
 
 const VALIDATE: &[u8] = br#"{"customerId":"cust-1","coupons":["SAVE10",{"code":"TAKE20","pin":"1"}],"lock":true,"lockDuration":15,"totalPurchaseAmount":250.5,"email":"jane@example.com"}"#;
 
@@ -65,14 +67,39 @@ fn record() -> LockRecord {
 }
 
 fn translation(c: &mut Criterion) {
+    let matched = route(&Method::POST, "/api/v4.0/integrations/coupons/validate").unwrap();
+    let headers = HeaderMap::new();
+    let locks = LockConfig {
+        default_duration: Duration::from_secs(600),
+        max_duration: Duration::from_secs(86_400),
+        retention: Duration::from_secs(86_400),
+        order_retention: Duration::from_secs(86_400),
+        release_retry_every: Duration::from_secs(5),
+    };
     c.bench_function("parse a Gameball validate request", |b| {
-        b.iter(|| parse_body::<ValidateRequest>(black_box(VALIDATE)).unwrap())
+        b.iter(|| {
+            let view = RequestView {
+                matched: &matched,
+                query: None,
+                headers: &headers,
+                body: black_box(VALIDATE),
+            };
+            (validate::MULTI.parse)(
+                V4Dialect::Seed,
+                &view,
+                &ParseCtx {
+                    decimals: 2,
+                    locks: &locks,
+                },
+            )
+            .unwrap()
+        })
     });
     let codes = vec!["SAVE10".to_string(), "TAKE20".to_string()];
     c.bench_function("Gameball → Voucherify: build and encode a locking validation", |b| {
-        let customer = Customer {
-            id: "cust-1",
-            email: Some("jane@example.com"),
+        let customer = CustomerIds {
+            id: "cust-1".into(),
+            email: Some("jane@example.com".into()),
             mobile: None,
         };
         b.iter(|| {
@@ -86,23 +113,28 @@ fn translation(c: &mut Criterion) {
         })
     });
     let answer = voucherify_answer();
+    let messages = Messages::default();
     c.bench_function(
         "Voucherify → Gameball: decode an answer and write validCoupons",
         |b| {
             b.iter(|| {
                 let resp: ValidationResponse = serde_json::from_slice(black_box(&answer)).unwrap();
-                let mut out = ValidateResponse::default();
-                for o in translate::outcomes(&codes, &resp) {
-                    if let translate::Outcome::Applicable(a) = o {
-                        out.valid_coupons.push(ValidCoupon {
-                            discount_amount: translate::discount_amount(&a, true, 2),
-                            discount_type: a.discount_type,
-                            lock_reference: Some("5e21ff4baf5d4760a8a43c7b2513298e".into()),
-                            code: a.code,
-                        });
-                    }
-                }
-                serde_json::to_vec(&out).unwrap()
+                let verdicts = translate::outcomes(&codes, &resp)
+                    .into_iter()
+                    .map(|outcome| Verdict { outcome, terms: None })
+                    .collect();
+                let v = Validation {
+                    customer_id: "cust-1".into(),
+                    reference: Some("5e21ff4baf5d4760a8a43c7b2513298e".into()),
+                    expires_at: Some(1_767_226_500_000),
+                    verdicts,
+                    amount_known: true,
+                };
+                let cx = RenderCtx {
+                    decimals: 2,
+                    messages: &messages,
+                };
+                (validate::MULTI.render)(V4Dialect::Seed, &Answer::Validated(v), &cx).unwrap()
             })
         },
     );

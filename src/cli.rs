@@ -234,7 +234,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Replay(args) => runtime(None).block_on(replay::run(args)),
         Command::ShadowReport(args) => crate::report::shadow::run(args),
         Command::Routes => {
-            print!("{}", crate::adapter::routes::markdown_table());
+            print!("{}", crate::gameball::routes::markdown_table());
             ExitCode::SUCCESS
         }
     }

@@ -1,18 +1,25 @@
 //! couponbridge: Gameball's coupon API in front, Voucherify validation
-//! sessions behind, lock references in Redis.
+//! sessions behind, lock references in Redis. `ARCHITECTURE.md` at the top
+//! of the repository draws the layers and says what each may import.
 
-pub mod adapter;
 pub mod admin;
+pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod compare;
 pub mod config;
 pub mod demo;
+pub mod domain;
+pub mod error;
 pub mod gameball;
 pub mod ids;
+pub mod intake;
 pub mod locks;
 pub mod metrics;
 pub mod money;
 pub mod net;
+pub mod ops;
+pub mod passthrough;
 pub mod record;
 pub mod reload;
 pub mod replay;
@@ -21,5 +28,6 @@ pub mod serve;
 pub mod shadow;
 pub mod sim;
 pub mod telemetry;
+pub mod tenant;
 pub mod translate;
 pub mod voucherify;

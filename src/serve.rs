@@ -16,9 +16,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapter::passthrough::Passthrough;
-use crate::adapter::{App, Generation, Tenant};
 use crate::admin::{self, AdminState};
+use crate::app::{App, Generation};
 use crate::clock::Clock;
 use crate::config::{Config, DurabilityMode, RecordConfig, Secret, ShadowConfig};
 use crate::locks::Store;
@@ -26,9 +25,11 @@ use crate::metrics::Metrics;
 use crate::net::client::{self, ClientOptions, HttpClient};
 use crate::net::server::{self, ServeOptions};
 use crate::net::tls;
+use crate::passthrough::Passthrough;
 use crate::record::redact::Redactor;
 use crate::record::{Recorder, WriterHandle};
 use crate::shadow::{Shadow, ShadowHandle};
+use crate::tenant::Tenant;
 use crate::voucherify::client::VoucherifyClient;
 
 #[derive(Debug, thiserror::Error)]
@@ -252,8 +253,14 @@ impl Reloader {
             key.secrets.clone(),
             key.hash_key.as_ref().map(|k| k.expose()),
         );
-        let (shadow, handle) = Shadow::start(&key.shadow, redactor, self.metrics.clone(), self.clock.clone())
-            .map_err(StartError::Shadow)?;
+        let (shadow, handle) = Shadow::start(
+            &key.shadow,
+            redactor,
+            self.metrics.clone(),
+            self.clock.clone(),
+            VoucherifyClient::new(self.http.clone(), self.metrics.clone()),
+        )
+        .map_err(StartError::Shadow)?;
         self.shadows.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
         *last = Some((key, shadow.clone()));
         Ok(Some(shadow))
@@ -424,8 +431,8 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
     // recording is flushed (it holds the configuration, and so the
     // recorder).
     let sweep_stop = CancellationToken::new();
-    let sweeper = tokio::spawn(crate::adapter::sweep::run(
-        app.clone(),
+    let sweeper = tokio::spawn(crate::ops::sweep::run(
+        app.sweep_tenants(),
         cfg.locks.release_retry_every,
         sweep_stop.clone(),
     ));

@@ -71,7 +71,7 @@ pub fn redacted_toml(raw: &RawConfig) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::routes::Operation;
+    use crate::domain::Operation;
     use std::time::Duration;
 
     const MINIMAL: &str = r#"
@@ -259,5 +259,16 @@ mod tests {
             .map(|e| e.key)
             .collect();
         assert!(keys.contains(&"server.tls.cert".to_owned()), "{keys:?}");
+    }
+
+    #[test]
+    fn message_overrides_replace_only_their_reason() {
+        use crate::domain::InvalidReason;
+        let custom = Messages {
+            expired: Some("Sorry, expired".into()),
+            ..Default::default()
+        };
+        assert_eq!(custom.text(InvalidReason::Expired), "Sorry, expired");
+        assert_eq!(custom.text(InvalidReason::NotFound), "Coupon not found");
     }
 }

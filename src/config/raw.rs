@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::errors::{ConfigError, Errors};
 use super::routes::{RawRoutes, V4Dialect};
 use super::secret::{Secret, opt_string_like};
+use crate::domain::InvalidReason;
 use crate::net::tls::Roots;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -131,6 +132,14 @@ pub struct RawShadow {
     pub concurrency: Option<u64>,
     /// A rules file, as `replay --rules` takes.
     pub rules: Option<PathBuf>,
+    /// Bytes of Gameball's locks and orders the shadow remembers.
+    pub book_max_bytes: Option<u64>,
+    /// Bytes of exchanges waiting for comparison.
+    pub queue_max_bytes: Option<u64>,
+    /// Bytes of mismatch files kept in `path`; the oldest go first.
+    pub path_max_bytes: Option<u64>,
+    /// Bytes of one written example's bodies (larger ones are cut).
+    pub example_max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -160,6 +169,24 @@ pub struct Messages {
     pub order_conditions_not_met: Option<String>,
     pub not_combinable: Option<String>,
     pub invalid: Option<String>,
+}
+
+impl Messages {
+    /// The `error` text for `reason`: the tenant's override, or the default.
+    pub fn text(&self, reason: InvalidReason) -> String {
+        let custom = match reason {
+            InvalidReason::NotFound => &self.not_found,
+            InvalidReason::Expired => &self.expired,
+            InvalidReason::NotActive => &self.not_active,
+            InvalidReason::Disabled => &self.disabled,
+            InvalidReason::Unavailable => &self.unavailable,
+            InvalidReason::CustomerNotEligible => &self.customer_not_eligible,
+            InvalidReason::OrderConditionsNotMet => &self.order_conditions_not_met,
+            InvalidReason::NotCombinable => &self.not_combinable,
+            InvalidReason::Invalid => &self.invalid,
+        };
+        custom.clone().unwrap_or_else(|| reason.default_message().to_owned())
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

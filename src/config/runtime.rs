@@ -187,7 +187,15 @@ pub struct ShadowConfig {
     pub queue: usize,
     pub concurrency: usize,
     /// The rules file's rules, read at load time.
-    pub rules: Vec<crate::replay::compare::RuleSpec>,
+    pub rules: Vec<crate::compare::RuleSpec>,
+    /// What the shadow remembers of Gameball's locks and orders, at most.
+    pub book_max_bytes: usize,
+    /// Exchanges waiting for comparison, at most (beyond: dropped, counted).
+    pub queue_max_bytes: usize,
+    /// Mismatch files kept in `path`, at most; the oldest are deleted.
+    pub path_max_bytes: u64,
+    /// One written example's bodies, at most; a larger body is cut.
+    pub example_max_bytes: usize,
 }
 
 impl Default for ShadowConfig {
@@ -198,6 +206,10 @@ impl Default for ShadowConfig {
             queue: 1024,
             concurrency: 8,
             rules: Vec::new(),
+            book_max_bytes: 64 << 20,
+            queue_max_bytes: 64 << 20,
+            path_max_bytes: 1 << 30,
+            example_max_bytes: 64 << 10,
         }
     }
 }

@@ -420,9 +420,10 @@ impl RawConfig {
         }
         let rules = match &r.rules {
             None => Vec::new(),
-            Some(p) => match std::fs::read(p).map_err(|err| err.to_string()).and_then(|b| {
-                serde_json::from_slice::<crate::replay::compare::RulesFile>(&b).map_err(|err| err.to_string())
-            }) {
+            Some(p) => match std::fs::read(p)
+                .map_err(|err| err.to_string())
+                .and_then(|b| serde_json::from_slice::<crate::compare::RulesFile>(&b).map_err(|err| err.to_string()))
+            {
                 Ok(f) => f.rules,
                 Err(err) => {
                     e.push("shadow.rules", format!("{}: {err}", p.display()));
@@ -436,6 +437,10 @@ impl RawConfig {
             queue: r.queue.map_or(defaults.queue, |q| q.max(1) as usize),
             concurrency: r.concurrency.map_or(defaults.concurrency, |c| c.max(1) as usize),
             rules,
+            book_max_bytes: r.book_max_bytes.map_or(defaults.book_max_bytes, |b| b as usize),
+            queue_max_bytes: r.queue_max_bytes.map_or(defaults.queue_max_bytes, |b| b as usize),
+            path_max_bytes: r.path_max_bytes.unwrap_or(defaults.path_max_bytes),
+            example_max_bytes: r.example_max_bytes.map_or(defaults.example_max_bytes, |b| b as usize),
         }
     }
 }

@@ -8,24 +8,38 @@
 //! `message` is handed to the merchant as a `GameballException`. So every
 //! answer here is 200 or carries both keys.
 //!
-//! Legacy error codes (Gameball's v2/v3 table; where it has no row, the
-//! closest one): 3 Not Found, 4 Missing Arguments, 7 Invalid Value, 10
-//! Forbidden (keys), 11 Hash Invalid, 14 Name Already Exists, 305
-//! Transaction ID Already Exists, 13 Something Wrong (our side or
-//! Voucherify's; retry).
+//! Errors are `{code, message}` (`super::errors::legacy_code`).
 
 use serde::{Deserialize, Serialize};
 
-use super::{HashProof, ParseCtx, Parsed, RenderCtx, RequestView, StringOrNumber, parse_body, required, to_json};
-use crate::adapter::error::{Failure, Kind};
-use crate::adapter::ops::{
-    Answer, Command, CouponDraft, CustomerIds, DraftDiscount, RedeemCodeCmd, ValidateCmd, Validity,
-};
-use crate::adapter::routes::Operation;
+use super::routes::{SdkApi, Wire, unexpected};
+use super::wire::{StringOrNumber, parse_body, required, to_json};
+use super::{HashProof, ParseCtx, Parsed, RenderCtx, RequestView};
 use crate::clock::{iso, parse_iso};
-use crate::gameball::Coupon;
+use crate::domain::{
+    Answer, Command, CouponDraft, CouponTerms, CustomerIds, DraftDiscount, InvalidReason, Operation, Outcome,
+    RedeemCodeCmd, ValidateCmd, Validity, discount_type,
+};
+use crate::error::{Failure, Kind};
 use crate::money::DecimalNumber;
-use crate::translate::{InvalidReason, Outcome, discount_type};
+
+pub static VALIDATE: Wire<SdkApi> = Wire {
+    op: Operation::CouponValidate,
+    parse: |_, req, cx| parse_code(req, cx, false),
+    render: |_, answer, cx| render_validation(answer, cx),
+};
+
+pub static REDEEM: Wire<SdkApi> = Wire {
+    op: Operation::CouponRedeem,
+    parse: |_, req, cx| parse_code(req, cx, true),
+    render: |_, answer, _| render_redeemed(answer),
+};
+
+pub static CREATE: Wire<SdkApi> = Wire {
+    op: Operation::CouponCreate,
+    parse: |_, req, cx| parse_create(req, cx),
+    render: |_, answer, _| render_created(answer),
+};
 
 /// `coupon/validate` and `coupon/redeem`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -113,60 +127,56 @@ fn discount(
     }
 }
 
-pub fn parse(req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Result<Parsed, Failure> {
-    match req.op() {
-        Operation::CouponValidate | Operation::CouponRedeem => {
-            let body: CodeRequest = parse_body(req.body)?;
-            let player = required(body.player_unique_id.as_ref(), "playerUniqueId")?;
-            let code = required(body.code.as_ref(), "code")?;
-            let proof = proof(&player, body.hash.as_deref())?;
-            let command = if req.op() == Operation::CouponRedeem {
-                Command::RedeemCode(RedeemCodeCmd {
-                    customer: customer(player),
-                    code,
-                })
-            } else {
-                Command::Validate(ValidateCmd {
-                    customer: customer(player),
-                    codes: vec![code],
-                    lock: false,
-                    duration: cx.locks.default_duration,
-                    relock: None,
-                    amount_minor: None,
-                    validity: Validity::Partial,
-                    with_terms: true,
-                })
-            };
-            Ok(Parsed {
-                command,
-                proof: Some(proof),
-            })
-        }
-        Operation::CouponCreate => {
-            let body: CreateRequest = parse_body(req.body)?;
-            let player = required(body.player_unique_id.as_ref(), "playerUniqueId")?;
-            let proof = proof(&player, body.hash.as_deref())?;
-            let usage_limit = body.usage_limit.filter(|n| *n != 0);
-            if usage_limit.is_some_and(|n| n < 0) {
-                return Err(Failure::invalid("usageLimit", "must not be negative"));
-            }
-            let draft = CouponDraft {
-                customer_id: player,
-                code: body.code.map(|c| c.0.trim().to_owned()).filter(|c| !c.is_empty()),
-                discount: discount(body.value_type.as_deref(), body.value, body.cap, cx.decimals)?,
-                usage_limit,
-                start_date: date(body.start_at, "startAt")?,
-                expiration_date: date(body.ends_at, "endsAt")?,
-            };
-            Ok(Parsed {
-                command: Command::CreateCoupon(draft),
-                proof: Some(proof),
-            })
-        }
-        _ => Err(Failure::internal(
-            "the route table sent a v4 operation to the legacy dialect",
-        )),
+/// `coupon/validate` and `coupon/redeem`.
+fn parse_code(req: &RequestView<'_>, cx: &ParseCtx<'_>, redeem: bool) -> Result<Parsed, Failure> {
+    let body: CodeRequest = parse_body(req.body)?;
+    let player = required(body.player_unique_id.as_ref(), "playerUniqueId")?;
+    let code = required(body.code.as_ref(), "code")?;
+    let proof = proof(&player, body.hash.as_deref())?;
+    let command = if redeem {
+        Command::RedeemCode(RedeemCodeCmd {
+            customer: customer(player),
+            code,
+        })
+    } else {
+        Command::Validate(ValidateCmd {
+            customer: customer(player),
+            codes: vec![code],
+            lock: false,
+            duration: cx.locks.default_duration,
+            relock: None,
+            amount_minor: None,
+            validity: Validity::Partial,
+            with_terms: true,
+        })
+    };
+    Ok(Parsed {
+        command,
+        proof: Some(proof),
+    })
+}
+
+/// `coupon` (create).
+fn parse_create(req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Result<Parsed, Failure> {
+    let body: CreateRequest = parse_body(req.body)?;
+    let player = required(body.player_unique_id.as_ref(), "playerUniqueId")?;
+    let proof = proof(&player, body.hash.as_deref())?;
+    let usage_limit = body.usage_limit.filter(|n| *n != 0);
+    if usage_limit.is_some_and(|n| n < 0) {
+        return Err(Failure::invalid("usageLimit", "must not be negative"));
     }
+    let draft = CouponDraft {
+        customer_id: player,
+        code: body.code.map(|c| c.0.trim().to_owned()).filter(|c| !c.is_empty()),
+        discount: discount(body.value_type.as_deref(), body.value, body.cap, cx.decimals)?,
+        usage_limit,
+        start_date: date(body.start_at, "startAt")?,
+        expiration_date: date(body.ends_at, "endsAt")?,
+    };
+    Ok(Parsed {
+        command: Command::CreateCoupon(draft),
+        proof: Some(proof),
+    })
 }
 
 /// A coupon as the SDK-era API wrote it (the .NET SDK's
@@ -187,7 +197,7 @@ struct LegacyCoupon<'a> {
     entitled_product_ids: &'a [String],
 }
 
-fn legacy_coupon<'a>(player: &'a str, c: &'a Coupon) -> LegacyCoupon<'a> {
+fn legacy_coupon<'a>(player: &'a str, c: &'a CouponTerms) -> LegacyCoupon<'a> {
     LegacyCoupon {
         player_unique_id: player,
         code: &c.code,
@@ -216,78 +226,48 @@ struct Redeemed<'a> {
     redeemed_at: String,
 }
 
-pub fn render(answer: &Answer, cx: &RenderCtx<'_>) -> Result<Vec<u8>, Failure> {
-    match answer {
-        Answer::Validated(v) => {
-            let verdict = v
-                .verdicts
-                .first()
-                .ok_or_else(|| Failure::internal("a validation without a verdict"))?;
-            match (&verdict.outcome, &verdict.terms) {
-                (Outcome::Applicable(_), Some(terms)) => to_json(&legacy_coupon(&v.customer_id, terms)),
-                (
-                    Outcome::Inapplicable {
-                        reason: InvalidReason::NotFound,
-                        ..
-                    },
-                    _,
-                )
-                | (Outcome::Applicable(_), None) => Err(Failure::client(Kind::NotFound, "Coupon not found")),
-                (other, _) => Err(Failure::client(
-                    Kind::CouponRefused,
-                    super::seed::reason_of(other).message(cx.messages),
-                )),
-            }
-        }
-        Answer::CodeRedeemed(r) => to_json(&Redeemed {
-            success: true,
-            player_unique_id: &r.customer_id,
-            code: &r.code,
-            redeemed_at: iso(r.at),
-        }),
-        Answer::CouponCreated(c) => to_json(&legacy_coupon(&c.customer_id, &c.coupon)),
-        other => Err(Failure::internal(format!(
-            "the legacy dialect has no answer for {other:?}"
-        ))),
+fn render_validation(answer: &Answer, cx: &RenderCtx<'_>) -> Result<Vec<u8>, Failure> {
+    let Answer::Validated(v) = answer else {
+        return Err(unexpected("legacy", answer));
+    };
+    let verdict = v
+        .verdicts
+        .first()
+        .ok_or_else(|| Failure::internal("a validation without a verdict"))?;
+    match (&verdict.outcome, &verdict.terms) {
+        (Outcome::Applicable(_), Some(terms)) => to_json(&legacy_coupon(&v.customer_id, terms)),
+        (
+            Outcome::Inapplicable {
+                reason: InvalidReason::NotFound,
+                ..
+            },
+            _,
+        )
+        | (Outcome::Applicable(_), None) => Err(Failure::client(Kind::NotFound, "Coupon not found")),
+        (other, _) => Err(Failure::client(
+            Kind::CouponRefused,
+            cx.messages.text(other.reason().unwrap_or(InvalidReason::Invalid)),
+        )),
     }
 }
 
-/// The legacy code for a failure.
-pub fn code(kind: Kind) -> u16 {
-    match kind {
-        Kind::Unauthorized | Kind::SecretRequired => 10,
-        Kind::HashInvalid => 11,
-        Kind::MissingField => 4,
-        Kind::MalformedJson
-        | Kind::InvalidValue
-        | Kind::TooLarge
-        | Kind::BodyTimeout
-        | Kind::CouponRefused
-        | Kind::LockEnded => 7,
-        Kind::NotFound | Kind::TransactionNotFound | Kind::CustomerNotFound => 3,
-        Kind::AlreadyExists => 14,
-        Kind::DuplicateOrder | Kind::AlreadyReversed | Kind::NotReversible => 305,
-        Kind::InsufficientPoints => 7,
-        Kind::InProgress
-        | Kind::UpstreamUnavailable
-        | Kind::UpstreamMisconfigured
-        | Kind::StoreUnavailable
-        | Kind::Internal => 13,
-    }
-}
-
-#[derive(Serialize)]
-struct LegacyError<'a> {
-    code: u16,
-    message: &'a str,
-}
-
-pub fn error_body(f: &Failure) -> Vec<u8> {
-    serde_json::to_vec(&LegacyError {
-        code: code(f.kind),
-        message: &f.message,
+fn render_redeemed(answer: &Answer) -> Result<Vec<u8>, Failure> {
+    let Answer::CodeRedeemed(r) = answer else {
+        return Err(unexpected("legacy", answer));
+    };
+    to_json(&Redeemed {
+        success: true,
+        player_unique_id: &r.customer_id,
+        code: &r.code,
+        redeemed_at: iso(r.at),
     })
-    .unwrap_or_default()
+}
+
+fn render_created(answer: &Answer) -> Result<Vec<u8>, Failure> {
+    let Answer::CouponCreated(c) = answer else {
+        return Err(unexpected("legacy", answer));
+    };
+    to_json(&legacy_coupon(&c.customer_id, &c.coupon))
 }
 
 /// Whether `proof` was made with `secret`, compared in constant time.
@@ -322,14 +302,5 @@ mod tests {
         assert_eq!(d("free_shipping", "0").unwrap(), DraftDiscount::FreeShipping);
         assert_eq!(d("bogus", "1").unwrap_err().kind, Kind::InvalidValue);
         assert_eq!(d("percentage", "150").unwrap_err().kind, Kind::InvalidValue);
-    }
-
-    #[test]
-    fn errors_carry_code_and_message() {
-        let body = error_body(&Failure::client(Kind::HashInvalid, "The hash is not valid"));
-        assert_eq!(
-            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
-            serde_json::json!({"code": 11, "message": "The hash is not valid"})
-        );
     }
 }

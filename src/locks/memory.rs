@@ -1,12 +1,17 @@
 //! The embedded store (`memory://`): the same contract as Redis inside the
 //! process, for the demo and single-instance deployments. Records expire on
 //! the adapter's clock. Nothing survives a restart: use Redis for that.
+//!
+//! A bounded one ([`MemoryStore::bounded`], shadow's private store) also
+//! holds at most so many bytes of locks and claims: past that the oldest
+//! go first, whatever their expiry, so a flood of large references cannot
+//! grow it without end.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Claim, LockRecord, NewTerms, OpAttempt, OpKind, OpOutcome, PendingRelease, Relock};
+use super::{Claim, Fault, LockRecord, NewTerms, OpAttempt, OpKind, OpOutcome, PendingRelease, Relock, machine};
 use crate::clock::{Clock, Millis};
 
 struct Op {
@@ -22,27 +27,98 @@ struct Entry<T> {
     gone_at: Millis,
 }
 
+type LockKey = (String, String);
+type OpKey = (String, &'static str, String);
+
 #[derive(Default)]
 struct Maps {
-    locks: HashMap<(String, String), Entry<LockRecord>>,
-    ops: HashMap<(String, &'static str, String), Entry<Op>>,
+    locks: HashMap<LockKey, Entry<LockRecord>>,
+    ops: HashMap<OpKey, Entry<Op>>,
     /// Per tenant: (due, the release).
     releases: HashMap<String, Vec<(Millis, PendingRelease)>>,
     writes_since_sweep: u32,
+    /// Bounded stores only: what was written, oldest first, with its size.
+    written: VecDeque<(Written, usize)>,
+    bytes: usize,
+}
+
+/// A key in the order it was written (bounded stores).
+enum Written {
+    Lock(LockKey),
+    Op(OpKey),
 }
 
 pub struct MemoryStore {
     clock: Clock,
     maps: Mutex<Maps>,
+    max_bytes: Option<usize>,
 }
 
 const SWEEP_EVERY: u32 = 1024;
+
+/// What an entry costs beyond its strings: the maps' and the record's own
+/// overhead, roughly.
+const ENTRY_OVERHEAD: usize = 160;
+
+fn lock_bytes(key: &LockKey, rec: &LockRecord) -> usize {
+    ENTRY_OVERHEAD
+        + key.0.len()
+        + key.1.len()
+        + rec.tenant.len()
+        + rec.reference.len()
+        + rec.customer_id.len()
+        + rec.session_key.len()
+        + rec.codes.iter().map(String::len).sum::<usize>()
+        + rec.used_by.as_ref().map_or(0, String::len)
+        + rec.transaction_id.as_ref().map_or(0, String::len)
+}
+
+fn op_bytes(key: &OpKey, op: &Op) -> usize {
+    ENTRY_OVERHEAD
+        + key.0.len()
+        + key.2.len()
+        + op.attempt.len()
+        + op.first.len()
+        + op.done.as_ref().map_or(0, String::len)
+}
 
 impl MemoryStore {
     pub fn new(clock: Clock) -> Self {
         MemoryStore {
             clock,
             maps: Mutex::new(Maps::default()),
+            max_bytes: None,
+        }
+    }
+
+    /// A store holding at most about `max_bytes` of locks and claims.
+    pub fn bounded(clock: Clock, max_bytes: usize) -> Self {
+        MemoryStore {
+            max_bytes: Some(max_bytes),
+            ..MemoryStore::new(clock)
+        }
+    }
+
+    /// Accounts for a new entry and evicts the oldest past the budget.
+    fn written(&self, m: &mut Maps, what: Written, bytes: usize) {
+        let Some(max) = self.max_bytes else {
+            return;
+        };
+        m.bytes += bytes;
+        m.written.push_back((what, bytes));
+        while m.bytes > max {
+            let Some((old, size)) = m.written.pop_front() else {
+                break;
+            };
+            m.bytes = m.bytes.saturating_sub(size);
+            match old {
+                Written::Lock(k) => {
+                    m.locks.remove(&k);
+                }
+                Written::Op(k) => {
+                    m.ops.remove(&k);
+                }
+            }
         }
     }
 
@@ -59,23 +135,34 @@ impl MemoryStore {
             let now = self.clock.now();
             m.locks.retain(|_, e| e.gone_at > now);
             m.ops.retain(|_, e| e.gone_at > now);
+            // What expired no longer counts against a bounded store's budget.
+            let Maps {
+                locks, ops, written, ..
+            } = &mut *m;
+            written.retain(|(w, _)| match w {
+                Written::Lock(k) => locks.contains_key(k),
+                Written::Op(k) => ops.contains_key(k),
+            });
+            m.bytes = m.written.iter().map(|(_, b)| b).sum();
         }
     }
 
-    pub fn create(&self, rec: &LockRecord, keep: Duration) -> Result<(), super::StoreError> {
+    pub fn create(&self, rec: &LockRecord, keep: Duration) -> Result<(), Fault> {
         let now = self.clock.now();
         let mut m = self.maps();
         let key = (rec.tenant.clone(), rec.reference.clone());
         if m.locks.get(&key).is_some_and(|e| e.gone_at > now) {
-            return Err(super::StoreError::Corrupt("lock reference collision".into()));
+            return Err(Fault::Corrupt("lock reference collision".into()));
         }
+        let bytes = lock_bytes(&key, rec);
         m.locks.insert(
-            key,
+            key.clone(),
             Entry {
                 value: rec.clone(),
                 gone_at: now + keep.as_millis() as i64,
             },
         );
+        self.written(&mut m, Written::Lock(key), bytes);
         self.after_write(&mut m);
         Ok(())
     }
@@ -112,7 +199,7 @@ impl MemoryStore {
         else {
             return Relock::Missing;
         };
-        let outcome = super::relock(&mut e.value, attempt, terms);
+        let outcome = machine::relock(&mut e.value, attempt, terms);
         if outcome == Relock::Updated {
             e.gone_at = clock_now + terms.keep.as_millis() as i64;
         }
@@ -160,18 +247,22 @@ impl MemoryStore {
         let clock_now = self.clock.now();
         match m.ops.get_mut(&key).filter(|e| e.gone_at > clock_now) {
             None => {
+                let value = Op {
+                    done: None,
+                    lease_until,
+                    attempt: op.attempt.to_owned(),
+                    first: op.attempt.to_owned(),
+                };
+                // A settled result is at most as large again as the claim.
+                let bytes = 2 * op_bytes(&key, &value);
                 m.ops.insert(
-                    key,
+                    key.clone(),
                     Entry {
-                        value: Op {
-                            done: None,
-                            lease_until,
-                            attempt: op.attempt.to_owned(),
-                            first: op.attempt.to_owned(),
-                        },
+                        value,
                         gone_at: clock_now + op.keep.as_millis() as i64,
                     },
                 );
+                self.written(&mut m, Written::Op(key), bytes);
                 self.after_write(&mut m);
                 Claim::Claimed
             }
@@ -227,6 +318,6 @@ impl MemoryStore {
     }
 }
 
-fn op_key(op: &OpAttempt<'_>) -> (String, &'static str, String) {
+fn op_key(op: &OpAttempt<'_>) -> OpKey {
     (op.tenant.to_owned(), op.kind.as_str(), op.id.to_owned())
 }

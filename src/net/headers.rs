@@ -81,6 +81,19 @@ pub fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The URL a client asked for (recordings): its scheme, its `Host` (or
+/// the request's authority), its path and query.
+pub fn full_url(parts: &http::request::Parts, tls: bool) -> String {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("couponbridge");
+    let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    format!("{}://{host}{pq}", if tls { "https" } else { "http" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,7 +81,10 @@ impl Recorder {
                     rx,
                     &dir,
                     "couponbridge",
-                    max,
+                    writer::Limits {
+                        file_bytes: max,
+                        folder_bytes: None,
+                    },
                     writer::Hooks {
                         written: Box::new({
                             let m = m.clone();

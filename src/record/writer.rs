@@ -1,7 +1,8 @@
 //! The JSON-lines file writer behind recordings and shadow mismatches: a
 //! thread that appends the lines it is handed to the current file of a
-//! folder, rotates files by size, and flushes when idle, so no request
-//! ever waits for a disk.
+//! folder, rotates files by size, keeps the folder's files under a total
+//! when told to (the oldest are deleted), and flushes when idle, so no
+//! request ever waits for a disk.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -14,6 +15,14 @@ use crate::ids;
 
 /// How often an idle writer flushes and asks for its periodic line.
 const TICK: Duration = Duration::from_millis(200);
+
+/// How large a file grows before the next one starts, and how much the
+/// folder's files of this prefix may hold in all.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub file_bytes: u64,
+    pub folder_bytes: Option<u64>,
+}
 
 /// What the writer reports, and the line it may add now and then.
 pub struct Hooks {
@@ -45,7 +54,7 @@ struct Files<'a> {
     current: Option<BufWriter<File>>,
     written: u64,
     seq: u32,
-    max_bytes: u64,
+    limits: Limits,
 }
 
 impl Files<'_> {
@@ -71,10 +80,41 @@ impl Files<'_> {
         }
         (hooks.written)();
         self.written += line.len() as u64 + 1;
-        if self.written >= self.max_bytes
+        if self.written >= self.limits.file_bytes
             && let Some(mut f) = self.current.take()
         {
             let _ = f.flush();
+            self.trim();
+        }
+    }
+
+    /// Deletes this prefix's oldest files (names sort by time) until the
+    /// folder holds at most `folder_bytes` of them; the file being written
+    /// is never deleted.
+    fn trim(&self) {
+        let Some(max) = self.limits.folder_bytes else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(self.dir) else {
+            return;
+        };
+        let mut files: Vec<(String, u64)> = entries
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let name = e.file_name().into_string().ok()?;
+                let ours = name.starts_with(&format!("{}-", self.prefix)) && name.ends_with(".jsonl");
+                ours.then(|| Some((name, e.metadata().ok()?.len())))?
+            })
+            .collect();
+        files.sort();
+        let mut total: u64 = files.iter().map(|(_, n)| n).sum();
+        for (name, size) in files {
+            if total <= max {
+                break;
+            }
+            if std::fs::remove_file(self.dir.join(&name)).is_ok() {
+                total = total.saturating_sub(size);
+            }
         }
     }
 
@@ -87,7 +127,7 @@ impl Files<'_> {
 
 /// Runs until the end marker (an empty line) or until every sender is
 /// gone; the last tick's line is written before it returns.
-pub fn write_lines(rx: Receiver<Vec<u8>>, dir: &Path, prefix: &str, max_bytes: u64, mut hooks: Hooks) {
+pub fn write_lines(rx: Receiver<Vec<u8>>, dir: &Path, prefix: &str, limits: Limits, mut hooks: Hooks) {
     let mut files = Files {
         dir,
         prefix,
@@ -95,7 +135,10 @@ pub fn write_lines(rx: Receiver<Vec<u8>>, dir: &Path, prefix: &str, max_bytes: u
         current: None,
         written: 0,
         seq: 0,
-        max_bytes: max_bytes.max(1),
+        limits: Limits {
+            file_bytes: limits.file_bytes.max(1),
+            ..limits
+        },
     };
     let mut last_tick = Instant::now();
     loop {

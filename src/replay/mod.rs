@@ -6,7 +6,6 @@
 //! Voucherify that answers only from the recording's Voucherify calls, so a
 //! recording becomes a deterministic regression test of the adapter.
 
-pub mod compare;
 pub mod load;
 mod render;
 pub mod stub;
@@ -21,11 +20,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock::Clock;
+use crate::compare::{self, Change, Comparer, Mismatch, RulesFile};
 use crate::config::{Config, StoreConfig};
 use crate::net::client::{self, ClientOptions, HttpClient};
 use crate::report::Format;
 use crate::serve;
-use compare::{Change, Comparer, Mismatch, RulesFile};
 use load::{Exchange, Loaded};
 
 #[derive(clap::Args, Debug)]
@@ -231,7 +230,7 @@ pub async fn replay_against(
     };
     for ex in &loaded.exchanges {
         let method = Method::from_bytes(ex.method.as_bytes()).unwrap_or_default();
-        let routed = crate::adapter::routes::route(&method, ex.path.split('?').next().unwrap_or(""));
+        let routed = crate::gameball::routes::route(&method, ex.path.split('?').next().unwrap_or(""));
         if stub.is_some() && routed.is_none() {
             // Offline there is no Gameball to pass other calls to.
             report.skipped += 1;

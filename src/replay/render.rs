@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::{ExchangeResult, Report};
-use crate::replay::compare::{Change, Mismatch};
+use crate::compare::{Change, Mismatch};
 use crate::report::{Bar, Cell, Outcome, Page};
 
 const ADDITIONS: &str = "Additions (not failures; --strict fails on them)";

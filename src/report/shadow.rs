@@ -49,7 +49,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Format;
-use crate::replay::compare::{Change, Mismatch};
+use crate::compare::{Change, Mismatch};
 use crate::shadow::record::{Answered, Compared, Counts, Failed, Line, Tally};
 
 #[derive(clap::Args, Debug)]

@@ -1,23 +1,29 @@
 //! Shadow mode (route mode `shadow`): Gameball answers the merchant, as in
 //! pass-through; once that answer has streamed back, the same call runs
-//! through couponbridge's translated flow on the side, without side
-//! effects ([`dry`]), and the two answers are compared with replay's
-//! comparer.
+//! through the very same phases and operations as a translated call, with
+//! dry effects ([`effects`]: reads and validations only, locks and claims in
+//! the shadow's own store), and the two answers are compared with replay's
+//! comparer ([`compare`]).
 //!
-//! Off the request path throughout: the exchange is handed to a bounded
-//! queue with `try_send` (full: dropped and counted), comparisons run at
-//! most `[shadow] concurrency` at once, and mismatches go to a writer
-//! thread (`[shadow] path`), redacted as recordings are. Results are
-//! counted in `couponbridge_shadow_comparisons_total{route, result}`.
+//! Off the request path throughout, and bounded in entries and in bytes:
+//! the exchange is handed to a queue with `try_send` (full, or past
+//! `queue_max_bytes`: dropped and counted), comparisons run at most
+//! `[shadow] concurrency` at once, the shadow's store holds at most
+//! `book_max_bytes`, and mismatches go to a writer thread (`[shadow] path`,
+//! at most `path_max_bytes` of files, bodies cut past `example_max_bytes`),
+//! redacted as recordings are. Results are counted in
+//! `couponbridge_shadow_comparisons_total{route, result}`.
 
-pub mod book;
-pub mod dry;
+mod compare;
+pub mod effects;
 pub mod record;
+mod turns;
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
@@ -27,22 +33,21 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::adapter::error::Failure;
-use crate::adapter::ops::Command;
-use crate::adapter::passthrough::{Observer, Seen};
-use crate::adapter::routes::{Matched, Operation};
-use crate::adapter::{App, Ctx, Generation, Tenant};
-use crate::clock::{Clock, iso};
-use crate::config::ShadowConfig;
-use crate::gameball::{Dialect, RenderCtx, RequestView};
+use crate::clock::Clock;
+use crate::compare::{Comparer, How, RuleSpec};
+use crate::config::{LockConfig, ShadowConfig};
+use crate::domain::Operation;
+use crate::gameball::routes::{Matched, Spoken};
 use crate::ids;
+use crate::locks::Store;
 use crate::metrics::Metrics;
+use crate::passthrough::{Observer, Seen};
 use crate::record::redact::Redactor;
 use crate::record::writer;
-use crate::replay::compare::{Comparer, How, RuleSpec, body_value, compare_answers};
-use book::Book;
-use dry::{Dry, GameballSaid};
-use record::{Answered, Call, Compared, Counts, Failed, Line, ShadowRequest, Tally};
+use crate::tenant::Tenant;
+use crate::voucherify::client::VoucherifyClient;
+use record::Counts;
+use turns::Turns;
 
 /// Shadow files are rotated at this size.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -58,15 +63,15 @@ fn shadow_rules() -> Vec<RuleSpec> {
     ]
 }
 
-/// One call to shadow: what the translated flow needs to run it again.
+/// One call to shadow: what the translated phases need to run it again.
 pub struct Job {
-    pub app: Arc<App>,
-    pub cfg: Arc<Generation>,
     pub tenant: Option<Arc<Tenant>>,
     pub matched: Matched,
-    pub dialect: Dialect,
+    pub spoken: Spoken,
     pub request_id: String,
     pub uri: Uri,
+    pub locks: LockConfig,
+    pub request_timeout: Duration,
 }
 
 /// A completed exchange waiting to be compared.
@@ -79,6 +84,8 @@ struct Queued {
     /// Gameball's answer parsed (`Null` when it is not JSON).
     gameball_json: Value,
     answered: Instant,
+    /// What it counts against `queue_max_bytes` until it is compared.
+    bytes: usize,
 }
 
 /// The shadow of one configuration; kept across reloads while `[shadow]`
@@ -92,7 +99,11 @@ pub struct Shadow {
 
 /// What the comparisons share.
 struct Shared {
-    book: Book,
+    /// The locks and claims the dry runs made: Gameball's references, as
+    /// the shadow saw them locked.
+    store: Store,
+    turns: Turns,
+    voucherify: VoucherifyClient,
     comparer: Comparer,
     /// Coupon creation's: Voucherify generates the code when none is given.
     create_comparer: Comparer,
@@ -102,6 +113,9 @@ struct Shared {
     run: String,
     counts: Mutex<Tallies>,
     lines: Option<SyncSender<Vec<u8>>>,
+    queued_bytes: AtomicUsize,
+    queue_max_bytes: usize,
+    example_max_bytes: usize,
 }
 
 #[derive(Default)]
@@ -160,8 +174,8 @@ impl Shadow {
         redactor: Redactor,
         metrics: Arc<Metrics>,
         clock: Clock,
+        voucherify: VoucherifyClient,
     ) -> std::io::Result<(Shadow, ShadowHandle)> {
-        let run = ids::prefixed_hex("run_", 8);
         let (lines, writer) = match &cfg.path {
             None => (None, None),
             Some(dir) => {
@@ -175,20 +189,26 @@ impl Shadow {
         let comparer = Comparer::new(&rules);
         rules.push(RuleSpec::new("**.code", How::Type));
         let shared = Arc::new(Shared {
-            book: Book::default(),
+            store: Store::private(clock.clone(), cfg.book_max_bytes),
+            turns: Turns::default(),
+            voucherify,
             comparer,
             create_comparer: Comparer::new(&rules),
             redactor,
             metrics,
             clock,
-            run,
+            run: ids::prefixed_hex("run_", 8),
             counts: Mutex::new(Tallies::default()),
             lines,
+            queued_bytes: AtomicUsize::new(0),
+            queue_max_bytes: cfg.queue_max_bytes,
+            example_max_bytes: cfg.example_max_bytes,
         });
         let writer = match writer {
             None => None,
             Some((tx, rx, dir)) => {
                 let tally = shared.clone();
+                let keep = cfg.path_max_bytes;
                 let thread = std::thread::Builder::new()
                     .name("couponbridge-shadow".into())
                     .spawn(move || {
@@ -197,7 +217,10 @@ impl Shadow {
                             rx,
                             &dir,
                             "shadow",
-                            MAX_FILE_BYTES,
+                            writer::Limits {
+                                file_bytes: MAX_FILE_BYTES.min(keep.max(1)),
+                                folder_bytes: Some(keep),
+                            },
                             writer::Hooks {
                                 written: Box::new(|| {}),
                                 dropped: Box::new(|| {}),
@@ -240,30 +263,55 @@ impl Shadow {
             return None;
         }
         let shadow = self.clone();
-        Some(Box::new(move |seen: &Seen<'_>| {
-            let route = job.matched.op().name();
-            if !seen.complete {
-                // A body cut short (or too large to copy) cannot be
-                // compared; the client's answer was not affected.
-                shadow.shared.count(route, ShadowResult::Dropped);
-                return;
-            }
-            let queued = Queued {
-                job,
-                method: seen.method.clone(),
-                headers: seen.request_headers.clone(),
-                body: seen.request_body.clone(),
-                gameball: (seen.status.as_u16(), seen.response_body.clone()),
-                gameball_json: Value::Null,
-                answered: Instant::now(),
+        Some(Box::new(move |seen: &Seen<'_>| shadow.enqueue(job, seen)))
+    }
+
+    fn enqueue(&self, job: Job, seen: &Seen<'_>) {
+        let route = job.matched.op().name();
+        let shared = &self.shared;
+        if !seen.complete {
+            // A body cut short (or too large to copy) cannot be compared;
+            // the client's answer was not affected.
+            shared.count(route, ShadowResult::Dropped);
+            return;
+        }
+        let bytes = seen.request_body.len() + seen.response_body.len() + job.uri.path().len();
+        if !shared.reserve(bytes) {
+            shared.count(route, ShadowResult::Dropped);
+            return;
+        }
+        let queued = Queued {
+            job,
+            method: seen.method.clone(),
+            headers: seen.request_headers.clone(),
+            body: seen.request_body.clone(),
+            gameball: (seen.status.as_u16(), seen.response_body.clone()),
+            gameball_json: Value::Null,
+            answered: Instant::now(),
+            bytes,
+        };
+        if let Err(e) = self.tx.try_send(queued) {
+            let q = match e {
+                mpsc::error::TrySendError::Full(q) | mpsc::error::TrySendError::Closed(q) => q,
             };
-            if let Err(e) = shadow.tx.try_send(queued) {
-                let q = match e {
-                    mpsc::error::TrySendError::Full(q) | mpsc::error::TrySendError::Closed(q) => q,
-                };
-                shadow.shared.count(q.job.matched.op().name(), ShadowResult::Dropped);
-            }
-        }))
+            shared.unreserve(q.bytes);
+            shared.count(route, ShadowResult::Dropped);
+        }
+    }
+}
+
+impl Shared {
+    /// Takes `bytes` of the queue's budget, if they fit.
+    fn reserve(&self, bytes: usize) -> bool {
+        self.queued_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used + bytes <= self.queue_max_bytes).then_some(used + bytes)
+            })
+            .is_ok()
+    }
+
+    fn unreserve(&self, bytes: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
 }
 
@@ -300,230 +348,92 @@ async fn work(mut rx: mpsc::Receiver<Queued>, shared: Arc<Shared>, concurrency: 
         queued.gameball_json = serde_json::from_slice(&queued.gameball.1).unwrap_or(Value::Null);
         let slot = tokio::select! {
             _ = stop.cancelled() => {
+                shared.unreserve(queued.bytes);
                 shared.count(queued.job.matched.op().name(), ShadowResult::Dropped);
                 break;
             }
             s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
         };
-        // The turn is taken now, in queue order, so comparisons of one lock
-        // run in the order the merchant made the calls.
-        let turn = lock_reference(&queued).map(|r| shared.book.turn(&r));
+        // The turns are taken now, in queue order, so comparisons of one
+        // lock or one transaction run in the order the merchant made the
+        // calls (a lock before its burn, an order before its refund).
+        let mut turns: Vec<_> = turn_keys(&queued).iter().map(|k| shared.turns.take(k)).collect();
         let shared = shared.clone();
         running.spawn(async move {
-            let _turn = match turn {
-                Some(mut t) => {
-                    t.wait().await;
-                    Some(t)
-                }
-                None => None,
-            };
+            for t in &mut turns {
+                t.wait().await;
+            }
+            let bytes = queued.bytes;
             shared.compare(queued).await;
+            shared.unreserve(bytes);
+            drop(turns);
             drop(slot);
         });
     }
     rx.close();
     while let Ok(q) = rx.try_recv() {
+        shared.unreserve(q.bytes);
         shared.count(q.job.matched.op().name(), ShadowResult::Dropped);
     }
     running.close();
     running.wait().await;
 }
 
-/// The Gameball lock a queued call is about: the one a validation's
-/// answer handed out, or the one the request names (path or body).
-fn lock_reference(q: &Queued) -> Option<String> {
+/// The first lock reference in a Gameball body (request or answer), under
+/// any of the names the dialects give it.
+pub fn find_reference(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(m) => ["lockReference", "holdReference", "couponsLockReference"]
+            .iter()
+            .find_map(|k| m.get(*k).and_then(Value::as_str))
+            .or_else(|| m.values().find_map(find_reference)),
+        Value::Array(a) => a.iter().find_map(find_reference),
+        _ => None,
+    }
+}
+
+/// What a queued call waits its turn on: the Gameball lock it is about
+/// (the one a validation's answer handed out, or the one the request names
+/// in its path or body), and the order or payment it makes or reverses.
+fn turn_keys(q: &Queued) -> Vec<String> {
+    let body: Value = serde_json::from_slice(&q.body).unwrap_or(Value::Null);
     let validates = matches!(q.job.matched.op(), Operation::Validate | Operation::ValidateSingle);
-    if validates && let Some(r) = dry::find_reference(&q.gameball_json) {
-        return Some(r.to_owned());
-    }
-    if let Some(r) = q.job.matched.param("reference") {
-        return Some(r.to_owned());
-    }
-    let body: Value = serde_json::from_slice(&q.body).ok()?;
-    dry::find_reference(&body).map(str::to_owned)
+    let lock = validates
+        .then(|| find_reference(&q.gameball_json))
+        .flatten()
+        .or_else(|| q.job.matched.param("reference"))
+        .or_else(|| find_reference(&body));
+    let id = |v: &Value| match v {
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let transaction = ["orderId", "paymentId", "reverseTransactionId"]
+        .iter()
+        .find_map(|k| body.get(*k).and_then(id))
+        .or_else(|| q.job.matched.param("orderId").map(|o| o.trim().to_owned()));
+    let mut keys: Vec<String> = lock.map(|r| format!("lock:{r}")).into_iter().collect();
+    keys.extend(transaction.map(|t| format!("tx:{t}")));
+    keys
 }
 
-/// What the translated flow answered.
-enum Ours {
-    Answer(u16, Vec<u8>),
-    Unknowable(String),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
 
-impl Shared {
-    fn count(&self, route: &'static str, result: ShadowResult) {
-        self.metrics.shadow_compared(route, result.name());
-        let mut t = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let c = t.routes.entry(route.to_owned()).or_default();
-        match result {
-            ShadowResult::Match => c.matched += 1,
-            ShadowResult::Mismatch => c.mismatch += 1,
-            ShadowResult::Error => c.error += 1,
-            ShadowResult::Dropped => c.dropped += 1,
+    #[test]
+    fn gameballs_reference_is_found_wherever_the_dialect_puts_it() {
+        let seed = json!({"validCoupons": [{"code": "A", "lockReference": "R1"}]});
+        let published = json!({"lockReference": "R2", "coupons": []});
+        let hold = json!({"holdReference": "H3"});
+        for (body, want) in [
+            (seed, Some("R1")),
+            (published, Some("R2")),
+            (hold, Some("H3")),
+            (json!({}), None),
+        ] {
+            assert_eq!(find_reference(&body), want);
         }
-        t.changed = true;
-    }
-
-    /// The tally line, when the counts changed since the last one.
-    fn tally_line(&self) -> Option<Vec<u8>> {
-        let mut t = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if !std::mem::take(&mut t.changed) {
-            return None;
-        }
-        let line = Line::Tally(Tally {
-            at: iso(self.clock.now()),
-            run: self.run.clone(),
-            routes: t.routes.clone(),
-        });
-        serde_json::to_vec(&line).ok()
-    }
-
-    fn write(&self, line: &Line) {
-        if let (Some(tx), Ok(bytes)) = (&self.lines, serde_json::to_vec(line)) {
-            // A full writer queue loses the line, never the count.
-            if let Err(TrySendError::Full(_)) = tx.try_send(bytes) {
-                tracing::debug!("shadow writer queue full; a mismatch line was not written");
-            }
-        }
-    }
-
-    async fn compare(&self, q: Queued) {
-        let op = q.job.matched.op();
-        let deadline = q.job.cfg.request_timeout;
-        let ours = match tokio::time::timeout(deadline, self.translated(&q)).await {
-            Ok(ours) => ours,
-            Err(_) => Ours::Unknowable(format!("the translated flow did not finish within {deadline:?}")),
-        };
-        // Both sides redacted before they are compared, so a difference
-        // never shows a secret either.
-        let gameball = self.answered(q.gameball.0, &q.gameball.1);
-        let result = match ours {
-            Ours::Unknowable(error) => {
-                self.write(&Line::Error(Failed {
-                    call: self.call(&q, gameball),
-                    error,
-                }));
-                ShadowResult::Error
-            }
-            Ours::Answer(status, body) => {
-                let couponbridge = self.answered(status, &body);
-                let mut comparer = match op {
-                    Operation::CouponCreate => self.create_comparer.clone(),
-                    _ => self.comparer.clone(),
-                };
-                let differences = compare_answers(
-                    &mut comparer,
-                    &format!("{} {}", q.method, q.job.uri.path()),
-                    (gameball.status, &gameball.body),
-                    (couponbridge.status, &couponbridge.body),
-                );
-                if differences.is_empty() {
-                    ShadowResult::Match
-                } else {
-                    self.write(&Line::Mismatch(Compared {
-                        call: self.call(&q, gameball),
-                        couponbridge,
-                        differences,
-                    }));
-                    ShadowResult::Mismatch
-                }
-            }
-        };
-        self.count(op.name(), result);
-        self.metrics.shadow_lag(q.answered.elapsed().as_secs_f64());
-    }
-
-    /// What a written line says of the call (the request redacted only
-    /// here: a match writes nothing).
-    fn call(&self, q: &Queued, gameball: Answered) -> Call {
-        Call {
-            at: iso(self.clock.now()),
-            run: self.run.clone(),
-            route: q.job.matched.op().name().to_owned(),
-            tenant: q.job.tenant.as_ref().map(|t| t.name.clone()),
-            request_id: q.job.request_id.clone(),
-            request: self.request(q),
-            gameball,
-        }
-    }
-
-    /// The request through the translated flow's phases (authenticate,
-    /// parse, dry run, render), as the adapter would answer it.
-    async fn translated(&self, q: &Queued) -> Ours {
-        let job = &q.job;
-        let view = RequestView {
-            matched: &job.matched,
-            query: job.uri.query(),
-            headers: &q.headers,
-            body: &q.body,
-        };
-        let refused = |f: Failure| {
-            let (status, _, body) = job.dialect.error(&f, &job.request_id);
-            Ours::Answer(status.as_u16(), body)
-        };
-        let tenant = match job.app.authenticate(&q.headers, job.tenant.as_ref(), job.matched.row) {
-            Ok(t) => t,
-            Err(f) => return refused(f),
-        };
-        let command: Command = match crate::adapter::parse_command(job.dialect, &view, &tenant, &job.cfg) {
-            Ok(c) => c,
-            Err(f) => return refused(f),
-        };
-        let ctx = Ctx {
-            app: job.app.clone(),
-            cfg: job.cfg.clone(),
-            tenant: tenant.clone(),
-            request_id: job.request_id.clone(),
-            tap: None,
-            trace: None,
-        };
-        let said = GameballSaid::of(q.gameball.0, &q.gameball_json);
-        match dry::run(&ctx, &self.book, command, &said).await {
-            Dry::Unknowable(why) => Ours::Unknowable(why),
-            Dry::Ran(Err(f)) => refused(f),
-            Dry::Ran(Ok(answer)) => match job.dialect.render(
-                &answer,
-                &RenderCtx {
-                    decimals: tenant.decimals,
-                    messages: &tenant.messages,
-                    op: job.matched.op(),
-                },
-            ) {
-                Ok(json) => Ours::Answer(200, json),
-                Err(f) => refused(f),
-            },
-        }
-    }
-
-    fn request(&self, q: &Queued) -> ShadowRequest {
-        let r = &self.redactor;
-        ShadowRequest {
-            method: q.method.to_string(),
-            path: r.text(q.job.uri.path_and_query().map_or("/", |p| p.as_str())),
-            headers: q
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        r.header(k.as_str(), &String::from_utf8_lossy(v.as_bytes())),
-                    )
-                })
-                .collect(),
-            body: self.body(&q.body),
-        }
-    }
-
-    fn answered(&self, status: u16, body: &[u8]) -> Answered {
-        Answered {
-            status,
-            body: self.body(body),
-        }
-    }
-
-    fn body(&self, bytes: &[u8]) -> Value {
-        if bytes.is_empty() {
-            return Value::Null;
-        }
-        body_value(self.redactor.body(bytes).as_bytes())
     }
 }

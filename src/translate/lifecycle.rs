@@ -2,9 +2,11 @@
 //! points, the customer's coupons, automatic coupons), pure like the rest
 //! of `translate`: Voucherify's bodies in, Gameball's domain terms out.
 
-use super::{Customer, discount_type};
-use crate::adapter::ops::{AppliedPromotion, AutomaticCmd, CartItem, DiscountedItem, IssuedCoupon, WalletCoupon};
+use super::discount_type_of;
 use crate::clock::{Millis, parse_iso};
+use crate::domain::{
+    AppliedPromotion, AutomaticCmd, CartItem, DiscountedItem, IssuedCoupon, WalletCoupon, discount_type,
+};
 use crate::voucherify::lifecycle::{QualificationOptions, QualificationRequest, QualificationResponse, Redemption};
 use crate::voucherify::{Order, OrderItem, Voucher};
 
@@ -69,9 +71,9 @@ pub fn wallet_coupon(v: &Voucher, now: Millis, decimals: u32) -> WalletCoupon {
 }
 
 /// The qualification that finds a cart's automatic promotions.
-pub fn qualification_request(cmd: &AutomaticCmd, customer: &Customer<'_>) -> QualificationRequest {
+pub fn qualification_request(cmd: &AutomaticCmd) -> QualificationRequest {
     QualificationRequest {
-        customer: super::customer_ref(customer),
+        customer: super::customer_ref(&cmd.customer),
         order: Order {
             source_id: None,
             amount: cmd.amount_minor.or_else(|| items_total(&cmd.items)),
@@ -133,7 +135,7 @@ pub fn best_promotion(resp: &QualificationResponse) -> Option<AppliedPromotion> 
     }
     let (amount, q) = best?;
     let discount = q.result.as_ref().and_then(|r| r.discount.as_ref());
-    let discount_type = match discount_type(discount) {
+    let discount_type = match discount_type_of(discount) {
         // The automatic-coupon vocabulary has no `fixed_rate`.
         discount_type::FIXED_RATE => discount_type::FIXED,
         t => t,

@@ -9,20 +9,17 @@
 //! redemption whose answer is lost is reconciled by the caller, who reads
 //! the order back before trying again (Voucherify has no idempotency key).
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::Redeemable;
 use super::definitions::Definitions;
-use super::{
-    ErrorObject, OrderInfo, RedeemResponse, Redeemable, StackableRequest, ValidationResponse, ValidationRule, Voucher,
-};
 use crate::config::{Http2, VoucherifyConfig};
 use crate::metrics::Metrics;
 use crate::net::client::HttpClient;
@@ -32,9 +29,12 @@ use crate::record::UpstreamTap;
 use crate::telemetry::TraceHeaders;
 use tracing::Instrument;
 
-// The lifecycle calls (loyalty, wallet, qualifications, rollbacks), in
-// their own file beside this one.
+// The calls themselves, by what they are about, beside this transport.
+mod coupons;
+mod error;
 mod lifecycle;
+pub use coupons::{CreateOutcome, RedeemOutcome};
+pub use error::{ErrorKind, UpstreamError};
 pub use lifecycle::Written;
 
 /// Path segments keep unreserved characters only; everything else is
@@ -96,6 +96,26 @@ pub enum Op {
 }
 
 impl Op {
+    /// The call's name in a failure's chain: `voucherify.validate`.
+    pub fn call_name(self) -> &'static str {
+        match self {
+            Op::Validate => "voucherify.validate",
+            Op::Redeem => "voucherify.redeem",
+            Op::Release => "voucherify.release",
+            Op::GetVoucher => "voucherify.get_voucher",
+            Op::GetRule => "voucherify.get_rule",
+            Op::GetOrder => "voucherify.get_order",
+            Op::CreateVoucher => "voucherify.create_voucher",
+            Op::ListMembers => "voucherify.list_members",
+            Op::GetReward => "voucherify.get_reward",
+            Op::RedeemReward => "voucherify.redeem_reward",
+            Op::GetRedemption => "voucherify.get_redemption",
+            Op::ListVouchers => "voucherify.list_vouchers",
+            Op::Qualify => "voucherify.qualify",
+            Op::Rollback => "voucherify.rollback",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Op::Validate => "validate",
@@ -116,80 +136,6 @@ impl Op {
     }
 }
 
-#[derive(Debug)]
-pub enum ErrorKind {
-    /// The connection could not be made: nothing reached Voucherify.
-    Connect(String),
-    /// No answer within the tenant's timeout: the outcome is unknown.
-    Timeout,
-    /// The connection broke after the request was sent: outcome unknown.
-    Transport(String),
-    /// 429, with the `Retry-After` seconds when given.
-    RateLimited(Option<u64>),
-    /// 5xx.
-    Unavailable(u16),
-    /// 401/403: our credentials were refused (a configuration problem).
-    Unauthorized(u16),
-    /// Another status this call does not expect.
-    Unexpected(u16, Option<Box<ErrorObject>>),
-    /// A 2xx whose body could not be read.
-    BadResponse(String),
-}
-
-#[derive(Debug)]
-pub struct UpstreamError {
-    pub op: Op,
-    pub kind: ErrorKind,
-}
-
-impl UpstreamError {
-    /// Whether Voucherify may have acted on the request. Refusals before
-    /// any work (no connection, 429, 401/403) are the only certain no's; a
-    /// 5xx may come after the work was committed.
-    pub fn outcome_unknown(&self) -> bool {
-        !matches!(
-            self.kind,
-            ErrorKind::Connect(_) | ErrorKind::RateLimited(_) | ErrorKind::Unauthorized(_)
-        )
-    }
-
-    /// A short label for metrics.
-    pub fn kind_label(&self) -> &'static str {
-        match self.kind {
-            ErrorKind::Connect(_) => "connect",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Transport(_) => "transport",
-            ErrorKind::RateLimited(_) => "rate_limited",
-            ErrorKind::Unavailable(_) => "unavailable",
-            ErrorKind::Unauthorized(_) => "unauthorized",
-            ErrorKind::Unexpected(..) => "unexpected_status",
-            ErrorKind::BadResponse(_) => "bad_response",
-        }
-    }
-}
-
-impl fmt::Display for UpstreamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let op = self.op.name();
-        match &self.kind {
-            ErrorKind::Connect(e) => write!(f, "Voucherify {op}: cannot connect ({e})"),
-            ErrorKind::Timeout => write!(f, "Voucherify {op}: no answer in time"),
-            ErrorKind::Transport(e) => write!(f, "Voucherify {op}: connection failed ({e})"),
-            ErrorKind::RateLimited(_) => write!(f, "Voucherify {op}: rate limit reached"),
-            ErrorKind::Unavailable(s) => write!(f, "Voucherify {op}: answered {s}"),
-            ErrorKind::Unauthorized(s) => write!(f, "Voucherify {op}: credentials refused ({s})"),
-            ErrorKind::Unexpected(s, e) => write!(
-                f,
-                "Voucherify {op}: unexpected {s} ({})",
-                e.as_ref().and_then(|e| e.key.as_deref()).unwrap_or("no error key")
-            ),
-            ErrorKind::BadResponse(e) => write!(f, "Voucherify {op}: unreadable answer ({e})"),
-        }
-    }
-}
-
-impl std::error::Error for UpstreamError {}
-
 /// What one request is, for logs, Voucherify, traces and the recording.
 #[derive(Clone, Copy)]
 pub struct CallCtx<'a> {
@@ -197,22 +143,6 @@ pub struct CallCtx<'a> {
     pub tap: Option<&'a UpstreamTap>,
     /// The merchant's trace context, sent on (see `crate::telemetry`).
     pub trace: Option<&'a TraceHeaders>,
-}
-
-/// The outcome of a voucher creation that Voucherify answered.
-#[derive(Debug)]
-pub enum CreateOutcome {
-    Created(Box<Voucher>),
-    /// A 4xx (a duplicate code, a value it refuses): nothing was created.
-    Refused(u16, ErrorObject),
-}
-
-/// The outcome of a redemption that Voucherify answered.
-#[derive(Debug)]
-pub enum RedeemOutcome {
-    Redeemed(RedeemResponse),
-    /// A 4xx: Voucherify refused it and redeemed nothing.
-    Refused(u16, ErrorObject),
 }
 
 #[derive(Clone)]
@@ -230,6 +160,11 @@ struct Answer {
 impl VoucherifyClient {
     pub fn new(http: HttpClient, metrics: Arc<Metrics>) -> Self {
         VoucherifyClient { http, metrics }
+    }
+
+    /// The calls to `up`'s project, for one request.
+    pub fn project<'a>(&'a self, up: &'a Upstream, call: CallCtx<'a>) -> Project<'a> {
+        Project { client: self, up, call }
     }
 
     /// One call, in its own span (`voucherify`, with the operation and the
@@ -257,7 +192,7 @@ impl VoucherifyClient {
                     .await;
                 match r {
                     Err(UpstreamError {
-                        kind: ErrorKind::Connect(_),
+                        kind: ErrorKind::Connect,
                         ..
                     }) if attempt == 1 => continue,
                     other => break other,
@@ -290,7 +225,7 @@ impl VoucherifyClient {
         deadline: Instant,
         ctx: CallCtx<'_>,
     ) -> Result<Answer, UpstreamError> {
-        let err = |kind| UpstreamError { op, kind };
+        let err = |kind| UpstreamError::new(op, kind);
         let mut req = Request::builder()
             .method(method.clone())
             .uri(url)
@@ -314,16 +249,17 @@ impl VoucherifyClient {
         let started = Instant::now();
         let sent = async {
             let res = self.http.version(up.http2).request(req).await.map_err(|e| {
-                if e.is_connect() {
-                    err(ErrorKind::Connect(source_text(&e)))
+                let kind = if e.is_connect() {
+                    ErrorKind::Connect
                 } else {
-                    err(ErrorKind::Transport(source_text(&e)))
-                }
+                    ErrorKind::Transport
+                };
+                err(kind).with_source(e)
             })?;
             let (parts, body) = res.into_parts();
             let body = read_body(body, MAX_RESPONSE)
                 .await
-                .map_err(|e| err(ErrorKind::Transport(e.to_string())))?;
+                .map_err(|e| err(ErrorKind::Transport).with_source(e.to_string()))?;
             Ok::<_, UpstreamError>(Answer {
                 status: parts.status,
                 headers: parts.headers,
@@ -357,175 +293,67 @@ impl VoucherifyClient {
             _ => Ok(answer),
         }
     }
+}
 
-    fn parse<T: DeserializeOwned>(op: Op, a: &Answer) -> Result<T, UpstreamError> {
-        serde_json::from_slice(&a.body).map_err(|e| UpstreamError {
-            op,
-            kind: ErrorKind::BadResponse(e.to_string()),
-        })
+/// The writing calls of a [`Project`].
+#[derive(Clone, Copy)]
+pub struct Writes<'a>(Project<'a>);
+
+impl<'a> std::ops::Deref for Writes<'a> {
+    type Target = Project<'a>;
+
+    fn deref(&self) -> &Project<'a> {
+        &self.0
+    }
+}
+
+/// One tenant's Voucherify project, as one request sees it: every call
+/// below goes through here, in the request's span, with its id and trace.
+#[derive(Clone, Copy)]
+pub struct Project<'a> {
+    client: &'a VoucherifyClient,
+    up: &'a Upstream,
+    call: CallCtx<'a>,
+}
+
+impl<'a> Project<'a> {
+    pub fn definitions(&self) -> &'a Definitions {
+        &self.up.definitions
     }
 
-    fn unexpected(op: Op, a: &Answer) -> UpstreamError {
-        UpstreamError {
-            op,
-            kind: ErrorKind::Unexpected(a.status.as_u16(), serde_json::from_slice(&a.body).ok().map(Box::new)),
-        }
+    /// The calls that change Voucherify. Only an operation's effects use
+    /// them (a test holds every other caller to that).
+    pub fn writes(self) -> Writes<'a> {
+        Writes(self)
     }
 
-    fn json<T: Serialize>(op: Op, body: &T) -> Result<Vec<u8>, UpstreamError> {
-        serde_json::to_vec(body).map_err(|e| UpstreamError {
-            op,
-            kind: ErrorKind::BadResponse(e.to_string()),
-        })
+    async fn call(&self, op: Op, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Answer, UpstreamError> {
+        self.client.call(self.up, op, method, path, body, self.call).await
     }
 
-    /// `POST /v1/validations`.
-    pub async fn validate(
-        &self,
-        up: &Upstream,
-        req: &StackableRequest,
-        ctx: CallCtx<'_>,
-    ) -> Result<ValidationResponse, UpstreamError> {
-        let op = Op::Validate;
-        let a = self
-            .call(up, op, Method::POST, "/v1/validations", Some(Self::json(op, req)?), ctx)
-            .await?;
-        match a.status {
-            StatusCode::OK => {
-                let r: ValidationResponse = Self::parse(op, &a)?;
-                if up.definitions.enabled() {
-                    for list in [&r.redeemables, &r.inapplicable_redeemables, &r.skipped_redeemables] {
-                        for x in list {
-                            observe(up, &x.id, x);
-                        }
-                    }
-                }
-                Ok(r)
-            }
-            _ => Err(Self::unexpected(op, &a)),
-        }
-    }
-
-    /// `POST /v1/redemptions`. Never retried after the request may have
-    /// been sent; see the module comment.
-    pub async fn redeem(
-        &self,
-        up: &Upstream,
-        req: &StackableRequest,
-        ctx: CallCtx<'_>,
-    ) -> Result<RedeemOutcome, UpstreamError> {
-        let op = Op::Redeem;
-        let a = self
-            .call(up, op, Method::POST, "/v1/redemptions", Some(Self::json(op, req)?), ctx)
-            .await?;
-        let outcome = match a.status.as_u16() {
-            200 => Self::parse(op, &a).map(RedeemOutcome::Redeemed),
-            400..=499 => Ok(RedeemOutcome::Refused(
-                a.status.as_u16(),
-                Self::parse(op, &a).unwrap_or_default(),
-            )),
-            _ => Err(Self::unexpected(op, &a)),
-        };
-        if up.definitions.enabled() {
-            match &outcome {
-                // What was not redeemed is in the answer; the rest was
-                // applicable.
-                Ok(RedeemOutcome::Redeemed(r)) => {
-                    for x in &req.redeemables {
-                        match r.inapplicable_redeemables.iter().find(|i| i.id == x.id) {
-                            Some(i) => observe(up, &x.id, i),
-                            None => up.definitions.observe(&x.id, "APPLICABLE", ""),
-                        }
-                    }
-                }
-                // A refusal does not say which coupon changed.
-                Ok(RedeemOutcome::Refused(..)) => {
-                    for x in &req.redeemables {
-                        up.definitions.forget(&x.id);
-                    }
-                }
-                Err(_) => {}
-            }
-        }
-        outcome
-    }
-
-    /// `POST /v1/vouchers`. Not retried once it may have been sent: a
-    /// second try of a generated code would create a second coupon.
-    pub async fn create_voucher(
-        &self,
-        up: &Upstream,
-        body: &serde_json::Value,
-        ctx: CallCtx<'_>,
-    ) -> Result<CreateOutcome, UpstreamError> {
-        let op = Op::CreateVoucher;
-        let a = self
-            .call(up, op, Method::POST, "/v1/vouchers", Some(Self::json(op, body)?), ctx)
-            .await?;
+    async fn get_optional<T: DeserializeOwned>(&self, op: Op, path: String) -> Result<Option<T>, UpstreamError> {
+        let a = self.call(op, Method::GET, &path, None).await?;
         match a.status.as_u16() {
-            200 | 201 => Self::parse(op, &a).map(|v| CreateOutcome::Created(Box::new(v))),
-            400..=499 => Ok(CreateOutcome::Refused(
-                a.status.as_u16(),
-                Self::parse(op, &a).unwrap_or_default(),
-            )),
-            _ => Err(Self::unexpected(op, &a)),
-        }
-    }
-
-    /// `DELETE /v1/vouchers/{code}/sessions/{key}`: `true` when released,
-    /// `false` when Voucherify no longer knows the session (already
-    /// released, consumed or expired), which is as good.
-    pub async fn release(&self, up: &Upstream, code: &str, key: &str, ctx: CallCtx<'_>) -> Result<bool, UpstreamError> {
-        let path = format!(
-            "/v1/vouchers/{}/sessions/{}",
-            utf8_percent_encode(code, SEGMENT),
-            utf8_percent_encode(key, SEGMENT)
-        );
-        let a = self.call(up, Op::Release, Method::DELETE, &path, None, ctx).await?;
-        match a.status.as_u16() {
-            200..=299 => Ok(true),
-            404 => Ok(false),
-            _ => Err(Self::unexpected(Op::Release, &a)),
-        }
-    }
-
-    async fn get_optional<T: DeserializeOwned>(
-        &self,
-        up: &Upstream,
-        op: Op,
-        path: String,
-        ctx: CallCtx<'_>,
-    ) -> Result<Option<T>, UpstreamError> {
-        let a = self.call(up, op, Method::GET, &path, None, ctx).await?;
-        match a.status.as_u16() {
-            200 => Self::parse(op, &a).map(Some),
+            200 => parse(op, &a).map(Some),
             404 => Ok(None),
-            _ => Err(Self::unexpected(op, &a)),
+            _ => Err(unexpected(op, &a)),
         }
     }
+}
 
-    /// `GET /v1/vouchers/{code}`.
-    pub async fn voucher(&self, up: &Upstream, code: &str, ctx: CallCtx<'_>) -> Result<Option<Voucher>, UpstreamError> {
-        let path = format!("/v1/vouchers/{}", utf8_percent_encode(code, SEGMENT));
-        self.get_optional(up, Op::GetVoucher, path, ctx).await
-    }
+fn parse<T: DeserializeOwned>(op: Op, a: &Answer) -> Result<T, UpstreamError> {
+    serde_json::from_slice(&a.body).map_err(|e| UpstreamError::new(op, ErrorKind::BadResponse(e.to_string())))
+}
 
-    /// `GET /v1/validation-rules/{id}`.
-    pub async fn rule(
-        &self,
-        up: &Upstream,
-        id: &str,
-        ctx: CallCtx<'_>,
-    ) -> Result<Option<ValidationRule>, UpstreamError> {
-        let path = format!("/v1/validation-rules/{}", utf8_percent_encode(id, SEGMENT));
-        self.get_optional(up, Op::GetRule, path, ctx).await
-    }
+fn unexpected(op: Op, a: &Answer) -> UpstreamError {
+    UpstreamError::new(
+        op,
+        ErrorKind::Unexpected(a.status.as_u16(), serde_json::from_slice(&a.body).ok().map(Box::new)),
+    )
+}
 
-    /// `GET /v1/orders/{id}`: by Voucherify id or by the merchant's source id.
-    pub async fn order(&self, up: &Upstream, id: &str, ctx: CallCtx<'_>) -> Result<Option<OrderInfo>, UpstreamError> {
-        let path = format!("/v1/orders/{}", utf8_percent_encode(id, SEGMENT));
-        self.get_optional(up, Op::GetOrder, path, ctx).await
-    }
+fn json<T: Serialize>(op: Op, body: &T) -> Result<Vec<u8>, UpstreamError> {
+    serde_json::to_vec(body).map_err(|e| UpstreamError::new(op, ErrorKind::BadResponse(e.to_string())))
 }
 
 /// Tells the definitions cache the state a redeemable came back in: its
@@ -541,20 +369,10 @@ fn observe(up: &Upstream, code: &str, r: &Redeemable) {
     up.definitions.observe(code, &r.status, key);
 }
 
-fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        cur = s.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use percent_encoding::utf8_percent_encode;
 
     #[test]
     fn path_segments_are_encoded() {
@@ -563,16 +381,5 @@ mod tests {
             utf8_percent_encode("cbs_abc-1.2~x", SEGMENT).to_string(),
             "cbs_abc-1.2~x"
         );
-    }
-
-    #[test]
-    fn only_refusals_before_any_work_are_certain() {
-        let e = |kind| UpstreamError { op: Op::Redeem, kind };
-        assert!(e(ErrorKind::Timeout).outcome_unknown());
-        assert!(e(ErrorKind::Transport("reset".into())).outcome_unknown());
-        assert!(e(ErrorKind::Unavailable(503)).outcome_unknown());
-        assert!(!e(ErrorKind::Connect("refused".into())).outcome_unknown());
-        assert!(!e(ErrorKind::RateLimited(Some(1))).outcome_unknown());
-        assert!(!e(ErrorKind::Unauthorized(401)).outcome_unknown());
     }
 }

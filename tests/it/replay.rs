@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use couponbridge::replay::compare::{Change, RulesFile};
+use couponbridge::compare::{Change, RulesFile};
 use couponbridge::replay::{Auth, load, replay_against, replay_offline};
 use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN};
 use serde_json::{Value, json};

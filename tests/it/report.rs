@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use couponbridge::replay::compare::{Change, Mismatch};
+use couponbridge::compare::{Change, Mismatch};
 use couponbridge::shadow::record::{Answered, Call, Compared, Counts, Failed, Line, ShadowRequest, Tally};
 use serde_json::{Value, json};
 

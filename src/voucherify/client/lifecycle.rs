@@ -6,7 +6,7 @@
 use http::{Method, StatusCode};
 use percent_encoding::utf8_percent_encode;
 
-use super::{CallCtx, Op, SEGMENT, Upstream, UpstreamError, VoucherifyClient};
+use super::{Op, Project, SEGMENT, UpstreamError, Writes, json, parse, unexpected};
 use crate::voucherify::ErrorObject;
 use crate::voucherify::lifecycle::{
     MemberList, QualificationRequest, QualificationResponse, Redemption, RewardInfo, RewardRedemptionRequest,
@@ -20,49 +20,70 @@ pub enum Written<T> {
     Refused(u16, ErrorObject),
 }
 
-impl VoucherifyClient {
+impl Project<'_> {
     /// `GET /v1/loyalties/{campaignId}/members?customer=`: the customer's
     /// cards in that program; a 404 comes with what was not found (the
     /// program, or the customer).
-    pub async fn loyalty_cards(
-        &self,
-        up: &Upstream,
-        campaign: &str,
-        customer: &str,
-        ctx: CallCtx<'_>,
-    ) -> Result<Written<MemberList>, UpstreamError> {
+    pub async fn loyalty_cards(&self, campaign: &str, customer: &str) -> Result<Written<MemberList>, UpstreamError> {
         let op = Op::ListMembers;
         let path = format!(
             "/v1/loyalties/{}/members?customer={}",
             utf8_percent_encode(campaign, SEGMENT),
             utf8_percent_encode(customer, SEGMENT)
         );
-        let a = self.call(up, op, Method::GET, &path, None, ctx).await?;
+        let a = self.call(op, Method::GET, &path, None).await?;
         match a.status.as_u16() {
-            200 => Self::parse(op, &a).map(Written::Done),
+            200 => parse(op, &a).map(Written::Done),
             404 => Ok(Written::Refused(
                 404,
                 serde_json::from_slice(&a.body).unwrap_or_default(),
             )),
-            _ => Err(Self::unexpected(op, &a)),
+            _ => Err(unexpected(op, &a)),
         }
     }
 
     /// `GET /v1/rewards/{id}`.
-    pub async fn reward(&self, up: &Upstream, id: &str, ctx: CallCtx<'_>) -> Result<Option<RewardInfo>, UpstreamError> {
+    pub async fn reward(&self, id: &str) -> Result<Option<RewardInfo>, UpstreamError> {
         let path = format!("/v1/rewards/{}", utf8_percent_encode(id, SEGMENT));
-        self.get_optional(up, Op::GetReward, path, ctx).await
+        self.get_optional(Op::GetReward, path).await
     }
 
+    /// `GET /v1/redemptions/{id}`.
+    pub async fn redemption(&self, id: &str) -> Result<Option<Redemption>, UpstreamError> {
+        let path = format!("/v1/redemptions/{}", utf8_percent_encode(id, SEGMENT));
+        self.get_optional(Op::GetRedemption, path).await
+    }
+
+    /// `GET /v1/vouchers?customer=&limit=&page=` (pages from 1).
+    pub async fn customer_vouchers(&self, customer: &str, limit: u32, page: u32) -> Result<VoucherPage, UpstreamError> {
+        let path = format!(
+            "/v1/vouchers?customer={}&limit={limit}&page={page}&order=created_at",
+            utf8_percent_encode(customer, SEGMENT)
+        );
+        Ok(self.get_optional(Op::ListVouchers, path).await?.unwrap_or_default())
+    }
+
+    /// `POST /v1/qualifications`: reads only.
+    pub async fn qualify(&self, req: &QualificationRequest) -> Result<QualificationResponse, UpstreamError> {
+        let op = Op::Qualify;
+        let a = self
+            .call(op, Method::POST, "/v1/qualifications", Some(json(op, req)?))
+            .await?;
+        match a.status {
+            StatusCode::OK => parse(op, &a),
+            _ => Err(unexpected(op, &a)),
+        }
+    }
+}
+
+impl Writes<'_> {
     /// `POST /v1/loyalties/{campaignId}/members/{memberId}/redemption`.
     /// Never retried once it may have been sent: the caller reconciles.
     pub async fn redeem_reward(
         &self,
-        up: &Upstream,
         campaign: &str,
         member: &str,
         req: &RewardRedemptionRequest<'_>,
-        ctx: CallCtx<'_>,
     ) -> Result<Written<Redemption>, UpstreamError> {
         let op = Op::RedeemReward;
         let path = format!(
@@ -70,70 +91,14 @@ impl VoucherifyClient {
             utf8_percent_encode(campaign, SEGMENT),
             utf8_percent_encode(member, SEGMENT)
         );
-        let a = self
-            .call(up, op, Method::POST, &path, Some(Self::json(op, req)?), ctx)
-            .await?;
+        let a = self.call(op, Method::POST, &path, Some(json(op, req)?)).await?;
         match a.status.as_u16() {
-            200 => Self::parse(op, &a).map(Written::Done),
+            200 => parse(op, &a).map(Written::Done),
             400..=499 => Ok(Written::Refused(
                 a.status.as_u16(),
                 serde_json::from_slice(&a.body).unwrap_or_default(),
             )),
-            _ => Err(Self::unexpected(op, &a)),
-        }
-    }
-
-    /// `GET /v1/redemptions/{id}`.
-    pub async fn redemption(
-        &self,
-        up: &Upstream,
-        id: &str,
-        ctx: CallCtx<'_>,
-    ) -> Result<Option<Redemption>, UpstreamError> {
-        let path = format!("/v1/redemptions/{}", utf8_percent_encode(id, SEGMENT));
-        self.get_optional(up, Op::GetRedemption, path, ctx).await
-    }
-
-    /// `GET /v1/vouchers?customer=&limit=&page=` (pages from 1).
-    pub async fn customer_vouchers(
-        &self,
-        up: &Upstream,
-        customer: &str,
-        limit: u32,
-        page: u32,
-        ctx: CallCtx<'_>,
-    ) -> Result<VoucherPage, UpstreamError> {
-        let path = format!(
-            "/v1/vouchers?customer={}&limit={limit}&page={page}&order=created_at",
-            utf8_percent_encode(customer, SEGMENT)
-        );
-        Ok(self
-            .get_optional(up, Op::ListVouchers, path, ctx)
-            .await?
-            .unwrap_or_default())
-    }
-
-    /// `POST /v1/qualifications`: reads only.
-    pub async fn qualify(
-        &self,
-        up: &Upstream,
-        req: &QualificationRequest,
-        ctx: CallCtx<'_>,
-    ) -> Result<QualificationResponse, UpstreamError> {
-        let op = Op::Qualify;
-        let a = self
-            .call(
-                up,
-                op,
-                Method::POST,
-                "/v1/qualifications",
-                Some(Self::json(op, req)?),
-                ctx,
-            )
-            .await?;
-        match a.status {
-            StatusCode::OK => Self::parse(op, &a),
-            _ => Err(Self::unexpected(op, &a)),
+            _ => Err(unexpected(op, &a)),
         }
     }
 
@@ -141,22 +106,14 @@ impl VoucherifyClient {
     /// redemption's children through its parent, or a single redemption
     /// (Voucherify accepts both there). A second rollback is refused with
     /// `already_rolled_back`, which is what makes a retry safe.
-    pub async fn rollback(
-        &self,
-        up: &Upstream,
-        redemption: &str,
-        reason: &str,
-        ctx: CallCtx<'_>,
-    ) -> Result<RollbackOutcome, UpstreamError> {
+    pub async fn rollback(&self, redemption: &str, reason: &str) -> Result<RollbackOutcome, UpstreamError> {
         let op = Op::Rollback;
         let path = format!(
             "/v1/redemptions/{}/rollbacks?reason={}",
             utf8_percent_encode(redemption, SEGMENT),
             utf8_percent_encode(reason, SEGMENT)
         );
-        let a = self
-            .call(up, op, Method::POST, &path, Some(b"{}".to_vec()), ctx)
-            .await?;
+        let a = self.call(op, Method::POST, &path, Some(b"{}".to_vec())).await?;
         match a.status.as_u16() {
             200 => Ok(RollbackOutcome::RolledBack),
             404 => Ok(RollbackOutcome::NotFound),
@@ -167,7 +124,7 @@ impl VoucherifyClient {
                     key => Ok(RollbackOutcome::Refused(key.unwrap_or("").to_owned())),
                 }
             }
-            _ => Err(Self::unexpected(op, &a)),
+            _ => Err(unexpected(op, &a)),
         }
     }
 }

@@ -1,0 +1,98 @@
+//! Burns: a lock's coupons redeemed (`cb-{lockReference}` names the
+//! Voucherify order), or codes without a lock, once per `transactionId`
+//! when one is given (`cb-tx-{id}`).
+
+use super::Cx;
+use super::redeem::{Used, already_used, lease_until, metadata, order_redeemed, redeem, use_lock};
+use crate::clock::{Millis, iso, parse_iso};
+use crate::domain::{BurnCmd, BurnTarget, Burned, CustomerIds};
+use crate::error::Failure;
+use crate::ids;
+use crate::locks::{Claim, OpAttempt, OpKind};
+use crate::translate::RedemptionOrder;
+
+pub async fn run(cx: &Cx, cmd: BurnCmd) -> Result<Burned, Failure> {
+    let customer = &cmd.customer;
+    let tx = cmd.transaction_id.as_deref();
+    let at = match &cmd.target {
+        BurnTarget::Lock(reference) => {
+            let source = format!("cb-{reference}");
+            let order = RedemptionOrder {
+                source_id: &source,
+                amount_minor: None,
+                shipping_minor: None,
+            };
+            match use_lock(cx, reference, customer, &order, &[], tx, lease_until(cx))
+                .await
+                .map_err(|f| f.failure)?
+            {
+                Used::Now(at, _) => at,
+                // A retry of the same burn (same customer and transaction)
+                // answers the same; anything else is a second burn.
+                Used::Before(record)
+                    if record.used_by.as_deref() == Some(source.as_str())
+                        && record.transaction_id.as_deref() == tx
+                        && record.customer_id == customer.id =>
+                {
+                    record.used_at.unwrap_or_else(|| cx.now())
+                }
+                Used::Before(_) => return Err(already_used()),
+            }
+        }
+        BurnTarget::Codes(codes) => burn_codes(cx, customer, codes, tx).await?,
+    };
+    Ok(Burned {
+        at,
+        transaction_id: cmd.transaction_id,
+        transaction_time: cmd.transaction_time,
+    })
+}
+
+/// A burn by codes (no lock): once per `transactionId` when one is given.
+async fn burn_codes(cx: &Cx, customer: &CustomerIds, codes: &[String], tx: Option<&str>) -> Result<Millis, Failure> {
+    let store = &cx.store();
+    let attempt = ids::prefixed_hex("att_", 16);
+    let source = match tx {
+        Some(tx) => format!("cb-tx-{tx}"),
+        None => format!("cb-burn-{}", ids::prefixed_hex("", 16)),
+    };
+    let op = tx.map(|tx| OpAttempt {
+        tenant: &cx.tenant.name,
+        kind: OpKind::Burn,
+        id: tx,
+        attempt: &attempt,
+        keep: cx.locks.order_retention,
+    });
+    if let Some(op) = &op {
+        match store.claim(op, cx.now(), lease_until(cx)).await? {
+            Claim::Done(result) => return Ok(parse_iso(&result).unwrap_or_else(|| cx.now())),
+            Claim::Busy => return Err(Failure::in_progress("The transaction")),
+            Claim::Resumed { .. } if order_redeemed(cx, &source).await? => {
+                let now = cx.now();
+                store.settle(op, Some(&iso(now))).await?;
+                return Ok(now);
+            }
+            Claim::Claimed | Claim::Resumed { .. } => {}
+        }
+    }
+    let order = RedemptionOrder {
+        source_id: &source,
+        amount_minor: None,
+        shipping_minor: None,
+    };
+    match redeem(cx, codes, customer, &order, None, metadata(None, tx)).await {
+        Ok(_) => {
+            let now = cx.now();
+            if let Some(op) = &op {
+                store.settle(op, Some(&iso(now))).await?;
+            }
+            Ok(now)
+        }
+        Err(failed) => {
+            if let Some(op) = op.filter(|_| !failed.outcome_unknown) {
+                store.settle(&op, None).await?;
+            }
+            Err(failed.failure)
+        }
+    }
+}

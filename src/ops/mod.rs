@@ -1,0 +1,130 @@
+//! The operations: typed commands in, domain answers out (mini-redis's
+//! `apply`). An operation knows no Gameball dialect (the families in
+//! `crate::gameball` parse and render) and makes every change through its
+//! [`Effects`](effects::Effects), so shadow mode runs the very same code
+//! with effects that only read or validate.
+//!
+//! | command | file |
+//! |---|---|
+//! | [`Command::Validate`] (lock, re-lock, validate only) | [`validate`] |
+//! | [`Command::LockDetails`] | [`details`] |
+//! | [`Command::Release`] | [`release`] |
+//! | [`Command::Burn`] | [`burn`] |
+//! | [`Command::Order`] (orders and payments) | [`order`] |
+//! | [`Command::RedeemCode`], [`Command::CreateCoupon`] | [`coupon`] |
+//! | [`Command::Predefined`] (coupon from points) | [`rewards`] |
+//! | [`Command::CustomerCoupons`] | [`wallet`] |
+//! | [`Command::Automatic`] | [`automatic`] |
+//! | [`Command::Refund`] (refund, cancellation) | [`refund`] |
+//!
+//! Shared by them: one redemption, exactly once, by claim and reconcile
+//! ([`redeem`]); releasing Voucherify sessions, with the sweeper's retries
+//! behind ([`session`], [`sweep`]).
+
+pub mod automatic;
+pub mod burn;
+pub mod coupon;
+pub mod details;
+pub mod effects;
+pub mod order;
+pub mod redeem;
+pub mod refund;
+pub mod release;
+pub mod rewards;
+pub mod session;
+pub mod sweep;
+pub mod validate;
+pub mod wallet;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, Millis};
+use crate::config::LockConfig;
+use crate::domain::{Answer, Command, Transaction};
+use crate::error::Failure;
+use crate::locks::Store;
+use crate::metrics::LockEvent;
+use crate::record::UpstreamTap;
+use crate::telemetry::TraceHeaders;
+use crate::tenant::Tenant;
+use crate::voucherify::client::{CallCtx, Project, VoucherifyClient};
+use effects::Effects;
+
+/// What one operation runs with: the tenant, the settings it started on,
+/// who asked, the Voucherify client for reads, and its effects.
+#[derive(Clone)]
+pub struct Cx {
+    pub tenant: Arc<Tenant>,
+    pub locks: LockConfig,
+    pub clock: Clock,
+    pub request_id: String,
+    pub voucherify: VoucherifyClient,
+    /// The recording's tap on Voucherify calls, when recording.
+    pub tap: Option<Arc<UpstreamTap>>,
+    pub trace: Option<Arc<TraceHeaders>>,
+    pub fx: Arc<dyn Effects>,
+}
+
+impl Cx {
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// How long from now a record of a lock ending at `expires_at` is kept.
+    pub fn keep_for(&self, expires_at: Millis) -> Duration {
+        let ttl = Duration::from_millis((expires_at - self.now()).max(0) as u64);
+        ttl + self.locks.retention
+    }
+
+    /// The store the operation's locks and claims go to.
+    pub fn store(&self) -> &Store {
+        self.fx.store()
+    }
+
+    pub fn lock_event(&self, event: LockEvent) {
+        if let Some(m) = self.fx.metrics() {
+            m.lock_event(event);
+        }
+    }
+
+    /// The tenant's Voucherify project, for this request. Its reads are
+    /// made as they are; its writes go through [`Cx::fx`].
+    pub fn vf(&self) -> Project<'_> {
+        self.voucherify.project(
+            &self.tenant.upstream,
+            CallCtx {
+                request_id: &self.request_id,
+                tap: self.tap.as_deref(),
+                trace: self.trace.as_deref(),
+            },
+        )
+    }
+}
+
+/// Runs one command.
+pub async fn apply(cx: &Cx, command: Command) -> Result<Answer, Failure> {
+    Ok(match command {
+        Command::Validate(cmd) => Answer::Validated(validate::run(cx, cmd).await?),
+        Command::LockDetails { reference } => Answer::LockDetails(details::run(cx, &reference).await?),
+        Command::Release { reference } => Answer::Released(release::run(cx, &reference).await?),
+        Command::Burn(cmd) => Answer::Burned(burn::run(cx, cmd).await?),
+        Command::Order(cmd) => {
+            order::run(cx, &cmd).await?;
+            match cmd.kind {
+                Transaction::Order => Answer::Ordered {
+                    customer_id: cmd.customer.id,
+                },
+                Transaction::Payment => Answer::Paid {
+                    customer_id: cmd.customer.id,
+                },
+            }
+        }
+        Command::RedeemCode(cmd) => Answer::CodeRedeemed(coupon::redeem(cx, cmd).await?),
+        Command::CreateCoupon(draft) => Answer::CouponCreated(coupon::create(cx, draft).await?),
+        Command::Predefined(cmd) => Answer::CouponIssued(rewards::predefined(cx, &cmd).await?),
+        Command::CustomerCoupons { customer_id } => Answer::CustomerCoupons(wallet::coupons(cx, &customer_id).await?),
+        Command::Automatic(cmd) => Answer::Automatic(automatic::best(cx, &cmd).await?),
+        Command::Refund(cmd) => Answer::Refunded(refund::run(cx, &cmd).await?),
+    })
+}
