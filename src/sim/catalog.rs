@@ -46,8 +46,24 @@ pub(crate) fn parse_discount(v: Option<&Value>) -> Result<Option<Discount>, ApiE
     }
 }
 
+/// A validation rule's `type`: one the spec allows, `expression` (the
+/// spec's default) when absent or `null`.
+fn rule_type(body: &Value) -> Result<&'static str, ApiError> {
+    const TYPES: [&str; 4] = ["expression", "basic", "advanced", "complex"];
+    match opt_str(body, "type")? {
+        None => Ok(TYPES[0]),
+        Some(t) => TYPES.into_iter().find(|a| *a == t).ok_or_else(|| {
+            ApiError::invalid_payload(format!(
+                "Property .type should be equal to one of the allowed values: {}",
+                TYPES.join(", ")
+            ))
+        }),
+    }
+}
+
 impl ProjectState {
-    /// `POST /v1/validation-rules`.
+    /// `POST /v1/validation-rules`. `type` defaults to `expression` and
+    /// `context_type` to `global`, as the spec declares.
     pub fn create_rule(&mut self, body: &Value, now: Millis) -> Result<Value, ApiError> {
         let rules = body
             .get("rules")
@@ -62,6 +78,8 @@ impl ProjectState {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             checks,
+            kind: rule_type(body)?.to_owned(),
+            context_type: opt_str(body, "context_type")?.unwrap_or_else(|| "global".to_owned()),
             created_at: now,
         };
         let json = rule.to_json();
@@ -143,12 +161,7 @@ impl ProjectState {
             return Err(ApiError::invalid_payload("Property .code should not be empty"));
         }
         if self.vouchers.contains_key(&code) {
-            return Err(ApiError::new(
-                409,
-                "duplicate_found",
-                "Duplicated resource",
-                Some(format!("Duplicated voucher exists with id {code}")),
-            ));
+            return Err(ApiError::duplicate("voucher", &code));
         }
         let discount = parse_discount(body.get("discount"))?;
         let gift = match body.get("gift").filter(|g| !g.is_null()) {
@@ -245,8 +258,27 @@ impl ProjectState {
         Ok(json)
     }
 
+    /// `POST /v1/vouchers/{code}`: `POST /v1/vouchers` with the code the
+    /// path names. The body's own `code` is not part of this request's
+    /// schema, so it is ignored, as Voucherify ignores fields a request
+    /// does not define.
+    pub fn create_voucher_with_code(&mut self, code: &str, body: &Value, now: Millis) -> Result<Value, ApiError> {
+        let Value::Object(fields) = body else {
+            return Err(ApiError::invalid_payload("Request body should be object"));
+        };
+        let mut fields = fields.clone();
+        fields.insert("code".into(), code.into());
+        self.create_voucher(&Value::Object(fields), now)
+    }
+
     /// `PUT /v1/vouchers/{code}`: the fields the issue names (active, dates,
     /// redemption quantity) plus discount, gift balance, metadata and rules.
+    /// Absent fields are left unchanged. `null` (the spec marks every field
+    /// nullable, and the official SDKs send `null` for each field a body
+    /// built from a dict left out) sets a field the voucher can hold empty
+    /// (dates, category, additional info, redemption quantity, meaning
+    /// unlimited) and leaves the others (active, type, discount, metadata,
+    /// gift) as they are.
     pub fn update_voucher(&mut self, code: &str, body: &Value, now: Millis) -> Result<Value, ApiError> {
         if !body.is_object() {
             return Err(ApiError::invalid_payload("Request body should be object"));
@@ -256,10 +288,13 @@ impl ProjectState {
             .map(|v| v.code.clone())
             .ok_or_else(|| ApiError::not_found("voucher", code))?;
         let mut v = self.vouchers[&code].clone();
-        if let Some(a) = body.get("active") {
-            v.active = a
-                .as_bool()
-                .ok_or_else(|| ApiError::invalid_payload("Property .active should be boolean"))?;
+        match body.get("active") {
+            None | Some(Value::Null) => {}
+            Some(a) => {
+                v.active = a
+                    .as_bool()
+                    .ok_or_else(|| ApiError::invalid_payload("Property .active should be boolean"))?;
+            }
         }
         if body.get("start_date").is_some() {
             v.start_date = parse_date_field(body.get("start_date"), "start_date")?;
@@ -270,8 +305,8 @@ impl ProjectState {
         if let Some(r) = body.get("redemption").filter(|r| r.get("quantity").is_some()) {
             v.quantity = opt_i64(r.get("quantity"), "redemption.quantity")?;
         }
-        if body.get("discount").is_some() {
-            v.discount = parse_discount(body.get("discount"))?;
+        if let Some(d) = body.get("discount").filter(|d| !d.is_null()) {
+            v.discount = parse_discount(Some(d))?;
         }
         if let Some(g) = body.get("gift").filter(|g| !g.is_null()) {
             let (amount, balance) = v.gift.unwrap_or((0, 0));
@@ -280,11 +315,16 @@ impl ProjectState {
                 opt_i64(g.get("balance"), "gift.balance")?.unwrap_or(balance),
             ));
         }
-        if let Some(m) = body.get("metadata").and_then(Value::as_object) {
-            v.metadata = m.clone();
+        match body.get("metadata") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => v.metadata = m.clone(),
+            Some(_) => return Err(ApiError::invalid_payload("Property .metadata should be object")),
         }
         if body.get("additional_info").is_some() {
             v.additional_info = opt_str(body, "additional_info")?;
+        }
+        if body.get("category").is_some() {
+            v.category = opt_str(body, "category")?;
         }
         self.assign_rules(&mut v, body, now)?;
         v.updated_at = Some(now);

@@ -46,6 +46,9 @@ pub struct Faults {
     pub script: VecDeque<Fault>,
     /// Only requests whose path starts with this are affected.
     pub path_prefix: Option<String>,
+    /// Only requests with this method (`POST`) are affected, so a client
+    /// that reads then writes one path can be refused the write alone.
+    pub method: Option<String>,
 }
 
 impl Default for Faults {
@@ -59,6 +62,7 @@ impl Default for Faults {
             drop_rate: 0.0,
             script: VecDeque::new(),
             path_prefix: None,
+            method: None,
         }
     }
 }
@@ -88,9 +92,12 @@ impl Faults {
         Ok(())
     }
 
-    /// What to do with a request to `path`: the delay, then the fault.
-    pub fn decide(&mut self, path: &str) -> (Duration, Fault) {
-        if self.path_prefix.as_deref().is_some_and(|p| !path.starts_with(p)) {
+    /// What to do with a `method` request to `path`: the delay, then the
+    /// fault.
+    pub fn decide(&mut self, method: &str, path: &str) -> (Duration, Fault) {
+        if self.path_prefix.as_deref().is_some_and(|p| !path.starts_with(p))
+            || self.method.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case(method))
+        {
             return (Duration::ZERO, Fault::Ok);
         }
         let delay = Duration::from_millis(self.latency_ms);
@@ -121,9 +128,9 @@ mod tests {
             script: [Fault::Error, Fault::Drop].into(),
             ..Default::default()
         };
-        assert_eq!(f.decide("/v1/validations").1, Fault::Error);
-        assert_eq!(f.decide("/v1/validations").1, Fault::Drop);
-        assert_eq!(f.decide("/v1/validations").1, Fault::Ok);
+        assert_eq!(f.decide("POST", "/v1/validations").1, Fault::Error);
+        assert_eq!(f.decide("POST", "/v1/validations").1, Fault::Drop);
+        assert_eq!(f.decide("POST", "/v1/validations").1, Fault::Ok);
     }
 
     #[test]
@@ -133,8 +140,21 @@ mod tests {
             path_prefix: Some("/v1/redemptions".into()),
             ..Default::default()
         };
-        assert_eq!(f.decide("/v1/validations").1, Fault::Ok);
-        assert_eq!(f.decide("/v1/redemptions").1, Fault::Error);
+        assert_eq!(f.decide("POST", "/v1/validations").1, Fault::Ok);
+        assert_eq!(f.decide("POST", "/v1/redemptions").1, Fault::Error);
+    }
+
+    #[test]
+    fn method_limits_the_faults() {
+        let mut f = Faults {
+            script: [Fault::RateLimit].into(),
+            path_prefix: Some("/v1/vouchers/IMP-1".into()),
+            method: Some("POST".into()),
+            ..Default::default()
+        };
+        assert_eq!(f.decide("GET", "/v1/vouchers/IMP-1").1, Fault::Ok);
+        assert_eq!(f.decide("post", "/v1/vouchers/IMP-1").1, Fault::RateLimit);
+        assert_eq!(f.decide("POST", "/v1/vouchers/IMP-1").1, Fault::Ok);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod faults;
 mod http;
 pub mod model;
 pub mod records;
+mod routes;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -93,15 +94,16 @@ impl Simulator {
         self.faults_set.send_modify(|n| *n += 1);
     }
 
-    /// The fault for a request on `path`, and for a held one what to wait
-    /// on: subscribed under the same lock `set_faults` bumps it under, so
-    /// no change is missed.
+    /// The fault for a `method` request on `path`, and for a held one what
+    /// to wait on: subscribed under the same lock `set_faults` bumps it
+    /// under, so no change is missed.
     pub(crate) fn decide_fault(
         &self,
+        method: &::http::Method,
         path: &str,
     ) -> (Duration, faults::Fault, Option<tokio::sync::watch::Receiver<u64>>) {
         let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        let (delay, fault) = faults.decide(path);
+        let (delay, fault) = faults.decide(method.as_str(), path);
         let release = (fault == faults::Fault::Hold).then(|| self.faults_set.subscribe());
         (delay, fault, release)
     }

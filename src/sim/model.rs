@@ -226,6 +226,10 @@ pub struct Rule {
     pub rules_json: Value,
     pub error_message: Option<String>,
     pub checks: Vec<RuleCheck>,
+    /// `type` and `context_type` as the client sent them (or Voucherify's
+    /// defaults); they describe the rule and change nothing simulated.
+    pub kind: String,
+    pub context_type: String,
     pub created_at: Millis,
 }
 
@@ -280,8 +284,8 @@ impl Rule {
             "error": self.error_message.as_ref().map(|m| serde_json::json!({"message": m})),
             "applicable_to": {"excluded": [], "included": [], "included_all": false},
             "created_at": iso(self.created_at),
-            "type": "advanced",
-            "context_type": "global",
+            "type": self.kind,
+            "context_type": self.context_type,
             "object": "validation_rules",
         })
     }

@@ -42,4 +42,5 @@ mod sdk;
 mod shadow;
 mod sim;
 mod sim_lifecycle;
+mod sim_sdk;
 mod tracing;

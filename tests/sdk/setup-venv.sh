@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python venv in which the Rust integration tests run
-# Gameball's real SDK (gb-alpha, via tests/sdk/gb_alpha_driver.py), with the
-# packages pinned in tests/sdk/requirements.txt.
+# Gameball's real SDK (gb-alpha, via tests/sdk/gb_alpha_driver.py) and
+# Voucherify's official one (voucherify, via tests/sdk/voucherify_driver.py),
+# with the packages pinned in tests/sdk/requirements.txt.
 #
 # Idempotent and safe to run concurrently (flock). Needs network access only to
 # PyPI, and to the Debian mirrors when python3 or its venv module is missing.
@@ -36,7 +37,7 @@ flock 9
 
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
-    && "$venv/bin/python" -c 'import gameball, requests' 2>/dev/null; then
+    && "$venv/bin/python" -c 'import gameball, requests, voucherify' 2>/dev/null; then
     echo "$venv/bin/python"
     exit 0
 fi
@@ -61,7 +62,8 @@ if ! { [ -x "$venv/bin/python" ] && "$venv/bin/python" -m pip --version >/dev/nu
     fi
 fi
 
+# Wheels only, but for voucherify, which PyPI has only as a source archive.
 "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q \
-    --only-binary=:all: -r "$req" >&2
+    --only-binary=:all: --no-binary=voucherify -r "$req" >&2
 echo "$want" >"$stamp"
 echo "$venv/bin/python"

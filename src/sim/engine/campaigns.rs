@@ -98,7 +98,7 @@ impl ProjectState {
             return Err(ApiError::new(
                 409,
                 "duplicate_found",
-                "Duplicated resource",
+                "Duplicated resource found",
                 Some(format!("Duplicated campaign exists with name {name}")),
             ));
         }
@@ -123,12 +123,7 @@ impl ProjectState {
             .filter(|id| id.starts_with("camp_"))
             .unwrap_or_else(|| ids::prefixed("camp_", 24));
         if self.campaigns.contains_key(&id) {
-            return Err(ApiError::new(
-                409,
-                "duplicate_found",
-                "Duplicated resource",
-                Some(format!("Duplicated campaign exists with id {id}")),
-            ));
+            return Err(ApiError::duplicate("campaign", &id));
         }
         let voucher_in = body.get("voucher").filter(|v| !v.is_null());
         let mut voucher = voucher_in.and_then(Value::as_object).cloned().unwrap_or_default();
@@ -262,12 +257,7 @@ impl ProjectState {
             .filter(|id| id.starts_with("promo_"))
             .unwrap_or_else(|| ids::prefixed("promo_", 24));
         if self.tiers.contains_key(&id) {
-            return Err(ApiError::new(
-                409,
-                "duplicate_found",
-                "Duplicated resource",
-                Some(format!("Duplicated promotion_tier exists with id {id}")),
-            ));
+            return Err(ApiError::duplicate("promotion_tier", &id));
         }
         let mut rules = campaign.rules.clone();
         rules.extend(self.collect_rule_ids(t, now)?);

@@ -56,12 +56,7 @@ impl ProjectState {
             .filter(|id| id.starts_with("rew_"))
             .unwrap_or_else(|| ids::prefixed("rew_", 24));
         if self.rewards.contains_key(&id) {
-            return Err(ApiError::new(
-                409,
-                "duplicate_found",
-                "Duplicated resource",
-                Some(format!("Duplicated reward exists with id {id}")),
-            ));
+            return Err(ApiError::duplicate("reward", &id));
         }
         let reward = Reward {
             id: id.clone(),
@@ -174,7 +169,7 @@ impl ProjectState {
             return Err(ApiError::new(
                 409,
                 "duplicate_found",
-                "Duplicated resource",
+                "Duplicated resource found",
                 Some(format!(
                     "Reward {reward_id} is already assigned to campaign {campaign_id}"
                 )),
@@ -184,12 +179,7 @@ impl ProjectState {
             .filter(|id| id.starts_with("rewa_"))
             .unwrap_or_else(|| ids::prefixed("rewa_", 24));
         if self.reward_assignments.contains_key(&id) {
-            return Err(ApiError::new(
-                409,
-                "duplicate_found",
-                "Duplicated resource",
-                Some(format!("Duplicated reward_assignment exists with id {id}")),
-            ));
+            return Err(ApiError::duplicate("reward_assignment", &id));
         }
         self.reward_assignments.insert(
             id.clone(),
@@ -204,6 +194,49 @@ impl ProjectState {
         );
         self.assignment_order.push(id.clone());
         Ok(self.assignment_json(&id))
+    }
+
+    /// `POST /v1/loyalties/{campaignId}/rewards`: an array of
+    /// `{reward, parameters}` (a COIN reward takes no price), all assigned
+    /// or, if any is refused, none. The answer is the created assignments,
+    /// a list, as the spec's description and example show (its schema says
+    /// one object; the list is what an array of requests gets).
+    pub fn assign_rewards_to_program(&mut self, campaign: &str, body: &Value, now: Millis) -> Result<Value, ApiError> {
+        let items = body
+            .as_array()
+            .ok_or_else(|| ApiError::invalid_payload("Request body should be array"))?;
+        let campaign_id = self.loyalty_campaign(campaign)?;
+        let mut created = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let assigned = match opt_str(item, "reward") {
+                Ok(Some(reward)) => {
+                    let mut one = json!({"campaign": campaign_id});
+                    if let Some(p) = item.get("parameters") {
+                        one["parameters"] = p.clone();
+                    }
+                    self.assign_reward(&reward, &one, now)
+                }
+                Ok(None) => Err(ApiError::invalid_payload(format!(
+                    "Property [{i}] should have required property 'reward'"
+                ))),
+                Err(e) => Err(e),
+            };
+            match assigned {
+                Ok(a) => created.push(a),
+                Err(e) => {
+                    for a in &created {
+                        self.remove_assignment(a["id"].as_str().unwrap_or_default());
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Value::Array(created))
+    }
+
+    fn remove_assignment(&mut self, id: &str) {
+        self.reward_assignments.remove(id);
+        self.assignment_order.retain(|a| a != id);
     }
 
     fn assignment_json(&self, id: &str) -> Value {

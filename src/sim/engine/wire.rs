@@ -63,6 +63,20 @@ impl ApiError {
         e
     }
 
+    /// Voucherify's 409 for a resource created under an id (or code) it
+    /// already has.
+    pub fn duplicate(resource_type: &str, id: &str) -> Self {
+        let mut e = Self::new(
+            409,
+            "duplicate_found",
+            "Duplicated resource found",
+            Some(format!("Duplicated {resource_type} exists with id {id}")),
+        );
+        e.resource_id = Some(id.to_owned());
+        e.resource_type = Some(resource_type.to_owned());
+        e
+    }
+
     pub(super) fn on_voucher(key: &str, message: &str, code: &str) -> Self {
         Self::new(400, key, message, Some(code.to_owned()))
     }

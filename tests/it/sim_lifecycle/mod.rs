@@ -5,6 +5,7 @@
 //! operation it lacks.
 
 mod campaigns;
+mod import_endpoints;
 mod loyalty;
 mod qualifications;
 mod rollbacks;
