@@ -79,7 +79,7 @@ fn translation(c: &mut Criterion) {
     c.bench_function("parse a Gameball validate request", |b| {
         b.iter(|| {
             let view = RequestView {
-                matched: &matched,
+                params: &matched.params,
                 query: None,
                 headers: &headers,
                 body: black_box(VALIDATE),

@@ -11,8 +11,9 @@ use tracing::Instrument;
 
 use super::{App, Generation, log_failure};
 use crate::error::{Failure, Kind, Origin, Retry};
+use crate::gameball::endpoint::Spoken;
 use crate::gameball::errors::error;
-use crate::gameball::routes::{Matched, Spoken};
+use crate::gameball::routes::Matched;
 use crate::gameball::{JSON_UTF8, RenderCtx, RequestView};
 use crate::intake::{authenticate, parse_command};
 use crate::net::headers::full_url;
@@ -44,7 +45,7 @@ pub(super) async fn serve(
         (Err(f), _) | (Ok(_), Err(f)) => Err(f),
         (Ok(tenant), Ok(body)) => {
             let view = RequestView {
-                matched: &matched,
+                params: &matched.params,
                 query: parts.uri.query(),
                 headers: &parts.headers,
                 body: &body,

@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::routes::{Wire, unexpected};
+use super::endpoint::{Wire, unexpected};
+use super::request::{ParseCtx, Parsed, RenderCtx, RequestView};
 use super::wire::{LineItem, StringOrNumber, customer, minor, optional, parse_body, required, to_json, whole};
-use super::{ParseCtx, Parsed, RenderCtx, RequestView, V4Dialect};
+use crate::config::V4Dialect;
 use crate::domain::{Answer, AutomaticCmd, CartItem, Command, Operation};
 use crate::error::Failure;
 use crate::money::DecimalNumber;

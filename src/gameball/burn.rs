@@ -5,10 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::routes::{HoldApi, Wire, unexpected};
+use super::endpoint::{HoldApi, Wire, unexpected};
+use super::request::{Parsed, RequestView};
 use super::wire::{CouponRef, StringOrNumber, codes_of, customer, optional, parse_body, required, to_json};
-use super::{Parsed, RequestView, V4Dialect};
 use crate::clock::iso;
+use crate::config::V4Dialect;
 use crate::domain::{Answer, BurnCmd, BurnTarget, Command, Operation};
 use crate::error::Failure;
 

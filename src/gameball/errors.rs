@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header};
 use serde::Serialize;
 
-use super::{Dialect, JSON_UTF8};
+use super::request::{Dialect, JSON_UTF8};
 use crate::error::{Failure, Kind};
 use crate::net::{Body, full};
 

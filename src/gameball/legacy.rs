@@ -12,9 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::routes::{SdkApi, Wire, unexpected};
+use super::endpoint::{SdkApi, Wire, unexpected};
+use super::request::{HashProof, ParseCtx, Parsed, RenderCtx, RequestView};
 use super::wire::{StringOrNumber, parse_body, required, to_json};
-use super::{HashProof, ParseCtx, Parsed, RenderCtx, RequestView};
 use crate::clock::{iso, parse_iso};
 use crate::domain::{
     Answer, Command, CouponDraft, CouponTerms, CustomerIds, DraftDiscount, InvalidReason, Operation, Outcome,

@@ -11,10 +11,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::routes::{HoldApi, Wire, unexpected};
+use super::endpoint::{HoldApi, Wire, unexpected};
+use super::request::{ParseCtx, Parsed, RenderCtx, RequestView};
 use super::wire::{CouponObject, omit_nulls, optional, parse_body, published_coupon, to_json};
-use super::{ParseCtx, Parsed, RenderCtx, RequestView, V4Dialect};
 use crate::clock::iso;
+use crate::config::V4Dialect;
 use crate::domain::{Answer, Command, LockState, LockView, Operation};
 use crate::error::Failure;
 

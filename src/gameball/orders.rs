@@ -6,11 +6,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::routes::{Wire, unexpected};
+use super::endpoint::{Wire, unexpected};
+use super::request::{ParseCtx, Parsed, RequestView};
 use super::wire::{
     LineItem, OrderRedemption, StringOrNumber, codes_of, customer, minor, optional, parse_body, required, to_json,
 };
-use super::{ParseCtx, Parsed, RequestView, V4Dialect};
+use crate::config::V4Dialect;
 use crate::domain::{Answer, Command, Operation, OrderCmd, Transaction};
 use crate::error::Failure;
 use crate::money::DecimalNumber;

@@ -4,9 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::routes::{Wire, unexpected};
+use super::endpoint::{Wire, unexpected};
+use super::request::{Parsed, RequestView};
 use super::wire::{StringOrNumber, customer, idempotency_key, parse_body, required, to_json};
-use super::{Parsed, RequestView, V4Dialect};
+use crate::config::V4Dialect;
 use crate::domain::{Answer, Command, Operation, PredefinedCmd};
 use crate::error::Failure;
 

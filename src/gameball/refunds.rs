@@ -5,10 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::routes::{Wire, unexpected};
+use super::endpoint::{Wire, unexpected};
+use super::request::{ParseCtx, Parsed, RenderCtx, RequestView};
 use super::wire::{StringOrNumber, customer, minor, optional, parse_body, required, to_json};
-use super::{ParseCtx, Parsed, RenderCtx, RequestView, V4Dialect};
 use crate::clock::iso;
+use crate::config::V4Dialect;
 use crate::domain::{Answer, Command, Operation, RefundCmd};
 use crate::error::Failure;
 use crate::money::DecimalNumber;

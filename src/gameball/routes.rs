@@ -15,9 +15,9 @@ use std::sync::OnceLock;
 use http::Method;
 use percent_encoding::percent_decode_str;
 
-use super::{Dialect, ParseCtx, Parsed, RenderCtx, RequestView, V4Dialect};
-use crate::domain::{Answer, Operation};
-use crate::error::Failure;
+use super::endpoint::Endpoint;
+use super::request::Params;
+use crate::domain::Operation;
 
 /// The API version families: the `/api/{version}/` prefix, kept after
 /// matching so a dialect knows what it answers.
@@ -52,106 +52,6 @@ impl Family {
     }
 }
 
-/// How a family reads the requests of one operation and writes its
-/// answers, in the dialects of `D`: [`V4Dialect`] (seed or published, the
-/// tenant's choice), [`HoldApi`] or [`SdkApi`].
-pub struct Wire<D: 'static> {
-    pub op: Operation,
-    pub parse: fn(D, &RequestView<'_>, &ParseCtx<'_>) -> Result<Parsed, Failure>,
-    pub render: fn(D, &Answer, &RenderCtx<'_>) -> Result<Vec<u8>, Failure>,
-}
-
-/// The v3.0 hold API: the published shapes with `holdReference`, errors as
-/// `{code, message}`.
-#[derive(Debug, Clone, Copy)]
-pub struct HoldApi;
-
-/// The SDK-era discount-coupon API: its own bodies, a body `hash`, errors
-/// as `{code, message}`.
-#[derive(Debug, Clone, Copy)]
-pub struct SdkApi;
-
-/// Who speaks for a route, with its family's wire: the row's type says
-/// which dialects the family must speak.
-#[derive(Clone, Copy)]
-pub enum Endpoint {
-    /// The tenant's v4 dialect (`seed` or `published`).
-    V4(&'static Wire<V4Dialect>),
-    Hold(&'static Wire<HoldApi>),
-    Sdk(&'static Wire<SdkApi>),
-}
-
-impl Endpoint {
-    pub fn op(self) -> Operation {
-        match self {
-            Endpoint::V4(w) => w.op,
-            Endpoint::Hold(w) => w.op,
-            Endpoint::Sdk(w) => w.op,
-        }
-    }
-
-    /// The endpoint as spoken to this tenant (`seed` when the caller names
-    /// no tenant).
-    pub fn spoken(self, tenant: Option<V4Dialect>) -> Spoken {
-        match self {
-            Endpoint::V4(w) => Spoken::V4(w, tenant.unwrap_or_default()),
-            Endpoint::Hold(w) => Spoken::Hold(w),
-            Endpoint::Sdk(w) => Spoken::Sdk(w),
-        }
-    }
-
-    /// For the README's table.
-    pub fn label(self) -> &'static str {
-        match self {
-            Endpoint::V4(_) => "seed / published",
-            Endpoint::Hold(_) => "hold (v3.0)",
-            Endpoint::Sdk(_) => "legacy (SDK)",
-        }
-    }
-}
-
-/// An endpoint bound to the dialect that answers this request.
-#[derive(Clone, Copy)]
-pub enum Spoken {
-    V4(&'static Wire<V4Dialect>, V4Dialect),
-    Hold(&'static Wire<HoldApi>),
-    Sdk(&'static Wire<SdkApi>),
-}
-
-impl Spoken {
-    pub fn dialect(self) -> Dialect {
-        match self {
-            Spoken::V4(_, V4Dialect::Seed) => Dialect::Seed,
-            Spoken::V4(_, V4Dialect::Published) => Dialect::Published,
-            Spoken::Hold(_) => Dialect::Hold,
-            Spoken::Sdk(_) => Dialect::Legacy,
-        }
-    }
-
-    pub fn parse(self, req: &RequestView<'_>, cx: &ParseCtx<'_>) -> Result<Parsed, Failure> {
-        match self {
-            Spoken::V4(w, d) => (w.parse)(d, req, cx),
-            Spoken::Hold(w) => (w.parse)(HoldApi, req, cx),
-            Spoken::Sdk(w) => (w.parse)(SdkApi, req, cx),
-        }
-    }
-
-    /// The 200 answer's body.
-    pub fn render(self, answer: &Answer, cx: &RenderCtx<'_>) -> Result<Vec<u8>, Failure> {
-        match self {
-            Spoken::V4(w, d) => (w.render)(d, answer, cx),
-            Spoken::Hold(w) => (w.render)(HoldApi, answer, cx),
-            Spoken::Sdk(w) => (w.render)(SdkApi, answer, cx),
-        }
-    }
-}
-
-/// An answer a family's render was not written for: a bug in the
-/// operation that gave it.
-pub fn unexpected(family: &str, answer: &Answer) -> Failure {
-    Failure::internal(format!("the {family} family has no answer for {answer:?}"))
-}
-
 #[derive(Debug)]
 pub struct Row {
     pub method: Method,
@@ -159,12 +59,6 @@ pub struct Row {
     /// Below `/api/{version}`; `{name}` is a path parameter.
     pub path: &'static str,
     pub endpoint: Endpoint,
-}
-
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.op().name(), self.label())
-    }
 }
 
 impl Row {
@@ -230,7 +124,7 @@ pub static ROUTES: &[Row] = &[
 pub struct Matched {
     pub row: &'static Row,
     pub version: String,
-    params: Vec<(&'static str, String)>,
+    pub params: Params,
 }
 
 impl Matched {
@@ -239,7 +133,7 @@ impl Matched {
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.params.get(name)
     }
 }
 
@@ -290,7 +184,7 @@ pub fn route(method: &Method, path: &str) -> Option<Matched> {
     Some(Matched {
         row,
         version: version.to_owned(),
-        params,
+        params: Params(params),
     })
 }
 

@@ -15,13 +15,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::routes::{HoldApi, Wire, unexpected};
+use super::endpoint::{HoldApi, Wire, unexpected};
+use super::request::{ParseCtx, Parsed, RenderCtx, RequestView};
 use super::wire::{
     CouponRef, MAX_COUPONS, StringOrNumber, codes_of, customer, lock_duration, minor, optional, parse_body,
     published_coupon, required, to_json,
 };
-use super::{ParseCtx, Parsed, RenderCtx, RequestView, V4Dialect};
 use crate::clock::iso;
+use crate::config::V4Dialect;
 use crate::domain::{Answer, Command, InvalidReason, Operation, Outcome, ValidateCmd, Validation, Validity, Verdict};
 use crate::error::Failure;
 use crate::money::DecimalNumber;

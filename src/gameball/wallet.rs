@@ -4,9 +4,10 @@
 
 use serde::Serialize;
 
-use super::routes::{Wire, unexpected};
+use super::endpoint::{Wire, unexpected};
+use super::request::{Parsed, RequestView};
 use super::wire::to_json;
-use super::{Parsed, RequestView, V4Dialect};
+use crate::config::V4Dialect;
 use crate::domain::{Answer, Command, Operation, WalletCoupon};
 use crate::error::Failure;
 use crate::money::DecimalNumber;

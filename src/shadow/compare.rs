@@ -128,7 +128,7 @@ impl Shared {
     async fn translated(&self, q: &Queued) -> Ours {
         let job = &q.job;
         let view = RequestView {
-            matched: &job.matched,
+            params: &job.matched.params,
             query: job.uri.query(),
             headers: &q.headers,
             body: &q.body,

@@ -409,7 +409,7 @@ pub struct Redemption {
     pub rollback_date: Option<Millis>,
     /// Loyalty points a reward redemption took from the card.
     pub points: i64,
-    pub reward: Option<crate::sim::records::RewardRedeemed>,
+    pub reward: Option<RewardRedeemed>,
     /// The promotion tier redeemed, when it is not a voucher.
     pub promotion_tier: Option<String>,
 }
@@ -435,4 +435,14 @@ pub struct Order {
 pub struct Customer {
     pub id: String,
     pub source_id: String,
+}
+
+/// What a loyalty reward redemption took and gave, kept on its redemption.
+#[derive(Debug, Clone)]
+pub struct RewardRedeemed {
+    pub reward_id: String,
+    pub assignment_id: String,
+    pub points: i64,
+    /// The code published to the card's holder, for a CAMPAIGN reward.
+    pub voucher_code: Option<String>,
 }

@@ -217,16 +217,6 @@ pub struct Publication {
     pub metadata: Map<String, Value>,
 }
 
-/// What a loyalty reward redemption took and gave, kept on its redemption.
-#[derive(Debug, Clone)]
-pub struct RewardRedeemed {
-    pub reward_id: String,
-    pub assignment_id: String,
-    pub points: i64,
-    /// The code published to the card's holder, for a CAMPAIGN reward.
-    pub voucher_code: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,8 +16,9 @@ use super::{ProjectState, tracking_id};
 use crate::clock::Millis;
 use crate::ids;
 use crate::sim::catalog::{opt_i64, opt_str};
+use crate::sim::model::RewardRedeemed;
 use crate::sim::model::{Redemption, VoucherKind};
-use crate::sim::records::{CampaignKind, RewardKind, RewardRedeemed};
+use crate::sim::records::{CampaignKind, RewardKind};
 
 /// Voucherify's answer when a card's balance cannot pay: the key, message
 /// and `details` (the card code) of the spec's "Loyalty points exceeded"
