@@ -382,14 +382,4 @@ mod tests {
             assert_eq!(Operation::ALL[o.index()], o);
         }
     }
-
-    #[test]
-    fn the_readme_shows_the_route_table() {
-        let readme = include_str!("../../README.md");
-        assert!(
-            readme.contains(&markdown_table()),
-            "README.md's route table is out of date; paste `couponbridge routes`:\n{}",
-            markdown_table()
-        );
-    }
 }
