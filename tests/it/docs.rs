@@ -1,11 +1,13 @@
 //! The documentation is a reference, so it must be complete: every key of
 //! the raw configuration, every metric family, every route of the table and
-//! every subcommand is on its page, and every relative link in README.md and
-//! docs/*.md points at a file (and heading) that exists.
+//! every subcommand is on its page; every relative link in README.md,
+//! docs/*.md and deploy/README.md points at a file (and heading) that
+//! exists; the README stays a front page whose configuration is valid.
 //!
 //! Each thing the docs are checked against is read from the library by one
 //! small helper (`raw_config_keys`, `metric_families`, `route_table`,
-//! `subcommands`), so a module that moves is re-pointed in one place.
+//! `validate_config`, `subcommands`), so a module that moves is re-pointed
+//! in one place.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
