@@ -45,7 +45,7 @@ JSON
 # machines, not the merchant's: at idle priority here so that its CPU (only
 # shadow mode calls it) does not compete with the path being measured on
 # this machine's two cores. couponbridge's own shadow threads are at idle
-# priority by design (README, Shadow mode).
+# priority by design (docs/record-replay-shadow.md, Shadow mode).
 chrt --idle 0 "$BIN" simulate --listen "127.0.0.1:$SIM_PORT" --vouchers "$RUN/vouchers.json" >"$RUN/sim.log" 2>&1 &
 PIDS+=($!)
 

@@ -732,18 +732,18 @@ def check_dashboard(d):
 
 
 class SourceParsing(unittest.TestCase):
-    """The readers of couponbridge's sources find what the README documents."""
+    """The readers of couponbridge's sources find what docs/metrics.md documents."""
 
-    def test_metrics_match_the_unit_test_and_readme(self):
+    def test_metrics_match_the_unit_test_and_the_metrics_page(self):
         prefix, exported = exported_metrics()
         text = read("src/metrics.rs")
         tests = text[text.index("#[cfg(test)]"):]
         rendered = set(re.findall(rf"{prefix}_\w+", tests))
         self.assertTrue(rendered)
         self.assertLessEqual(rendered, set(exported), "names metrics.rs's own test renders")
-        readme = set(re.findall(rf"`({prefix}_\w+)`", read("README.md")))
+        page = set(re.findall(rf"`({prefix}_\w+)`", read("docs/metrics.md")))
         families = {re.sub(r"_(bucket|sum|count)$", "", n) for n in exported}
-        self.assertEqual(readme, families, "the README's metrics table and src/metrics.rs")
+        self.assertEqual(page, families, "docs/metrics.md and src/metrics.rs")
         self.assertEqual(exported[f"{prefix}_requests_total"], {"route", "status"})
         self.assertIn("le", exported[f"{prefix}_request_duration_seconds_bucket"])
 

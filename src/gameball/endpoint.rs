@@ -57,7 +57,7 @@ impl Endpoint {
         }
     }
 
-    /// For the README's table.
+    /// For the route table of docs/gameball.md.
     pub fn label(self) -> &'static str {
         match self {
             Endpoint::V4(_) => "seed / published",

@@ -27,6 +27,7 @@ macro_rules! both_stores {
 mod adapter;
 mod common;
 mod dialects;
+mod docs;
 mod durability;
 mod hostile;
 mod interleave;

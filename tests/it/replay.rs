@@ -400,7 +400,7 @@ async fn recordings_hold_no_secret_and_read_as_har() {
     ] {
         assert!(!text.contains(secret), "{secret} is in the recording");
     }
-    // Wrapped as the README's jq line does it, the lines are a HAR 1.2 log.
+    // Wrapped as docs/record-replay-shadow.md's jq line does it, the lines are a HAR 1.2 log.
     let entries: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(
         entries
