@@ -10,6 +10,7 @@ use http::Uri;
 use super::raw::Messages;
 use super::routes::{Routes, V4Dialect};
 use super::secret::Secret;
+pub use crate::net::client::Http2;
 use crate::net::tls::Roots;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,20 +119,6 @@ pub struct VoucherifyConfig {
 
 /// How long lock details reuse a voucher definition unless configured.
 pub const DEFAULT_DEFINITIONS_TTL: Duration = Duration::from_secs(5);
-
-/// Which HTTP version couponbridge speaks to Voucherify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Http2 {
-    /// Over TLS, HTTP/2 when the server offers it by ALPN (else HTTP/1.1);
-    /// over plain `http://`, HTTP/1.1 (there is nothing to negotiate with,
-    /// and prior knowledge would break an HTTP/1-only server).
-    #[default]
-    Auto,
-    /// HTTP/2 only: by ALPN over TLS, by prior knowledge (h2c) over `http://`.
-    Always,
-    /// HTTP/1.1 only (h2 is not offered in ALPN).
-    Never,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantConfig {

@@ -20,7 +20,6 @@ use rustls_pki_types::CertificateDer;
 
 use super::Body;
 use super::tls::{self, Roots, TlsError};
-use crate::config::Http2;
 
 pub type PooledClient = Client<HttpsConnector<HttpConnector>, Body>;
 
@@ -108,4 +107,18 @@ pub fn build(opts: &ClientOptions) -> Result<HttpClient, TlsError> {
         h2: builder(true).build(base().enable_http2().wrap_connector(http.clone())),
         h1: builder(false).build(base().enable_http1().wrap_connector(http)),
     })
+}
+
+/// Which HTTP version couponbridge speaks to Voucherify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Http2 {
+    /// Over TLS, HTTP/2 when the server offers it by ALPN (else HTTP/1.1);
+    /// over plain `http://`, HTTP/1.1 (there is nothing to negotiate with,
+    /// and prior knowledge would break an HTTP/1-only server).
+    #[default]
+    Auto,
+    /// HTTP/2 only: by ALPN over TLS, by prior knowledge (h2c) over `http://`.
+    Always,
+    /// HTTP/1.1 only (h2 is not offered in ALPN).
+    Never,
 }
