@@ -102,22 +102,7 @@ impl ProjectState {
                 Some(format!("Duplicated campaign exists with name {name}")),
             ));
         }
-        let kind = match (forced, opt_str(body, "campaign_type")?) {
-            (Some(k), None) => k,
-            (Some(k), Some(t)) if t == k.as_str() => k,
-            (Some(k), Some(_)) => {
-                return Err(ApiError::invalid_payload(format!(
-                    "Property .campaign_type should be equal to {}",
-                    k.as_str()
-                )));
-            }
-            (None, None) => CampaignKind::DiscountCoupons,
-            (None, Some(t)) => CampaignKind::parse(&t).ok_or_else(|| {
-                ApiError::invalid_payload(
-                    "Property .campaign_type should be equal to one of the allowed values: DISCOUNT_COUPONS, GIFT_VOUCHERS, PROMOTION, LOYALTY_PROGRAM",
-                )
-            })?,
-        };
+        let kind = campaign_kind(body, forced)?;
         // A simulator extension: a seed (or a test) may fix the id.
         let id = opt_str(body, "id")?
             .filter(|id| id.starts_with("camp_"))
@@ -125,37 +110,7 @@ impl ProjectState {
         if self.campaigns.contains_key(&id) {
             return Err(ApiError::duplicate("campaign", &id));
         }
-        let voucher_in = body.get("voucher").filter(|v| !v.is_null());
-        let mut voucher = voucher_in.and_then(Value::as_object).cloned().unwrap_or_default();
-        let code_config = parse_code_config(voucher.get("code_config"))?;
-        voucher.remove("code_config");
-        match kind {
-            CampaignKind::DiscountCoupons => {
-                if parse_discount(voucher.get("discount"))?.is_none() {
-                    return Err(ApiError::invalid_payload(
-                        "Property .voucher should have required property 'discount'",
-                    ));
-                }
-                voucher.insert("type".into(), "DISCOUNT_VOUCHER".into());
-            }
-            CampaignKind::GiftVouchers => {
-                if voucher.get("gift").is_none_or(Value::is_null) {
-                    return Err(ApiError::invalid_payload(
-                        "Property .voucher should have required property 'gift'",
-                    ));
-                }
-                voucher.insert("type".into(), "GIFT_VOUCHER".into());
-            }
-            CampaignKind::LoyaltyProgram => {
-                voucher.insert("type".into(), "LOYALTY_CARD".into());
-                let points = opt_i64(
-                    voucher.get("loyalty_card").and_then(|l| l.get("points")),
-                    "voucher.loyalty_card.points",
-                )?;
-                voucher.insert("loyalty_card".into(), json!({"points": points.unwrap_or(0)}));
-            }
-            CampaignKind::Promotion => voucher.clear(),
-        }
+        let (voucher, code_config) = campaign_voucher(body, kind)?;
         let mode = match opt_str(body, "type")?.as_deref() {
             None | Some("AUTO_UPDATE") => "AUTO_UPDATE",
             Some("STATIC") => "STATIC",
@@ -212,23 +167,9 @@ impl ProjectState {
                 "Property .voucher.code_config cannot make vouchers_count distinct codes",
             ));
         }
-        let tiers_in = match kind {
-            CampaignKind::Promotion => body
-                .pointer("/promotion/tiers")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        // Parse every tier before anything is stored: a bad tier fails the
-        // whole request, as one request is one critical section.
-        let mut tiers = Vec::with_capacity(tiers_in.len());
-        for (i, t) in tiers_in.iter().enumerate() {
-            tiers.push(self.parse_tier(&campaign, t, i as i64 + 1, now).map_err(|mut e| {
-                e.details = Some(format!("promotion.tiers[{i}]: {}", e.details.unwrap_or_default()));
-                e
-            })?);
-        }
+        // Every tier is parsed before anything is stored: a bad tier fails
+        // the whole request, as one request is one critical section.
+        let tiers = self.campaign_tiers(body, &campaign, now)?;
         self.campaign_ids_by_name.insert(name, id.clone());
         self.campaign_order.push(id.clone());
         self.campaigns.insert(id.clone(), campaign);
@@ -242,6 +183,31 @@ impl ProjectState {
             self.generate_voucher(&id, now)?;
         }
         Ok(self.campaign_json(&id))
+    }
+
+    /// A PROMOTION campaign's tiers from its body, all parsed or none.
+    fn campaign_tiers(
+        &mut self,
+        body: &Value,
+        campaign: &Campaign,
+        now: Millis,
+    ) -> Result<Vec<PromotionTier>, ApiError> {
+        if campaign.kind != CampaignKind::Promotion {
+            return Ok(Vec::new());
+        }
+        let tiers_in = body
+            .pointer("/promotion/tiers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut tiers = Vec::with_capacity(tiers_in.len());
+        for (i, t) in tiers_in.iter().enumerate() {
+            tiers.push(self.parse_tier(campaign, t, i as i64 + 1, now).map_err(|mut e| {
+                e.details = Some(format!("promotion.tiers[{i}]: {}", e.details.unwrap_or_default()));
+                e
+            })?);
+        }
+        Ok(tiers)
     }
 
     fn parse_tier(
@@ -484,4 +450,61 @@ impl ProjectState {
         out["has_more"] = has_more.into();
         Ok(out)
     }
+}
+
+/// The campaign's type: the one its route forces (`/v1/loyalties`), or
+/// the body's, `DISCOUNT_COUPONS` by default.
+fn campaign_kind(body: &Value, forced: Option<CampaignKind>) -> Result<CampaignKind, ApiError> {
+    Ok(match (forced, opt_str(body, "campaign_type")?) {
+        (Some(k), None) => k,
+        (Some(k), Some(t)) if t == k.as_str() => k,
+        (Some(k), Some(_)) => {
+            return Err(ApiError::invalid_payload(format!(
+                "Property .campaign_type should be equal to {}",
+                k.as_str()
+            )));
+        }
+        (None, None) => CampaignKind::DiscountCoupons,
+        (None, Some(t)) => CampaignKind::parse(&t).ok_or_else(|| {
+            ApiError::invalid_payload(
+                "Property .campaign_type should be equal to one of the allowed values: DISCOUNT_COUPONS, GIFT_VOUCHERS, PROMOTION, LOYALTY_PROGRAM",
+            )
+        })?,
+    })
+}
+
+/// The voucher template of a campaign of `kind`, and its code config.
+fn campaign_voucher(body: &Value, kind: CampaignKind) -> Result<(Map<String, Value>, CodeConfig), ApiError> {
+    let voucher_in = body.get("voucher").filter(|v| !v.is_null());
+    let mut voucher = voucher_in.and_then(Value::as_object).cloned().unwrap_or_default();
+    let code_config = parse_code_config(voucher.get("code_config"))?;
+    voucher.remove("code_config");
+    match kind {
+        CampaignKind::DiscountCoupons => {
+            if parse_discount(voucher.get("discount"))?.is_none() {
+                return Err(ApiError::invalid_payload(
+                    "Property .voucher should have required property 'discount'",
+                ));
+            }
+            voucher.insert("type".into(), "DISCOUNT_VOUCHER".into());
+        }
+        CampaignKind::GiftVouchers => {
+            if voucher.get("gift").is_none_or(Value::is_null) {
+                return Err(ApiError::invalid_payload(
+                    "Property .voucher should have required property 'gift'",
+                ));
+            }
+            voucher.insert("type".into(), "GIFT_VOUCHER".into());
+        }
+        CampaignKind::LoyaltyProgram => {
+            voucher.insert("type".into(), "LOYALTY_CARD".into());
+            let points = opt_i64(
+                voucher.get("loyalty_card").and_then(|l| l.get("points")),
+                "voucher.loyalty_card.points",
+            )?;
+            voucher.insert("loyalty_card".into(), json!({"points": points.unwrap_or(0)}));
+        }
+        CampaignKind::Promotion => voucher.clear(),
+    }
+    Ok((voucher, code_config))
 }

@@ -16,8 +16,8 @@ use super::{ProjectState, tracking_id};
 use crate::clock::Millis;
 use crate::ids;
 use crate::sim::catalog::{opt_i64, opt_str};
-use crate::sim::model::RewardRedeemed;
 use crate::sim::model::{Redemption, VoucherKind};
+use crate::sim::model::{RewardRedeemed, Voucher};
 use crate::sim::records::{CampaignKind, RewardKind};
 
 /// Voucherify's answer when a card's balance cannot pay: the key, message
@@ -232,22 +232,7 @@ impl ProjectState {
                 ));
                 e
             })?;
-        if !card.active {
-            return Err(ApiError::new(
-                400,
-                "voucher_disabled",
-                "voucher is disabled",
-                Some(code.clone()),
-            ));
-        }
-        if card.expiration_date.is_some_and(|e| e <= now) {
-            return Err(ApiError::new(
-                400,
-                "voucher_expired",
-                "voucher expired",
-                Some(code.clone()),
-            ));
-        }
+        usable_card(&card, &code, now)?;
         let requested = opt_i64(body.pointer("/reward/points"), "reward.points")?;
         let cost = match reward.kind {
             // Pay with points: the points the client spends.
@@ -270,52 +255,7 @@ impl ProjectState {
             None => None,
         };
         // Everything is checked; from here on the request succeeds.
-        let published = match &reward.kind {
-            RewardKind::Campaign { campaign_id, .. }
-                if self
-                    .campaigns
-                    .get(campaign_id)
-                    .is_some_and(|c| c.kind != CampaignKind::LoyaltyProgram) =>
-            {
-                let (Some(h), Some(s)) = (&holder, &holder_source) else {
-                    return Err(ApiError::new(
-                        400,
-                        "missing_customer",
-                        "Missing customer",
-                        Some(format!("Loyalty card {code} has no holder to publish the reward to")),
-                    ));
-                };
-                let reward_code = self.unassigned_code(campaign_id, &[], now)?;
-                self.record_publication(&reward_code, h, s, None, &Map::new(), now);
-                Some(reward_code)
-            }
-            RewardKind::Campaign {
-                campaign_id,
-                balance: Some(points),
-            } => {
-                // Points for another program: added to the holder's card there.
-                let target = holder.as_ref().and_then(|h| {
-                    self.by_holder.get(h).and_then(|codes| {
-                        codes
-                            .iter()
-                            .find(|c| {
-                                self.vouchers
-                                    .get(*c)
-                                    .is_some_and(|v| v.campaign_id.as_ref() == Some(campaign_id))
-                            })
-                            .cloned()
-                    })
-                });
-                if let Some(t) = target.and_then(|t| self.vouchers.get_mut(&t))
-                    && let Some(l) = t.loyalty.as_mut()
-                {
-                    l.points += points;
-                    l.balance += points;
-                }
-                None
-            }
-            _ => None,
-        };
+        let published = self.give_reward(&reward.kind, &code, holder.as_ref(), holder_source.as_ref(), now)?;
         let v = self.vouchers.get_mut(&code).expect("found above");
         let l = v.loyalty.get_or_insert_default();
         l.balance -= cost;
@@ -364,6 +304,65 @@ impl ProjectState {
         Ok(self.redemption_json(&id, false))
     }
 
+    /// What a reward gives: a coupon published to the card's holder (a
+    /// CAMPAIGN reward of a coupon campaign), or points on the holder's card
+    /// in another program; nothing otherwise.
+    fn give_reward(
+        &mut self,
+        kind: &RewardKind,
+        code: &str,
+        holder: Option<&String>,
+        holder_source: Option<&String>,
+        now: Millis,
+    ) -> Result<Option<String>, ApiError> {
+        Ok(match kind {
+            RewardKind::Campaign { campaign_id, .. }
+                if self
+                    .campaigns
+                    .get(campaign_id)
+                    .is_some_and(|c| c.kind != CampaignKind::LoyaltyProgram) =>
+            {
+                let (Some(h), Some(s)) = (holder, holder_source) else {
+                    return Err(ApiError::new(
+                        400,
+                        "missing_customer",
+                        "Missing customer",
+                        Some(format!("Loyalty card {code} has no holder to publish the reward to")),
+                    ));
+                };
+                let reward_code = self.unassigned_code(campaign_id, &[], now)?;
+                self.record_publication(&reward_code, h, s, None, &Map::new(), now);
+                Some(reward_code)
+            }
+            RewardKind::Campaign {
+                campaign_id,
+                balance: Some(points),
+            } => {
+                // Points for another program: added to the holder's card there.
+                let target = holder.and_then(|h| {
+                    self.by_holder.get(h).and_then(|codes| {
+                        codes
+                            .iter()
+                            .find(|c| {
+                                self.vouchers
+                                    .get(*c)
+                                    .is_some_and(|v| v.campaign_id.as_ref() == Some(campaign_id))
+                            })
+                            .cloned()
+                    })
+                });
+                if let Some(t) = target.and_then(|t| self.vouchers.get_mut(&t))
+                    && let Some(l) = t.loyalty.as_mut()
+                {
+                    l.points += points;
+                    l.balance += points;
+                }
+                None
+            }
+            _ => None,
+        })
+    }
+
     /// The `reward` of a reward redemption's answer.
     pub(super) fn reward_result_json(&self, r: &Redemption) -> Option<Value> {
         let rr = r.reward.as_ref()?;
@@ -385,4 +384,25 @@ impl ProjectState {
         }
         Some(out)
     }
+}
+
+/// A card points can be spent from: active and not expired.
+fn usable_card(card: &Voucher, code: &str, now: Millis) -> Result<(), ApiError> {
+    if !card.active {
+        return Err(ApiError::new(
+            400,
+            "voucher_disabled",
+            "voucher is disabled",
+            Some(code.to_owned()),
+        ));
+    }
+    if card.expiration_date.is_some_and(|e| e <= now) {
+        return Err(ApiError::new(
+            400,
+            "voucher_expired",
+            "voucher expired",
+            Some(code.to_owned()),
+        ));
+    }
+    Ok(())
 }
