@@ -13,9 +13,10 @@
 //! | the state machine (pure functions) | [`machine`], and its Lua twins in `lua/` |
 //! | claims of merchant operations | [`claims`] |
 //! | releases kept for the sweeper | [`pending`] |
-//! | the store's face, its errors | [`store`] |
+//! | the store's face, its errors | [`store`], [`backend`] |
 //! | the backends | `memory.rs`, `redis/` |
 
+pub mod backend;
 pub mod claims;
 pub mod machine;
 mod memory;
@@ -25,8 +26,9 @@ mod redis;
 pub mod store;
 
 pub use crate::domain::LockState;
+pub use backend::{Durability, Fault};
 pub use claims::{Claim, OpAttempt, OpKind, OpOutcome};
 pub use machine::{Burner, NewTerms, ReleaseStart, Relock, UseStart};
 pub use pending::PendingRelease;
 pub use record::LockRecord;
-pub use store::{Durability, Fault, Store, StoreError};
+pub use store::{Store, StoreError};

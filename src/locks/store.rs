@@ -9,30 +9,13 @@ use tracing::Instrument;
 use super::memory::MemoryStore;
 use super::redis::RedisStore;
 use super::{
-    Burner, Claim, LockRecord, NewTerms, OpAttempt, OpKind, OpOutcome, PendingRelease, ReleaseStart, Relock, UseStart,
-    machine,
+    Burner, Claim, Durability, Fault, LockRecord, NewTerms, OpAttempt, OpKind, OpOutcome, PendingRelease, ReleaseStart,
+    Relock, UseStart, machine,
 };
 use crate::clock::{Clock, Millis};
 use crate::config::StoreConfig;
-use crate::error::{BoxError, Failure, Kind, Origin, Retry};
+use crate::error::{Failure, Kind, Origin, Retry};
 use crate::metrics::Metrics;
-
-/// What went wrong in a backend, before the facade names the call.
-#[derive(Debug, thiserror::Error)]
-pub enum Fault {
-    #[error("unavailable")]
-    Unavailable(#[source] BoxError),
-    #[error("unreadable record: {0}")]
-    Corrupt(String),
-    #[error("misconfigured: {0}")]
-    Config(String),
-}
-
-impl Fault {
-    pub fn unavailable(e: impl Into<BoxError>) -> Self {
-        Fault::Unavailable(e.into())
-    }
-}
 
 /// A failed store call: which one (`store.claim`), and why.
 #[derive(Debug, thiserror::Error)]
@@ -86,13 +69,6 @@ impl From<StoreError> for Failure {
         };
         f.at(call).caused_by(e)
     }
-}
-
-/// Whether the store keeps acknowledged locks through a crash, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Durability {
-    pub durable: bool,
-    pub detail: String,
 }
 
 // One per store, behind an Arc: its size does not matter.

@@ -342,7 +342,19 @@ async fn relock(cx: &Cx, reference: &str, cmd: &ValidateCmd) -> Result<Locked, F
     // session, and a late release would take them from it.
     let dropped: Vec<String> = record.codes.iter().filter(|c| !locked.contains(c)).cloned().collect();
     release_sessions(cx, &dropped, &record.session_key, Some(reference)).await;
-    match store.relock(t, reference, &attempt, terms).await? {
+    // Whatever the store answers, no code this call added may stay held by
+    // a session the lock's record may not list (a lock that does list it
+    // and no longer holds it only redeems it without the hold).
+    let added = added_by(&locked);
+    let undo_added = || release_sessions(cx, &added, &record.session_key, Some(reference));
+    let relocked = match store.relock(t, reference, &attempt, terms).await {
+        Ok(r) => r,
+        Err(e) => {
+            undo_added().await;
+            return Err(e.into());
+        }
+    };
+    match relocked {
         Relock::Updated => Ok(Locked {
             reference: Some(reference.to_owned()),
             expires_at: Some(expires_at),
@@ -353,9 +365,16 @@ async fn relock(cx: &Cx, reference: &str, cmd: &ValidateCmd) -> Result<Locked, F
             // Undo what this call added, except what the lock holds now
             // (its codes follow the lock, in the same session).
             // If the lock has ended meanwhile, nothing may hold any more.
-            let undo: Vec<String> = match store.get(t, reference).await? {
+            let now_holds = match store.get(t, reference).await {
+                Ok(r) => r,
+                Err(e) => {
+                    undo_added().await;
+                    return Err(e.into());
+                }
+            };
+            let undo: Vec<String> = match now_holds {
                 Some(r) if matches!(r.state, LockState::Locked | LockState::Burning) => {
-                    added_by(&locked).into_iter().filter(|c| !r.codes.contains(c)).collect()
+                    added.iter().filter(|c| !r.codes.contains(c)).cloned().collect()
                 }
                 _ => locked.clone(),
             };

@@ -150,3 +150,52 @@ async fn the_log_says_what_a_crash_would_lose_under_each_mode() {
         }
     }
 }
+
+/// A re-lock that held a new code, then could not write the lock (Redis
+/// went away between the validation and the write), gives that hold back:
+/// found by the soak, where it outlived the lock's burn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relock_that_cannot_write_the_lock_holds_nothing_it_added() {
+    use couponbridge::sim::faults::{Fault, Faults};
+    let mut redis = without_aof();
+    let env = on(&redis, "").await;
+    let locked = env
+        .validate(json!({"customerId": "c", "coupons": ["AMOUNT10"], "lock": true}))
+        .await;
+    assert_eq!(locked.status, 200, "{}", locked.text());
+    let reference = locked.json()["validCoupons"][0]["lockReference"]
+        .as_str()
+        .expect("a reference")
+        .to_owned();
+    env.sim.sim.set_faults(Faults {
+        script: [Fault::Hold].into(),
+        path_prefix: Some("/v1/validations".into()),
+        ..Faults::default()
+    });
+    let mut begun = env.sim.sim.requests_begun();
+    let seen = *begun.borrow_and_update();
+    let url = env.url(&format!("{V}/coupons/validate"));
+    let client = env.client.clone();
+    let relock = tokio::spawn(async move {
+        let body = json!({"customerId": "c", "coupons": ["AMOUNT10", "PERCENT20"], "lock": true,
+                          "lockReference": reference});
+        client.send("POST", &url, &crate::common::env::AUTH, Some(&body)).await
+    });
+    begun
+        .wait_for(|n| *n > seen)
+        .await
+        .expect("the re-lock's validation began");
+    redis.stop();
+    env.sim.sim.set_faults(Faults::default());
+    let answer = relock.await.expect("the re-lock answers");
+    assert_eq!(answer.status, 503, "{}", answer.text());
+    let held: Vec<String> = env
+        .live_sessions()
+        .iter()
+        .filter_map(|s| s["voucher"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        !held.contains(&"PERCENT20".to_owned()),
+        "the code the re-lock added is not held: {held:?}"
+    );
+}

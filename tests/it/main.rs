@@ -25,6 +25,7 @@ macro_rules! both_stores {
 }
 
 mod adapter;
+mod architecture;
 mod common;
 mod dialects;
 mod docs;

@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::{Activity, ConnInfo, Graceful, Tracked, supervise};
+use super::conn::{Activity, ConnInfo, Graceful, Tracked, supervise};
 use crate::net::{Body, BoxError};
 
 /// How long a plaintext HTTP/1 connection has nothing in flight before it

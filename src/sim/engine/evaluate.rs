@@ -4,10 +4,13 @@
 use serde_json::Value;
 
 use super::ProjectState;
+
+/// Lock insertions between two sweeps of expired locks.
+const SWEEP_EVERY: u32 = 4096;
 use super::answers::{Details, EMPTY_LIST, GiftResult, OrderOut, RedeemableOut, RedeemableResult, Status};
-use super::wire::{ApiError, CustomMessage, OrderIn, RedeemableObject, RedeemableRef, StackableRequest};
+use super::wire::{ApiError, CustomMessage, OrderIn, RedeemableObject, RedeemableRef, SessionIn, StackableRequest};
 use crate::clock::Millis;
-use crate::sim::model::{ApplicationMode, Discount, DiscountKind, RuleCheck, Voucher, VoucherKind};
+use crate::sim::model::{ApplicationMode, Discount, DiscountKind, Lock, RuleCheck, Voucher, VoucherKind};
 use crate::sim::records::PromotionTier;
 
 /// The outcome of checking one redeemable.
@@ -35,6 +38,42 @@ fn kind_label(kind: VoucherKind) -> &'static str {
 }
 
 impl ProjectState {
+    /// Takes a lock (or re-takes it, for the same key) on every applicable
+    /// voucher of an evaluation.
+    pub(super) fn lock_applicable(
+        &mut self,
+        ev: &Evaluation,
+        session: &SessionIn,
+        key: &str,
+        customer: Option<&str>,
+        now: Millis,
+    ) {
+        let expires_at = now + session.ttl_unit.millis(session.ttl);
+        for verdict in &ev.verdicts {
+            if let Verdict::Applicable { code, credits, .. } = verdict
+                && let Some(v) = self.vouchers.get_mut(code)
+            {
+                v.locks.insert(
+                    key.to_owned(),
+                    Lock {
+                        expires_at,
+                        credits: *credits,
+                        customer: customer.map(str::to_owned),
+                        ttl: session.ttl,
+                        ttl_unit: session.ttl_unit,
+                    },
+                );
+                self.locks_since_sweep += 1;
+            }
+        }
+        if self.locks_since_sweep >= SWEEP_EVERY {
+            self.locks_since_sweep = 0;
+            for v in self.vouchers.values_mut() {
+                v.locks.retain(|_, l| l.expires_at > now);
+            }
+        }
+    }
+
     /// Checks one voucher for one request; `Ok` carries (discount, credits).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn check_voucher(

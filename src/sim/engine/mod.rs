@@ -38,13 +38,12 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::model::{
-    ApplicationMode, Customer, Lock, Order, ProjectSettings, Redemption, Rule, StackingRules, Voucher, compact,
+    ApplicationMode, Customer, Order, ProjectSettings, Redemption, Rule, StackingRules, Voucher, compact,
 };
 use super::records::{Campaign, PromotionTier, Publication, Reward, RewardAssignment};
 use crate::clock::{Millis, iso};
 use crate::ids;
 use answers::EMPTY_LIST;
-use evaluate::{Evaluation, Verdict};
 
 pub use answers::{
     Details, EmptyList, GiftResult, OrderOut, RedeemableOut, RedeemableResult, SessionOut, Status, ValidationResponse,
@@ -57,8 +56,6 @@ pub use wire::{
 };
 
 /// Expired locks are swept from every voucher after this many new locks.
-const SWEEP_EVERY: u32 = 4096;
-
 /// One simulated Voucherify project and everything it has recorded.
 #[derive(Debug, Default)]
 pub struct ProjectState {
@@ -230,42 +227,6 @@ impl ProjectState {
                 json!({"id": c.id, "source_id": c.source_id, "metadata": {}, "object": "customer"})
             }
             None => Value::Null,
-        }
-    }
-
-    /// Takes a lock (or re-takes it, for the same key) on every applicable
-    /// voucher of an evaluation.
-    fn lock_applicable(
-        &mut self,
-        ev: &Evaluation,
-        session: &SessionIn,
-        key: &str,
-        customer: Option<&str>,
-        now: Millis,
-    ) {
-        let expires_at = now + session.ttl_unit.millis(session.ttl);
-        for verdict in &ev.verdicts {
-            if let Verdict::Applicable { code, credits, .. } = verdict
-                && let Some(v) = self.vouchers.get_mut(code)
-            {
-                v.locks.insert(
-                    key.to_owned(),
-                    Lock {
-                        expires_at,
-                        credits: *credits,
-                        customer: customer.map(str::to_owned),
-                        ttl: session.ttl,
-                        ttl_unit: session.ttl_unit,
-                    },
-                );
-                self.locks_since_sweep += 1;
-            }
-        }
-        if self.locks_since_sweep >= SWEEP_EVERY {
-            self.locks_since_sweep = 0;
-            for v in self.vouchers.values_mut() {
-                v.locks.retain(|_, l| l.expires_at > now);
-            }
         }
     }
 

@@ -5,7 +5,9 @@
 use http::{Method, StatusCode};
 use percent_encoding::utf8_percent_encode;
 
-use super::{Op, Project, SEGMENT, UpstreamError, Writes, json, observe, parse, unexpected};
+use super::error::UpstreamError;
+use super::op::Op;
+use super::transport::{Project, SEGMENT, Writes, json, observe, parse, unexpected};
 use crate::voucherify::{
     ErrorObject, OrderInfo, RedeemResponse, StackableRequest, ValidationResponse, ValidationRule, Voucher,
 };

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::Op;
+use super::op::Op;
 use crate::error::{BoxError, Failure, Kind, Origin, Retry};
 use crate::voucherify::ErrorObject;
 

@@ -6,7 +6,9 @@
 use http::{Method, StatusCode};
 use percent_encoding::utf8_percent_encode;
 
-use super::{Op, Project, SEGMENT, UpstreamError, Writes, json, parse, unexpected};
+use super::error::UpstreamError;
+use super::op::Op;
+use super::transport::{Project, SEGMENT, Writes, json, parse, unexpected};
 use crate::voucherify::ErrorObject;
 use crate::voucherify::lifecycle::{
     MemberList, QualificationRequest, QualificationResponse, Redemption, RewardInfo, RewardRedemptionRequest,
