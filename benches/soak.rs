@@ -280,7 +280,7 @@ async fn redis_config(url: &str, key: &str) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-/// Every lock record in the store, by reference (SCAN, then HGETALL).
+/// Every lock record in the store, by reference (SCAN, then GET and HGETALL).
 async fn all_records(url: &str) -> Result<HashMap<String, LockRecord>, String> {
     let mut c = redis_conn(url).await.ok_or("Redis is unreachable")?;
     let prefix = format!("cb:{{{TENANT}:");
@@ -304,12 +304,20 @@ async fn all_records(url: &str) -> Result<HashMap<String, LockRecord>, String> {
     }
     let mut out = HashMap::new();
     for chunk in keys.chunks(500) {
+        // Both forms of a record, in one round trip (as the store's own
+        // `get`): the one a key does not hold answers WRONGTYPE.
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
         for k in chunk {
-            pipe.cmd("HGETALL").arg(k);
+            pipe.cmd("GET").arg(k).cmd("HGETALL").arg(k);
         }
-        let rows: Vec<HashMap<String, String>> = pipe.query_async(&mut c).await.map_err(|e| e.to_string())?;
-        for (k, fields) in chunk.iter().zip(rows) {
+        let rows: Vec<redis::Value> = pipe.query_async(&mut c).await.map_err(|e| e.to_string())?;
+        let mut rows = rows.into_iter();
+        for k in chunk {
+            let (Some(get), Some(hgetall)) = (rows.next(), rows.next()) else {
+                return Err(format!("{k}: no answer"));
+            };
+            let fields = record_fields(get, hgetall).map_err(|e| format!("{k}: {e}"))?;
             if fields.is_empty() {
                 continue;
             }
@@ -323,6 +331,20 @@ async fn all_records(url: &str) -> Result<HashMap<String, LockRecord>, String> {
         }
     }
     Ok(out)
+}
+
+/// A lock record's fields from its key's GET and HGETALL answers. A new
+/// lock is a string, its fields packed as a JSON array `[field, value, …]`
+/// (one `SET … NX`, src/locks/redis.rs); its first transition makes it a
+/// hash.
+fn record_fields(get: redis::Value, hgetall: redis::Value) -> Result<HashMap<String, String>, String> {
+    match get {
+        redis::Value::BulkString(packed) => {
+            let flat: Vec<String> = serde_json::from_slice(&packed).map_err(|e| format!("packed record: {e}"))?;
+            Ok(flat.chunks_exact(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect())
+        }
+        _ => redis::from_redis_value(hgetall).map_err(|e| e.to_string()),
+    }
 }
 
 // ---------------------------------------------------------------------------
