@@ -50,14 +50,19 @@ use couponbridge::config::Config;
 use couponbridge::locks::{LockRecord, LockState};
 use couponbridge::serve::{self, Running};
 use couponbridge::sim::faults::{Fault, Faults};
-use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN, RunningSim, SimBuilder};
+use couponbridge::sim::{DEFAULT_APP_ID, RunningSim, SimBuilder};
 
-const API_KEY: &str = "soak-api-key";
-const SECRET_KEY: &str = "soak-secret-key-123";
-const TENANT: &str = "shop";
+mod args;
+mod catalogue;
+mod settings;
+mod text;
+
+use crate::args::{Args, parse_args};
+use crate::catalogue::{LIMITED, SINGLES, catalogue, pick_codes, relock_codes};
+use crate::settings::{API_KEY, SECRET_KEY, TENANT, UPSTREAM_TIMEOUT_MS, config_text};
+use crate::text::{examples, percentile, state_name, table};
+
 const V: &str = "/api/v4.0/integrations";
-/// couponbridge's deadline on each Voucherify call.
-const UPSTREAM_TIMEOUT_MS: u64 = 1_000;
 /// How long a burn or order attempt owns its claim: two upstream deadlines
 /// and Voucherify's late-commit margin (`lease_until` in
 /// src/adapter/ops/redeem.rs). A retry before it ends is answered 2001.
@@ -73,54 +78,6 @@ const EXPIRY_GRACE_MS: i64 = 2_000;
 /// The redis-server child, reachable from the hard-stop watchdog.
 static REDIS_CHILD: Mutex<Option<Child>> = Mutex::new(None);
 static REDIS_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
-
-// ---------------------------------------------------------------------------
-// Options
-
-struct Args {
-    seconds: u64,
-    seed: u64,
-    workers: usize,
-    pace_ms: u64,
-}
-
-fn parse_args() -> Args {
-    let mut a = Args {
-        seconds: 60,
-        seed: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(1),
-        workers: 32,
-        pace_ms: 20,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-            None => (arg.clone(), None),
-        };
-        let mut value = |name: &str| -> u64 {
-            let v = inline.clone().or_else(|| it.next()).unwrap_or_default();
-            v.parse().unwrap_or_else(|_| {
-                eprintln!("soak: {name} needs a number, not {v:?}");
-                std::process::exit(64);
-            })
-        };
-        match name.as_str() {
-            "--seconds" => a.seconds = value("--seconds"),
-            "--seed" => a.seed = value("--seed"),
-            "--workers" => a.workers = value("--workers") as usize,
-            "--pace-ms" => a.pace_ms = value("--pace-ms"),
-            // `cargo bench` passes `--bench` to every bench target.
-            "--bench" => {}
-            other => eprintln!("soak: ignoring argument {other}"),
-        }
-    }
-    a.seconds = a.seconds.clamp(10, 3_600);
-    a.workers = a.workers.clamp(1, 512);
-    a
-}
 
 // ---------------------------------------------------------------------------
 // redis-server: a child process with AOF on, killed -9 and restarted on the
@@ -348,104 +305,7 @@ fn record_fields(get: redis::Value, hgetall: redis::Value) -> Result<HashMap<Str
 }
 
 // ---------------------------------------------------------------------------
-// The catalogue: a few multi-use codes, some with limits, many single-use.
-
-const MULTI: [&str; 3] = ["MULTI_AMOUNT", "MULTI_PERCENT", "MULTI_SMALL"];
-const LIMITED: [(&str, i64); 3] = [("LIM_100", 100), ("LIM_300", 300), ("LIM_1000", 1_000)];
-const SINGLES: usize = 400;
-
-fn single(i: usize) -> String {
-    format!("SINGLE_{i:03}")
-}
-
-fn catalogue() -> Value {
-    let amount = |code: &str, off: i64, quantity: Option<i64>| {
-        let mut v = json!({"code": code, "type": "DISCOUNT_VOUCHER",
-                           "discount": {"type": "AMOUNT", "amount_off": off, "effect": "APPLY_TO_ORDER"}});
-        if let Some(q) = quantity {
-            v["redemption"] = json!({"quantity": q});
-        }
-        v
-    };
-    let mut all = vec![
-        amount(MULTI[0], 500, None),
-        json!({"code": MULTI[1], "type": "DISCOUNT_VOUCHER",
-               "discount": {"type": "PERCENT", "percent_off": 10, "effect": "APPLY_TO_ORDER"}}),
-        amount(MULTI[2], 100, None),
-    ];
-    for (code, q) in LIMITED {
-        all.push(amount(code, 200, Some(q)));
-    }
-    for i in 0..SINGLES {
-        all.push(amount(&single(i), 300, Some(1)));
-    }
-    Value::Array(all)
-}
-
-fn pick_code(rng: &mut StdRng) -> String {
-    let r: f64 = rng.random();
-    if r < 0.45 {
-        MULTI[rng.random_range(0..MULTI.len())].to_owned()
-    } else if r < 0.70 {
-        LIMITED[rng.random_range(0..LIMITED.len())].0.to_owned()
-    } else {
-        single(rng.random_range(0..SINGLES))
-    }
-}
-
-fn pick_codes(rng: &mut StdRng, n: usize) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    while out.len() < n {
-        let c = pick_code(rng);
-        if !out.contains(&c) {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A re-lock's list: the lock's codes, perhaps one dropped, one added.
-fn relock_codes(rng: &mut StdRng, codes: &[String]) -> Vec<String> {
-    let mut out = codes.to_vec();
-    if out.len() > 1 && rng.random_bool(0.5) {
-        out.remove(rng.random_range(0..out.len()));
-    }
-    for _ in 0..8 {
-        let c = pick_code(rng);
-        if !out.contains(&c) {
-            out.push(c);
-            break;
-        }
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------
 // couponbridge in-process, restartable; its base URL shared with the workers.
-
-fn config_text(redis_url: &str, sim_url: &str) -> String {
-    format!(
-        r#"
-        [server]
-        listen = "127.0.0.1:0"
-        shutdown_grace = "2s"
-        [admin]
-        enabled = false
-        [store]
-        url = "{redis_url}"
-        [log]
-        level = "error"
-        [tenants.{TENANT}]
-        api_key = "{API_KEY}"
-        secret_key = "{SECRET_KEY}"
-        [tenants.{TENANT}.voucherify]
-        base_url = "{sim_url}"
-        app_id = "{DEFAULT_APP_ID}"
-        app_token = "{DEFAULT_APP_TOKEN}"
-        timeout = "{UPSTREAM_TIMEOUT_MS}ms"
-        "#
-    )
-}
 
 struct Adapter {
     config: Config,
@@ -1247,43 +1107,6 @@ struct Check {
     count: usize,
     detail: String,
 }
-
-fn examples<T: std::fmt::Display>(items: &[T]) -> String {
-    let shown: Vec<String> = items.iter().take(4).map(ToString::to_string).collect();
-    if items.len() > shown.len() {
-        format!("{} …", shown.join(", "))
-    } else {
-        shown.join(", ")
-    }
-}
-
-fn state_name(s: LockState) -> &'static str {
-    match s {
-        LockState::Locked => "locked",
-        LockState::Burning => "burning",
-        LockState::Used => "used",
-        LockState::Released => "released",
-        LockState::Expired => "expired",
-    }
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
-}
-
-fn table(head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut s = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
-    for r in rows {
-        s.push_str(&format!("| {} |\n", r.join(" | ")));
-    }
-    s
-}
-
-// ---------------------------------------------------------------------------
 
 fn main() {
     // `cargo test --all-targets` runs bench targets too, without `--bench`:
