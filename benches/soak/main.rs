@@ -45,16 +45,17 @@ use serde_json::{Value, json};
 use couponbridge::clock::Clock;
 use couponbridge::config::Config;
 use couponbridge::locks::{LockRecord, LockState};
-use couponbridge::serve::{self, Running};
 use couponbridge::sim::faults::{Fault, Faults};
 use couponbridge::sim::{DEFAULT_APP_ID, RunningSim, SimBuilder};
 
+mod adapter;
 mod args;
 mod catalogue;
 mod redis_server;
 mod settings;
 mod text;
 
+use crate::adapter::Adapter;
 use crate::args::{Args, parse_args};
 use crate::catalogue::{LIMITED, SINGLES, catalogue, pick_codes, relock_codes};
 use crate::redis_server::{Redis, all_records, dbsize, redis_config, redis_conn};
@@ -73,75 +74,6 @@ const HARD_MARGIN: Duration = Duration::from_secs(30);
 /// A `locked` record past its expiry by less than this may still have its
 /// Voucherify session (the simulator's TTL starts a moment later).
 const EXPIRY_GRACE_MS: i64 = 2_000;
-
-// ---------------------------------------------------------------------------
-// couponbridge in-process, restartable; its base URL shared with the workers.
-
-struct Adapter {
-    config: Config,
-    running: tokio::sync::Mutex<Option<Running>>,
-    base: Arc<RwLock<String>>,
-    /// couponbridge's own count of failed upstream calls, by kind, summed
-    /// over every instance (read before each one stops).
-    upstream_errors: Mutex<BTreeMap<String, u64>>,
-}
-
-impl Adapter {
-    async fn start(config: Config) -> Result<Adapter, String> {
-        let running = serve::start(&config, Clock::System).await.map_err(|e| e.to_string())?;
-        let base = Arc::new(RwLock::new(running.base_url()));
-        Ok(Adapter {
-            config,
-            running: tokio::sync::Mutex::new(Some(running)),
-            base,
-            upstream_errors: Mutex::new(BTreeMap::new()),
-        })
-    }
-
-    fn collect_metrics(&self, r: &Running) {
-        let text = r.metrics.render();
-        let mut sums = self.upstream_errors.lock().unwrap();
-        for line in text.lines() {
-            let Some(rest) = line.strip_prefix("couponbridge_upstream_errors_total{kind=\"") else {
-                continue;
-            };
-            let Some((kind, value)) = rest.split_once("\"} ") else {
-                continue;
-            };
-            *sums.entry(kind.to_owned()).or_default() += value.trim().parse::<f64>().unwrap_or(0.0) as u64;
-        }
-    }
-
-    /// A deploy: the running instance drains and stops, a new one starts
-    /// on the same configuration (a new port), the workers follow `base`.
-    async fn restart(&self) -> Result<(), String> {
-        let mut guard = self.running.lock().await;
-        if let Some(r) = guard.take() {
-            self.collect_metrics(&r);
-            r.shutdown().await;
-        }
-        let mut last = String::new();
-        for _ in 0..20 {
-            match serve::start(&self.config, Clock::System).await {
-                Ok(r) => {
-                    *self.base.write().unwrap() = r.base_url();
-                    *guard = Some(r);
-                    return Ok(());
-                }
-                Err(e) => last = e.to_string(),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Err(last)
-    }
-
-    async fn stop(&self) {
-        if let Some(r) = self.running.lock().await.take() {
-            self.collect_metrics(&r);
-            r.shutdown().await;
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // The client: Gameball calls over real sockets.
