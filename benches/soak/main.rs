@@ -27,20 +27,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
-use http::{Method, Request};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
+use http::Method;
+use serde_json::json;
 
 use couponbridge::clock::Clock;
 use couponbridge::config::Config;
@@ -51,477 +43,32 @@ use couponbridge::sim::{DEFAULT_APP_ID, RunningSim, SimBuilder};
 mod adapter;
 mod args;
 mod catalogue;
+mod client;
+mod log;
 mod redis_server;
 mod settings;
 mod text;
+mod traffic;
 
 use crate::adapter::Adapter;
 use crate::args::{Args, parse_args};
-use crate::catalogue::{LIMITED, SINGLES, catalogue, pick_codes, relock_codes};
+use crate::catalogue::{LIMITED, SINGLES, catalogue};
+use crate::client::V;
+use crate::log::{End, EndOp, Event, Op, Outcome};
 use crate::redis_server::{Redis, all_records, dbsize, redis_config, redis_conn};
-use crate::settings::{API_KEY, SECRET_KEY, UPSTREAM_TIMEOUT_MS, config_text};
+use crate::settings::{UPSTREAM_TIMEOUT_MS, config_text};
 use crate::text::{examples, percentile, state_name, table};
+use crate::traffic::{Shared, drain, spawn_workers};
 
-const V: &str = "/api/v4.0/integrations";
 /// How long a burn or order attempt owns its claim: two upstream deadlines
 /// and Voucherify's late-commit margin (`lease_until` in
 /// src/adapter/ops/redeem.rs). A retry before it ends is answered 2001.
 const LEASE: Duration = Duration::from_millis(2 * UPSTREAM_TIMEOUT_MS + 5_000);
-/// The client's own deadline on one request.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Beyond `--seconds`, the whole run (drain, settle, checks) fits in this.
 const HARD_MARGIN: Duration = Duration::from_secs(30);
 /// A `locked` record past its expiry by less than this may still have its
 /// Voucherify session (the simulator's TTL starts a moment later).
 const EXPIRY_GRACE_MS: i64 = 2_000;
-
-// ---------------------------------------------------------------------------
-// The client: Gameball calls over real sockets.
-
-#[derive(Debug, Clone)]
-enum Reply {
-    Http(u16, Value),
-    /// The connection failed or closed before an answer.
-    Transport,
-    Timeout,
-}
-
-impl Reply {
-    fn status(&self) -> u16 {
-        match self {
-            Reply::Http(s, _) => *s,
-            Reply::Transport | Reply::Timeout => 0,
-        }
-    }
-
-    fn code(&self) -> i64 {
-        match self {
-            Reply::Http(_, b) => b["code"].as_i64().unwrap_or(0),
-            _ => 0,
-        }
-    }
-}
-
-#[derive(Clone)]
-struct Http {
-    inner: HyperClient<HttpConnector, Full<Bytes>>,
-    base: Arc<RwLock<String>>,
-}
-
-impl Http {
-    async fn send(&self, method: &Method, path: &str, body: Option<&Value>) -> Reply {
-        let url = format!("{}{path}", self.base.read().unwrap());
-        let bytes = body
-            .map(|b| Bytes::from(serde_json::to_vec(b).expect("JSON")))
-            .unwrap_or_default();
-        let mut req = Request::builder()
-            .method(method.clone())
-            .uri(url)
-            .header("apikey", API_KEY)
-            .header("secretkey", SECRET_KEY);
-        if !bytes.is_empty() {
-            req = req.header("content-type", "application/json");
-        }
-        let req = req.body(Full::new(bytes)).expect("a valid request");
-        let call = async {
-            let res = self.inner.request(req).await.map_err(|_| ())?;
-            let status = res.status().as_u16();
-            let body = res.into_body().collect().await.map_err(|_| ())?.to_bytes();
-            Ok::<_, ()>((status, body))
-        };
-        match tokio::time::timeout(CLIENT_TIMEOUT, call).await {
-            Err(_) => Reply::Timeout,
-            Ok(Err(())) => Reply::Transport,
-            Ok(Ok((status, body))) => Reply::Http(status, serde_json::from_slice(&body).unwrap_or(Value::Null)),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// What was asked and answered.
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Op {
-    Lock,
-    Details,
-    Relock,
-    RaceRelock,
-    Release,
-    Burn,
-    Order,
-    RepeatBurn,
-    RepeatOrder,
-    Settle,
-    FinalRead,
-}
-
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::Lock => "validate + lock",
-            Op::Details => "lock details",
-            Op::Relock => "re-lock (same reference)",
-            Op::RaceRelock => "re-lock racing the end",
-            Op::Release => "release",
-            Op::Burn => "burn by lockReference",
-            Op::Order => "order with couponsLockReference",
-            Op::RepeatBurn => "same burn repeated",
-            Op::RepeatOrder => "same order repeated",
-            Op::Settle => "settling retries (after)",
-            Op::FinalRead => "final reads (after)",
-        }
-    }
-
-    fn is_traffic(self) -> bool {
-        !matches!(self, Op::Settle | Op::FinalRead)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Event {
-    op: Op,
-    /// Since the traffic began.
-    at_ms: u32,
-    micros: u32,
-    /// 0: no answer (connection failed or client timeout).
-    status: u16,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    Release,
-    Burn,
-    Order,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    /// No definitive answer yet: retried until it settles.
-    Pending,
-    /// A burn or order answered 200 (or 9004 on a retry of the same order).
-    Used,
-    /// A release answered 200.
-    Released,
-    /// A definitive refusal (status, Gameball code).
-    Refused(u16, i64),
-    NotFound,
-}
-
-struct EndOp {
-    kind: End,
-    lock: usize,
-    reference: String,
-    method: Method,
-    path: String,
-    body: Option<Value>,
-    /// Statuses of every attempt, in order (0: no answer).
-    attempts: Vec<u16>,
-    last_attempt: Instant,
-    outcome: Outcome,
-    raced: bool,
-}
-
-struct LockSeen {
-    reference: String,
-    /// The codes of the last 200 answer naming it.
-    codes: Vec<String>,
-    /// What was asked about it and answered, in order, for the report.
-    history: Vec<String>,
-}
-
-#[derive(Default)]
-struct Log {
-    events: Vec<Event>,
-    locks: Vec<LockSeen>,
-    by_reference: HashMap<String, usize>,
-    /// 5xx answers by operation and message.
-    failures: BTreeMap<(Op, String), usize>,
-    ops: Vec<EndOp>,
-    relock_released: usize,
-    details_404_live: usize,
-    repeats_as_first: usize,
-    repeats_other: BTreeMap<String, usize>,
-}
-
-struct Shared {
-    http: Http,
-    log: Mutex<Log>,
-    t0: Instant,
-    traffic_end: Instant,
-    pace: Duration,
-    settling: AtomicBool,
-}
-
-impl Shared {
-    async fn call(&self, op: Op, method: &Method, path: &str, body: Option<&Value>) -> Reply {
-        let started = Instant::now();
-        let reply = self.http.send(method, path, body).await;
-        let event = Event {
-            op,
-            at_ms: started.duration_since(self.t0).as_millis() as u32,
-            micros: started.elapsed().as_micros().min(u32::MAX as u128) as u32,
-            status: reply.status(),
-        };
-        let mut log = self.log.lock().unwrap();
-        log.events.push(event);
-        let failure = match &reply {
-            Reply::Http(s, b) if *s >= 500 => Some(format!("{s} {}", b["message"].as_str().unwrap_or("?"))),
-            Reply::Http(..) => None,
-            Reply::Transport => Some("no answer (connection)".into()),
-            Reply::Timeout => Some("no answer (client timeout)".into()),
-        };
-        if let Some(f) = failure {
-            *log.failures.entry((op, f)).or_default() += 1;
-        }
-        reply
-    }
-
-    /// Adds a line to lock `i`'s history.
-    fn note(&self, i: usize, what: String) {
-        let at = self.t0.elapsed().as_millis();
-        self.log.lock().unwrap().locks[i]
-            .history
-            .push(format!("{:.3}s {what}", at as f64 / 1000.0));
-    }
-
-    fn push_op(&self, op: EndOp) -> usize {
-        let mut log = self.log.lock().unwrap();
-        log.ops.push(op);
-        log.ops.len() - 1
-    }
-
-    /// One attempt of end operation `i`, its outcome recorded.
-    async fn attempt(&self, i: usize) -> Outcome {
-        let (kind, lock, method, path, body, earlier) = {
-            let log = self.log.lock().unwrap();
-            let o = &log.ops[i];
-            (
-                o.kind,
-                o.lock,
-                o.method.clone(),
-                o.path.clone(),
-                o.body.clone(),
-                !o.attempts.is_empty(),
-            )
-        };
-        let op = if self.settling.load(Ordering::Relaxed) {
-            Op::Settle
-        } else {
-            match kind {
-                End::Release => Op::Release,
-                End::Burn => Op::Burn,
-                End::Order => Op::Order,
-            }
-        };
-        let reply = self.call(op, &method, &path, body.as_ref()).await;
-        let outcome = classify(kind, &reply, earlier);
-        self.note(lock, format!("{} → {}", op.name(), describe(&reply)));
-        let mut log = self.log.lock().unwrap();
-        let o = &mut log.ops[i];
-        o.attempts.push(reply.status());
-        o.last_attempt = Instant::now();
-        if o.outcome == Outcome::Pending {
-            o.outcome = outcome;
-        }
-        outcome
-    }
-}
-
-/// What an answer says about the operation; `Pending` when it says nothing
-/// for sure (5xx, 2001 in progress, no answer).
-fn classify(kind: End, reply: &Reply, earlier_attempt: bool) -> Outcome {
-    match (reply.status(), reply.code()) {
-        (200, _) if kind == End::Release => Outcome::Released,
-        (200, _) => Outcome::Used,
-        // "Already tracked": an earlier attempt of this (unique) order
-        // was redeemed and recorded.
-        (422, 9004) if kind == End::Order && earlier_attempt => Outcome::Used,
-        (422, 2001) => Outcome::Pending,
-        (404, _) => Outcome::NotFound,
-        (s, c) if (400..500).contains(&s) => Outcome::Refused(s, c),
-        _ => Outcome::Pending,
-    }
-}
-
-/// An answer in a few words, for a lock's history.
-fn describe(reply: &Reply) -> String {
-    match reply {
-        Reply::Http(200, b) if b["validCoupons"].is_array() => {
-            let valid: Vec<&str> = b["validCoupons"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c["code"].as_str())
-                .collect();
-            let invalid: Vec<&str> = b["invalidCoupons"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c["code"].as_str())
-                .collect();
-            format!("200 valid {valid:?} invalid {invalid:?}")
-        }
-        Reply::Http(s, b) if *s >= 400 => format!("{s}/{} {}", b["code"], b["message"].as_str().unwrap_or("")),
-        Reply::Http(s, _) => s.to_string(),
-        Reply::Transport => "no answer (connection)".into(),
-        Reply::Timeout => "no answer (client timeout)".into(),
-    }
-}
-
-/// The reference and the valid codes of a validate answer.
-fn lock_of(reply: &Reply) -> Option<(String, Vec<String>)> {
-    let Reply::Http(200, body) = reply else { return None };
-    let valid = body["validCoupons"].as_array()?;
-    let reference = valid.first()?["lockReference"].as_str()?.to_owned();
-    let codes = valid
-        .iter()
-        .filter_map(|c| c["code"].as_str().map(str::to_owned))
-        .collect();
-    Some((reference, codes))
-}
-
-// ---------------------------------------------------------------------------
-// The workers: one checkout after another.
-
-async fn worker(id: usize, seed: u64, sh: Arc<Shared>) {
-    let mut rng = StdRng::seed_from_u64(seed ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut n = 0u64;
-    while Instant::now() < sh.traffic_end {
-        n += 1;
-        checkout(id, n, &mut rng, &sh).await;
-        tokio::time::sleep(sh.pace).await;
-    }
-}
-
-async fn checkout(id: usize, n: u64, rng: &mut StdRng, sh: &Shared) {
-    let customer = format!("soak-{id}-{}", n % 16);
-    let how_many = rng.random_range(1..=3);
-    let codes = pick_codes(rng, how_many);
-    let validate = format!("{V}/coupons/validate");
-    let mut body = json!({"customerId": customer, "coupons": codes, "lock": true, "totalPurchaseAmount": 250});
-    if rng.random_bool(0.1) {
-        // 6 seconds: some locks expire while the soak runs.
-        body["lockDuration"] = json!(0.1);
-    }
-    let r = sh.call(Op::Lock, &Method::POST, &validate, Some(&body)).await;
-    let Some((reference, mut codes)) = lock_of(&r) else {
-        return;
-    };
-    let lock_index = {
-        let mut log = sh.log.lock().unwrap();
-        log.locks.push(LockSeen {
-            reference: reference.clone(),
-            codes: codes.clone(),
-            history: Vec::new(),
-        });
-        let i = log.locks.len() - 1;
-        log.by_reference.insert(reference.clone(), i);
-        i
-    };
-    sh.note(lock_index, format!("lock {} → {}", body["coupons"], describe(&r)));
-    let details = sh
-        .call(Op::Details, &Method::GET, &format!("{V}/locks/{reference}"), None)
-        .await;
-    if details.status() == 404 {
-        sh.log.lock().unwrap().details_404_live += 1;
-    }
-    if rng.random_bool(0.15) {
-        let relock = json!({"customerId": customer, "coupons": relock_codes(rng, &codes), "lock": true,
-                            "lockReference": reference, "totalPurchaseAmount": 250});
-        let r = sh.call(Op::Relock, &Method::POST, &validate, Some(&relock)).await;
-        sh.note(lock_index, format!("re-lock {} → {}", relock["coupons"], describe(&r)));
-        if let Reply::Http(200, _) = &r {
-            match lock_of(&r) {
-                Some((_, valid)) => {
-                    codes = valid;
-                    sh.log.lock().unwrap().locks[lock_index].codes = codes.clone();
-                }
-                // Nothing valid any more: the re-lock released the lock.
-                None => sh.log.lock().unwrap().relock_released += 1,
-            }
-        }
-    }
-    let roll: f64 = rng.random();
-    let kind = if roll < 0.08 {
-        return; // abandoned: it stays locked until it expires
-    } else if roll < 0.36 {
-        End::Release
-    } else if roll < 0.68 {
-        End::Burn
-    } else {
-        End::Order
-    };
-    let (method, path, body) = match kind {
-        End::Release => (Method::DELETE, format!("{V}/coupons/{reference}"), None),
-        End::Burn => {
-            let mut b = json!({"customerId": customer, "lockReference": reference});
-            if rng.random_bool(0.5) {
-                b["transactionId"] = json!(format!("tx-{id}-{n}"));
-            }
-            (Method::POST, format!("{V}/coupons/burn"), Some(b))
-        }
-        End::Order => (
-            Method::POST,
-            format!("{V}/orders"),
-            Some(json!({"customerId": customer, "orderId": format!("soak-{id}-{n}"),
-                        "totalPrice": 250, "totalPaid": 225,
-                        "redemption": {"couponsLockReference": reference}})),
-        ),
-    };
-    let raced = rng.random_bool(0.04);
-    let i = sh.push_op(EndOp {
-        kind,
-        lock: lock_index,
-        reference: reference.clone(),
-        method: method.clone(),
-        path: path.clone(),
-        body: body.clone(),
-        attempts: Vec::new(),
-        last_attempt: Instant::now(),
-        outcome: Outcome::Pending,
-        raced,
-    });
-    let mut outcome = if raced {
-        let relock = json!({"customerId": customer, "coupons": relock_codes(rng, &codes), "lock": true,
-                            "lockReference": reference, "totalPurchaseAmount": 250});
-        let (o, r) = tokio::join!(
-            sh.attempt(i),
-            sh.call(Op::RaceRelock, &Method::POST, &validate, Some(&relock))
-        );
-        sh.note(
-            lock_index,
-            format!("racing re-lock {} → {}", relock["coupons"], describe(&r)),
-        );
-        o
-    } else {
-        sh.attempt(i).await
-    };
-    if outcome == Outcome::Pending {
-        // What a client does: one retry soon; the rest after the lease.
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        outcome = sh.attempt(i).await;
-    }
-    if outcome == Outcome::Used && rng.random_bool(0.1) {
-        let op = if kind == End::Burn {
-            Op::RepeatBurn
-        } else {
-            Op::RepeatOrder
-        };
-        let r = sh.call(op, &method, &path, body.as_ref()).await;
-        let expected = match kind {
-            End::Burn => r.status() == 200,
-            _ => (r.status(), r.code()) == (422, 9004),
-        };
-        let mut log = sh.log.lock().unwrap();
-        if expected {
-            log.repeats_as_first += 1;
-        } else {
-            *log.repeats_other
-                .entry(format!("{} {}", r.status(), r.code()))
-                .or_default() += 1;
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // The disruptions, on a schedule.
@@ -872,24 +419,10 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
     let appendonly = redis_config(&redis.url(), "appendonly").await;
     let appendfsync = redis_config(&redis.url(), "appendfsync").await;
 
-    let t0 = Instant::now();
-    let sh = Arc::new(Shared {
-        http: Http {
-            inner: HyperClient::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(5))
-                .build_http(),
-            base: adapter.base.clone(),
-        },
-        log: Mutex::new(Log::default()),
-        t0,
-        traffic_end: t0 + Duration::from_secs(args.seconds),
-        pace: Duration::from_millis(args.pace_ms),
-        settling: AtomicBool::new(false),
-    });
+    let sh = Arc::new(Shared::new(adapter.base.clone(), args.seconds, args.pace_ms));
+    let t0 = sh.t0;
     let probes = tokio::spawn(probe(sh.clone(), sim.sim.clone(), redis.url()));
-    let workers: Vec<_> = (0..args.workers)
-        .map(|w| tokio::spawn(worker(w, args.seed, sh.clone())))
-        .collect();
+    let workers = spawn_workers(args.workers, args.seed, &sh);
     let windows = disrupt(
         sh.clone(),
         sim.sim.clone(),
@@ -899,21 +432,14 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
     )
     .await;
     // Drain: the workers finish the checkout they are in (bounded).
-    let drain_until = sh.traffic_end + Duration::from_secs(6);
-    for w in workers {
-        let left = drain_until.saturating_duration_since(Instant::now());
-        let abort = w.abort_handle();
-        if tokio::time::timeout(left, w).await.is_err() {
-            abort.abort();
-        }
-    }
+    drain(workers, sh.traffic_end + Duration::from_secs(6)).await;
     let probes = probes.await.unwrap_or_default();
     let traffic_secs = sh.traffic_end.duration_since(t0).as_secs_f64();
     sim.sim.set_faults(Faults::default());
 
     // Settle: after the lease of the last attempt, retry every operation
     // whose outcome is unknown until it is known (bounded).
-    sh.settling.store(true, Ordering::Relaxed);
+    sh.start_settling();
     let settle_deadline = hard_stop - Duration::from_secs(12);
     let last = {
         let log = sh.log.lock().unwrap();
@@ -927,12 +453,7 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
     if let Some(last) = last {
         tokio::time::sleep_until((last + LEASE + Duration::from_millis(500)).min(settle_deadline).into()).await;
         while Instant::now() < settle_deadline {
-            let pending: Vec<usize> = {
-                let log = sh.log.lock().unwrap();
-                (0..log.ops.len())
-                    .filter(|i| log.ops[*i].outcome == Outcome::Pending)
-                    .collect()
-            };
+            let pending = sh.log.lock().unwrap().pending();
             if pending.is_empty() {
                 break;
             }
@@ -1302,17 +823,13 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
     let mut outcome_rows = Vec::new();
     for (kind, name) in [(End::Burn, "burn"), (End::Order, "order"), (End::Release, "release")] {
         let total = count_ops(kind, &|_| true);
-        let first = count_ops(kind, &|o| {
-            o.attempts.len() == 1 && matches!(o.outcome, Outcome::Used | Outcome::Released)
-        });
-        let done = count_ops(kind, &|o| matches!(o.outcome, Outcome::Used | Outcome::Released));
+        let first = count_ops(kind, &|o| o.attempts.len() == 1 && o.outcome.is_done());
+        let done = count_ops(kind, &|o| o.outcome.is_done());
         let refused = count_ops(kind, &|o| matches!(o.outcome, Outcome::Refused(..)));
         let not_found = count_ops(kind, &|o| o.outcome == Outcome::NotFound);
         let pending = count_ops(kind, &|o| o.outcome == Outcome::Pending);
         let raced = count_ops(kind, &|o| o.raced);
-        let settled_later = count_ops(kind, &|o| {
-            o.attempts.len() > 1 && matches!(o.outcome, Outcome::Used | Outcome::Released)
-        });
+        let settled_later = count_ops(kind, &|o| o.attempts.len() > 1 && o.outcome.is_done());
         outcome_rows.push(vec![
             name.to_owned(),
             total.to_string(),
