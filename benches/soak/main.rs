@@ -35,28 +35,32 @@ use http::Method;
 use serde_json::json;
 
 use couponbridge::clock::Clock;
-use couponbridge::config::Config;
 use couponbridge::locks::{LockRecord, LockState};
-use couponbridge::sim::faults::{Fault, Faults};
-use couponbridge::sim::{DEFAULT_APP_ID, RunningSim, SimBuilder};
+use couponbridge::sim::faults::Faults;
+use couponbridge::sim::{DEFAULT_APP_ID, RunningSim};
 
 mod adapter;
 mod args;
 mod catalogue;
 mod client;
+mod disrupt;
 mod log;
+mod probe;
 mod redis_server;
 mod settings;
+mod stack;
 mod text;
 mod traffic;
 
-use crate::adapter::Adapter;
 use crate::args::{Args, parse_args};
-use crate::catalogue::{LIMITED, SINGLES, catalogue};
+use crate::catalogue::{LIMITED, SINGLES};
 use crate::client::V;
+use crate::disrupt::{CYCLE, Window, disrupt};
 use crate::log::{End, EndOp, Event, Op, Outcome};
-use crate::redis_server::{Redis, all_records, dbsize, redis_config, redis_conn};
-use crate::settings::{UPSTREAM_TIMEOUT_MS, config_text};
+use crate::probe::{Probe, probe};
+use crate::redis_server::{Redis, all_records, redis_config};
+use crate::settings::UPSTREAM_TIMEOUT_MS;
+use crate::stack::Stack;
 use crate::text::{examples, percentile, state_name, table};
 use crate::traffic::{Shared, drain, spawn_workers};
 
@@ -69,215 +73,6 @@ const HARD_MARGIN: Duration = Duration::from_secs(30);
 /// A `locked` record past its expiry by less than this may still have its
 /// Voucherify session (the simulator's TTL starts a moment later).
 const EXPIRY_GRACE_MS: i64 = 2_000;
-
-// ---------------------------------------------------------------------------
-// The disruptions, on a schedule.
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Disruption {
-    SlowUpstream,
-    RedisKill,
-    UpstreamErrors,
-    AdapterRestart,
-    LostRedemptionAnswers,
-    DroppedConnections,
-    UpstreamTimeouts,
-}
-
-const CYCLE: [Disruption; 7] = [
-    Disruption::SlowUpstream,
-    Disruption::RedisKill,
-    Disruption::UpstreamErrors,
-    Disruption::AdapterRestart,
-    Disruption::LostRedemptionAnswers,
-    Disruption::DroppedConnections,
-    Disruption::UpstreamTimeouts,
-];
-
-impl Disruption {
-    fn name(self) -> &'static str {
-        match self {
-            Disruption::SlowUpstream => "Voucherify latency 300 ms (under the 1 s deadline)",
-            Disruption::UpstreamTimeouts => "Voucherify latency 1500 ms (past the deadline)",
-            Disruption::UpstreamErrors => "Voucherify 5xx (`Fault::Error`, 1 in 3)",
-            Disruption::DroppedConnections => "Voucherify drops connections (`Fault::Drop`, 1 in 3)",
-            Disruption::LostRedemptionAnswers => {
-                "Voucherify redeems, answer lost (`Fault::LoseAnswer`, 1 in 2 on /v1/redemptions)"
-            }
-            Disruption::RedisKill => "redis-server kill -9, restart (AOF)",
-            Disruption::AdapterRestart => "couponbridge restart (drain, start, new port)",
-        }
-    }
-
-    fn unit(self) -> &'static str {
-        match self {
-            Disruption::SlowUpstream | Disruption::UpstreamTimeouts => "requests delayed",
-            Disruption::UpstreamErrors => "5xx answers",
-            Disruption::DroppedConnections => "connections dropped",
-            Disruption::LostRedemptionAnswers => "answers lost",
-            Disruption::RedisKill => "kills",
-            Disruption::AdapterRestart => "restarts",
-        }
-    }
-}
-
-struct Window {
-    kind: Disruption,
-    from_ms: u32,
-    to_ms: u32,
-    injected: u64,
-    note: String,
-}
-
-/// A script of `n` entries: `fault` once every `every`, `Ok` otherwise.
-fn script(fault: Fault, every: usize, n: usize) -> Vec<Fault> {
-    (0..n).map(|i| if i % every == 0 { fault } else { Fault::Ok }).collect()
-}
-
-async fn disrupt(
-    sh: Arc<Shared>,
-    sim: Arc<couponbridge::sim::Simulator>,
-    redis: Arc<Redis>,
-    adapter: Arc<Adapter>,
-    seconds: u64,
-) -> Vec<Window> {
-    let usable = seconds as f64 - 3.0;
-    let n = ((seconds as f64 / 3.5) as usize).clamp(CYCLE.len(), 64);
-    let period = usable / n as f64;
-    let window = Duration::from_secs_f64((period * 0.6).min(1.5));
-    let down = Duration::from_secs_f64((period * 0.4).min(1.0));
-    let since = |t: Instant| t.duration_since(sh.t0).as_millis() as u32;
-    let mut out = Vec::new();
-    let begun = sim.requests_begun();
-    for i in 0..n {
-        let at = sh.t0 + Duration::from_secs_f64(1.0 + period * i as f64);
-        tokio::time::sleep_until(at.into()).await;
-        if Instant::now() + window >= sh.traffic_end {
-            break;
-        }
-        let kind = CYCLE[i % CYCLE.len()];
-        let from = Instant::now();
-        let (injected, note) = match kind {
-            Disruption::SlowUpstream | Disruption::UpstreamTimeouts => {
-                let latency_ms = if kind == Disruption::SlowUpstream { 300 } else { 1_500 };
-                let before = *begun.borrow();
-                sim.set_faults(Faults {
-                    latency_ms,
-                    ..Faults::default()
-                });
-                tokio::time::sleep(window).await;
-                sim.set_faults(Faults::default());
-                (*begun.borrow() - before, String::new())
-            }
-            Disruption::UpstreamErrors | Disruption::DroppedConnections | Disruption::LostRedemptionAnswers => {
-                let (fault, every, prefix, status) = match kind {
-                    Disruption::UpstreamErrors => (Fault::Error, 3, None, [500u16, 502, 503][i % 3]),
-                    Disruption::DroppedConnections => (Fault::Drop, 3, None, 503),
-                    _ => (Fault::LoseAnswer, 2, Some("/v1/redemptions".to_owned()), 503),
-                };
-                let plan = script(fault, every, 100_000);
-                sim.set_faults(Faults {
-                    script: plan.iter().copied().collect(),
-                    path_prefix: prefix,
-                    error_status: status,
-                    ..Faults::default()
-                });
-                tokio::time::sleep(window).await;
-                // Read what is left, then clear: a request arriving between
-                // the two is not counted (at most a handful).
-                let left = sim.faults().script.len();
-                sim.set_faults(Faults::default());
-                let used = plan.len() - left;
-                let injected = plan[..used].iter().filter(|f| **f == fault).count() as u64;
-                let note = if kind == Disruption::UpstreamErrors {
-                    format!("status {status}")
-                } else {
-                    String::new()
-                };
-                (injected, note)
-            }
-            Disruption::RedisKill => {
-                let url = redis.url();
-                let before = dbsize(&url).await;
-                Redis::kill9();
-                let killed = Instant::now();
-                tokio::time::sleep(down).await;
-                let r = redis.clone();
-                let restarted = tokio::task::spawn_blocking(move || r.restart())
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string()));
-                let down_ms = killed.elapsed().as_millis();
-                let after = dbsize(&url).await;
-                let fmt = |n: Option<i64>| n.map_or("?".to_owned(), |n| n.to_string());
-                let note = match restarted {
-                    Ok(()) => format!(
-                        "down {down_ms} ms; keys {} before, {} after reload",
-                        fmt(before),
-                        fmt(after)
-                    ),
-                    Err(e) => format!("RESTART FAILED: {e}"),
-                };
-                (1, note)
-            }
-            Disruption::AdapterRestart => {
-                let t = Instant::now();
-                let note = match adapter.restart().await {
-                    Ok(()) => format!("back in {} ms", t.elapsed().as_millis()),
-                    Err(e) => format!("RESTART FAILED: {e}"),
-                };
-                (1, note)
-            }
-        };
-        out.push(Window {
-            kind,
-            from_ms: since(from),
-            to_ms: since(Instant::now()),
-            injected,
-            note,
-        });
-    }
-    sim.set_faults(Faults::default());
-    out
-}
-
-/// Once every 200 ms while the traffic runs: how long one Redis write
-/// takes (fsynced, with `appendfsync always`), and how many requests the
-/// simulator has begun; for the per-second table.
-struct Probe {
-    at_ms: u32,
-    /// `None`: the write failed or took over a second.
-    redis_write_ms: Option<f64>,
-    sim_begun: u64,
-}
-
-async fn probe(sh: Arc<Shared>, sim: Arc<couponbridge::sim::Simulator>, url: String) -> Vec<Probe> {
-    let begun = sim.requests_begun();
-    let mut out = Vec::new();
-    let mut conn = None;
-    while Instant::now() < sh.traffic_end {
-        let at_ms = sh.t0.elapsed().as_millis() as u32;
-        if conn.is_none() {
-            conn = redis_conn(&url).await;
-        }
-        let t = Instant::now();
-        let mut redis_write_ms = None;
-        if let Some(c) = conn.as_mut() {
-            let mut set = redis::cmd("SET");
-            set.arg("soak:probe").arg(at_ms);
-            match tokio::time::timeout(Duration::from_secs(1), set.query_async::<()>(c)).await {
-                Ok(Ok(())) => redis_write_ms = Some(t.elapsed().as_secs_f64() * 1000.0),
-                _ => conn = None,
-            }
-        }
-        out.push(Probe {
-            at_ms,
-            redis_write_ms,
-            sim_begun: *begun.borrow(),
-        });
-        tokio::time::sleep_until((t + Duration::from_millis(200)).into()).await;
-    }
-    out
-}
 
 // ---------------------------------------------------------------------------
 // The checks.
@@ -388,49 +183,22 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
         "soak: {} s, {} workers, seed {} (repeat with --seed {})",
         args.seconds, args.workers, args.seed, args.seed
     );
-    let redis = match Redis::start() {
-        Ok(r) => Arc::new(r),
-        Err(e) => {
-            eprintln!("soak: {e}");
-            return 2;
-        }
-    };
-    let sim = match SimBuilder::new().seed(catalogue()).start("127.0.0.1:0").await {
+    let stack = match Stack::start().await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("soak: the simulator did not start: {e}");
-            return 2;
-        }
-    };
-    let config = match Config::from_toml(&config_text(&redis.url(), &sim.base_url())) {
-        Ok(c) => c,
-        Err(e) => {
             eprintln!("soak: {e}");
             return 2;
         }
     };
-    let adapter = match Adapter::start(config).await {
-        Ok(a) => Arc::new(a),
-        Err(e) => {
-            eprintln!("soak: couponbridge did not start: {e}");
-            return 2;
-        }
-    };
+    let (redis, sim, adapter) = (&stack.redis, &stack.sim, &stack.adapter);
     let appendonly = redis_config(&redis.url(), "appendonly").await;
     let appendfsync = redis_config(&redis.url(), "appendfsync").await;
 
     let sh = Arc::new(Shared::new(adapter.base.clone(), args.seconds, args.pace_ms));
     let t0 = sh.t0;
-    let probes = tokio::spawn(probe(sh.clone(), sim.sim.clone(), redis.url()));
+    let probes = tokio::spawn(probe(sim.sim.clone(), redis.url(), sh.t0, sh.traffic_end));
     let workers = spawn_workers(args.workers, args.seed, &sh);
-    let windows = disrupt(
-        sh.clone(),
-        sim.sim.clone(),
-        redis.clone(),
-        adapter.clone(),
-        args.seconds,
-    )
-    .await;
+    let windows = disrupt(&stack, sh.t0, sh.traffic_end, args.seconds).await;
     // Drain: the workers finish the checkout they are in (bounded).
     drain(workers, sh.traffic_end + Duration::from_secs(6)).await;
     let probes = probes.await.unwrap_or_default();
@@ -518,7 +286,7 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
             HashMap::new()
         }
     };
-    let view = sim_view(&sim);
+    let view = sim_view(sim);
     let now = Clock::System.now();
 
     let log = sh.log.lock().unwrap();
@@ -1186,7 +954,6 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
         Ok(()) => eprintln!("soak: wrote {}", dir.join("soak.md").display()),
         Err(e) => eprintln!("soak: cannot write {}: {e}", dir.display()),
     }
-    drop(sim);
     if violations > 0 {
         1
     } else if inconclusive > 0 {
