@@ -30,8 +30,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::stream::{self, StreamExt};
-use http::Method;
 use serde_json::json;
 
 use couponbridge::clock::Clock;
@@ -48,26 +46,23 @@ mod log;
 mod probe;
 mod redis_server;
 mod settings;
+mod settle;
 mod stack;
 mod text;
 mod traffic;
 
 use crate::args::{Args, parse_args};
 use crate::catalogue::{LIMITED, SINGLES};
-use crate::client::V;
 use crate::disrupt::{CYCLE, Window, disrupt};
 use crate::log::{End, EndOp, Event, Op, Outcome};
 use crate::probe::{Probe, probe};
 use crate::redis_server::{Redis, all_records, redis_config};
 use crate::settings::UPSTREAM_TIMEOUT_MS;
+use crate::settle::{read_back, settle};
 use crate::stack::Stack;
 use crate::text::{examples, percentile, state_name, table};
 use crate::traffic::{Shared, drain, spawn_workers};
 
-/// How long a burn or order attempt owns its claim: two upstream deadlines
-/// and Voucherify's late-commit margin (`lease_until` in
-/// src/adapter/ops/redeem.rs). A retry before it ends is answered 2001.
-const LEASE: Duration = Duration::from_millis(2 * UPSTREAM_TIMEOUT_MS + 5_000);
 /// Beyond `--seconds`, the whole run (drain, settle, checks) fits in this.
 const HARD_MARGIN: Duration = Duration::from_secs(30);
 /// A `locked` record past its expiry by less than this may still have its
@@ -205,66 +200,9 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
     let traffic_secs = sh.traffic_end.duration_since(t0).as_secs_f64();
     sim.sim.set_faults(Faults::default());
 
-    // Settle: after the lease of the last attempt, retry every operation
-    // whose outcome is unknown until it is known (bounded).
-    sh.start_settling();
-    let settle_deadline = hard_stop - Duration::from_secs(12);
-    let last = {
-        let log = sh.log.lock().unwrap();
-        log.ops
-            .iter()
-            .filter(|o| o.outcome == Outcome::Pending)
-            .map(|o| o.last_attempt)
-            .max()
-    };
-    let mut settle_rounds = 0;
-    if let Some(last) = last {
-        tokio::time::sleep_until((last + LEASE + Duration::from_millis(500)).min(settle_deadline).into()).await;
-        while Instant::now() < settle_deadline {
-            let pending = sh.log.lock().unwrap().pending();
-            if pending.is_empty() {
-                break;
-            }
-            settle_rounds += 1;
-            stream::iter(pending)
-                .for_each_concurrent(16, |i| {
-                    let sh = sh.clone();
-                    async move {
-                        sh.attempt(i).await;
-                    }
-                })
-                .await;
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-
+    let settle_rounds = settle(&sh, hard_stop - Duration::from_secs(12)).await;
     // (a) Every reference answered 200 reads back 200.
-    let read_deadline = hard_stop - Duration::from_secs(5);
-    let references: Vec<String> = {
-        let log = sh.log.lock().unwrap();
-        let mut seen = HashSet::new();
-        log.locks
-            .iter()
-            .filter(|l| seen.insert(l.reference.clone()))
-            .map(|l| l.reference.clone())
-            .collect()
-    };
-    let reads: Vec<(String, Option<u16>)> = stream::iter(references.clone())
-        .map(|r| {
-            let sh = sh.clone();
-            async move {
-                if Instant::now() >= read_deadline {
-                    return (r, None);
-                }
-                let reply = sh
-                    .call(Op::FinalRead, &Method::GET, &format!("{V}/locks/{r}"), None)
-                    .await;
-                (r, Some(reply.status()))
-            }
-        })
-        .buffer_unordered(48)
-        .collect()
-        .await;
+    let reads = read_back(&sh, hard_stop - Duration::from_secs(5)).await;
     let unread = reads.iter().filter(|(_, s)| s.is_none()).count();
     // The references behind each violation, whose histories the report shows.
     let mut suspects: Vec<(&'static str, String)> = reads
