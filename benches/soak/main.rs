@@ -49,18 +49,20 @@ mod settings;
 mod settle;
 mod stack;
 mod text;
+mod timeline;
 mod traffic;
 
 use crate::args::{Args, parse_args};
 use crate::catalogue::{LIMITED, SINGLES};
-use crate::disrupt::{CYCLE, Window, disrupt};
-use crate::log::{End, EndOp, Event, Op, Outcome};
-use crate::probe::{Probe, probe};
+use crate::disrupt::disrupt;
+use crate::log::{End, EndOp, Outcome};
+use crate::probe::probe;
 use crate::redis_server::{Redis, all_records, redis_config};
 use crate::settings::UPSTREAM_TIMEOUT_MS;
 use crate::settle::{read_back, settle};
 use crate::stack::Stack;
-use crate::text::{examples, percentile, state_name, table};
+use crate::text::{examples, state_name, table};
+use crate::timeline::Traffic;
 use crate::traffic::{Shared, drain, spawn_workers};
 
 /// Beyond `--seconds`, the whole run (drain, settle, checks) fits in this.
@@ -190,14 +192,12 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
     let appendfsync = redis_config(&redis.url(), "appendfsync").await;
 
     let sh = Arc::new(Shared::new(adapter.base.clone(), args.seconds, args.pace_ms));
-    let t0 = sh.t0;
     let probes = tokio::spawn(probe(sim.sim.clone(), redis.url(), sh.t0, sh.traffic_end));
     let workers = spawn_workers(args.workers, args.seed, &sh);
     let windows = disrupt(&stack, sh.t0, sh.traffic_end, args.seconds).await;
     // Drain: the workers finish the checkout they are in (bounded).
     drain(workers, sh.traffic_end + Duration::from_secs(6)).await;
     let probes = probes.await.unwrap_or_default();
-    let traffic_secs = sh.traffic_end.duration_since(t0).as_secs_f64();
     sim.sim.set_faults(Faults::default());
 
     let settle_rounds = settle(&sh, hard_stop - Duration::from_secs(12)).await;
@@ -613,137 +613,9 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
         view.rolled_back,
     ));
 
-    // (e) Traffic.
-    let traffic: Vec<&Event> = log.events.iter().filter(|e| e.op.is_traffic()).collect();
-    let mut per_op: BTreeMap<Op, Vec<&Event>> = BTreeMap::new();
-    for e in &log.events {
-        per_op.entry(e.op).or_default().push(e);
-    }
-    let row = |name: String, events: &[&Event], secs: f64| {
-        let mut lat: Vec<u32> = events.iter().map(|e| e.micros).collect();
-        lat.sort_unstable();
-        let by = |f: &dyn Fn(u16) -> bool| events.iter().filter(|e| f(e.status)).count().to_string();
-        vec![
-            name,
-            events.len().to_string(),
-            format!("{:.0}", events.len() as f64 / secs.max(0.001)),
-            by(&|s| (200..300).contains(&s)),
-            by(&|s| (400..500).contains(&s)),
-            by(&|s| s == 503),
-            by(&|s| s >= 500 && s != 503),
-            by(&|s| s == 0),
-            format!("{:.1}", percentile(&lat, 0.5)),
-            format!("{:.1}", percentile(&lat, 0.99)),
-        ]
-    };
-    let mut traffic_rows = vec![row("**all traffic**".into(), &traffic, traffic_secs)];
-    for (op, events) in &per_op {
-        let secs = if op.is_traffic() {
-            traffic_secs
-        } else {
-            let (a, b) = events.iter().fold((u32::MAX, 0u32), |(a, b), e| {
-                (a.min(e.at_ms), b.max(e.at_ms + e.micros / 1000))
-            });
-            ((b.saturating_sub(a)) as f64 / 1000.0).max(0.001)
-        };
-        traffic_rows.push(row(op.name().into(), events, secs));
-    }
-    let buckets = args.seconds as usize;
-    let mut per_sec = vec![0usize; buckets];
-    let mut ok_sec = vec![0usize; buckets];
-    for e in &traffic {
-        let s = (e.at_ms / 1000) as usize;
-        if s < buckets {
-            per_sec[s] += 1;
-            if (200..300).contains(&e.status) {
-                ok_sec[s] += 1;
-            }
-        }
-    }
-    let mut sorted_ok = ok_sec.clone();
-    sorted_ok.sort_unstable();
-    md.push_str("### (e) Traffic held\n\n");
-    md.push_str(&table(
-        &[
-            "operation",
-            "requests",
-            "per s",
-            "2xx",
-            "4xx",
-            "503",
-            "other 5xx",
-            "no answer",
-            "p50 ms",
-            "p99 ms",
-        ],
-        &traffic_rows,
-    ));
-    md.push_str(&format!(
-        "\n2xx answers per second over the {} s: min {}, median {}, max {}; seconds without any 2xx: {}.\n\n",
-        buckets,
-        sorted_ok.first().unwrap_or(&0),
-        sorted_ok.get(buckets / 2).unwrap_or(&0),
-        sorted_ok.last().unwrap_or(&0),
-        ok_sec.iter().filter(|n| **n == 0).count(),
-    ));
-
-    // Faults.
-    let mut fault_rows = Vec::new();
-    for kind in CYCLE {
-        let ws: Vec<&Window> = windows.iter().filter(|w| w.kind == kind).collect();
-        if ws.is_empty() {
-            fault_rows.push(vec![
-                kind.name().into(),
-                "0".into(),
-                "–".into(),
-                "–".into(),
-                "not reached".into(),
-            ]);
-            continue;
-        }
-        let injected: u64 = ws.iter().map(|w| w.injected).sum();
-        let (mut ok, mut client, mut unavailable, mut none) = (0, 0, 0, 0);
-        for e in &traffic {
-            // During the window and the 2 s after (answers in flight).
-            if ws.iter().any(|w| e.at_ms >= w.from_ms && e.at_ms <= w.to_ms + 2_000) {
-                match e.status {
-                    200..=299 => ok += 1,
-                    400..=499 => client += 1,
-                    0 => none += 1,
-                    _ => unavailable += 1,
-                }
-            }
-        }
-        let notes: Vec<String> = ws
-            .iter()
-            .map(|w| {
-                let span = format!("{:.1}–{:.1} s", w.from_ms as f64 / 1000.0, w.to_ms as f64 / 1000.0);
-                if w.note.is_empty() {
-                    span
-                } else {
-                    format!("{span}: {}", w.note)
-                }
-            })
-            .collect();
-        fault_rows.push(vec![
-            kind.name().into(),
-            ws.len().to_string(),
-            format!("{injected} {}", kind.unit()),
-            format!("{ok} / {client} / {unavailable} / {none}"),
-            notes.join("; "),
-        ]);
-    }
-    md.push_str("### Faults injected and survived\n\n");
-    md.push_str(&table(
-        &[
-            "disruption",
-            "windows",
-            "injected",
-            "answers in and 2 s after (2xx / 4xx / 5xx / none)",
-            "when",
-        ],
-        &fault_rows,
-    ));
+    let traffic = Traffic::new(&log, args.seconds);
+    md.push_str(&timeline::per_operation(&log, &traffic));
+    md.push_str(&timeline::faults(&windows, &traffic));
     let seen = adapter.upstream_errors.lock().unwrap().clone();
     md.push_str(&format!(
         "\ncouponbridge's own count of failed Voucherify calls (`couponbridge_upstream_errors_total`, all instances): {}.\n",
@@ -757,82 +629,8 @@ async fn run(args: Args, hard_stop: Instant) -> i32 {
         md.push_str(&format!("\nStill `burning`: {}\n", examples(&unsettled)));
     }
 
-    // Why the 5xx answers were 5xx.
-    let mut failures: Vec<(&(Op, String), &usize)> =
-        log.failures.iter().filter(|((op, _), _)| op.is_traffic()).collect();
-    failures.sort_by(|a, b| b.1.cmp(a.1));
-    md.push_str("\n### 5xx and unanswered requests, by message\n\n");
-    md.push_str(&table(
-        &["operation", "answer", "count"],
-        &failures
-            .iter()
-            .take(16)
-            .map(|((op, what), n)| vec![op.name().to_owned(), what.replace('|', "\\|"), n.to_string()])
-            .collect::<Vec<_>>(),
-    ));
-
-    // Second by second, with a Redis write probe and the simulator's load.
-    let mut second_rows = Vec::new();
-    for sec in 0..buckets {
-        let (lo, hi) = (sec as u32 * 1000, sec as u32 * 1000 + 1000);
-        let mut lat: Vec<u32> = traffic
-            .iter()
-            .filter(|e| e.at_ms >= lo && e.at_ms < hi)
-            .map(|e| e.micros)
-            .collect();
-        lat.sort_unstable();
-        let count = |f: &dyn Fn(u16) -> bool| {
-            traffic
-                .iter()
-                .filter(|e| e.at_ms >= lo && e.at_ms < hi && f(e.status))
-                .count()
-        };
-        let ps: Vec<&Probe> = probes.iter().filter(|p| p.at_ms >= lo && p.at_ms < hi).collect();
-        let writes: Vec<f64> = ps.iter().filter_map(|p| p.redis_write_ms).collect();
-        let failed = ps.len() - writes.len();
-        let begun = |at: u32| probes.iter().rev().find(|p| p.at_ms <= at).map_or(0, |p| p.sim_begun);
-        let disruptions: Vec<&str> = windows
-            .iter()
-            .filter(|w| w.from_ms < hi && w.to_ms >= lo)
-            .map(|w| w.kind.unit())
-            .collect();
-        second_rows.push(vec![
-            sec.to_string(),
-            per_sec[sec].to_string(),
-            ok_sec[sec].to_string(),
-            count(&|s| s >= 500).to_string(),
-            count(&|s| s == 0).to_string(),
-            format!("{:.1}", percentile(&lat, 0.5)),
-            format!("{:.1}", percentile(&lat, 0.9)),
-            (begun(hi) - begun(lo)).to_string(),
-            format!(
-                "{:.1}{}",
-                writes.iter().copied().fold(0.0, f64::max),
-                if failed > 0 {
-                    format!(" ({failed} failed)")
-                } else {
-                    String::new()
-                }
-            ),
-            disruptions.join(", "),
-        ]);
-    }
-    md.push_str("\n### Second by second\n\n");
-    md.push_str(&table(
-        &[
-            "s",
-            "answers",
-            "2xx",
-            "5xx",
-            "none",
-            "p50 ms",
-            "p90 ms",
-            "Voucherify requests",
-            "Redis write probe, max ms",
-            "disruption",
-        ],
-        &second_rows,
-    ));
+    md.push_str(&timeline::failures(&log));
+    md.push_str(&timeline::seconds(&traffic, &probes, &windows));
 
     // The histories of the locks behind the violations.
     if !suspects.is_empty() {
