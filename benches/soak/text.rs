@@ -12,6 +12,15 @@ pub fn examples<T: std::fmt::Display>(items: &[T]) -> String {
     }
 }
 
+/// All of them, comma-separated; "none" when there are none.
+pub fn list_or_none(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
 pub fn state_name(s: LockState) -> &'static str {
     match s {
         LockState::Locked => "locked",
