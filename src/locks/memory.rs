@@ -321,3 +321,48 @@ impl MemoryStore {
 fn op_key(op: &OpAttempt<'_>) -> OpKey {
     (op.tenant.to_owned(), op.kind.as_str(), op.id.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(reference: String) -> LockRecord {
+        LockRecord {
+            tenant: "shop".into(),
+            reference,
+            customer_id: "c".into(),
+            session_key: "k".into(),
+            codes: vec!["A".into()],
+            expires_at: 1_000_000,
+            ..LockRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_bounded_store_keeps_the_newest_records_within_its_bytes() {
+        let store = MemoryStore::bounded(Clock::manual(0), 1 << 20);
+        // 300 locks whose references are 100 KB each: 30 MB offered.
+        for i in 0..300 {
+            let reference = format!("{i:03}{}", "r".repeat(100_000));
+            store.create(&lock(reference), Duration::from_secs(3600)).unwrap();
+        }
+        let m = store.maps();
+        assert!(m.bytes <= 1 << 20, "{} bytes kept", m.bytes);
+        assert!(m.locks.len() < 12, "{} locks kept", m.locks.len());
+        drop(m);
+        let newest = format!("299{}", "r".repeat(100_000));
+        let oldest = format!("000{}", "r".repeat(100_000));
+        assert!(store.get("shop", &newest).is_some(), "the newest stays");
+        assert!(store.get("shop", &oldest).is_none(), "the oldest went first");
+    }
+
+    #[test]
+    fn an_unbounded_store_keeps_everything_until_it_expires() {
+        let store = MemoryStore::new(Clock::manual(0));
+        for i in 0..50 {
+            store.create(&lock(format!("{i}")), Duration::from_secs(1)).unwrap();
+        }
+        assert_eq!(store.maps().locks.len(), 50);
+        assert_eq!(store.maps().bytes, 0, "no accounting without a bound");
+    }
+}

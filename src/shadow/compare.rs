@@ -11,7 +11,7 @@ use super::effects::Dry;
 use super::record::{Answered, Call, Compared, Failed, Line, ShadowRequest, Tally};
 use super::{Queued, ShadowResult, Shared, find_reference};
 use crate::clock::iso;
-use crate::compare::{body_value, compare_answers};
+use crate::compare::{Mismatch, body_value, compare_answers};
 use crate::domain::{Existing, Operation};
 use crate::error::{Failure, Kind};
 use crate::gameball::errors::error;
@@ -96,6 +96,14 @@ impl Shared {
                     ShadowResult::Match
                 } else {
                     let call = self.call(&q, gameball);
+                    let differences = differences
+                        .into_iter()
+                        .map(|d| Mismatch {
+                            expected: self.cut(d.expected),
+                            got: self.cut(d.got),
+                            ..d
+                        })
+                        .collect();
                     self.write(&Line::Mismatch(Compared {
                         call,
                         couponbridge: self.example(couponbridge),
@@ -209,7 +217,7 @@ impl Shared {
     }
 
     /// An answer as a written example shows it: a body past
-    /// `example_max_bytes` is cut.
+    /// `example_max_bytes` is cut (so are the values of its differences).
     fn example(&self, a: Answered) -> Answered {
         Answered {
             status: a.status,

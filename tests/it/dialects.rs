@@ -288,7 +288,7 @@ async fn hold_reference_re_holds_in_the_same_session(store: StoreKind) {
     assert_eq!(held, ["PERCENT20"], "the dropped code was released");
 }
 
-fn sdk_hash(player: &str, secret: &str) -> String {
+pub(crate) fn sdk_hash(player: &str, secret: &str) -> String {
     Sha1::digest(format!("{player}:::{secret}").as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -42,6 +42,8 @@ mod robustness;
 mod scale;
 mod sdk;
 mod shadow;
+mod shadow_bounds;
+mod shadow_routes;
 mod sim;
 mod sim_lifecycle;
 mod sim_sdk;

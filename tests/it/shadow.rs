@@ -36,19 +36,19 @@ fn shadow_toml(gameball: &str, dir: &Path, extra: &str) -> String {
     )
 }
 
-fn shadow_dir(name: &str) -> PathBuf {
+pub(crate) fn shadow_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cb-shadow-{name}-{}", couponbridge::ids::prefixed_hex("", 8)));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn series(route: &str, result: &str) -> String {
+pub(crate) fn series(route: &str, result: &str) -> String {
     format!("couponbridge_shadow_comparisons_total{{route=\"{route}\",result=\"{result}\"}}")
 }
 
 /// Waits until the shadow has finished `n` comparisons of `route` (any
 /// result), then returns the metrics text.
-async fn compared(env: &Env, route: &str, n: f64) -> String {
+pub(crate) async fn compared(env: &Env, route: &str, n: f64) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let m = env.metrics().await;
@@ -64,7 +64,7 @@ async fn compared(env: &Env, route: &str, n: f64) -> String {
 }
 
 /// Every line the shadow wrote to `dir`.
-fn lines(dir: &Path) -> Vec<(String, Line)> {
+pub(crate) fn lines(dir: &Path) -> Vec<(String, Line)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
