@@ -181,20 +181,7 @@ pub(super) fn relock(rec: &mut LockRecord, attempt: &str, terms: &NewTerms<'_>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rec() -> LockRecord {
-        LockRecord {
-            tenant: "shop".into(),
-            reference: "r".into(),
-            customer_id: "c".into(),
-            session_key: "k".into(),
-            codes: vec!["A".into(), "B".into()],
-            amount_minor: Some(1000),
-            created_at: 0,
-            expires_at: 100,
-            ..LockRecord::default()
-        }
-    }
+    use crate::locks::record::sample as rec;
 
     #[test]
     fn a_burn_owns_the_lock_until_it_finishes_or_its_lease_ends() {

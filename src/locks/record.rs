@@ -111,27 +111,29 @@ impl LockRecord {
     }
 }
 
+/// A lock for the tests of the store's parts.
+#[cfg(test)]
+pub(super) fn sample() -> LockRecord {
+    LockRecord {
+        tenant: "shop".into(),
+        reference: "r".into(),
+        customer_id: "c".into(),
+        session_key: "k".into(),
+        codes: vec!["A".into(), "B".into()],
+        amount_minor: Some(1000),
+        created_at: 0,
+        expires_at: 100,
+        ..LockRecord::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rec() -> LockRecord {
-        LockRecord {
-            tenant: "shop".into(),
-            reference: "r".into(),
-            customer_id: "c".into(),
-            session_key: "k".into(),
-            codes: vec!["A".into(), "B".into()],
-            amount_minor: Some(1000),
-            created_at: 0,
-            expires_at: 100,
-            ..LockRecord::default()
-        }
-    }
-
     #[test]
     fn fields_round_trip() {
-        let mut r = rec();
+        let mut r = sample();
         r.state = LockState::Burning;
         r.lease_until = Some(5);
         r.attempt = Some("a".into());

@@ -9,6 +9,7 @@ use couponbridge::sim::faults::{Fault, Faults};
 use couponbridge::sim::model::ApplicationMode;
 use serde_json::{Value, json};
 
+use crate::common::codes;
 use crate::common::env::{AUTH, Env, StoreKind, V};
 
 both_stores!(
@@ -66,12 +67,7 @@ pub(crate) async fn validate_many_locks_the_valid_coupons_and_lists_the_invalid(
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
     let b = r.json();
-    let valid: Vec<&str> = b["validCoupons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["code"].as_str().unwrap())
-        .collect();
+    let valid = codes(&b["validCoupons"]);
     assert_eq!(valid, ["AMOUNT10", "PERCENT20", "ONCE"]);
     let reference = b["validCoupons"][0]["lockReference"].as_str().unwrap();
     assert_eq!(reference.len(), 32);
@@ -114,12 +110,7 @@ async fn partial_mode_gives_the_same_answer(store: StoreKind) {
         .validate(validate_body(&["AMOUNT10", "NOPE", "PERCENT20"], true))
         .await
         .json();
-    let valid: Vec<&str> = r["validCoupons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["code"].as_str().unwrap())
-        .collect();
+    let valid = codes(&r["validCoupons"]);
     assert_eq!(valid, ["AMOUNT10", "PERCENT20"]);
     assert_eq!(r["invalidCoupons"][0]["code"], "NOPE");
     assert_eq!(env.live_sessions().len(), 2);
@@ -128,11 +119,7 @@ async fn partial_mode_gives_the_same_answer(store: StoreKind) {
 async fn validate_single_answers_in_seed_001_shape(store: StoreKind) {
     let env = Env::start(store).await;
     let ok = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/PERCENT20/validate"),
-            Some(json!({"customerId": "c1", "lock": true})),
-        )
+        .post("/coupons/PERCENT20/validate", json!({"customerId": "c1", "lock": true}))
         .await;
     assert_eq!(ok.status, 200, "{}", ok.text());
     let b = ok.json();
@@ -142,23 +129,16 @@ async fn validate_single_answers_in_seed_001_shape(store: StoreKind) {
     assert_eq!(b["lockReference"].as_str().unwrap().len(), 32);
     assert!(b.get("error").is_none());
 
-    let bad = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/LATER/validate"),
-            Some(json!({"customerId": "c1"})),
-        )
-        .await;
+    let bad = env.post("/coupons/LATER/validate", json!({"customerId": "c1"})).await;
     assert_eq!(bad.status, 200, "an invalid coupon is still HTTP 200");
     assert_eq!(
         bad.json(),
         json!({"isValid": false, "lockReference": null, "discountType": null, "discountAmount": 0, "error": "Coupon is not active yet"})
     );
     let min = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/MIN100/validate"),
-            Some(json!({"customerId": "c1", "totalPurchaseAmount": 99.99})),
+        .post(
+            "/coupons/MIN100/validate",
+            json!({"customerId": "c1", "totalPurchaseAmount": 99.99}),
         )
         .await
         .json();
@@ -167,10 +147,9 @@ async fn validate_single_answers_in_seed_001_shape(store: StoreKind) {
         "totalPurchaseAmount reaches the minimum-order rule"
     );
     let min_ok = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/MIN100/validate"),
-            Some(json!({"customerId": "c1", "totalPurchaseAmount": 100})),
+        .post(
+            "/coupons/MIN100/validate",
+            json!({"customerId": "c1", "totalPurchaseAmount": 100}),
         )
         .await
         .json();
@@ -181,11 +160,7 @@ async fn validate_single_answers_in_seed_001_shape(store: StoreKind) {
         ("GIFT100", "fixed"),
     ] {
         let r = env
-            .gb(
-                "POST",
-                &format!("{V}/coupons/{code}/validate"),
-                Some(json!({"customerId": "c1"})),
-            )
+            .post(&format!("/coupons/{code}/validate"), json!({"customerId": "c1"}))
             .await
             .json();
         assert_eq!(r["discountType"], kind, "{code}");
@@ -196,10 +171,9 @@ async fn lock_duration_is_sent_as_the_session_ttl(store: StoreKind) {
     let env = Env::start(store).await;
     lock(&env, "c1", &["AMOUNT10"]).await;
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/TWICE/validate"),
-            Some(json!({"customerId": "c1", "lock": true, "lockDuration": 15})),
+        .post(
+            "/coupons/TWICE/validate",
+            json!({"customerId": "c1", "lock": true, "lockDuration": 15}),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -215,10 +189,9 @@ async fn lock_duration_is_sent_as_the_session_ttl(store: StoreKind) {
     );
     assert_eq!(ttl("TWICE"), (15, "MINUTES".into()));
     let bad = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/TWICE/validate"),
-            Some(json!({"customerId": "c1", "lock": true, "lockDuration": -5})),
+        .post(
+            "/coupons/TWICE/validate",
+            json!({"customerId": "c1", "lock": true, "lockDuration": -5}),
         )
         .await;
     assert_eq!(bad.status, 422);
@@ -240,7 +213,7 @@ async fn two_customers_contend_for_a_single_use_code(store: StoreKind) {
 async fn lock_details_show_the_coupons_terms(store: StoreKind) {
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "cust-9", &["PERCENT20", "MIN100", "ONCE"]).await;
-    let r = env.gb("GET", &format!("{V}/locks/{reference}"), None).await;
+    let r = env.get(&format!("/locks/{reference}")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let d = r.json();
     assert_eq!(d["customerId"], "cust-9");
@@ -268,27 +241,26 @@ async fn lock_details_show_the_coupons_terms(store: StoreKind) {
 pub(crate) async fn release_frees_the_codes_and_answers_the_same_again(store: StoreKind) {
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "alice", &["ONCE", "AMOUNT10"]).await;
-    let r = env.gb("DELETE", &format!("{V}/coupons/{reference}"), None).await;
+    let r = env.delete(&format!("/coupons/{reference}")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let first = r.json();
     assert_eq!(first["success"], true);
     assert_eq!(first["releasedCoupons"], json!(["ONCE", "AMOUNT10"]));
     assert_eq!(env.live_sessions().len(), 0, "the Voucherify sessions are released");
     env.advance(Duration::from_secs(5));
-    let again = env.gb("DELETE", &format!("{V}/coupons/{reference}"), None).await;
+    let again = env.delete(&format!("/coupons/{reference}")).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json(), first, "a retried release answers the same, later");
     // Released: the code can be locked again, by someone else.
     let (relock, _) = lock(&env, "bob", &["ONCE"]).await;
     assert_ne!(relock, "");
-    let details = env.gb("GET", &format!("{V}/locks/{reference}"), None).await.json();
+    let details = env.get(&format!("/locks/{reference}")).await.json();
     assert_eq!(details["isExpired"], true, "a released lock no longer holds");
     assert_eq!(details["expiredAt"], first["releasedAt"]);
     let burn = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/burn"),
-            Some(json!({"customerId": "alice", "lockReference": reference})),
+        .post(
+            "/coupons/burn",
+            json!({"customerId": "alice", "lockReference": reference}),
         )
         .await;
     assert_eq!((burn.status, burn.json()["code"].clone()), (400, json!(4000)));
@@ -297,16 +269,10 @@ pub(crate) async fn release_frees_the_codes_and_answers_the_same_again(store: St
 async fn release_by_post_alias(store: StoreKind) {
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "alice", &["ONCE"]).await;
-    let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/release"),
-            Some(json!({"lockReference": reference})),
-        )
-        .await;
+    let r = env.post("/coupons/release", json!({"lockReference": reference})).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["releasedCoupons"], json!(["ONCE"]));
-    let missing = env.gb("POST", &format!("{V}/coupons/release"), Some(json!({}))).await;
+    let missing = env.post("/coupons/release", json!({})).await;
     assert_eq!((missing.status, missing.json()["code"].clone()), (400, json!(3000)));
 }
 
@@ -314,7 +280,7 @@ pub(crate) async fn burn_by_reference_consumes_the_lock_once(store: StoreKind) {
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "alice", &["TWICE", "AMOUNT10"]).await;
     let burn = |tx: &str| json!({"customerId": "alice", "lockReference": reference, "transactionId": tx, "transactionTime": "2026-01-01T00:01:00.000Z"});
-    let r = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn("tx-1"))).await;
+    let r = env.post("/coupons/burn", burn("tx-1")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let b = r.json();
     assert_eq!(b["success"], true);
@@ -323,29 +289,25 @@ pub(crate) async fn burn_by_reference_consumes_the_lock_once(store: StoreKind) {
     assert_eq!((env.redeemed("TWICE"), env.redeemed("AMOUNT10")), (1, 1));
     assert_eq!(env.live_sessions().len(), 0, "redeeming consumed the session");
     // The same burn again (a client retry) answers the same and burns nothing.
-    let again = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn("tx-1"))).await;
+    let again = env.post("/coupons/burn", burn("tx-1")).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["burnedAt"], b["burnedAt"]);
     assert_eq!(env.redeemed("TWICE"), 1, "never burned twice");
     // Another transaction on the same lock is a second burn: refused.
-    let other = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn("tx-2"))).await;
+    let other = env.post("/coupons/burn", burn("tx-2")).await;
     assert_eq!((other.status, other.json()["code"].clone()), (400, json!(4000)));
     assert_eq!(env.redeemed("TWICE"), 1);
-    let details = env.gb("GET", &format!("{V}/locks/{reference}"), None).await.json();
+    let details = env.get(&format!("/locks/{reference}")).await.json();
     assert_eq!(
         (details["isUsed"].clone(), details["usedAt"].clone()),
         (json!(true), json!("2026-01-01T00:00:00.000Z"))
     );
-    let release = env.gb("DELETE", &format!("{V}/coupons/{reference}"), None).await;
+    let release = env.delete(&format!("/coupons/{reference}")).await;
     assert_eq!((release.status, release.json()["code"].clone()), (400, json!(4000)));
     let wrong_customer = {
         let (r2, _) = lock(&env, "alice", &["AMOUNT10"]).await;
-        env.gb(
-            "POST",
-            &format!("{V}/coupons/burn"),
-            Some(json!({"customerId": "mallory", "lockReference": r2})),
-        )
-        .await
+        env.post("/coupons/burn", json!({"customerId": "mallory", "lockReference": r2}))
+            .await
     };
     assert_eq!(wrong_customer.status, 422);
 }
@@ -353,33 +315,26 @@ pub(crate) async fn burn_by_reference_consumes_the_lock_once(store: StoreKind) {
 async fn burn_by_codes_is_once_per_transaction(store: StoreKind) {
     let env = Env::start(store).await;
     let body = json!({"customerId": "alice", "coupons": ["TWICE"], "transactionId": "inv-7"});
-    let r = env.gb("POST", &format!("{V}/coupons/burn"), Some(body.clone())).await;
+    let r = env.post("/coupons/burn", body.clone()).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let again = env.gb("POST", &format!("{V}/coupons/burn"), Some(body)).await;
+    let again = env.post("/coupons/burn", body).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["burnedAt"], r.json()["burnedAt"]);
     assert_eq!(env.redeemed("TWICE"), 1, "the repeated transaction burned nothing");
     let expired = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/burn"),
-            Some(json!({"customerId": "alice", "coupons": ["EXPIRED"]})),
-        )
+        .post("/coupons/burn", json!({"customerId": "alice", "coupons": ["EXPIRED"]}))
         .await;
     assert_eq!(expired.status, 400);
     assert_eq!(expired.json()["code"], 4000);
     assert!(expired.json()["message"].as_str().unwrap().contains("expired"));
     let both = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/burn"),
-            Some(json!({"customerId": "a", "coupons": ["X"], "lockReference": "r"})),
+        .post(
+            "/coupons/burn",
+            json!({"customerId": "a", "coupons": ["X"], "lockReference": "r"}),
         )
         .await;
     assert_eq!(both.status, 422);
-    let neither = env
-        .gb("POST", &format!("{V}/coupons/burn"), Some(json!({"customerId": "a"})))
-        .await;
+    let neither = env.post("/coupons/burn", json!({"customerId": "a"})).await;
     assert_eq!((neither.status, neither.json()["code"].clone()), (400, json!(3000)));
 }
 
@@ -388,7 +343,7 @@ pub(crate) async fn order_redeems_the_lock_and_refuses_a_repeat(store: StoreKind
     let (reference, _) = lock(&env, "cust-1", &["TWICE"]).await;
     let order = json!({"customerId": "cust-1", "orderId": "ORD-1", "orderDate": "2026-01-01T00:05:00Z",
                        "totalPrice": 250, "totalPaid": 225, "redemption": {"couponsLockReference": reference}});
-    let r = env.gb("POST", &format!("{V}/orders"), Some(order.clone())).await;
+    let r = env.post("/orders", order.clone()).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         r.json(),
@@ -401,37 +356,40 @@ pub(crate) async fn order_redeems_the_lock_and_refuses_a_repeat(store: StoreKind
         Some((25000, 1)),
         "orderId is the Voucherify order's source id; amount from totalPrice"
     );
-    let repeat = env.gb("POST", &format!("{V}/orders"), Some(order)).await;
+    let repeat = env.post("/orders", order).await;
     assert_eq!(repeat.status, 422);
     assert_eq!(repeat.json()["code"], 9004);
     assert_eq!(env.redeemed("TWICE"), 1, "a repeated orderId redeems nothing");
-    let details = env.gb("GET", &format!("{V}/locks/{reference}"), None).await.json();
+    let details = env.get(&format!("/locks/{reference}")).await.json();
     assert_eq!(details["isUsed"], true);
 }
 
 async fn order_with_codes_only(store: StoreKind) {
     let env = Env::start(store).await;
     let r = env
-        .gb("POST", &format!("{V}/orders"), Some(json!({"customerId": "c", "orderId": 42, "totalPaid": 99.5, "redemption": {"couponCodes": ["AMOUNT10"]}})))
+        .post(
+            "/orders",
+            json!({"customerId": "c", "orderId": 42, "totalPaid": 99.5, "redemption": {"couponCodes": ["AMOUNT10"]}}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(env.redeemed("AMOUNT10"), 1);
     let refused = env
-        .gb(
-            "POST",
-            &format!("{V}/orders"),
-            Some(json!({"customerId": "c", "orderId": "43", "totalPaid": 10, "redemption": {"couponCodes": ["OFF"]}})),
+        .post(
+            "/orders",
+            json!({"customerId": "c", "orderId": "43", "totalPaid": 10, "redemption": {"couponCodes": ["OFF"]}}),
         )
         .await;
     assert_eq!(refused.status, 400);
     // Refused orders are not remembered: the merchant may fix and resend.
     let retry = env
-        .gb("POST", &format!("{V}/orders"), Some(json!({"customerId": "c", "orderId": "43", "totalPaid": 10, "redemption": {"couponCodes": ["AMOUNT10"]}})))
+        .post(
+            "/orders",
+            json!({"customerId": "c", "orderId": "43", "totalPaid": 10, "redemption": {"couponCodes": ["AMOUNT10"]}}),
+        )
         .await;
     assert_eq!(retry.status, 200, "{}", retry.text());
-    let missing = env
-        .gb("POST", &format!("{V}/orders"), Some(json!({"customerId": "c"})))
-        .await;
+    let missing = env.post("/orders", json!({"customerId": "c"})).await;
     assert_eq!((missing.status, missing.json()["code"].clone()), (400, json!(3000)));
 }
 
@@ -439,14 +397,13 @@ pub(crate) async fn expired_locks_read_as_expired_and_cannot_be_burned(store: St
     let env = Env::start(store).await;
     let (reference, _) = lock(&env, "alice", &["ONCE"]).await;
     env.advance(Duration::from_secs(10 * 60));
-    let d = env.gb("GET", &format!("{V}/locks/{reference}"), None).await.json();
+    let d = env.get(&format!("/locks/{reference}")).await.json();
     assert_eq!(d["isExpired"], true);
     assert_eq!(d["expiredAt"], "2026-01-01T00:10:00.000Z");
     let burn = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/burn"),
-            Some(json!({"customerId": "alice", "lockReference": reference})),
+        .post(
+            "/coupons/burn",
+            json!({"customerId": "alice", "lockReference": reference}),
         )
         .await;
     assert_eq!((burn.status, burn.json()["code"].clone()), (400, json!(4000)));
@@ -557,13 +514,8 @@ pub(crate) async fn relocking_replaces_the_codes_in_the_same_session(store: Stor
         .collect();
     locked.sort();
     assert_eq!(locked, ["AMOUNT10", "PERCENT20"], "ONCE was dropped and released");
-    let d = env.gb("GET", &format!("{V}/locks/{reference}"), None).await.json();
-    let codes: Vec<&str> = d["coupons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["code"].as_str().unwrap())
-        .collect();
+    let d = env.get(&format!("/locks/{reference}")).await.json();
+    let codes = codes(&d["coupons"]);
     assert_eq!(codes, ["AMOUNT10", "PERCENT20"]);
 }
 
@@ -693,16 +645,16 @@ async fn voucherify_failures_are_503_5003(store: StoreKind) {
         ..Faults::default()
     });
     let burn = json!({"customerId": "alice", "lockReference": reference});
-    let first = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn.clone())).await;
+    let first = env.post("/coupons/burn", burn.clone()).await;
     assert_eq!(first.status, 503);
-    let busy = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn.clone())).await;
+    let busy = env.post("/coupons/burn", burn.clone()).await;
     assert_eq!(
         (busy.status, busy.json()["code"].clone()),
         (422, json!(2001)),
         "the first attempt's lease is live"
     );
     env.advance(Duration::from_secs(10)); // past the lease: timeout x2 + Voucherify's late commits
-    let retry = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn)).await;
+    let retry = env.post("/coupons/burn", burn).await;
     assert_eq!(retry.status, 200, "{}", retry.text());
     assert_eq!(env.redeemed("TWICE"), 1);
 
@@ -715,14 +667,14 @@ async fn voucherify_failures_are_503_5003(store: StoreKind) {
         ..Faults::default()
     });
     let burn = json!({"customerId": "bob", "lockReference": reference, "transactionId": "t-9"});
-    let lost = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn.clone())).await;
+    let lost = env.post("/coupons/burn", burn.clone()).await;
     assert_eq!(lost.status, 503);
     assert_eq!(env.redeemed("AMOUNT10"), 1, "Voucherify did redeem");
     env.advance(Duration::from_secs(10)); // past the lease: timeout x2 + Voucherify's late commits
-    let confirmed = env.gb("POST", &format!("{V}/coupons/burn"), Some(burn)).await;
+    let confirmed = env.post("/coupons/burn", burn).await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.text());
     assert_eq!(env.redeemed("AMOUNT10"), 1, "never burned twice");
-    let d = env.gb("GET", &format!("{V}/locks/{reference}"), None).await.json();
+    let d = env.get(&format!("/locks/{reference}")).await.json();
     assert_eq!(d["isUsed"], true);
 }
 
@@ -751,19 +703,19 @@ async fn a_lost_order_answer_is_confirmed_on_retry(store: StoreKind) {
         path_prefix: Some("/v1/redemptions".into()),
         ..Faults::default()
     });
-    let lost = env.gb("POST", &format!("{V}/orders"), Some(order.clone())).await;
+    let lost = env.post("/orders", order.clone()).await;
     assert_eq!(lost.status, 503);
     env.advance(Duration::from_secs(10)); // past the lease: timeout x2 + Voucherify's late commits
-    let retry = env.gb("POST", &format!("{V}/orders"), Some(order.clone())).await;
+    let retry = env.post("/orders", order.clone()).await;
     assert_eq!(retry.status, 200, "the retry completes the order: {}", retry.text());
     assert_eq!(
         (env.redeemed("TWICE"), env.redeemed("AMOUNT10")),
         (1, 1),
         "redeemed once"
     );
-    let d = env.gb("GET", &format!("{V}/locks/{reference}"), None).await.json();
+    let d = env.get(&format!("/locks/{reference}")).await.json();
     assert_eq!(d["isUsed"], true, "the lock is settled as used");
-    let duplicate = env.gb("POST", &format!("{V}/orders"), Some(order)).await;
+    let duplicate = env.post("/orders", order).await;
     assert_eq!(duplicate.json()["code"], 9004);
 }
 
@@ -776,10 +728,9 @@ async fn a_lock_burned_by_a_lost_attempt_is_not_used_again(store: StoreKind) {
         ..Faults::default()
     });
     let lost = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/burn"),
-            Some(json!({"customerId": "cust-1", "lockReference": reference})),
+        .post(
+            "/coupons/burn",
+            json!({"customerId": "cust-1", "lockReference": reference}),
         )
         .await;
     assert_eq!(lost.status, 503);
@@ -787,11 +738,10 @@ async fn a_lock_burned_by_a_lost_attempt_is_not_used_again(store: StoreKind) {
     // An order that names the same lock finds the earlier burn on
     // Voucherify: the lock is used, by that burn, not by this order.
     let order = env
-        .gb(
-            "POST",
-            &format!("{V}/orders"),
-            Some(json!({"customerId": "cust-1", "orderId": "ORD-9", "totalPaid": 10,
-            "redemption": {"couponsLockReference": reference, "couponCodes": ["AMOUNT10"]}})),
+        .post(
+            "/orders",
+            json!({"customerId": "cust-1", "orderId": "ORD-9", "totalPaid": 10,
+            "redemption": {"couponsLockReference": reference, "couponCodes": ["AMOUNT10"]}}),
         )
         .await;
     assert_eq!(
@@ -807,11 +757,10 @@ async fn a_lock_burned_by_a_lost_attempt_is_not_used_again(store: StoreKind) {
     );
     // The order was not recorded: the merchant may send it again.
     let retry = env
-        .gb(
-            "POST",
-            &format!("{V}/orders"),
-            Some(json!({"customerId": "cust-1", "orderId": "ORD-9", "totalPaid": 10,
-            "redemption": {"couponCodes": ["AMOUNT10"]}})),
+        .post(
+            "/orders",
+            json!({"customerId": "cust-1", "orderId": "ORD-9", "totalPaid": 10,
+            "redemption": {"couponCodes": ["AMOUNT10"]}}),
         )
         .await;
     assert_eq!(retry.status, 200, "{}", retry.text());
@@ -831,13 +780,7 @@ async fn a_lost_locking_answer_leaves_no_session(store: StoreKind) {
         Vec::<Value>::new(),
         "the sessions Voucherify took were released"
     );
-    let empty = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/%20/validate"),
-            Some(json!({"customerId": "c"})),
-        )
-        .await;
+    let empty = env.post("/coupons/%20/validate", json!({"customerId": "c"})).await;
     assert_eq!((empty.status, empty.json()["code"].clone()), (400, json!(3000)));
 }
 
@@ -867,10 +810,10 @@ async fn locks_survive_an_adapter_restart() {
     let mut env = Env::start(StoreKind::Redis).await;
     let (reference, _) = lock(&env, "alice", &["ONCE"]).await;
     env.restart().await;
-    let d = env.gb("GET", &format!("{V}/locks/{reference}"), None).await;
+    let d = env.get(&format!("/locks/{reference}")).await;
     assert_eq!(d.status, 200, "{}", d.text());
     assert_eq!(d.json()["customerId"], "alice");
-    let r = env.gb("DELETE", &format!("{V}/coupons/{reference}"), None).await;
+    let r = env.delete(&format!("/coupons/{reference}")).await;
     assert_eq!(r.status, 200);
     assert_eq!(env.live_sessions().len(), 0);
 }

@@ -9,6 +9,7 @@ use couponbridge::sim::model::ApplicationMode;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
+use crate::common::codes;
 use crate::common::env::{API_KEY, AUTH, Env, SECRET_KEY, StoreKind, V};
 use crate::common::gameball_schema::assert_matches;
 
@@ -88,12 +89,7 @@ async fn atomic(env: &Env) {
     assert_matches("post", MULTIPLE, &v);
     assert_eq!(v["valid"], false);
     assert!(v.get("lockReference").is_none(), "no reference: {v}");
-    let codes: Vec<&str> = v["coupons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["code"].as_str().unwrap())
-        .collect();
+    let codes = codes(&v["coupons"]);
     assert_eq!(codes, ["AMOUNT10", "EXPIRED", "PERCENT20"]);
     assert_eq!(v["coupons"][1]["reason"], "expired");
     assert!(

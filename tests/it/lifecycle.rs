@@ -9,6 +9,7 @@ use std::time::Duration;
 use couponbridge::sim::faults::{Fault, Faults};
 use serde_json::{Value, json};
 
+use crate::common::codes;
 use crate::common::env::{Env, StoreKind, V};
 use crate::common::gameball_schema::assert_matches;
 use crate::common::{Reply, SIM_AUTH};
@@ -138,7 +139,7 @@ async fn points(env: &Env, l: &Loyalty) -> i64 {
 }
 
 async fn predefined(env: &Env, body: Value) -> Reply {
-    env.gb("POST", &format!("{V}/coupons/predefined"), Some(body)).await
+    env.post("/coupons/predefined", body).await
 }
 
 fn code_of(r: &Reply) -> (u16, Option<u64>) {
@@ -172,20 +173,9 @@ async fn a_coupon_is_bought_with_points_once(store: StoreKind) {
     assert_ne!(again.json()["code"], r.json()["code"]);
     assert_eq!(points(&env, &l).await, 50);
     // Both are in the customer's wallet; the loyalty card is not.
-    let wallet = env
-        .gb("GET", &format!("{V}/customers/cust-1/coupons"), None)
-        .await
-        .json();
-    let codes: Vec<&str> = wallet["coupons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["code"].as_str().unwrap())
-        .collect();
-    assert!(
-        codes.contains(&code.as_str()) && !codes.contains(&l.card.as_str()),
-        "{codes:?}"
-    );
+    let wallet = env.get("/customers/cust-1/coupons").await.json();
+    let codes = codes(&wallet["coupons"]);
+    assert!(codes.contains(&code) && !codes.contains(&l.card), "{codes:?}");
 }
 
 async fn points_are_spent_once_when_voucherifys_answer_is_lost(store: StoreKind) {
@@ -323,11 +313,7 @@ async fn the_customers_coupons_are_listed(store: StoreKind) {
     assert_eq!(coupons[1]["value"], 20);
     // Used up, it is still listed, not available.
     let burn = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/burn"),
-            Some(json!({"customerId": "jane", "coupons": ["ONCE"]})),
-        )
+        .post("/coupons/burn", json!({"customerId": "jane", "coupons": ["ONCE"]}))
         .await;
     assert_eq!(burn.status, 200, "{}", burn.text());
     let after = env.gb("GET", &path, None).await.json();
@@ -343,7 +329,7 @@ async fn the_customers_coupons_are_listed(store: StoreKind) {
         (json!(1), json!(false))
     );
     // Nobody's wallet is empty, not an error.
-    let nobody = env.gb("GET", &format!("{V}/customers/nobody/coupons"), None).await;
+    let nobody = env.get("/customers/nobody/coupons").await;
     assert_eq!((nobody.status, nobody.json()), (200, json!({"coupons": []})));
 }
 
@@ -369,7 +355,7 @@ async fn a_customer_with_a_thousand_coupons_gets_them_all() {
         )
         .await;
     }
-    let r = env.gb("GET", &format!("{V}/customers/collector/coupons"), None).await;
+    let r = env.get("/customers/collector/coupons").await;
     assert_eq!(r.status, 200);
     let coupons = r.json()["coupons"].as_array().unwrap().clone();
     let mut codes: Vec<&str> = coupons.iter().map(|c| c["code"].as_str().unwrap()).collect();
@@ -404,10 +390,9 @@ async fn the_best_automatic_promotion_is_applied(store: StoreKind) {
     let auto = |total: f64| {
         let env = &env;
         async move {
-            env.gb(
-                "POST",
-                &format!("{V}/coupons/automatic"),
-                Some(json!({"customerId": "cust-1", "cartId": "cart-1", "totalPrice": total})),
+            env.post(
+                "/coupons/automatic",
+                json!({"customerId": "cust-1", "cartId": "cart-1", "totalPrice": total}),
             )
             .await
         }
@@ -434,13 +419,7 @@ async fn the_best_automatic_promotion_is_applied(store: StoreKind) {
     assert_eq!(key_only.status, 200, "{}", key_only.text());
     assert_eq!(key_only.json()["discountAmount"], 1, "2 off, at most the order");
     assert!(env.live_sessions().is_empty());
-    let missing = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/automatic"),
-            Some(json!({"customerId": "cust-1"})),
-        )
-        .await;
+    let missing = env.post("/coupons/automatic", json!({"customerId": "cust-1"})).await;
     assert_eq!(code_of(&missing), (400, Some(3000)));
 }
 
@@ -448,10 +427,9 @@ async fn the_best_automatic_promotion_is_applied(store: StoreKind) {
 async fn nothing_applicable_is_not_applied() {
     let env = Env::start(StoreKind::Memory).await;
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/automatic"),
-            Some(json!({"customerId": "cust-1", "cartId": "cart-1", "totalPrice": 120})),
+        .post(
+            "/coupons/automatic",
+            json!({"customerId": "cust-1", "cartId": "cart-1", "totalPrice": 120}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -476,13 +454,10 @@ async fn a_payment_redeems_its_lock_once(store: StoreKind) {
     let pay = |id: &'static str, reference: String| {
         let env = &env;
         async move {
-            env.gb(
-                "POST",
-                &format!("{V}/payments"),
-                Some(
-                    json!({"customerId": "alice", "paymentId": id, "paymentDate": "2026-01-01T00:00:00Z",
+            env.post(
+                "/payments",
+                json!({"customerId": "alice", "paymentId": id, "paymentDate": "2026-01-01T00:00:00Z",
                     "totalPaid": 95, "redemption": {"couponsLockReference": reference}}),
-                ),
             )
             .await
         }
@@ -497,65 +472,46 @@ async fn a_payment_redeems_its_lock_once(store: StoreKind) {
     assert_eq!(env.redeemed("TWICE"), 1, "a repeat redeems nothing");
     // An order with the same id as a payment is a different transaction.
     let order = env
-        .gb(
-            "POST",
-            &format!("{V}/orders"),
-            Some(json!({"customerId": "bob", "orderId": "PAY-1", "totalPaid": 10, "redemption": {"couponCodes": ["TWICE"]}})),
+        .post(
+            "/orders",
+            json!({"customerId": "bob", "orderId": "PAY-1", "totalPaid": 10, "redemption": {"couponCodes": ["TWICE"]}}),
         )
         .await;
     assert_eq!(order.status, 200, "{}", order.text());
     assert_eq!(env.redeemed("TWICE"), 2);
     // By codes, without a lock.
     let by_codes = env
-        .gb(
-            "POST",
-            &format!("{V}/payments"),
-            Some(
-                json!({"customerId": "carol", "paymentId": "PAY-2", "paymentDate": "2026-01-01T00:00:00Z",
+        .post(
+            "/payments",
+            json!({"customerId": "carol", "paymentId": "PAY-2", "paymentDate": "2026-01-01T00:00:00Z",
                 "totalPaid": 10, "redemption": {"couponCodes": ["AMOUNT10"]}}),
-            ),
         )
         .await;
     assert_eq!(by_codes.status, 200, "{}", by_codes.text());
     assert_eq!(env.redeemed("AMOUNT10"), 1);
-    let missing = env
-        .gb("POST", &format!("{V}/payments"), Some(json!({"customerId": "carol"})))
-        .await;
+    let missing = env.post("/payments", json!({"customerId": "carol"})).await;
     assert_eq!(code_of(&missing), (400, Some(3000)));
 }
 
 async fn order_with(env: &Env, customer: &str, order_id: &str, code: &str) {
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/orders"),
-            Some(json!({"customerId": customer, "orderId": order_id, "totalPaid": 100,
-                "redemption": {"couponCodes": [code]}})),
+        .post(
+            "/orders",
+            json!({"customerId": customer, "orderId": order_id, "totalPaid": 100,
+                "redemption": {"couponCodes": [code]}}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
 async fn refund(env: &Env, refund_id: &str, order_id: &str) -> Reply {
-    env.gb(
-        "POST",
-        &format!("{V}/transactions/refund"),
-        Some(
-            json!({"customerId": "alice", "refundTransactionId": refund_id, "reverseTransactionId": order_id,
-            "transactionTime": "2026-01-02T00:00:00Z"}),
-        ),
-    )
-    .await
+    refund_as(env, "alice", refund_id, order_id, None).await
 }
 
 /// Whether `customer` can burn `code` now.
 async fn burns(env: &Env, customer: &str, code: &str) -> bool {
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/burn"),
-            Some(json!({"customerId": customer, "coupons": [code]})),
-        )
+        .post("/coupons/burn", json!({"customerId": customer, "coupons": [code]}))
         .await;
     r.status == 200
 }
@@ -592,10 +548,9 @@ async fn a_refunded_order_gives_its_single_use_coupon_back_once(store: StoreKind
     let unknown = refund(&env, "RF-3", "NO-SUCH-ORDER").await;
     assert_eq!(code_of(&unknown), (404, Some(9002)), "{}", unknown.text());
     let missing = env
-        .gb(
-            "POST",
-            &format!("{V}/transactions/refund"),
-            Some(json!({"customerId": "alice", "refundTransactionId": "RF-9"})),
+        .post(
+            "/transactions/refund",
+            json!({"customerId": "alice", "refundTransactionId": "RF-9"}),
         )
         .await;
     assert_eq!(code_of(&missing), (400, Some(3000)));
@@ -607,11 +562,10 @@ async fn a_refund_after_a_restart_knows_what_to_roll_back() {
     let mut env = Env::start(StoreKind::Redis).await;
     let reference = lock(&env, "alice", "ONCE").await;
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/orders"),
-            Some(json!({"customerId": "alice", "orderId": "ORD-R", "totalPaid": 100,
-                "redemption": {"couponsLockReference": reference}})),
+        .post(
+            "/orders",
+            json!({"customerId": "alice", "orderId": "ORD-R", "totalPaid": 100,
+                "redemption": {"couponsLockReference": reference}}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -626,16 +580,7 @@ async fn a_refund_after_a_restart_knows_what_to_roll_back() {
 async fn a_partial_refund_keeps_the_coupon_used() {
     let env = Env::start(StoreKind::Memory).await;
     order_with(&env, "alice", "ORD-P", "ONCE").await;
-    let r = env
-        .gb(
-            "POST",
-            &format!("{V}/transactions/refund"),
-            Some(
-                json!({"customerId": "alice", "refundTransactionId": "RF-P", "reverseTransactionId": "ORD-P",
-                "transactionTime": "2026-01-02T00:00:00Z", "refundAmount": 40}),
-            ),
-        )
-        .await;
+    let r = refund_as(&env, "alice", "RF-P", "ORD-P", Some(40)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["refundAmount"], 40);
     assert_eq!(env.redeemed("ONCE"), 1);
@@ -688,16 +633,16 @@ async fn a_refund_racing_a_second_refund_is_refused_while_it_runs(store: StoreKi
 async fn a_cancelled_order_gives_its_coupon_back(store: StoreKind) {
     let env = Env::start(store).await;
     order_with(&env, "alice", "ORD-C", "ONCE").await;
-    let r = env.gb("DELETE", &format!("{V}/orders/ORD-C/transactions"), None).await;
+    let r = env.delete("/orders/ORD-C/transactions").await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["success"], true);
     assert_eq!(r.json()["orderId"], "ORD-C");
     assert_eq!(env.redeemed("ONCE"), 0);
     assert!(burns(&env, "bob", "ONCE").await, "another customer may use it now");
-    let again = env.gb("DELETE", &format!("{V}/orders/ORD-C/transactions"), None).await;
+    let again = env.delete("/orders/ORD-C/transactions").await;
     assert_eq!(again.status, 200, "the same cancellation again changes nothing");
     assert!(!burns(&env, "carol", "ONCE").await);
-    let unknown = env.gb("DELETE", &format!("{V}/orders/NOPE/transactions"), None).await;
+    let unknown = env.delete("/orders/NOPE/transactions").await;
     assert_eq!(code_of(&unknown), (404, Some(9002)));
 }
 
@@ -772,28 +717,16 @@ async fn refunds_tell_a_payment_from_an_order_and_a_full_refund_from_a_partial_o
     let env = Env::start(StoreKind::Redis).await;
     // A payment and an order share an id; the refund's customer picks.
     let paid = env
-        .gb(
-            "POST",
-            &format!("{V}/payments"),
-            Some(
-                json!({"customerId": "alice", "paymentId": "T-1", "paymentDate": "2026-01-01T00:00:00Z",
+        .post(
+            "/payments",
+            json!({"customerId": "alice", "paymentId": "T-1", "paymentDate": "2026-01-01T00:00:00Z",
                 "totalAmount": 100, "totalPaid": 95, "redemption": {"couponCodes": ["ONCE"]}}),
-            ),
         )
         .await;
     assert_eq!(paid.status, 200, "{}", paid.text());
     order_with(&env, "bob", "T-1", "TWICE").await;
     // The whole of what alice paid: a full refund of her payment.
-    let r = env
-        .gb(
-            "POST",
-            &format!("{V}/transactions/refund"),
-            Some(
-                json!({"customerId": "alice", "refundTransactionId": "RF-1", "reverseTransactionId": "T-1",
-                "transactionTime": "2026-01-02T00:00:00Z", "refundAmount": 95}),
-            ),
-        )
-        .await;
+    let r = refund_as(&env, "alice", "RF-1", "T-1", Some(95)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         (env.redeemed("ONCE"), env.redeemed("TWICE")),
@@ -801,16 +734,7 @@ async fn refunds_tell_a_payment_from_an_order_and_a_full_refund_from_a_partial_o
         "alice's payment, not bob's order"
     );
     // Bob's order is still his to refund, once.
-    let bob = env
-        .gb(
-            "POST",
-            &format!("{V}/transactions/refund"),
-            Some(
-                json!({"customerId": "bob", "refundTransactionId": "RF-2", "reverseTransactionId": "T-1",
-                "transactionTime": "2026-01-02T00:00:00Z"}),
-            ),
-        )
-        .await;
+    let bob = refund_as(&env, "bob", "RF-2", "T-1", None).await;
     assert_eq!(bob.status, 200, "{}", bob.text());
     assert_eq!(env.redeemed("TWICE"), 0);
     // Only some line items: partial, the coupon stays used; and a partial
@@ -818,42 +742,30 @@ async fn refunds_tell_a_payment_from_an_order_and_a_full_refund_from_a_partial_o
     order_with(&env, "carol", "O-2", "ONCE").await;
     let items = json!({"customerId": "carol", "refundTransactionId": "RF-3", "reverseTransactionId": "O-2",
         "transactionTime": "2026-01-02T00:00:00Z", "lineItems": [{"productId": "p", "quantity": 1}]});
-    let part = env
-        .gb("POST", &format!("{V}/transactions/refund"), Some(items.clone()))
-        .await;
+    let part = env.post("/transactions/refund", items.clone()).await;
     assert_eq!(part.status, 200, "{}", part.text());
-    let again = env.gb("POST", &format!("{V}/transactions/refund"), Some(items)).await;
+    let again = env.post("/transactions/refund", items).await;
     assert_eq!(
         again.json()["gameballTransactionId"],
         part.json()["gameballTransactionId"],
         "the same refund, the same id"
     );
     assert_eq!(env.redeemed("ONCE"), 1);
-    let full = refund_as(&env, "carol", "RF-4", "O-2").await;
+    let full = refund_as(&env, "carol", "RF-4", "O-2", None).await;
     assert_eq!(full.status, 200, "{}", full.text());
-    let late = env
-        .gb(
-            "POST",
-            &format!("{V}/transactions/refund"),
-            Some(
-                json!({"customerId": "carol", "refundTransactionId": "RF-5", "reverseTransactionId": "O-2",
-                "transactionTime": "2026-01-02T00:00:00Z", "refundAmount": 1}),
-            ),
-        )
-        .await;
+    let late = refund_as(&env, "carol", "RF-5", "O-2", Some(1)).await;
     assert_eq!(code_of(&late), (422, Some(9001)), "{}", late.text());
 }
 
-async fn refund_as(env: &Env, customer: &str, refund_id: &str, order_id: &str) -> Reply {
-    env.gb(
-        "POST",
-        &format!("{V}/transactions/refund"),
-        Some(
-            json!({"customerId": customer, "refundTransactionId": refund_id, "reverseTransactionId": order_id,
-            "transactionTime": "2026-01-02T00:00:00Z"}),
-        ),
-    )
-    .await
+/// `customer`'s refund `refund_id` of `order_id`: the whole of it, or
+/// `amount`.
+async fn refund_as(env: &Env, customer: &str, refund_id: &str, order_id: &str, amount: Option<i64>) -> Reply {
+    let mut body = json!({"customerId": customer, "refundTransactionId": refund_id,
+        "reverseTransactionId": order_id, "transactionTime": "2026-01-02T00:00:00Z"});
+    if let Some(a) = amount {
+        body["refundAmount"] = a.into();
+    }
+    env.post("/transactions/refund", body).await
 }
 
 #[tokio::test]
@@ -870,10 +782,9 @@ async fn a_free_shipping_promotion_discounts_the_carts_shipping() {
     )
     .await;
     let r = env
-        .gb(
-            "POST",
-            &format!("{V}/coupons/automatic"),
-            Some(json!({"customerId": "cust-1", "cartId": "cart-1", "totalPrice": 30, "totalShipping": 7})),
+        .post(
+            "/coupons/automatic",
+            json!({"customerId": "cust-1", "cartId": "cart-1", "totalPrice": 30, "totalShipping": 7}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());

@@ -11,31 +11,13 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
 use crate::common::env::{API_KEY, Env, SECRET_KEY, StoreKind};
+use crate::common::sdk_python as python;
 
 both_stores!(the_python_sdk_validates_redeems_and_creates);
-
-fn python() -> &'static str {
-    static PYTHON: OnceLock<String> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        if let Ok(p) = std::env::var("GAMEBALL_SDK_PYTHON") {
-            return p;
-        }
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new("bash")
-            .arg(root.join("tests/sdk/setup-venv.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("bash runs tests/sdk/setup-venv.sh");
-        assert!(out.status.success(), "tests/sdk/setup-venv.sh failed");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        stdout.lines().last().expect("the venv's python").trim().to_owned()
-    })
-}
 
 /// Runs the SDK on `calls`, one result per call.
 async fn run_sdk(env: &Env, calls: Vec<Value>) -> Vec<Value> {

@@ -11,7 +11,6 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use couponbridge::clock::{Clock, parse_iso};
@@ -21,27 +20,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-const T0: &str = "2026-01-01T00:00:00.000Z";
+use crate::common::sdk_python as python;
 
-/// The venv's interpreter. The same as `sdk.rs` uses: one venv holds both
-/// SDKs.
-fn python() -> &'static str {
-    static PYTHON: OnceLock<String> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        if let Ok(p) = std::env::var("GAMEBALL_SDK_PYTHON") {
-            return p;
-        }
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let out = std::process::Command::new("bash")
-            .arg(root.join("tests/sdk/setup-venv.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("bash runs tests/sdk/setup-venv.sh");
-        assert!(out.status.success(), "tests/sdk/setup-venv.sh failed");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        stdout.lines().last().expect("the venv's python").trim().to_owned()
-    })
-}
+const T0: &str = "2026-01-01T00:00:00.000Z";
 
 async fn start_sim() -> RunningSim {
     SimBuilder::new()

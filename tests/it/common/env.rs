@@ -231,6 +231,22 @@ impl Env {
         self.client.send(method, &self.url(path), &AUTH, body.as_ref()).await
     }
 
+    /// `POST {V}{path}` with `body`, as the tenant (`path` below
+    /// `/api/v4.0/integrations`).
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.gb("POST", &format!("{V}{path}"), Some(body)).await
+    }
+
+    /// `GET {V}{path}`, as the tenant.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.gb("GET", &format!("{V}{path}"), None).await
+    }
+
+    /// `DELETE {V}{path}`, as the tenant.
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.gb("DELETE", &format!("{V}{path}"), None).await
+    }
+
     /// `POST …/coupons/validate` with `body`, as the tenant.
     pub async fn validate(&self, body: Value) -> Reply {
         self.gb("POST", &format!("{V}/coupons/validate"), Some(body)).await

@@ -122,3 +122,33 @@ impl Client {
         Reply { status, headers, body }
     }
 }
+
+/// The interpreter of the venv that holds both SDKs (Gameball's gb-alpha
+/// and Voucherify's): `GAMEBALL_SDK_PYTHON`, or the one
+/// `tests/sdk/setup-venv.sh` makes.
+pub fn sdk_python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        if let Ok(p) = std::env::var("GAMEBALL_SDK_PYTHON") {
+            return p;
+        }
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let out = std::process::Command::new("bash")
+            .arg(root.join("tests/sdk/setup-venv.sh"))
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("bash runs tests/sdk/setup-venv.sh");
+        assert!(out.status.success(), "tests/sdk/setup-venv.sh failed");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        stdout.lines().last().expect("the venv's python").trim().to_owned()
+    })
+}
+
+/// The `code` of every coupon of a JSON list, in order.
+pub fn codes(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["code"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
