@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod contract;
 pub mod env;
+pub mod gameball;
 pub mod gameball_schema;
 pub mod redis_server;
 pub mod upstream;
