@@ -79,6 +79,8 @@ fn translation(c: &mut Criterion) {
     c.bench_function("parse a Gameball validate request", |b| {
         b.iter(|| {
             let view = RequestView {
+                method: "POST",
+                path: "/api/v4.0/integrations/coupons/validate",
                 params: &matched.params,
                 query: None,
                 headers: &headers,

@@ -8,10 +8,43 @@
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
-/// 32 lowercase hex characters (128 random bits), the form Gameball uses for
-/// `lockReference` (`5e21ff4baf5d4760a8a43c7b2513298e`).
-pub fn lock_reference() -> String {
-    format!("{:032x}", rand::rng().random::<u128>())
+/// 32 lowercase hex characters, the form Gameball uses for
+/// `lockReference` (`5e21ff4baf5d4760a8a43c7b2513298e`): 96 random bits,
+/// then a 32-bit check of them under `key` ([`issued_here`]), which tells
+/// the references this deployment issued from Gameball's during a cutover,
+/// with no lookup and long after the lock itself is forgotten. `key` is
+/// the deployment's own (the lock store keeps it: every replica shares
+/// it, a restart keeps it), so another deployment's references, or
+/// Gameball's, pass the check by chance once in 4,294,967,296.
+pub fn lock_reference(key: &[u8]) -> String {
+    let random = format!("{:024x}", rand::rng().random::<u128>() >> 32);
+    let check = reference_check(key, &random);
+    format!("{random}{check}")
+}
+
+/// The check of a reference's random part: the first 4 bytes of its
+/// HMAC-SHA-256 under `key`, as 8 hex characters.
+fn reference_check(key: &[u8], random: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(random.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `s` is a reference issued under `key` (since references
+/// carried their check).
+pub fn issued_here(s: &str, key: &[u8]) -> bool {
+    is_lock_reference(s) && reference_check(key, &s[..24]) == s[24..]
+}
+
+/// A new deployment's reference key: 32 random bytes.
+pub fn reference_key() -> [u8; 32] {
+    rand::rng().random()
 }
 
 /// The Voucherify session key couponbridge supplies for a lock. It is random
@@ -57,10 +90,31 @@ mod tests {
 
     #[test]
     fn lock_references_are_32_hex_and_distinct() {
-        let a = lock_reference();
-        let b = lock_reference();
+        let a = lock_reference(b"k");
+        let b = lock_reference(b"k");
         assert!(is_lock_reference(&a), "{a}");
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn references_issued_here_are_told_from_gameballs() {
+        let key = reference_key();
+        for _ in 0..100 {
+            assert!(issued_here(&lock_reference(&key), &key));
+        }
+        let other = reference_key();
+        assert!(
+            !issued_here(&lock_reference(&other), &key),
+            "another deployment's reference is not this one's"
+        );
+        // Gameball's own example, and random 128-bit references as
+        // couponbridge made them before they carried a check.
+        assert!(!issued_here("5e21ff4baf5d4760a8a43c7b2513298e", &key));
+        let misses = (0..1000)
+            .filter(|_| issued_here(&format!("{:032x}", rand::rng().random::<u128>()), &key))
+            .count();
+        assert_eq!(misses, 0);
+        assert!(!issued_here("LOCK-XYZ789", &key));
     }
 
     #[test]

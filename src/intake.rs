@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use crate::config::LockConfig;
-use crate::domain::Command;
+use crate::domain::{Command, OrderCmd};
 use crate::error::{Failure, Kind};
 use crate::gameball::endpoint::Spoken;
 use crate::gameball::routes::Row;
@@ -45,6 +45,7 @@ pub fn parse_command(
     view: &RequestView<'_>,
     tenant: &Tenant,
     locks: &LockConfig,
+    orders_reach_gameball: bool,
 ) -> Result<Command, Failure> {
     let Parsed { command, proof } = spoken.parse(
         view,
@@ -56,7 +57,22 @@ pub fn parse_command(
     if let Some(proof) = proof {
         check_proof(&proof, tenant)?;
     }
-    Ok(command)
+    orders_for(command, orders_reach_gameball)
+}
+
+/// An order keeps what it passes on to Gameball only when orders reach
+/// Gameball (`[passthrough] upstream`, `[migration] forward_orders`). One
+/// that carries points and cannot reach Gameball is refused: couponbridge
+/// holds no points, and answering zero points would lose them silently.
+fn orders_for(command: Command, reach_gameball: bool) -> Result<Command, Failure> {
+    match command {
+        Command::Order(cmd) if !reach_gameball && cmd.points => Err(Failure::client(
+            Kind::InvalidValue,
+            "Invalid value: this order holds or redeems Gameball points, which couponbridge does not hold; orders must reach Gameball ([passthrough] upstream, [migration] forward_orders)",
+        )),
+        Command::Order(cmd) if !reach_gameball => Ok(Command::Order(OrderCmd { pass_on: None, ..cmd })),
+        other => Ok(other),
+    }
 }
 
 fn check_proof(proof: &HashProof, tenant: &Tenant) -> Result<(), Failure> {

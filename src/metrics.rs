@@ -49,6 +49,14 @@ struct Outcome {
     result: &'static str,
 }
 
+/// Why a call went to Gameball (the cutover's measure of what is left).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GameballCall {
+    tenant: String,
+    operation: &'static str,
+    reason: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteResult {
     route: &'static str,
@@ -89,6 +97,7 @@ pub struct Metrics {
     config_info: Family<ConfigHash, Gauge>,
     release_retries: Family<Outcome, Counter>,
     shadow_comparisons: Family<RouteResult, Counter>,
+    gameball_calls: Family<GameballCall, Counter>,
     shadow_lag: Histogram,
 }
 
@@ -114,6 +123,7 @@ impl Metrics {
             config_info: Family::default(),
             release_retries: Family::default(),
             shadow_comparisons: Family::default(),
+            gameball_calls: Family::default(),
             // From Gameball's answer to the comparison's end: milliseconds
             // normally, seconds when the queue backs up.
             shadow_lag: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
@@ -179,6 +189,11 @@ impl Metrics {
             m.shadow_lag.clone(),
         );
         m.registry.register(
+            "gameball_calls",
+            "Calls that went to Gameball, by tenant, operation and reason (route: the route's mode; reference: state Gameball owns; fallback: a coupon only Gameball has; forward: an order or payment passed on for its points)",
+            m.gameball_calls.clone(),
+        );
+        m.registry.register(
             "recording_written_entries",
             "Recording entries written to disk",
             m.recording_written.clone(),
@@ -193,6 +208,16 @@ impl Metrics {
     pub fn shadow_compared(&self, route: &'static str, result: &'static str) {
         self.shadow_comparisons
             .get_or_create(&RouteResult { route, result })
+            .inc();
+    }
+
+    pub fn gameball_call(&self, tenant: &str, operation: &'static str, reason: &'static str) {
+        self.gameball_calls
+            .get_or_create(&GameballCall {
+                tenant: tenant.to_owned(),
+                operation,
+                reason,
+            })
             .inc();
     }
 

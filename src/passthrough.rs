@@ -12,9 +12,9 @@ use bytes::Bytes;
 use http::uri::{Authority, Scheme};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use crate::config::PassthroughConfig;
+use crate::domain::{GameballAnswer, PassOn};
 use crate::error::{Failure, Kind, Origin, Retry};
 use crate::net::client::HttpClient;
 use crate::net::headers::{X_REQUEST_ID, add_forwarded, full_url, remove_hop_by_hop};
@@ -49,6 +49,11 @@ impl Passthrough {
         }
     }
 
+    /// How long a call to Gameball may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     fn upstream_uri(&self, original: &Uri) -> Result<Uri, http::Error> {
         let pq = original.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         Uri::builder()
@@ -58,14 +63,15 @@ impl Passthrough {
             .build()
     }
 
-    /// Forwards one request. Each observer (the recording, the shadow) is
+    /// Forwards one request (its body streamed as it arrives, or read
+    /// already when the request phase had to look at it). Each observer (the recording, the shadow) is
     /// handed the whole exchange once the answer's body has streamed to
     /// the client: nothing waits for them.
     pub async fn forward(
         &self,
         recorder: Option<&Recorder>,
         mut observers: Vec<Observer>,
-        req: Request<Incoming>,
+        req: Request<Body>,
         conn: ConnInfo,
         request_id: &str,
     ) -> Result<Response<Body>, Failure> {
@@ -134,10 +140,9 @@ impl Passthrough {
                     g.1 = copy;
                     g.2 = truncated;
                 })
-                .map_err(|e| Box::new(e) as BoxError)
                 .boxed()
             }
-            None => stream(body),
+            None => body,
         };
         let upstream = Request::from_parts(parts, body);
 
@@ -195,6 +200,99 @@ impl Passthrough {
             None => stream(rbody),
         };
         Ok(Response::from_parts(rparts, body))
+    }
+}
+
+/// Gameball's answers to calls made for the merchant are read whole, up to
+/// this size.
+const ANSWER_CAP: usize = 4 << 20;
+
+impl Passthrough {
+    /// Makes one call for the merchant (an order passed on once its
+    /// coupons are redeemed) and reads the answer whole. The failure says
+    /// whether Gameball may have acted on it: a connection never made did
+    /// not; an answer that did not come in time may have.
+    pub async fn send(&self, call: &PassOn, request_id: &str) -> Result<GameballAnswer, Sent> {
+        let original: Uri = call
+            .path
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| Sent::NotSent(e.to_string()))?;
+        let uri = self.upstream_uri(&original).map_err(|e| Sent::NotSent(e.to_string()))?;
+        let mut req = Request::builder()
+            .method(Method::from_bytes(call.method.as_bytes()).unwrap_or(Method::POST))
+            .uri(uri);
+        let headers = req.headers_mut().expect("a fresh builder");
+        for (name, value) in &call.headers {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        remove_hop_by_hop(headers);
+        headers.remove(header::HOST);
+        headers.remove(header::CONTENT_LENGTH);
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            headers.insert(X_REQUEST_ID, v);
+        }
+        let req = req
+            .body(crate::net::full(Bytes::from(call.body.clone())))
+            .map_err(|e| Sent::NotSent(e.to_string()))?;
+        let exchange = async {
+            let res = self.client.request(req).await.map_err(|e| {
+                if e.is_connect() {
+                    Sent::NotSent(e.to_string())
+                } else {
+                    Sent::Unknown(e.to_string())
+                }
+            })?;
+            let (parts, body) = res.into_parts();
+            let body = crate::net::read_body(body, ANSWER_CAP)
+                .await
+                .map_err(|e| Sent::Unknown(e.to_string()))?;
+            Ok(GameballAnswer {
+                status: parts.status.as_u16(),
+                headers: parts
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| !matches!(n.as_str(), "content-length" | "transfer-encoding" | "connection"))
+                    .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                    .collect(),
+                body: body.to_vec(),
+            })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(Sent::Unknown(format!("no answer in {:?}", self.timeout))),
+        }
+    }
+}
+
+/// A call to Gameball that got no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Sent {
+    /// Nothing reached Gameball (no connection, a request that could not
+    /// be made).
+    #[error("not sent to Gameball: {0}")]
+    NotSent(String),
+    /// It may have reached Gameball: the connection broke or the answer
+    /// did not come in time.
+    #[error("no answer from Gameball: {0}")]
+    Unknown(String),
+}
+
+impl From<Sent> for Failure {
+    fn from(e: Sent) -> Failure {
+        Failure::new(
+            Kind::UpstreamUnavailable,
+            Origin::Gameball,
+            "Gameball is unavailable; retry later",
+        )
+        .at("gameball.call")
+        .retry(Retry::Safe)
+        .caused_by(e)
     }
 }
 

@@ -214,7 +214,10 @@ impl Reloader {
             shadow,
             tenants,
             routes: cfg.routes,
-            passthrough: cfg.passthrough.as_ref().map(|p| Passthrough::new(p, self.http.clone())),
+            passthrough: cfg
+                .passthrough
+                .as_ref()
+                .map(|p| Arc::new(Passthrough::new(p, self.http.clone()))),
             recorder,
             locks: cfg.locks.clone(),
             max_body: cfg.server.max_body_bytes,

@@ -5,7 +5,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{Messages, RewardsConfig, Routes, Secret, TenantConfig, V4Dialect};
+use crate::config::{Messages, MigrationConfig, RewardsConfig, Routes, Secret, TenantConfig, V4Dialect};
 use crate::voucherify::client::Upstream;
 
 #[derive(Debug)]
@@ -19,6 +19,7 @@ pub struct Tenant {
     pub upstream: Upstream,
     pub routes: Routes,
     pub messages: Messages,
+    pub migration: MigrationConfig,
     pub rewards: RewardsConfig,
 }
 
@@ -33,6 +34,7 @@ impl Tenant {
             upstream: Upstream::new(&cfg.voucherify).map_err(|e| format!("tenants.{}.voucherify: {e}", cfg.name))?,
             routes: cfg.routes,
             messages: cfg.messages.clone(),
+            migration: cfg.migration,
             rewards: cfg.rewards.clone(),
         })
     }

@@ -4,6 +4,8 @@
 //! 1. route: [`routes::route`] finds the row, and with it the endpoint
 //!    family's typed wire and the operation;
 //! 2. mode: the tenant's `[routes]` says translate, pass through or shadow;
+//!    a call that names existing state goes where that state is
+//!    ([`owner`]), whatever the mode;
 //! 3. authenticate ([`crate::intake`]): `apikey` names the tenant,
 //!    `secretkey` is checked;
 //! 4. read the body, bounded ([`translated`]);
@@ -20,6 +22,8 @@
 //! So an endpoint's whole path is its row in `gameball/routes.rs`, its
 //! family in `gameball/`, and its operation in `ops/`.
 
+mod forward;
+mod owner;
 mod translated;
 
 use std::collections::HashMap;
@@ -33,21 +37,20 @@ use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::config::{LockConfig, RouteMode, Routes};
-use crate::error::{Failure, Kind};
+use crate::error::Failure;
 use crate::gameball::Dialect;
-use crate::gameball::errors::error_response;
-use crate::gameball::routes;
+use crate::gameball::routes::{self, Matched};
 use crate::ids;
 use crate::locks::Store;
 use crate::metrics::Metrics;
-use crate::net::Body;
 use crate::net::headers::{X_REQUEST_ID, text, usable_request_id};
 use crate::net::server::ConnInfo;
+use crate::net::{Body, stream};
 use crate::ops::Cx;
 use crate::ops::effects::{Effects, Live};
 use crate::passthrough::Passthrough;
 use crate::record::Recorder;
-use crate::shadow::{Job, Shadow};
+use crate::shadow::Shadow;
 use crate::telemetry::{self, TraceHeaders};
 use crate::tenant::Tenant;
 use crate::voucherify::client::VoucherifyClient;
@@ -59,7 +62,7 @@ pub struct Generation {
     pub tenants: HashMap<String, Arc<Tenant>>,
     /// For callers whose `apikey` names no tenant.
     pub routes: Routes,
-    pub passthrough: Option<Passthrough>,
+    pub passthrough: Option<Arc<Passthrough>>,
     pub recorder: Option<Recorder>,
     /// For routes in `shadow` mode.
     pub shadow: Option<Shadow>,
@@ -121,6 +124,7 @@ impl App {
             voucherify: self.voucherify.clone(),
             tap: None,
             trace: None,
+            gameball: self.current().passthrough.clone(),
             fx: self.live.clone(),
         }
     }
@@ -174,7 +178,6 @@ impl App {
         let dialect = matched
             .as_ref()
             .map_or(Dialect::Seed, |m| m.row.endpoint.spoken(tenant_dialect).dialect());
-
         let routes = tenant.as_ref().map_or(&cfg.routes, |t| &t.routes);
         let mode = match &matched {
             // Validated: a forwarding mode has an upstream.
@@ -182,50 +185,31 @@ impl App {
             Some(_) => RouteMode::Translate,
             None => RouteMode::Passthrough,
         };
-        let mut res = match (mode, matched) {
-            (RouteMode::Translate, Some(m)) => {
-                let spoken = m.row.endpoint.spoken(tenant_dialect);
-                translated::serve(&self, &cfg, m, spoken, tenant.clone(), req, conn, &request_id, trace).await
-            }
-            (mode, matched) => {
-                // Shadow: the merchant gets Gameball's answer; the shadow
-                // sees the exchange after it has streamed back.
-                let observers: Vec<_> = match (mode, matched, &cfg.shadow) {
-                    (RouteMode::Shadow, Some(m), Some(shadow)) => shadow
-                        .observer(Job {
-                            locks: cfg.locks.clone(),
-                            request_timeout: cfg.request_timeout,
-                            tenant: tenant.clone(),
-                            spoken: m.row.endpoint.spoken(tenant_dialect),
-                            matched: m,
-                            request_id: request_id.clone(),
-                            uri: req.uri().clone(),
-                        })
-                        .into_iter()
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                let forwarded = match &cfg.passthrough {
-                    Some(p) => {
-                        p.forward(cfg.recorder.as_ref(), observers, req, conn, &request_id)
-                            .await
-                    }
-                    None => Err(Failure::client(
-                        Kind::NotFound,
-                        format!(
-                            "{} {} is not a Gameball coupon endpoint couponbridge serves",
-                            req.method(),
-                            req.uri().path()
-                        ),
-                    )),
-                };
-                forwarded.unwrap_or_else(|f| {
-                    log_failure(&f, &request_id);
-                    error_response(dialect, &f, &request_id)
-                })
-            }
+        let call = Call {
+            app: self.clone(),
+            cfg: cfg.clone(),
+            matched,
+            tenant,
+            dialect,
+            conn,
+            request_id,
+            trace,
         };
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
+        let mut res = match (mode, &call.matched) {
+            (mode, Some(m)) if owner::may_name_state(m.op()) => owner::serve(&call, m, mode, req).await,
+            (RouteMode::Translate, Some(m)) => {
+                let (parts, body) = req.into_parts();
+                let body = translated::read(body, &cfg).await;
+                let intake = translated::Intake {
+                    parts,
+                    body,
+                    command: None,
+                };
+                translated::serve(&call, m, intake).await
+            }
+            (mode, _) => forward::serve(&call, mode, forward::Reason::Route, req.map(stream)).await,
+        };
+        if let Ok(v) = HeaderValue::from_str(&call.request_id) {
             res.headers_mut().insert(X_REQUEST_ID, v);
         }
         let status = res.status().as_u16();
@@ -234,6 +218,19 @@ impl App {
         tracing::info!(status, ms = elapsed.as_secs_f64() * 1000.0, "answered");
         res
     }
+}
+
+/// One request, as the phases after routing see it.
+pub(crate) struct Call {
+    app: Arc<App>,
+    cfg: Arc<Generation>,
+    matched: Option<Matched>,
+    tenant: Option<Arc<Tenant>>,
+    /// What errors are written in.
+    dialect: Dialect,
+    conn: ConnInfo,
+    request_id: String,
+    trace: Option<Arc<TraceHeaders>>,
 }
 
 /// The error log line: a server-side failure with its whole cause chain

@@ -1,15 +1,15 @@
-//! The translated flow of one request: body, authenticate, parse, apply
-//! (live effects, in its own task, under the request deadline), render,
-//! and the recording when one is on.
-
-use std::sync::Arc;
+//! The translated flow of one request: authenticate, parse, apply (live
+//! effects, in its own task, under the request deadline), render, and the
+//! recording when one is on. The body was read by the request phase.
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode, header};
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-use super::{App, Generation, log_failure};
+use super::{Call, Generation, log_failure};
+use crate::domain::{Answer, Command};
 use crate::error::{Failure, Kind, Origin, Retry};
 use crate::gameball::endpoint::Spoken;
 use crate::gameball::errors::error;
@@ -17,62 +17,85 @@ use crate::gameball::routes::Matched;
 use crate::gameball::{JSON_UTF8, RenderCtx, RequestView};
 use crate::intake::{authenticate, parse_command};
 use crate::net::headers::full_url;
-use crate::net::server::ConnInfo;
 use crate::net::{Body, ReadBodyError, full, read_body};
 use crate::ops::{self, Cx};
 use crate::record::{RequestParts, ResponseParts};
-use crate::telemetry::TraceHeaders;
 use crate::tenant::Tenant;
 
-#[allow(clippy::too_many_arguments)] // the phases' inputs, each once
-pub(super) async fn serve(
-    app: &Arc<App>,
-    cfg: &Arc<Generation>,
-    matched: Matched,
-    spoken: Spoken,
-    tenant: Option<Arc<Tenant>>,
-    req: Request<Incoming>,
-    conn: ConnInfo,
-    request_id: &str,
-    trace: Option<Arc<TraceHeaders>>,
-) -> Response<Body> {
+/// A request's intake, as the request phase may have done it already (to
+/// learn who owns the state the call names).
+pub(super) struct Intake {
+    pub parts: Parts,
+    pub body: Result<Bytes, Failure>,
+    /// Authenticated and parsed already.
+    pub command: Option<Result<(std::sync::Arc<Tenant>, Command), Failure>>,
+}
+
+/// Authenticate and parse: the tenant and the command, or why not.
+pub(super) fn admit(
+    call: &Call,
+    matched: &Matched,
+    parts: &Parts,
+    body: &Result<Bytes, Failure>,
+) -> Result<(std::sync::Arc<Tenant>, Command), Failure> {
+    let tenant = authenticate(&parts.headers, call.tenant.as_ref(), matched.row)?;
+    let body = body.as_ref().map_err(Clone::clone)?;
+    let view = view(parts, matched, body);
+    let reach_gameball = call.cfg.passthrough.is_some() && tenant.migration.forward_orders;
+    let command = parse_command(spoken(call, matched), &view, &tenant, &call.cfg.locks, reach_gameball)?;
+    Ok((tenant, command))
+}
+
+fn view<'a>(parts: &'a Parts, matched: &'a Matched, body: &'a [u8]) -> RequestView<'a> {
+    RequestView {
+        method: parts.method.as_str(),
+        path: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        params: &matched.params,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body,
+    }
+}
+
+pub(super) fn spoken(call: &Call, matched: &Matched) -> Spoken {
+    matched.row.endpoint.spoken(call.tenant.as_ref().map(|t| t.dialect))
+}
+
+pub(super) async fn serve(call: &Call, matched: &Matched, intake: Intake) -> Response<Body> {
+    let cfg = &call.cfg;
+    let spoken = spoken(call, matched);
     let recording = cfg.recorder.as_ref().and_then(|r| r.begin());
-    let (parts, body) = req.into_parts();
-    let url = recording.as_ref().map(|_| full_url(&parts, conn.tls));
-    let body = read(body, cfg).await;
+    let Intake { parts, body, command } = intake;
+    let url = recording.as_ref().map(|_| full_url(&parts, call.conn.tls));
     let req_body = body.as_ref().cloned().unwrap_or_default();
-    let outcome = match (authenticate(&parts.headers, tenant.as_ref(), matched.row), body) {
-        (Err(f), _) | (Ok(_), Err(f)) => Err(f),
-        (Ok(tenant), Ok(body)) => {
-            let view = RequestView {
-                params: &matched.params,
-                query: parts.uri.query(),
-                headers: &parts.headers,
-                body: &body,
-            };
+    let admitted = command.unwrap_or_else(|| admit(call, matched, &parts, &body));
+    let outcome = match admitted {
+        Err(f) => Err(f),
+        Ok((tenant, command)) => {
             let cx = Cx {
                 tenant,
                 locks: cfg.locks.clone(),
-                clock: app.clock.clone(),
-                request_id: request_id.to_owned(),
-                voucherify: app.voucherify.clone(),
+                clock: call.app.clock.clone(),
+                request_id: call.request_id.clone(),
+                voucherify: call.app.voucherify.clone(),
                 tap: recording.as_ref().map(|r| r.tap()),
-                trace,
-                fx: app.live.clone(),
+                trace: call.trace.clone(),
+                gameball: cfg.passthrough.clone(),
+                fx: call.app.live.clone(),
             };
-            parse_and_apply(cx, spoken, &view, cfg).await
+            apply(cx, spoken, command, cfg).await
         }
     };
-
     let (status, headers, res_body) = match outcome {
-        Ok(json) => {
+        Ok(Reply::Json(json)) => {
             let mut headers = HeaderMap::new();
             headers.insert(header::CONTENT_TYPE, JSON_UTF8);
             (StatusCode::OK, headers, Bytes::from(json))
         }
+        Ok(Reply::Gameball(status, headers, body)) => (status, headers, body),
         Err(f) => {
-            log_failure(&f, request_id);
-            let (status, headers, body) = error(spoken.dialect(), &f, request_id);
+            log_failure(&f, &call.request_id);
+            let (status, headers, body) = error(spoken.dialect(), &f, &call.request_id);
             (status, headers, Bytes::from(body))
         }
     };
@@ -90,8 +113,8 @@ pub(super) async fn serve(
                 headers: &headers,
                 body: &res_body,
             },
-            tenant.as_ref().map(|t| t.name.as_str()),
-            request_id,
+            call.tenant.as_ref().map(|t| t.name.as_str()),
+            &call.request_id,
         );
     }
     let mut res = Response::new(full(res_body));
@@ -101,7 +124,7 @@ pub(super) async fn serve(
 }
 
 /// The body, bounded in size and in time.
-async fn read(body: Incoming, cfg: &Generation) -> Result<Bytes, Failure> {
+pub(super) async fn read(body: Incoming, cfg: &Generation) -> Result<Bytes, Failure> {
     match tokio::time::timeout(cfg.body_read_timeout, read_body(body, cfg.max_body)).await {
         Err(_) => Err(Failure::client(
             Kind::BodyTimeout,
@@ -121,12 +144,17 @@ async fn read(body: Incoming, cfg: &Generation) -> Result<Bytes, Failure> {
     }
 }
 
-/// Parse, apply (in its own task, waiting at most the request deadline),
-/// render.
-async fn parse_and_apply(cx: Cx, spoken: Spoken, view: &RequestView<'_>, cfg: &Generation) -> Result<Vec<u8>, Failure> {
+/// What the merchant is answered: couponbridge's JSON, or Gameball's own
+/// answer to a call passed on to it.
+enum Reply {
+    Json(Vec<u8>),
+    Gameball(StatusCode, HeaderMap, Bytes),
+}
+
+/// Apply (in its own task, waiting at most the request deadline), render.
+async fn apply(cx: Cx, spoken: Spoken, command: Command, cfg: &Generation) -> Result<Reply, Failure> {
     let tenant = cx.tenant.clone();
     let request_timeout = cfg.request_timeout;
-    let command = parse_command(spoken, view, &tenant, &cfg.locks)?;
     // The operation's future is large (every operation's state); boxed,
     // the spawn moves a pointer, not the state (memmove was 8.6 % of the
     // CPU in the profile, see docs/performance.md).
@@ -146,11 +174,23 @@ async fn parse_and_apply(cx: Cx, spoken: Spoken, view: &RequestView<'_>, cfg: &G
             .because(format!("request_timeout ({request_timeout:?}) reached")));
         }
     };
-    spoken.render(
-        &answer,
-        &RenderCtx {
-            decimals: tenant.decimals,
-            messages: &tenant.messages,
-        },
-    )
+    if let Answer::PassedOn(a) = answer {
+        let mut headers = HeaderMap::new();
+        for (n, v) in &a.headers {
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n.as_bytes()), HeaderValue::from_str(v)) {
+                headers.append(n, v);
+            }
+        }
+        let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        return Ok(Reply::Gameball(status, headers, Bytes::from(a.body)));
+    }
+    spoken
+        .render(
+            &answer,
+            &RenderCtx {
+                decimals: tenant.decimals,
+                messages: &tenant.messages,
+            },
+        )
+        .map(Reply::Json)
 }

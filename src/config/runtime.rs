@@ -120,6 +120,26 @@ pub struct VoucherifyConfig {
 /// How long lock details reuse a voucher definition unless configured.
 pub const DEFAULT_DEFINITIONS_TTL: Duration = Duration::from_secs(5);
 
+/// How a tenant's cutover from Gameball behaves (`[migration]`, and
+/// `[tenants.NAME.migration]` over it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationConfig {
+    /// A validation whose coupon Voucherify does not have asks Gameball.
+    pub coupon_fallback: bool,
+    /// Orders and payments go on to Gameball (for its points) once their
+    /// coupons are redeemed, when there is a `[passthrough] upstream`.
+    pub forward_orders: bool,
+}
+
+impl Default for MigrationConfig {
+    fn default() -> Self {
+        MigrationConfig {
+            coupon_fallback: false,
+            forward_orders: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantConfig {
     pub name: String,
@@ -130,6 +150,7 @@ pub struct TenantConfig {
     pub voucherify: VoucherifyConfig,
     pub routes: Routes,
     pub messages: Messages,
+    pub migration: MigrationConfig,
     pub rewards: RewardsConfig,
 }
 

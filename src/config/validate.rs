@@ -377,6 +377,7 @@ impl RawConfig {
                 },
                 routes,
                 messages: t.messages.clone(),
+                migration: MigrationConfig::default(),
                 rewards: rewards_config(t, &k, &mut e),
             });
         }

@@ -121,6 +121,14 @@ pub struct Refunded {
     pub cancel: bool,
 }
 
+/// Gameball's answer to a call passed on to it, for the merchant as it came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GameballAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
 /// An operation's result, for the dialect to render.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
@@ -128,12 +136,18 @@ pub enum Answer {
     LockDetails(LockView),
     Released(Released),
     Burned(Burned),
-    Ordered { customer_id: String },
-    Paid { customer_id: String },
+    Ordered {
+        customer_id: String,
+    },
+    Paid {
+        customer_id: String,
+    },
     CodeRedeemed(CodeRedeemed),
     CouponCreated(CouponCreated),
     CouponIssued(IssuedCoupon),
     CustomerCoupons(Vec<WalletCoupon>),
     Automatic(Option<AppliedPromotion>),
     Refunded(Refunded),
+    /// The order went on to Gameball: its answer is the merchant's.
+    PassedOn(GameballAnswer),
 }

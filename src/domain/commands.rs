@@ -71,6 +71,18 @@ impl Transaction {
     }
 }
 
+/// A call couponbridge makes to Gameball for the merchant: the merchant's
+/// own call, less what couponbridge does itself (an order's coupons).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PassOn {
+    pub method: String,
+    /// Path and query, as the merchant asked.
+    pub path: String,
+    /// The merchant's headers, credentials included.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderCmd {
     pub kind: Transaction,
@@ -83,6 +95,12 @@ pub struct OrderCmd {
     pub shipping_minor: Option<i64>,
     pub reference: Option<String>,
     pub codes: Vec<String>,
+    /// The order carries Gameball points (a points hold, redeemed points):
+    /// only Gameball can act on it.
+    pub points: bool,
+    /// The order as Gameball gets it once its coupons are redeemed, when
+    /// orders are passed on (`[migration] forward_orders`).
+    pub pass_on: Option<PassOn>,
 }
 
 /// One redemption of one code, no lock (the SDK-era `coupon/redeem`).

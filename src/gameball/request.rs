@@ -42,6 +42,9 @@ impl Params {
 
 /// What a family reads from a request.
 pub struct RequestView<'a> {
+    pub method: &'a str,
+    /// Path and query, as the client asked.
+    pub path: &'a str,
     pub params: &'a Params,
     pub query: Option<&'a str>,
     pub headers: &'a HeaderMap,

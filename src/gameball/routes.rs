@@ -67,10 +67,12 @@ impl Row {
     }
 
     /// Whether the `secretkey` header may be left out (it is checked when
-    /// sent). The SDK-era API proves the secret with the body's `hash`;
-    /// Gameball's spec lists automatic coupons under the API key alone.
+    /// sent). The SDK-era coupon calls prove the secret with the body's
+    /// `hash` (gb-alpha's order has none, and sends the header); Gameball's
+    /// spec lists automatic coupons under the API key alone.
     pub fn secret_optional(&self) -> bool {
-        matches!(self.endpoint, Endpoint::Sdk(_)) || self.op() == Operation::Automatic
+        let proved_by_hash = matches!(self.endpoint, Endpoint::Sdk(_)) && self.op() != Operation::Orders;
+        proved_by_hash || self.op() == Operation::Automatic
     }
 }
 
@@ -109,6 +111,8 @@ pub static ROUTES: &[Row] = &[
     row(Method::POST, V3, "/integrations/coupons/validate", Hold(&validate::MULTI_HOLD)),
     row(Method::POST, V3, "/integrations/coupons/{code}/validate", Hold(&validate::SINGLE_HOLD)),
     row(Method::POST, V3, "/integrations/coupons/{reference}/burn", Hold(&burn::BURN_HOLD)),
+    // gb-alpha 3.0's `send_order`: discountCodes, a points holdReference.
+    row(Method::POST, V3, "/integrations/order", Sdk(&orders::SEND_ORDER)),
     row(Method::DELETE, V3, "/integrations/coupons/{reference}/release", Hold(&locks::RELEASE_HOLD)),
     row(Method::POST, V3, "/integrations/coupon/validate", Sdk(&legacy::VALIDATE)),
     row(Method::POST, V3, "/integrations/coupon/redeem", Sdk(&legacy::REDEEM)),

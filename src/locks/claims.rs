@@ -18,6 +18,9 @@ pub enum OpKind {
     Reversal,
     /// A coupon bought with points (customer + rule, or an idempotency key).
     Points,
+    /// An order or payment passed on to Gameball after a retry (keyed by
+    /// its kind and id): the pass-on that did not finish the first time.
+    PassOn,
 }
 
 impl OpKind {
@@ -29,6 +32,7 @@ impl OpKind {
             OpKind::Payment => "payment",
             OpKind::Reversal => "reversal",
             OpKind::Points => "points",
+            OpKind::PassOn => "pass_on",
         }
     }
 }

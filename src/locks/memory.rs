@@ -280,6 +280,12 @@ impl MemoryStore {
         }
     }
 
+    pub fn forget(&self, tenant: &str, kind: OpKind, id: &str) {
+        self.maps()
+            .ops
+            .remove(&(tenant.to_owned(), kind.as_str(), id.to_owned()));
+    }
+
     pub fn outcome(&self, tenant: &str, kind: OpKind, id: &str) -> OpOutcome {
         let now = self.clock.now();
         let m = self.maps();

@@ -39,6 +39,8 @@ impl StoreError {
             "claim" => "store.claim",
             "settle" => "store.settle",
             "outcome" => "store.outcome",
+            "forget" => "store.forget",
+            "reference_key" => "store.reference_key",
             "defer_release" => "store.defer_release",
             "take_releases" => "store.take_releases",
             "finish_release" => "store.finish_release",
@@ -82,6 +84,9 @@ enum Backend {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
+    /// The deployment's reference key (`crate::ids::lock_reference`), read
+    /// from (or first written to) the store once.
+    reference_key: Arc<tokio::sync::OnceCell<[u8; 32]>>,
     /// `None` for a private store (shadow's), which no metric counts.
     metrics: Option<Arc<Metrics>>,
 }
@@ -98,6 +103,7 @@ impl Store {
         };
         Ok(Store {
             backend: Arc::new(backend),
+            reference_key: Arc::default(),
             metrics: Some(metrics),
         })
     }
@@ -108,6 +114,7 @@ impl Store {
     pub fn private(clock: Clock, max_bytes: usize) -> Store {
         Store {
             backend: Arc::new(Backend::Memory(MemoryStore::bounded(clock, max_bytes))),
+            reference_key: Arc::default(),
             metrics: None,
         }
     }
@@ -249,6 +256,22 @@ impl Store {
         .await
     }
 
+    /// Forgets a settled merchant operation, so the merchant may make it
+    /// again (an order Gameball refused after its coupons were redeemed,
+    /// once they are rolled back).
+    pub async fn forget(&self, tenant: &str, kind: OpKind, id: &str) -> Result<(), StoreError> {
+        self.timed("forget", async {
+            match &*self.backend {
+                Backend::Memory(m) => {
+                    m.forget(tenant, kind, id);
+                    Ok(())
+                }
+                Backend::Redis(r) => r.forget(tenant, kind, id).await,
+            }
+        })
+        .await
+    }
+
     /// Keeps `r` for the sweeper, due at `due`.
     pub async fn defer_release(&self, r: &PendingRelease, due: Millis) -> Result<(), StoreError> {
         self.timed("defer_release", async {
@@ -305,6 +328,22 @@ impl Store {
             }),
             Backend::Redis(r) => self.timed("info", r.durability()).await,
         }
+    }
+
+    /// The deployment's reference key: every replica on this store shares
+    /// it, a restart on it keeps it; a memory store's lives with it.
+    pub async fn reference_key(&self) -> Result<[u8; 32], StoreError> {
+        self.reference_key
+            .get_or_try_init(|| {
+                self.timed("reference_key", async {
+                    match &*self.backend {
+                        Backend::Memory(_) => Ok(crate::ids::reference_key()),
+                        Backend::Redis(r) => r.reference_key(crate::ids::reference_key()).await,
+                    }
+                })
+            })
+            .await
+            .copied()
     }
 
     /// Readiness: can the store answer right now?

@@ -1,5 +1,6 @@
 //! What an operation changes in the world goes through [`Effects`]: the
 //! Voucherify calls that hold, redeem, release, create or roll back, the
+//! calls to Gameball made for the merchant, the
 //! lock store its records go to, the reference a new lock gets, and the
 //! metrics its events count in. Reads go straight to Voucherify
 //! ([`super::Cx::vf`]).
@@ -14,9 +15,11 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
+use crate::domain::{GameballAnswer, PassOn};
 use crate::ids;
 use crate::locks::Store;
 use crate::metrics::Metrics;
+use crate::passthrough::{Passthrough, Sent};
 use crate::voucherify::client::{CreateOutcome, Project, RedeemOutcome, UpstreamError, Written};
 use crate::voucherify::lifecycle::{Redemption, RewardRedemptionRequest, RollbackOutcome};
 use crate::voucherify::{StackableRequest, ValidationResponse};
@@ -28,8 +31,9 @@ pub trait Effects: Send + Sync {
     /// Where the operation's locks and claims are kept.
     fn store(&self) -> &Store;
 
-    /// The reference a new lock gets.
-    fn new_reference(&self) -> String;
+    /// The reference a new lock gets, checked under the deployment's
+    /// `key` (`crate::ids::lock_reference`).
+    fn new_reference(&self, key: &[u8]) -> String;
 
     /// Whether `reference` has the shape of one this world hands out: one
     /// that has not is answered without a store round trip.
@@ -61,6 +65,15 @@ pub trait Effects: Send + Sync {
 
     /// `POST /v1/redemptions/{id}/rollbacks`.
     fn rollback<'a>(&'a self, vf: Project<'a>, redemption: &'a str, reason: &'a str) -> Fx<'a, RollbackOutcome>;
+
+    /// A call to Gameball for the merchant (an order passed on once its
+    /// coupons are redeemed).
+    fn pass_on<'a>(
+        &'a self,
+        gameball: &'a Passthrough,
+        call: &'a PassOn,
+        request_id: &'a str,
+    ) -> BoxFuture<'a, Result<GameballAnswer, Sent>>;
 }
 
 /// The effects of a merchant's request: every call made, every record
@@ -81,8 +94,8 @@ impl Effects for Live {
         &self.store
     }
 
-    fn new_reference(&self) -> String {
-        ids::lock_reference()
+    fn new_reference(&self, key: &[u8]) -> String {
+        ids::lock_reference(key)
     }
 
     fn is_reference(&self, reference: &str) -> bool {
@@ -121,5 +134,14 @@ impl Effects for Live {
 
     fn rollback<'a>(&'a self, vf: Project<'a>, redemption: &'a str, reason: &'a str) -> Fx<'a, RollbackOutcome> {
         Box::pin(async move { vf.writes().rollback(redemption, reason).await })
+    }
+
+    fn pass_on<'a>(
+        &'a self,
+        gameball: &'a Passthrough,
+        call: &'a PassOn,
+        request_id: &'a str,
+    ) -> BoxFuture<'a, Result<GameballAnswer, Sent>> {
+        Box::pin(gameball.send(call, request_id))
     }
 }

@@ -10,7 +10,7 @@
 //! | [`Command::LockDetails`] | [`details`] |
 //! | [`Command::Release`] | [`release`] |
 //! | [`Command::Burn`] | [`burn`] |
-//! | [`Command::Order`] (orders and payments) | [`order`] |
+//! | [`Command::Order`] (orders and payments) | [`order`], then [`pass_on`] to Gameball |
 //! | [`Command::RedeemCode`], [`Command::CreateCoupon`] | [`coupon`] |
 //! | [`Command::Predefined`] (coupon from points) | [`rewards`] |
 //! | [`Command::CustomerCoupons`] | [`wallet`] |
@@ -27,12 +27,14 @@ pub mod coupon;
 pub mod details;
 pub mod effects;
 pub mod order;
+pub mod pass_on;
 pub mod redeem;
 pub mod refund;
 pub mod release;
 pub mod rewards;
 pub mod session;
 pub mod sweep;
+pub mod tracked;
 pub mod validate;
 pub mod wallet;
 
@@ -41,10 +43,11 @@ use std::time::Duration;
 
 use crate::clock::{Clock, Millis};
 use crate::config::LockConfig;
-use crate::domain::{Answer, Command, Transaction};
+use crate::domain::{Answer, Command};
 use crate::error::Failure;
 use crate::locks::Store;
 use crate::metrics::LockEvent;
+use crate::passthrough::Passthrough;
 use crate::record::UpstreamTap;
 use crate::telemetry::TraceHeaders;
 use crate::tenant::Tenant;
@@ -63,6 +66,8 @@ pub struct Cx {
     /// The recording's tap on Voucherify calls, when recording.
     pub tap: Option<Arc<UpstreamTap>>,
     pub trace: Option<Arc<TraceHeaders>>,
+    /// Gameball (`[passthrough] upstream`), for the calls passed on to it.
+    pub gameball: Option<Arc<Passthrough>>,
     pub fx: Arc<dyn Effects>,
 }
 
@@ -109,17 +114,7 @@ pub async fn apply(cx: &Cx, command: Command) -> Result<Answer, Failure> {
         Command::LockDetails { reference } => Answer::LockDetails(details::run(cx, &reference).await?),
         Command::Release { reference } => Answer::Released(release::run(cx, &reference).await?),
         Command::Burn(cmd) => Answer::Burned(burn::run(cx, cmd).await?),
-        Command::Order(cmd) => {
-            order::run(cx, &cmd).await?;
-            match cmd.kind {
-                Transaction::Order => Answer::Ordered {
-                    customer_id: cmd.customer.id,
-                },
-                Transaction::Payment => Answer::Paid {
-                    customer_id: cmd.customer.id,
-                },
-            }
-        }
+        Command::Order(cmd) => order::run(cx, &cmd).await?,
         Command::RedeemCode(cmd) => Answer::CodeRedeemed(coupon::redeem(cx, cmd).await?),
         Command::CreateCoupon(draft) => Answer::CouponCreated(coupon::create(cx, draft).await?),
         Command::Predefined(cmd) => Answer::CouponIssued(rewards::predefined(cx, &cmd).await?),

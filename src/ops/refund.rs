@@ -23,14 +23,13 @@
 //! Voucherify will not roll back (too old, say) is 422/9000.
 
 use super::Cx;
-use super::order::{Tracked, op_kind, source_id};
-use super::redeem::{Failed, lease_for};
+use super::redeem::lease_for;
+use super::tracked::{Tracked, op_kind, roll_back, source_id};
 use crate::clock::{Millis, iso, parse_iso};
 use crate::domain::{RefundCmd, Refunded, Transaction};
 use crate::error::{Failure, Kind};
 use crate::ids;
 use crate::locks::{Claim, OpAttempt, OpKind, OpOutcome};
-use crate::voucherify::lifecycle::RollbackOutcome;
 
 /// What the reversal's claim keeps: the answer a repeat gets.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -206,45 +205,4 @@ fn repeated(cmd: &RefundCmd, stored: &str, now: Millis) -> Result<Refunded, Fail
             cmd.reverse_id, earlier.refund_id
         ),
     ))
-}
-
-/// Rolls back what `tracked` redeemed; the error says whether a rollback
-/// may have happened anyway (the claim must stay).
-async fn roll_back(cx: &Cx, tracked: &Tracked) -> Result<(), Failed> {
-    let vf = cx.vf();
-    if !tracked.redeemed {
-        return Ok(());
-    }
-    let ids = match &tracked.redemption {
-        Some(id) => vec![id.clone()],
-        None => match vf.order(&tracked.source_id).await {
-            Ok(Some(order)) => order.live_redemptions(),
-            // An order without coupons is not in Voucherify: nothing to undo.
-            Ok(None) => Vec::new(),
-            Err(e) => return Err(Failure::from(e).into()),
-        },
-    };
-    for id in &ids {
-        match cx.fx.rollback(vf, id, "gameball refund").await {
-            Ok(RollbackOutcome::RolledBack | RollbackOutcome::AlreadyRolledBack) => {}
-            Ok(RollbackOutcome::NotFound) => {
-                tracing::warn!(request_id = %cx.request_id, "a refunded order's redemption is not in Voucherify");
-            }
-            Ok(RollbackOutcome::Refused(key)) => {
-                return Err(Failure::client(
-                    Kind::NotReversible,
-                    "Transaction Type Non-Reversible: Voucherify refuses to roll the redemption back",
-                )
-                .because(format!("rollback refused: {key}"))
-                .into());
-            }
-            Err(e) => {
-                return Err(Failed {
-                    outcome_unknown: e.outcome_unknown(),
-                    failure: e.into(),
-                });
-            }
-        }
-    }
-    Ok(())
 }

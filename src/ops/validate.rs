@@ -93,9 +93,16 @@ async fn validate(cx: &Cx, cmd: &ValidateCmd) -> Result<Locked, Failure> {
     }
     let reference = match session_key {
         Some(key) if !locked.is_empty() => {
+            let reference_key = match cx.store().reference_key().await {
+                Ok(k) => k,
+                Err(e) => {
+                    release_sessions(cx, &locked, &key, None).await;
+                    return Err(e.into());
+                }
+            };
             let record = LockRecord {
                 tenant: cx.tenant.name.clone(),
-                reference: cx.fx.new_reference(),
+                reference: cx.fx.new_reference(&reference_key),
                 customer_id: cmd.customer.id.clone(),
                 session_key: key,
                 codes: locked,

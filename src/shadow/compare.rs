@@ -12,7 +12,7 @@ use super::record::{Answered, Call, Compared, Failed, Line, ShadowRequest, Tally
 use super::{Queued, ShadowResult, Shared, find_reference};
 use crate::clock::iso;
 use crate::compare::{Mismatch, body_value, compare_answers};
-use crate::domain::{Existing, Operation};
+use crate::domain::{Existing, GameballAnswer, Operation};
 use crate::error::{Failure, Kind};
 use crate::gameball::errors::error;
 use crate::gameball::{RenderCtx, RequestView};
@@ -136,6 +136,8 @@ impl Shared {
     async fn translated(&self, q: &Queued) -> Ours {
         let job = &q.job;
         let view = RequestView {
+            method: q.method.as_str(),
+            path: job.uri.path_and_query().map_or("/", |p| p.as_str()),
             params: &job.matched.params,
             query: job.uri.query(),
             headers: &q.headers,
@@ -149,7 +151,8 @@ impl Shared {
             Ok(t) => t,
             Err(f) => return refused(f),
         };
-        let command = match parse_command(job.spoken, &view, &tenant, &job.locks) {
+        let reach_gameball = job.gameball.is_some() && tenant.migration.forward_orders;
+        let command = match parse_command(job.spoken, &view, &tenant, &job.locks, reach_gameball) {
             Ok(c) => c,
             Err(f) => return refused(f),
         };
@@ -163,7 +166,16 @@ impl Shared {
             voucherify: self.voucherify.clone(),
             tap: None,
             trace: None,
-            fx: Arc::new(Dry::new(self.store.clone(), gameball_reference.as_deref())),
+            gameball: job.gameball.clone(),
+            fx: Arc::new(Dry::new(
+                self.store.clone(),
+                gameball_reference.as_deref(),
+                GameballAnswer {
+                    status: q.gameball.0,
+                    headers: Vec::new(),
+                    body: q.gameball.1.to_vec(),
+                },
+            )),
         };
         match ops::apply(&cx, command).await {
             Err(f) if f.kind == Kind::Withheld => Ours::Unknowable(f.chain().to_string()),

@@ -10,6 +10,8 @@
 //! * a session release is taken as done (nothing was held);
 //! * a coupon creation checks the code is free and answers the coupon the
 //!   request describes, without creating it;
+//! * a call passed on to Gameball (an order, once its coupons are
+//!   redeemed) answers what Gameball answered the merchant;
 //! * a reward redemption and a rollback are withheld: what they answer
 //!   cannot be known without making them, and the comparison says so;
 //! * a new lock takes the reference Gameball handed out, so the calls that
@@ -19,10 +21,14 @@
 
 use serde_json::Value;
 
+use futures_util::future::BoxFuture;
+
+use crate::domain::{GameballAnswer, PassOn};
 use crate::ids;
 use crate::locks::Store;
 use crate::metrics::Metrics;
 use crate::ops::effects::{Effects, Fx};
+use crate::passthrough::{Passthrough, Sent};
 use crate::voucherify::client::{CreateOutcome, ErrorKind, Op, Project, RedeemOutcome, UpstreamError, Written};
 use crate::voucherify::lifecycle::{Redemption, RewardRedemptionRequest, RollbackOutcome};
 use crate::voucherify::{
@@ -41,15 +47,19 @@ pub struct Dry {
     store: Store,
     /// The reference Gameball's answer handed out, if it did.
     gameball_reference: Option<String>,
+    /// Gameball's answer to the call: what a call passed on to Gameball
+    /// would have been answered (it was made already, by the merchant).
+    gameball_answer: GameballAnswer,
 }
 
 impl Dry {
-    pub fn new(store: Store, gameball_reference: Option<&str>) -> Self {
+    pub fn new(store: Store, gameball_reference: Option<&str>, gameball_answer: GameballAnswer) -> Self {
         Dry {
             store,
             gameball_reference: gameball_reference
                 .filter(|r| r.len() <= MAX_REFERENCE_BYTES)
                 .map(str::to_owned),
+            gameball_answer,
         }
     }
 }
@@ -81,8 +91,10 @@ impl Effects for Dry {
         &self.store
     }
 
-    fn new_reference(&self) -> String {
-        self.gameball_reference.clone().unwrap_or_else(ids::lock_reference)
+    fn new_reference(&self, key: &[u8]) -> String {
+        self.gameball_reference
+            .clone()
+            .unwrap_or_else(|| ids::lock_reference(key))
     }
 
     fn is_reference(&self, reference: &str) -> bool {
@@ -172,5 +184,14 @@ impl Effects for Dry {
 
     fn rollback<'a>(&'a self, _: Project<'a>, _: &'a str, _: &'a str) -> Fx<'a, RollbackOutcome> {
         Box::pin(async { Err(withheld(Op::Rollback, "a refund rolls back redemptions")) })
+    }
+
+    fn pass_on<'a>(
+        &'a self,
+        _: &'a Passthrough,
+        _: &'a PassOn,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<GameballAnswer, Sent>> {
+        Box::pin(async { Ok(self.gameball_answer.clone()) })
     }
 }

@@ -42,7 +42,7 @@ use crate::gameball::routes::Matched;
 use crate::ids;
 use crate::locks::Store;
 use crate::metrics::Metrics;
-use crate::passthrough::{Observer, Seen};
+use crate::passthrough::{Observer, Passthrough, Seen};
 use crate::record::redact::Redactor;
 use crate::record::writer;
 use crate::tenant::Tenant;
@@ -73,6 +73,9 @@ pub struct Job {
     pub uri: Uri,
     pub locks: LockConfig,
     pub request_timeout: Duration,
+    /// Gameball, for the calls a translated flow passes on (answered dry
+    /// with what Gameball answered the merchant).
+    pub gameball: Option<Arc<Passthrough>>,
 }
 
 /// A completed exchange waiting to be compared.

@@ -445,6 +445,42 @@ impl RedisStore {
             None => OpOutcome::Unknown,
         })
     }
+
+    /// The deployment's reference key: `proposed` when none was kept yet
+    /// (`SET NX`), else the kept one. Its key has no hash tag: one per
+    /// deployment, on whichever node.
+    pub async fn reference_key(&self, proposed: [u8; 32]) -> Result<[u8; 32], Fault> {
+        let hex: String = proposed.iter().map(|b| format!("{b:02x}")).collect();
+        let mut conn = self.conn();
+        let set = redis::cmd("SET")
+            .arg("cb:reference-key")
+            .arg(&hex)
+            .arg("NX")
+            .query_async::<Option<String>>(&mut conn)
+            .await;
+        self.answer(set).await?;
+        let got = redis::cmd("GET")
+            .arg("cb:reference-key")
+            .query_async::<String>(&mut conn)
+            .await;
+        let kept = self.answer(got).await?;
+        let bytes: Vec<u8> = (0..kept.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(kept.get(i..i + 2)?, 16).ok())
+            .collect();
+        bytes
+            .try_into()
+            .map_err(|_| Fault::Corrupt("cb:reference-key is not 64 hex digits".into()))
+    }
+
+    pub async fn forget(&self, tenant: &str, kind: OpKind, id: &str) -> Result<(), Fault> {
+        let mut conn = self.conn();
+        let r = redis::cmd("DEL")
+            .arg(op_key(tenant, kind, id))
+            .query_async::<i64>(&mut conn)
+            .await;
+        self.answer(r).await.map(|_| ())
+    }
 }
 
 #[cfg(test)]
