@@ -52,6 +52,7 @@ fn metric_families() -> BTreeSet<String> {
     m.config_loaded("abc");
     m.release_retry("deferred");
     m.shadow_compared("validate", "match");
+    m.gameball_call("shop", "orders", "forward");
     m.shadow_lag(0.001);
     let text = m.render();
     let registered = read("src/metrics.rs").matches(".register(").count();

@@ -27,6 +27,7 @@ macro_rules! both_stores {
 mod adapter;
 mod architecture;
 mod common;
+mod cutover;
 mod dialects;
 mod docs;
 mod durability;

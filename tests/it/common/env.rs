@@ -304,6 +304,23 @@ impl Env {
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
+
+    /// Lets a lock's retention pass: the memory store forgets by the
+    /// injectable clock, Redis by its own TTL, which no test waits for, so
+    /// the key goes as the TTL would take it.
+    pub async fn retention_passes(&self, reference: &str) {
+        self.advance(Duration::from_secs(3 * 86_400));
+        if let Some(redis) = &self.redis {
+            let mut c = redis::Client::open(redis.url())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap();
+            let key = format!("cb:{{shop:{reference}}}:lock");
+            let gone: i64 = redis::cmd("DEL").arg(&key).query_async(&mut c).await.unwrap();
+            assert_eq!(gone, 1, "{key} was in Redis");
+        }
+    }
 }
 
 pub const V: &str = "/api/v4.0/integrations";

@@ -131,35 +131,37 @@ impl Gameball {
             ..GbState::default()
         }));
         let shared = state.clone();
-        tokio::spawn(server::serve(listener, ServeOptions::default(), stop.clone(), move |req, _| {
-            let state = shared.clone();
-            async move {
-                let method = req.method().clone();
-                let path = req.uri().path().to_owned();
-                let authorized = req.headers().get("apikey").is_some_and(|v| v == API_KEY)
-                    && req
-                        .headers()
-                        .get("secretkey")
-                        .is_none_or(|v| v == SECRET_KEY);
-                let body = read_body(req.into_body(), 16 << 20).await.unwrap_or_default();
-                let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let fault = {
+        tokio::spawn(server::serve(
+            listener,
+            ServeOptions::default(),
+            stop.clone(),
+            move |req, _| {
+                let state = shared.clone();
+                async move {
+                    let method = req.method().clone();
+                    let path = req.uri().path().to_owned();
+                    let authorized = req.headers().get("apikey").is_some_and(|v| v == API_KEY)
+                        && req.headers().get("secretkey").is_none_or(|v| v == SECRET_KEY);
+                    let body = read_body(req.into_body(), 16 << 20).await.unwrap_or_default();
+                    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    let fault = {
+                        let mut s = state.lock().unwrap();
+                        s.received.push((method.to_string(), path.clone(), body.clone()));
+                        take_fault(&mut s, &path)
+                    };
+                    match fault {
+                        Some(true) => std::future::pending::<()>().await,
+                        Some(false) => return Ok(error(500, 5000, "Gameball failed")),
+                        None => {}
+                    }
+                    if !authorized {
+                        return Ok(error(401, 1000, "The apikey is not valid"));
+                    }
                     let mut s = state.lock().unwrap();
-                    s.received.push((method.to_string(), path.clone(), body.clone()));
-                    take_fault(&mut s, &path)
-                };
-                match fault {
-                    Some(true) => std::future::pending::<()>().await,
-                    Some(false) => return Ok(error(500, 5000, "Gameball failed")),
-                    None => {}
+                    Ok::<_, couponbridge::net::BoxError>(answer(&mut s, &method, &path, &body))
                 }
-                if !authorized {
-                    return Ok(error(401, 1000, "The apikey is not valid"));
-                }
-                let mut s = state.lock().unwrap();
-                Ok::<_, couponbridge::net::BoxError>(answer(&mut s, &method, &path, &body))
-            }
-        }));
+            },
+        ));
         Gameball { addr, state, stop }
     }
 
@@ -187,7 +189,8 @@ impl Gameball {
             .collect()
     }
 
-    /// The bodies an order (or payment) id was sent with, accepted or not.
+    /// The body an order (or payment) id was accepted with (at most one:
+    /// a repeated id is refused and kept only in `received`).
     pub fn orders(&self, id: &str) -> Vec<Value> {
         self.state.lock().unwrap().orders.get(id).cloned().unwrap_or_default()
     }
@@ -212,7 +215,10 @@ impl Gameball {
 
 /// Some(hang) when a fault applies to this call.
 fn take_fault(s: &mut GbState, path: &str) -> Option<bool> {
-    let f = s.faults.iter_mut().find(|(p, n)| path.starts_with(p.as_str()) && *n != 0)?;
+    let f = s
+        .faults
+        .iter_mut()
+        .find(|(p, n)| path.starts_with(p.as_str()) && *n != 0)?;
     if f.1 < 0 {
         f.1 = 0;
         return Some(true);
@@ -256,9 +262,11 @@ fn codes(list: &Value) -> Vec<String> {
 
 fn validate(s: &mut GbState, body: &Value, codes: Vec<String>, single: bool) -> Response<couponbridge::net::Body> {
     let customer = body["customerId"].as_str().unwrap_or_default().to_owned();
-    let (valid, invalid): (Vec<String>, Vec<String>) = codes
-        .into_iter()
-        .partition(|c| s.coupons.get(c).is_some_and(|c| c.left() && c.owner.as_ref().is_none_or(|o| *o == customer)));
+    let (valid, invalid): (Vec<String>, Vec<String>) = codes.into_iter().partition(|c| {
+        s.coupons
+            .get(c)
+            .is_some_and(|c| c.left() && c.owner.as_ref().is_none_or(|o| *o == customer))
+    });
     let lock = body["lock"].as_bool() == Some(true) && !valid.is_empty();
     let r = lock.then(reference);
     if let Some(r) = &r {
@@ -277,7 +285,11 @@ fn validate(s: &mut GbState, body: &Value, codes: Vec<String>, single: bool) -> 
     };
     if s.published {
         let mut all: Vec<Value> = valid.iter().map(|c| json!({"code": c})).collect();
-        all.extend(invalid.iter().map(|c| json!({"code": c, "valid": false, "reason": "not_found"})));
+        all.extend(
+            invalid
+                .iter()
+                .map(|c| json!({"code": c, "valid": false, "reason": "not_found"})),
+        );
         let mut out = json!({"valid": invalid.is_empty()});
         if single {
             out["coupon"] = all.first().cloned().unwrap_or(Value::Null);
@@ -362,13 +374,17 @@ fn burn(s: &mut GbState, body: &Value) -> Response<couponbridge::net::Body> {
 fn order(s: &mut GbState, body: &Value) -> Response<couponbridge::net::Body> {
     let id = ["orderId", "paymentId", "transactionId"]
         .iter()
-        .find_map(|k| body[*k].as_str().map(str::to_owned).or_else(|| body[*k].as_i64().map(|n| n.to_string())))
+        .find_map(|k| {
+            body[*k]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| body[*k].as_i64().map(|n| n.to_string()))
+        })
         .unwrap_or_default();
-    let seen = s.orders.entry(id.clone()).or_default();
-    seen.push(body.clone());
-    if seen.len() > 1 {
+    if s.orders.contains_key(&id) {
         return error(422, 9004, "Transaction ID Already Exists");
     }
+    s.orders.insert(id.clone(), vec![body.clone()]);
     let customer = body["customerId"]
         .as_str()
         .or_else(|| body["playerUniqueId"].as_str())
@@ -376,7 +392,7 @@ fn order(s: &mut GbState, body: &Value) -> Response<couponbridge::net::Body> {
         .to_owned();
     let redemption = &body["redemption"];
     let mut done = Ok(());
-    if let Some(r) = redemption["couponsLockReference"].as_str().or_else(|| body["holdReference"].as_str()) {
+    if let Some(r) = redemption["couponsLockReference"].as_str() {
         done = use_lock(s, r, &customer);
     }
     let codes = [codes(&redemption["couponCodes"]), codes(&body["discountCodes"])].concat();
