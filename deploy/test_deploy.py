@@ -785,7 +785,7 @@ class MetricsInRulesAndDashboard(unittest.TestCase):
     def test_dashboard_covers_the_issue(self):
         titles = " | ".join(p["title"].lower() for p in dashboard_panels())
         for want in ("request rate", "error ratio", "latency p50 / p99 by route", "voucherify latency",
-                     "voucherify calls by outcome", "redis command latency", "locks created", "recording"):
+                     "voucherify calls by outcome", "lock-store call latency", "locks created", "recording"):
             self.assertIn(want, titles)
 
     def test_dashboard_queries_parse(self):
