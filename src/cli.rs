@@ -269,7 +269,7 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
 async fn serve_until_signal(path: Option<PathBuf>, cfg: Config) -> ExitCode {
     match serve::start(&cfg, Clock::System).await {
         Ok(running) => {
-            tracing::info!(listen = %running.addr, admin = ?running.admin_addr, tenants = cfg.tenants.len(), fingerprint = %cfg.fingerprint, "couponbridge serving");
+            tracing::info!(listen = %running.addr, admin = %running.admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()), tenants = cfg.tenants.len(), fingerprint = %cfg.fingerprint, "couponbridge serving");
             let (mut triggers, _watcher) = reload::triggers(path.as_deref(), cfg.server.watch_config);
             let stop = serve::signal();
             tokio::pin!(stop);
