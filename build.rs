@@ -62,6 +62,10 @@ fn main() {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .take(40)
         .collect();
-    let commit = if commit.is_empty() { "unknown".to_owned() } else { commit };
+    let commit = if commit.is_empty() {
+        "unknown".to_owned()
+    } else {
+        commit
+    };
     println!("cargo:rustc-env=COUPONBRIDGE_COMMIT={commit}");
 }

@@ -18,12 +18,7 @@ use crate::{demo, reload, replay, serve, telemetry};
 
 /// `couponbridge --version`: the package version and the commit it was
 /// built from (build.rs; `unknown` without git or `COUPONBRIDGE_COMMIT`).
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("COUPONBRIDGE_COMMIT"),
-    ")"
-);
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("COUPONBRIDGE_COMMIT"), ")");
 
 #[derive(Parser, Debug)]
 #[command(

@@ -370,7 +370,9 @@ impl Metrics {
 
     /// One lock-store call: `store` is the backend (`memory`, `redis`).
     pub fn lock_store_call(&self, op: &'static str, store: &'static str, seconds: f64) {
-        self.store_seconds.get_or_create(&StoreCall { op, store }).observe(seconds);
+        self.store_seconds
+            .get_or_create(&StoreCall { op, store })
+            .observe(seconds);
     }
 
     pub fn lock_event(&self, e: LockEvent) {
@@ -442,12 +444,19 @@ mod tests {
         assert_eq!(b.first(), Some(&0.000_05));
         assert_eq!(b.last(), Some(&30.0));
         assert!(b.windows(2).all(|w| w[0] < w[1]), "{b:?}");
-        assert!(b[b.len() - 2] > 15.0, "the bucket before the timeout is 50 µs × 2^k: {b:?}");
+        assert!(
+            b[b.len() - 2] > 15.0,
+            "the bucket before the timeout is 50 µs × 2^k: {b:?}"
+        );
         let short = latency_buckets(Duration::from_millis(250));
         assert_eq!(short.last(), Some(&0.25));
         assert_eq!(short[short.len() - 2], 0.2048);
         let exact = latency_buckets(Duration::from_secs_f64(0.2048));
-        assert_eq!(exact.last(), Some(&0.2048), "a timeout on a bucket is not repeated: {exact:?}");
+        assert_eq!(
+            exact.last(),
+            Some(&0.2048),
+            "a timeout on a bucket is not repeated: {exact:?}"
+        );
         assert_eq!(exact[exact.len() - 2], 0.1024);
     }
 

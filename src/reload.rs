@@ -120,7 +120,9 @@ pub fn reload(instance: &Reloads, path: Option<&Path>, why: Trigger) {
                 }
                 tracing::info!(why = why.name(), fingerprint = %cfg.fingerprint, tenants = cfg.tenants.len(), "configuration reloaded");
             }
-            Err(e) => tracing::error!(why = why.name(), error = %e, "reload failed: the running configuration stays as it was"),
+            Err(e) => {
+                tracing::error!(why = why.name(), error = %e, "reload failed: the running configuration stays as it was")
+            }
         },
     }
 }

@@ -43,10 +43,13 @@ pub(super) fn credentials_message(missing: &[(&str, usize)]) -> String {
         what.join(" and "),
         if missing.len() == 1 { "is" } else { "are" },
         if missing.len() == 1 { "it" } else { "them" },
-        if missing.len() == 1 && missing[0].1 == 1 { "it" } else { "them all" },
+        if missing.len() == 1 && missing[0].1 == 1 {
+            "it"
+        } else {
+            "them all"
+        },
     )
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -78,7 +81,10 @@ mod tests {
         let none = Auth::default();
         assert_eq!(missing_credentials(&loaded, &none), [("apikey", 2), ("secretkey", 1)]);
         let message = credentials_message(&missing_credentials(&loaded, &none));
-        assert!(message.contains("apikey (2 requests) and secretkey (1 request) are redacted"), "{message}");
+        assert!(
+            message.contains("apikey (2 requests) and secretkey (1 request) are redacted"),
+            "{message}"
+        );
         assert!(message.contains("COUPONBRIDGE_REPLAY_APIKEY"), "{message}");
         let both = Auth {
             apikey: Some("k".into()),

@@ -38,8 +38,8 @@ use crate::config::{Config, StoreConfig};
 use crate::net::client::{self, ClientOptions, HttpClient};
 use crate::report::{Format, Progress};
 use crate::serve;
-pub use credentials::missing_credentials;
 use credentials::credentials_message;
+pub use credentials::missing_credentials;
 use load::{Exchange, Loaded};
 
 #[derive(clap::Args, Debug)]
@@ -59,10 +59,10 @@ pub struct ReplayArgs {
     /// Offline with --config: the tenant to replay as (default: the first).
     #[arg(long, requires = "config")]
     pub tenant: Option<String>,
-    /// Sent instead of the recorded (usually redacted) apikey.
+    /// Sent instead of the recorded (usually redacted) apikey; COUPONBRIDGE_REPLAY_APIKEY does the same.
     #[arg(long, env = "COUPONBRIDGE_REPLAY_APIKEY", hide_env_values = true)]
     pub apikey: Option<String>,
-    /// Sent instead of the recorded secretkey (better from the environment: out of `ps`).
+    /// Sent instead of the recorded secretkey; better as COUPONBRIDGE_REPLAY_SECRETKEY, out of the process list.
     #[arg(long, env = "COUPONBRIDGE_REPLAY_SECRETKEY", hide_env_values = true)]
     pub secretkey: Option<String>,
     /// How long one request may take, its whole answer included (e.g. 10s, 500ms).
@@ -535,9 +535,10 @@ fn exit_code(report: &Report) -> ExitCode {
         eprintln!("replay: nothing was replayed ({} entries skipped)", report.skipped);
         ExitCode::from(2)
     } else if report.unanswered == report.results.len() {
-        let why = report.stopped.clone().unwrap_or_else(|| {
-            format!("the target answered none of the {} requests", report.unanswered)
-        });
+        let why = report
+            .stopped
+            .clone()
+            .unwrap_or_else(|| format!("the target answered none of the {} requests", report.unanswered));
         eprintln!("replay: {why}: {}", first_error());
         ExitCode::from(2)
     } else if report.failed == 0 {

@@ -51,10 +51,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Format;
+use super::Progress;
 use crate::compare::{Change, Mismatch};
 use crate::shadow::record::{Answered, Compared, Counts, Failed, Line, Tally};
 pub use gate::FailOn;
-use super::Progress;
 
 #[derive(clap::Args, Debug)]
 pub struct ShadowReportArgs {
@@ -529,7 +529,11 @@ pub fn read(paths: &[PathBuf]) -> Result<ShadowReport, String> {
 fn read_shown(paths: &[PathBuf], shown: bool) -> Result<ShadowReport, String> {
     let files = files(paths)?;
     let progress = if shown {
-        let bytes = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+        let bytes = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
         Progress::bytes_on_terminal(bytes, "shadow-report")
     } else {
         Progress::hidden()

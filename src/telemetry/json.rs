@@ -225,7 +225,13 @@ mod tests {
             let inner = tracing::info_span!("inner", route = "lock_details");
             let _inner = inner.enter();
             let e = Outer(std::io::Error::other("refused"));
-            tracing::warn!(status = 503u16, ms = 1.5, retryable = true, error = &e as &dyn std::error::Error, "answered");
+            tracing::warn!(
+                status = 503u16,
+                ms = 1.5,
+                retryable = true,
+                error = &e as &dyn std::error::Error,
+                "answered"
+            );
         });
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

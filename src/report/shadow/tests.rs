@@ -277,7 +277,9 @@ fn the_html_page_escapes_the_bodies_it_shows() {
 #[test]
 fn unseen_locks_are_labelled_for_what_the_lines_show() {
     let unseen = |r: &str| {
-        format!("lock reference {r}… was not seen by this shadow (made before shadowing began, or through another replica)")
+        format!(
+            "lock reference {r}… was not seen by this shadow (made before shadowing began, or through another replica)"
+        )
     };
     let Line::Mismatch(mut validate) = mismatch("2026-12-01T10:00:00Z", "r", "validate", "v", vec![]) else {
         unreachable!()
@@ -305,8 +307,15 @@ fn unseen_locks_are_labelled_for_what_the_lines_show() {
         seen.error
     );
     assert_eq!(seen.count, 1);
-    assert!(seen.example.error.contains("5e21ff… was not seen"), "the line's own words are kept");
-    assert!(unknown.error.starts_with("lock not in this shadow's store"), "{}", unknown.error);
+    assert!(
+        seen.example.error.contains("5e21ff… was not seen"),
+        "the line's own words are kept"
+    );
+    assert!(
+        unknown.error.starts_with("lock not in this shadow's store"),
+        "{}",
+        unknown.error
+    );
     assert_eq!(unknown.count, 3, "aaaaaa, bbbbbb and the other run's 5e21ff: one group");
     assert_eq!(r.lines.error, 4);
 }

@@ -117,8 +117,10 @@ mod tests {
                 prefix: "5e21ff".into()
             }
         );
-        let t = parse("transaction ord-1 was not seen by this shadow (made before shadowing began, or through another replica)")
-            .unwrap();
+        let t = parse(
+            "transaction ord-1 was not seen by this shadow (made before shadowing began, or through another replica)",
+        )
+        .unwrap();
         assert_eq!((t.what, t.prefix.as_str()), (What::Transaction, "ord-1"));
         assert_eq!(parse("voucherify unreachable"), None);
         let seen = label(&lock, Some("2026-12-01T10:00:00Z"));
@@ -126,6 +128,9 @@ mod tests {
         assert!(!seen.contains("not seen"), "{seen}");
         let unknown = label(&lock, None);
         assert!(unknown.starts_with("lock not in this shadow's store"), "{unknown}");
-        assert!(unknown.contains("or no longer kept"), "both causes are named: {unknown}");
+        assert!(
+            unknown.contains("or no longer kept"),
+            "both causes are named: {unknown}"
+        );
     }
 }
