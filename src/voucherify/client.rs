@@ -96,24 +96,6 @@ pub enum Op {
 }
 
 impl Op {
-    /// Every operation, for the metrics that start at zero.
-    pub const ALL: [Op; 14] = [
-        Op::Validate,
-        Op::Redeem,
-        Op::Release,
-        Op::GetVoucher,
-        Op::GetRule,
-        Op::GetOrder,
-        Op::CreateVoucher,
-        Op::ListMembers,
-        Op::GetReward,
-        Op::RedeemReward,
-        Op::GetRedemption,
-        Op::ListVouchers,
-        Op::Qualify,
-        Op::Rollback,
-    ];
-
     /// The call's name in a failure's chain: `voucherify.validate`.
     pub fn call_name(self) -> &'static str {
         match self {
