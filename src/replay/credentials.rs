@@ -3,8 +3,14 @@
 //! every request would be refused, and the report would be a page of 401s
 //! saying nothing about the adapter; replay says so once instead.
 
-use super::Auth;
 use super::load::Loaded;
+
+/// Credentials to send instead of the recorded ones.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    pub apikey: Option<String>,
+    pub secretkey: Option<String>,
+}
 
 /// The recorded credentials that were redacted and that nothing replaces:
 /// each header's name and how many requests carry it so. Replayed as they

@@ -39,7 +39,7 @@ use crate::net::client::{self, ClientOptions, HttpClient};
 use crate::report::{Format, Progress};
 use crate::serve;
 use credentials::credentials_message;
-pub use credentials::missing_credentials;
+pub use credentials::{Auth, missing_credentials};
 use load::{Exchange, Loaded};
 
 #[derive(clap::Args, Debug)]
@@ -149,13 +149,6 @@ impl Report {
         }
         self
     }
-}
-
-/// Credentials to send instead of the recorded ones.
-#[derive(Debug, Clone, Default)]
-pub struct Auth {
-    pub apikey: Option<String>,
-    pub secretkey: Option<String>,
 }
 
 /// Hop-by-hop and per-request headers are not replayed.

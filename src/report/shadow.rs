@@ -39,6 +39,7 @@
 //! gave one.
 
 mod gate;
+mod paths;
 mod render;
 mod unseen;
 
@@ -55,6 +56,23 @@ use super::Progress;
 use crate::compare::{Change, Mismatch};
 use crate::shadow::record::{Answered, Compared, Counts, Failed, Line, Tally};
 pub use gate::FailOn;
+pub use paths::files;
+
+impl ShadowReport {
+    /// Calls found of `what`: the larger of the tallies' count and the
+    /// lines' (a line written after a run's last tally is in no tally).
+    pub fn found(&self, what: FailOn) -> u64 {
+        match what {
+            FailOn::Mismatch => self.totals.counts.mismatch.max(self.lines.mismatch),
+            FailOn::Error => self.totals.counts.error.max(self.lines.error),
+        }
+    }
+
+    /// Why `--fail-on` fails this report, when it does.
+    pub fn failing(&self, fail_on: &[FailOn]) -> Option<String> {
+        gate::failing(fail_on, self.found(FailOn::Mismatch), self.found(FailOn::Error))
+    }
+}
 
 #[derive(clap::Args, Debug)]
 pub struct ShadowReportArgs {
@@ -195,30 +213,6 @@ pub struct ShadowReport {
     pub errors: Vec<ErrorGroup>,
 }
 
-/// The files named: a file as it is, a folder as its `*.jsonl` files by
-/// name. A path that cannot be read is an error.
-pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
-    for path in paths {
-        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if !meta.is_dir() {
-            out.push(path.clone());
-            continue;
-        }
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))? {
-            let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
-            let p = entry.path();
-            if p.extension().is_some_and(|e| e == "jsonl") && p.is_file() {
-                found.push(p);
-            }
-        }
-        found.sort();
-        out.extend(found);
-    }
-    Ok(out)
-}
-
 /// When a line was written, ordered: its time, then its place in the
 /// reading (a later line wins a tie). Unreadable times sort first.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -284,7 +278,7 @@ pub struct Collector {
     mismatches: BTreeMap<MismatchKey, Seen<(Change, MismatchExample)>>,
     errors: BTreeMap<(String, String), Seen<ErrorExample>>,
     /// Each run's Gameball lock references in its lines, first seen when.
-    references: HashMap<String, BTreeMap<String, Stamp>>,
+    references: unseen::Sightings<Stamp>,
     /// Unseen-lock lines, labelled once every line is read.
     unseen: Vec<(Stamp, Failed, unseen::Unseen)>,
 }
@@ -356,7 +350,7 @@ impl Collector {
         self.lines.mismatch += 1;
         self.counted(&c.run, &c.route).mismatch += 1;
         let stamp = self.stamp(&c.at);
-        self.reference(c, &stamp);
+        self.references.note(&c.run, &c.gameball.body, &stamp);
         for d in &compared.differences {
             let example = || {
                 (
@@ -388,7 +382,7 @@ impl Collector {
         self.lines.error += 1;
         self.counted(&f.run, &f.route).error += 1;
         let stamp = self.stamp(&f.at);
-        self.reference(f, &stamp);
+        self.references.note(&f.run, &f.gameball.body, &stamp);
         if let Some(u) = unseen::parse(&failed.error) {
             self.unseen.push((stamp, failed, u));
             return;
@@ -421,6 +415,17 @@ impl Collector {
             .or_default()
             .entry(route.to_owned())
             .or_default()
+    }
+
+    /// Labels the unseen-lock lines with what the run's lines show.
+    fn label_unseen(&mut self) {
+        for (stamp, failed, u) in std::mem::take(&mut self.unseen) {
+            let seen = self
+                .references
+                .before(&failed.call.run, &u, &stamp)
+                .map(|s| s.at.clone());
+            self.group_error(stamp, &failed, unseen::label(&u, seen.as_deref()));
+        }
     }
 
     pub fn finish(mut self) -> ShadowReport {

@@ -1,8 +1,6 @@
 //! `shadow-report --fail-on`: a report that can fail a CI job. Without it
 //! the report only reports (exit 0 whatever it found), as before.
 
-use super::ShadowReport;
-
 /// What `--fail-on` fails a run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FailOn {
@@ -12,51 +10,33 @@ pub enum FailOn {
     Error,
 }
 
-impl ShadowReport {
-    /// Calls found of `what`: the larger of the tallies' count and the
-    /// lines' (a line written after a run's last tally is in no tally).
-    pub fn found(&self, what: FailOn) -> u64 {
-        match what {
-            FailOn::Mismatch => self.totals.counts.mismatch.max(self.lines.mismatch),
-            FailOn::Error => self.totals.counts.error.max(self.lines.error),
-        }
-    }
-
-    /// Why `--fail-on` fails this report, when it does.
-    pub fn failing(&self, fail_on: &[FailOn]) -> Option<String> {
-        let found: Vec<String> = fail_on
-            .iter()
-            .map(|w| (w, self.found(*w)))
-            .filter(|(_, n)| *n > 0)
-            .map(|(w, n)| match w {
-                FailOn::Mismatch => format!("{n} mismatch{}", if n == 1 { "" } else { "es" }),
-                FailOn::Error => format!("{n} error{}", if n == 1 { "" } else { "s" }),
-            })
-            .collect();
-        (!found.is_empty()).then(|| found.join(" and "))
-    }
+/// Why `--fail-on` fails a report that found `mismatches` and `errors`,
+/// when it does.
+pub fn failing(fail_on: &[FailOn], mismatches: u64, errors: u64) -> Option<String> {
+    let found: Vec<String> = fail_on
+        .iter()
+        .map(|w| match w {
+            FailOn::Mismatch => (mismatches, "mismatch", "mismatches"),
+            FailOn::Error => (errors, "error", "errors"),
+        })
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect();
+    (!found.is_empty()).then(|| found.join(" and "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shadow::record::Counts;
 
     #[test]
-    fn fail_on_counts_tallies_and_lines_alike() {
-        let mut r = super::super::Collector::default().finish();
-        assert_eq!(r.failing(&[FailOn::Mismatch, FailOn::Error]), None, "nothing found");
-        r.lines.mismatch = 2;
-        assert_eq!(r.failing(&[FailOn::Error]), None);
-        assert_eq!(r.failing(&[]), None, "without --fail-on nothing fails");
-        assert_eq!(r.failing(&[FailOn::Mismatch]).as_deref(), Some("2 mismatches"));
-        r.totals.counts = Counts {
-            error: 1,
-            mismatch: 3,
-            ..Counts::default()
-        };
+    fn fail_on_names_what_was_found() {
+        assert_eq!(failing(&[FailOn::Mismatch, FailOn::Error], 0, 0), None, "nothing found");
+        assert_eq!(failing(&[FailOn::Error], 2, 0), None);
+        assert_eq!(failing(&[], 2, 1), None, "without --fail-on nothing fails");
+        assert_eq!(failing(&[FailOn::Mismatch], 2, 0).as_deref(), Some("2 mismatches"));
         assert_eq!(
-            r.failing(&[FailOn::Mismatch, FailOn::Error]).as_deref(),
+            failing(&[FailOn::Mismatch, FailOn::Error], 3, 1).as_deref(),
             Some("3 mismatches and 1 error")
         );
     }

@@ -13,41 +13,51 @@
 //! label rather than by message also keeps a thousand locks one group, not
 //! a thousand (each message names its reference).
 
-use super::{Collector, Stamp};
-use crate::shadow::record::Call;
+use std::collections::{BTreeMap, HashMap};
 
-impl Collector {
-    /// Notes the lock reference in Gameball's answer: the shadow saw it.
-    pub(super) fn reference(&mut self, call: &Call, stamp: &Stamp) {
-        if let Some(r) = crate::shadow::find_reference(&call.gameball.body) {
-            let seen = self.references.entry(call.run.clone()).or_default();
-            match seen.get_mut(r) {
-                Some(first) if *first <= *stamp => {}
-                Some(first) => *first = stamp.clone(),
-                None => {
-                    seen.insert(r.to_owned(), stamp.clone());
-                }
+use serde_json::Value;
+
+/// Each run's Gameball lock references seen in its lines (in Gameball's
+/// answers), with when each was first seen: `S` orders the sightings.
+#[derive(Debug)]
+pub struct Sightings<S> {
+    runs: HashMap<String, BTreeMap<String, S>>,
+}
+
+impl<S> Default for Sightings<S> {
+    fn default() -> Self {
+        Sightings { runs: HashMap::new() }
+    }
+}
+
+impl<S: Ord + Clone> Sightings<S> {
+    /// Notes the lock reference in Gameball's answer `body`, if any: the
+    /// shadow of `run` saw that lock at `stamp`.
+    pub fn note(&mut self, run: &str, body: &Value, stamp: &S) {
+        let Some(r) = crate::shadow::find_reference(body) else {
+            return;
+        };
+        let seen = self.runs.entry(run.to_owned()).or_default();
+        match seen.get_mut(r) {
+            Some(first) if *first <= *stamp => {}
+            Some(first) => *first = stamp.clone(),
+            None => {
+                seen.insert(r.to_owned(), stamp.clone());
             }
         }
     }
 
-    /// Labels the unseen-lock lines with what the run's lines show.
-    pub(super) fn label_unseen(&mut self) {
-        for (stamp, failed, u) in std::mem::take(&mut self.unseen) {
-            let seen_at = match u.what {
-                What::Lock if !u.prefix.is_empty() => self
-                    .references
-                    .get(&failed.call.run)
-                    .into_iter()
-                    .flatten()
-                    .filter(|(r, first)| r.starts_with(&u.prefix) && **first < stamp)
-                    .map(|(_, first)| first.at.clone())
-                    .min(),
-                _ => None,
-            };
-            let label = label(&u, seen_at.as_deref());
-            self.group_error(stamp, &failed, label);
+    /// The first sighting in `run`, before `stamp`, of the lock `u` names.
+    pub fn before(&self, run: &str, u: &Unseen, stamp: &S) -> Option<&S> {
+        if u.what != What::Lock || u.prefix.is_empty() {
+            return None;
         }
+        self.runs
+            .get(run)?
+            .iter()
+            .filter(|(r, first)| r.starts_with(&u.prefix) && *first < stamp)
+            .map(|(_, first)| first)
+            .min()
     }
 }
 
@@ -78,7 +88,7 @@ pub fn parse(error: &str) -> Option<Unseen> {
     };
     Some(Unseen {
         what,
-        prefix: rest.trim().trim_end_matches('…').to_owned(),
+        prefix: rest.trim().trim_end_matches('\u{2026}').to_owned(),
     })
 }
 
