@@ -4,7 +4,7 @@
 #
 # Build (BuildKit is needed for the cache mounts; it is the default builder
 # in current Docker):
-#   docker build -t couponbridge .
+#   docker build --build-arg COUPONBRIDGE_COMMIT="$(git rev-parse --short=12 HEAD)" -t couponbridge .
 #
 # Run:
 #   docker run -d --name couponbridge \
@@ -68,10 +68,15 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 
 # The real sources. touch: COPY keeps the files' original mtimes, which may be
 # older than the stub build, and cargo decides staleness by mtime.
+# build.rs names the commit for `couponbridge --version` and
+# couponbridge_build_info; the build context has no .git, so pass it:
+#   docker build --build-arg COUPONBRIDGE_COMMIT="$(git rev-parse --short=12 HEAD)" .
+COPY build.rs ./
 COPY src ./src
+ARG COUPONBRIDGE_COMMIT=unknown
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     touch src/main.rs src/lib.rs \
-    && cargo build --release --locked --bin couponbridge
+    && COUPONBRIDGE_COMMIT="$COUPONBRIDGE_COMMIT" cargo build --release --locked --bin couponbridge
 
 # ---------------------------------------------------------------------------
 # Runtime stage

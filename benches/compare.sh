@@ -204,7 +204,7 @@ text = "\n".join(urllib.request.urlopen(f"http://127.0.0.1:{p}/metrics").read().
 def total(prefix):
     return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(prefix))
 print(int(total("couponbridge_voucherify_request_duration_seconds_count")), int(total("couponbridge_requests_total")),
-      int(total("couponbridge_redis_command_duration_seconds_count")))
+      int(total("couponbridge_lock_store_call_duration_seconds_count")))
 PY
 }
 # Per command: "name=calls:usec ..." (a script's inner commands are counted

@@ -11,7 +11,7 @@ restated here:
   (+ le), _sum, _count;
 * admin paths: src/admin.rs; listener and shutdown defaults:
   src/config/validate.rs; configuration keys: src/config/raw.rs and the
-  operation names in src/adapter/routes.rs; the image's ENV, CMD and EXPOSE:
+  operation names in src/domain/operation.rs; the image's ENV, CMD and EXPOSE:
   Dockerfile.
 
 The checks:
@@ -137,18 +137,18 @@ def shutdown_defaults():
 
 
 def operation_names():
-    text = read("src/adapter/routes.rs")
+    text = read("src/domain/operation.rs")
     block = re.search(r"pub fn name\(self\) -> &'static str \{\s*match self \{(.*?)\}", text, re.S).group(1)
     return set(re.findall(r'Operation::\w+\s*=>\s*"(\w+)"', block))
 
 
 def passthrough_route_label():
-    m = re.search(r'route_name\s*=.*map_or\("(\w+)"', read("src/adapter/mod.rs"))
+    m = re.search(r'route_name\s*=.*map_or\("(\w+)"', read("src/app/mod.rs"))
     return m.group(1)
 
 
 def upstream_error_kinds():
-    text = read("src/voucherify/client.rs")
+    text = read("src/voucherify/client/error.rs")
     block = re.search(r"pub fn kind_label\(&self\).*?match self\.kind \{(.*?)\}", text, re.S).group(1)
     return set(re.findall(r'=>\s*"(\w+)"', block))
 
@@ -785,7 +785,7 @@ class MetricsInRulesAndDashboard(unittest.TestCase):
     def test_dashboard_covers_the_issue(self):
         titles = " | ".join(p["title"].lower() for p in dashboard_panels())
         for want in ("request rate", "error ratio", "latency p50 / p99 by route", "voucherify latency",
-                     "voucherify calls by outcome", "redis command latency", "locks created", "recording"):
+                     "voucherify calls by outcome", "lock-store call latency", "locks created", "recording"):
             self.assertIn(want, titles)
 
     def test_dashboard_queries_parse(self):

@@ -1,11 +1,12 @@
 //! The command line: `serve`, `demo`, `simulate`, `check-config`, `replay`,
-//! `shadow-report`, `routes`.
+//! `shadow-report`, `routes`, and `completions` and `man`, which write shell
+//! completions and man pages generated from this very definition.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::clock::Clock;
 use crate::config::{self, Config, LogConfig, LogFormat, RawConfig};
@@ -15,10 +16,14 @@ use crate::sim::model::ApplicationMode;
 use crate::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN, SimBuilder};
 use crate::{demo, reload, replay, serve, telemetry};
 
+/// `couponbridge --version`: the package version and the commit it was
+/// built from (build.rs; `unknown` without git or `COUPONBRIDGE_COMMIT`).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("COUPONBRIDGE_COMMIT"), ")");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "couponbridge",
-    version,
+    version = VERSION,
     about = "Gameball's coupon API in front, Voucherify behind"
 )]
 pub struct Cli {
@@ -90,6 +95,17 @@ pub enum Command {
     ShadowReport(crate::report::shadow::ShadowReportArgs),
     /// Print the route table (method, path, operation, dialect) as Markdown.
     Routes,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages: couponbridge(1) to stdout, or with --out one page per subcommand too.
+    Man {
+        /// A folder to write couponbridge.1 and couponbridge-SUBCOMMAND.1 into.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -237,6 +253,35 @@ pub fn run(cli: Cli) -> ExitCode {
             print!("{}", crate::gameball::routes::markdown_table());
             ExitCode::SUCCESS
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "couponbridge", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man { out } => man(out.as_deref()).map_or_else(
+            |e| {
+                eprintln!("man: {e}");
+                ExitCode::from(2)
+            },
+            |()| ExitCode::SUCCESS,
+        ),
+    }
+}
+
+/// The man pages, from the clap definition: the top page to stdout, or
+/// every page (`couponbridge.1`, `couponbridge-serve.1`, …) into `out`.
+fn man(out: Option<&Path>) -> std::io::Result<()> {
+    let cmd = Cli::command();
+    match out {
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page)?;
+            use std::io::Write;
+            std::io::stdout().write_all(&page)
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(cmd, dir)
+        }
     }
 }
 
@@ -269,7 +314,7 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
 async fn serve_until_signal(path: Option<PathBuf>, cfg: Config) -> ExitCode {
     match serve::start(&cfg, Clock::System).await {
         Ok(running) => {
-            tracing::info!(listen = %running.addr, admin = ?running.admin_addr, tenants = cfg.tenants.len(), fingerprint = %cfg.fingerprint, "couponbridge serving");
+            tracing::info!(listen = %running.addr, admin = %running.admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()), tenants = cfg.tenants.len(), fingerprint = %cfg.fingerprint, "couponbridge serving");
             let (mut triggers, _watcher) = reload::triggers(path.as_deref(), cfg.server.watch_config);
             let stop = serve::signal();
             tokio::pin!(stop);

@@ -20,6 +20,16 @@ pub enum Trigger {
     FileChanged,
 }
 
+impl Trigger {
+    /// As a log line names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trigger::Hangup => "hangup",
+            Trigger::FileChanged => "file_changed",
+        }
+    }
+}
+
 /// The reload triggers: SIGHUP always, file changes when asked. The
 /// watcher (if any) lives as long as the returned guard.
 pub fn triggers(path: Option<&Path>, watch: bool) -> (mpsc::Receiver<Trigger>, Option<notify::RecommendedWatcher>) {
@@ -98,7 +108,7 @@ pub fn reload(instance: &Reloads, path: Option<&Path>, why: Trigger) {
                 tracing::error!(key = %e.key, error = %e.message, "configuration error");
             }
             tracing::error!(
-                ?why,
+                why = why.name(),
                 errors = errors.0.len(),
                 "reload refused: the running configuration stays as it was"
             );
@@ -108,9 +118,11 @@ pub fn reload(instance: &Reloads, path: Option<&Path>, why: Trigger) {
                 for key in &needs_restart {
                     tracing::warn!(key, "changed, but applies only after a restart; not applied");
                 }
-                tracing::info!(?why, fingerprint = %cfg.fingerprint, tenants = cfg.tenants.len(), "configuration reloaded");
+                tracing::info!(why = why.name(), fingerprint = %cfg.fingerprint, tenants = cfg.tenants.len(), "configuration reloaded");
             }
-            Err(e) => tracing::error!(?why, error = %e, "reload failed: the running configuration stays as it was"),
+            Err(e) => {
+                tracing::error!(why = why.name(), error = %e, "reload failed: the running configuration stays as it was")
+            }
         },
     }
 }

@@ -21,7 +21,7 @@ use crate::app::{App, Generation};
 use crate::clock::Clock;
 use crate::config::{Config, DurabilityMode, RecordConfig, Secret, ShadowConfig};
 use crate::locks::Store;
-use crate::metrics::Metrics;
+use crate::metrics::{Known, Metrics};
 use crate::net::client::{self, ClientOptions, HttpClient};
 use crate::net::server::{self, ServeOptions};
 use crate::net::tls;
@@ -357,10 +357,67 @@ async fn report_durability(store: Store, mode: DurabilityMode) {
     }
 }
 
+/// Every Voucherify call, for the metric series that start at zero.
+const VOUCHERIFY_OPS: [crate::voucherify::client::Op; 14] = {
+    use crate::voucherify::client::Op;
+    [
+        Op::Validate,
+        Op::Redeem,
+        Op::Release,
+        Op::GetVoucher,
+        Op::GetRule,
+        Op::GetOrder,
+        Op::CreateVoucher,
+        Op::ListMembers,
+        Op::GetReward,
+        Op::RedeemReward,
+        Op::GetRedemption,
+        Op::ListVouchers,
+        Op::Qualify,
+        Op::Rollback,
+    ]
+};
+
+/// The registry, with every route, Voucherify operation and lock-store call
+/// known at start set to zero, and latency buckets up to the request
+/// timeout in force at start.
+fn metrics_for(cfg: &Config) -> Metrics {
+    let mut routes: Vec<&'static str> = crate::domain::Operation::ALL.iter().map(|o| o.name()).collect();
+    routes.push("passthrough");
+    Metrics::with(&Known {
+        routes,
+        voucherify_ops: VOUCHERIFY_OPS.iter().map(|o| o.name()).collect(),
+        request_timeout: Some(cfg.server.request_timeout),
+    })
+}
+
+/// How long the start-up check waits for the lock store's first answer.
+const START_CHECK: Duration = Duration::from_secs(5);
+
+/// Says once, at start, when the lock store does not answer: a warning, as
+/// requests that need it answer 503 until it does; an error under
+/// `[store] durability = "require"`, whose `/readyz` stays 503 meanwhile.
+/// The Redis connection is made lazily, so start itself never fails on it.
+async fn check_store_at_start(store: Store, mode: DurabilityMode) {
+    let why = match tokio::time::timeout(START_CHECK, store.ping()).await {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => crate::error::Failure::from(e).chain().to_string(),
+        Err(_) => format!("no answer within {}", humantime::format_duration(START_CHECK)),
+    };
+    let store = store.backend_name();
+    if mode == DurabilityMode::Require {
+        tracing::error!(store, error = %why, "lock store unreachable at start: /readyz stays 503 and translated requests answer 503 until it answers");
+    } else {
+        tracing::warn!(store, error = %why, "lock store unreachable at start: translated requests answer 503 until it answers");
+    }
+}
+
 /// Starts an adapter from a validated configuration.
 pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(metrics_for(cfg));
     let store = Store::connect(&cfg.store, clock.clone(), metrics.clone()).await?;
+    metrics.store_in_use(store.backend_name(), store.timed_calls());
+    tokio::spawn(check_store_at_start(store.clone(), cfg.durability));
     if cfg.durability != DurabilityMode::None {
         tokio::spawn(report_durability(store.clone(), cfg.durability));
     }

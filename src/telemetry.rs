@@ -1,7 +1,12 @@
 //! Logs and traces.
 //!
 //! Logging: tracing with one span per request, in human (`pretty`) or JSON
-//! format. `RUST_LOG`, when set, overrides `[log] level`.
+//! format, on stderr. `RUST_LOG`, when set, overrides `[log] level`.
+//! `pretty` colours its lines only when stderr is a terminal (and `NO_COLOR`
+//! is unset): a log redirected to a file or a pipe carries no ANSI codes.
+//! `json` writes one object per line with the request span's fields
+//! (`request_id`, `route`, `tenant`) beside the event's (`status`, `ms`, …)
+//! at the top level ([`json`]).
 //!
 //! Traces: W3C Trace Context in and out. With `[telemetry] otlp_endpoint`
 //! set, spans (the request, each Voucherify call, each lock-store call)
@@ -20,6 +25,9 @@
 //! reference; configuration secrets are `Secret`s that print
 //! `<redacted>`; the outbound token header is marked sensitive.
 
+pub mod json;
+
+use std::io::IsTerminal;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -129,19 +137,23 @@ pub fn init(log: &LogConfig, telemetry: Option<&TelemetryConfig>, http: Option<H
         _ => None,
     };
     let registry = tracing_subscriber::registry().with(filter(&log.level)).with(otel);
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let _ = match log.format {
-        LogFormat::Json => registry
+        LogFormat::Json => registry.with(json::JsonLayer::new(std::io::stderr)).try_init(),
+        LogFormat::Pretty => registry
             .with(
-                fmt.json()
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_span_list(true),
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(colour(std::io::stderr().is_terminal())),
             )
             .try_init(),
-        LogFormat::Pretty => registry.with(fmt).try_init(),
     };
     TelemetryGuard { finished: false }
+}
+
+/// Whether `pretty` lines are coloured: only on a terminal, and not when
+/// `NO_COLOR` is set to anything (no-color.org).
+pub fn colour(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn provider(t: &TelemetryConfig, http: HttpClient) -> Result<SdkTracerProvider, String> {

@@ -29,6 +29,12 @@ pub use secret::Secret;
 pub const DEFAULT_PATH: &str = "config/couponbridge.toml";
 pub const ENV_PREFIX: &str = "COUPONBRIDGE_";
 
+/// `COUPONBRIDGE_` variables that are not configuration: `replay`'s
+/// credentials and the build's commit (build.rs; cargo also sets it when
+/// it runs the binary). A CI job that exports them and starts `serve` must
+/// not see "unknown section".
+pub const NOT_CONFIG: [&str; 3] = ["replay_apikey", "replay_secretkey", "commit"];
+
 /// The figment stack: the file (if it exists, or if it was named
 /// explicitly), then the environment.
 pub fn figment(path: Option<&Path>) -> Result<Figment, ConfigErrors> {
@@ -44,7 +50,7 @@ pub fn figment(path: Option<&Path>) -> Result<Figment, ConfigErrors> {
         None if Path::new(DEFAULT_PATH).exists() => fig = fig.merge(Toml::file_exact(DEFAULT_PATH)),
         None => {}
     }
-    Ok(fig.merge(Env::prefixed(ENV_PREFIX).split("__")))
+    Ok(fig.merge(Env::prefixed(ENV_PREFIX).ignore(&NOT_CONFIG).split("__")))
 }
 
 impl Config {

@@ -119,11 +119,59 @@ impl Store {
         }
     }
 
+    /// The backend, as `couponbridge_lock_store_call_duration_seconds`
+    /// labels it (`store`).
+    pub fn backend_name(&self) -> &'static str {
+        match &*self.backend {
+            Backend::Memory(_) => "memory",
+            Backend::Redis(_) => "redis",
+        }
+    }
+
+    /// The calls this backend times (the memory store's `ping` and `info`
+    /// answer without a call).
+    pub fn timed_calls(&self) -> &'static [&'static str] {
+        const MEMORY: [&str; 12] = [
+            "create",
+            "get",
+            "begin_use",
+            "finish_use",
+            "release",
+            "relock",
+            "claim",
+            "settle",
+            "outcome",
+            "defer_release",
+            "take_releases",
+            "finish_release",
+        ];
+        const REDIS: [&str; 14] = [
+            "create",
+            "get",
+            "begin_use",
+            "finish_use",
+            "release",
+            "relock",
+            "claim",
+            "settle",
+            "outcome",
+            "defer_release",
+            "take_releases",
+            "finish_release",
+            "ping",
+            "info",
+        ];
+        match &*self.backend {
+            Backend::Memory(_) => &MEMORY,
+            Backend::Redis(_) => &REDIS,
+        }
+    }
+
     async fn timed<T>(&self, op: &'static str, f: impl Future<Output = Result<T, Fault>>) -> Result<T, StoreError> {
         let started = Instant::now();
         let r = f.instrument(crate::call_span!("lock_store", op)).await;
         if let Some(m) = &self.metrics {
-            m.redis_call(op, started.elapsed().as_secs_f64());
+            m.lock_store_call(op, self.backend_name(), started.elapsed().as_secs_f64());
         }
         r.map_err(|fault| StoreError { op, fault })
     }

@@ -142,7 +142,7 @@ pub(crate) async fn redeem(
             let rollback_id = answer.rollback_id().map(str::to_owned);
             let left: Vec<String> = answer.inapplicable_redeemables.into_iter().map(|r| r.id).collect();
             if !left.is_empty() {
-                tracing::warn!(request_id = %cx.request_id, coupons = ?left, "Voucherify redeemed only part of the coupons");
+                tracing::warn!(request_id = %cx.request_id, coupons = %left.join(","), "Voucherify redeemed only part of the coupons");
                 if let Some(key) = session_key {
                     release_sessions(cx, &left, key, None).await;
                 }

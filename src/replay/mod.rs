@@ -5,13 +5,26 @@
 //! itself). Offline (`--offline`): an adapter is started in-process with a
 //! Voucherify that answers only from the recording's Voucherify calls, so a
 //! recording becomes a deterministic regression test of the adapter.
+//!
+//! For pipelines: every request has a deadline (`--timeout`, 10 s), so a
+//! target that accepts and never answers fails the run instead of hanging
+//! it; a target that answers none of the first requests ends the run (exit
+//! 2, one line saying why) rather than failing every exchange in turn. A
+//! recording whose credentials were redacted, replayed online with nothing
+//! to replace them, is refused with one message (exit 2) instead of a
+//! report of 401s. An empty or unreadable recording exits 2. Credentials
+//! can come from the environment (`COUPONBRIDGE_REPLAY_APIKEY`,
+//! `COUPONBRIDGE_REPLAY_SECRETKEY`), out of the process list. On a
+//! terminal, a progress bar on stderr; elsewhere nothing but the report.
 
+mod credentials;
 pub mod load;
 mod render;
 pub mod stub;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request};
@@ -23,8 +36,10 @@ use crate::clock::Clock;
 use crate::compare::{self, Change, Comparer, Mismatch, RulesFile};
 use crate::config::{Config, StoreConfig};
 use crate::net::client::{self, ClientOptions, HttpClient};
-use crate::report::Format;
+use crate::report::{Format, Progress};
 use crate::serve;
+use credentials::credentials_message;
+pub use credentials::{Auth, missing_credentials};
 use load::{Exchange, Loaded};
 
 #[derive(clap::Args, Debug)]
@@ -44,12 +59,15 @@ pub struct ReplayArgs {
     /// Offline with --config: the tenant to replay as (default: the first).
     #[arg(long, requires = "config")]
     pub tenant: Option<String>,
-    /// Sent instead of the recorded (usually redacted) apikey.
-    #[arg(long)]
+    /// Sent instead of the recorded (usually redacted) apikey; COUPONBRIDGE_REPLAY_APIKEY does the same.
+    #[arg(long, env = "COUPONBRIDGE_REPLAY_APIKEY", hide_env_values = true)]
     pub apikey: Option<String>,
-    /// Sent instead of the recorded secretkey.
-    #[arg(long)]
+    /// Sent instead of the recorded secretkey; better as COUPONBRIDGE_REPLAY_SECRETKEY, out of the process list.
+    #[arg(long, env = "COUPONBRIDGE_REPLAY_SECRETKEY", hide_env_values = true)]
     pub secretkey: Option<String>,
+    /// How long one request may take, its whole answer included (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
     /// More comparison rules (JSON: {"rules": [{"path", "compare", "tolerance", "match"}]}).
     #[arg(long)]
     pub rules: Option<PathBuf>,
@@ -104,6 +122,13 @@ pub struct Report {
     pub skipped: usize,
     /// Whether additions failed their exchange (`--strict`).
     pub strict: bool,
+    /// Exchanges the target gave no answer to (a timeout, a refused or
+    /// broken connection); each is also a failure.
+    pub unanswered: usize,
+    /// Why the run ended before the recording did (the target answered
+    /// none of the first requests), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     pub results: Vec<ExchangeResult>,
 }
 
@@ -126,13 +151,6 @@ impl Report {
     }
 }
 
-/// Credentials to send instead of the recorded ones.
-#[derive(Debug, Clone, Default)]
-pub struct Auth {
-    pub apikey: Option<String>,
-    pub secretkey: Option<String>,
-}
-
 /// Hop-by-hop and per-request headers are not replayed.
 const NOT_REPLAYED: [&str; 7] = [
     "host",
@@ -147,6 +165,63 @@ const NOT_REPLAYED: [&str; 7] = [
 struct Sent {
     status: u16,
     body: Bytes,
+}
+
+/// The default of `--timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// With no answer to any of the first this many requests, the target is
+/// taken for unreachable and the run ends.
+pub const GIVE_UP_AFTER: usize = 3;
+
+/// How a replay is paced and shown.
+pub struct Pace {
+    /// Each request's deadline, its whole answer included.
+    pub timeout: Duration,
+    pub progress: Progress,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            timeout: DEFAULT_TIMEOUT,
+            progress: Progress::hidden(),
+        }
+    }
+}
+
+/// An error with its causes (hyper's "client error (Connect)" alone says
+/// little; its source says "Connection refused").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Sends one exchange within `timeout`: `Err` when no answer came.
+async fn send_within(
+    http: &HttpClient,
+    base: &str,
+    ex: &Exchange,
+    comparer: &Comparer,
+    auth: &Auth,
+    timeout: Duration,
+) -> Result<Sent, String> {
+    match tokio::time::timeout(timeout, send(http, base, ex, comparer, auth)).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "no answer within {} (--timeout)",
+            humantime::format_duration(timeout)
+        )),
+    }
 }
 
 async fn send(http: &HttpClient, base: &str, ex: &Exchange, comparer: &Comparer, auth: &Auth) -> Result<Sent, String> {
@@ -177,9 +252,17 @@ async fn send(http: &HttpClient, base: &str, ex: &Exchange, comparer: &Comparer,
         }
     }
     let req = req.body(crate::net::full(body)).map_err(|e| e.to_string())?;
-    let res = http.request(req).await.map_err(|e| format!("request failed: {e}"))?;
+    let res = http
+        .request(req)
+        .await
+        .map_err(|e| format!("request failed: {}", chain(&e)))?;
     let status = res.status().as_u16();
-    let body = res.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("the answer broke off: {}", chain(&e)))?
+        .to_bytes();
     Ok(Sent { status, body })
 }
 
@@ -192,13 +275,27 @@ fn compare_answer(comparer: &mut Comparer, ex: &Exchange, sent: &Sent) -> Vec<Mi
     )
 }
 
-/// Replays `exchanges` against `base`, in order.
+/// Replays `exchanges` against `base`, in order, with the default timeout
+/// and no progress shown.
 pub async fn replay_against(
     loaded: &Loaded,
     base: &str,
     auth: &Auth,
     rules: &RulesFile,
     stub: Option<&stub::Stub>,
+) -> Report {
+    replay_with(loaded, base, auth, rules, stub, &Pace::default()).await
+}
+
+/// Replays `exchanges` against `base`, in order, each request within
+/// `pace.timeout`.
+pub async fn replay_with(
+    loaded: &Loaded,
+    base: &str,
+    auth: &Auth,
+    rules: &RulesFile,
+    stub: Option<&stub::Stub>,
+    pace: &Pace,
 ) -> Report {
     let http = match client::build(&ClientOptions::default()) {
         Ok(h) => h,
@@ -228,7 +325,9 @@ pub async fn replay_against(
         skipped: loaded.skipped,
         ..Report::default()
     };
+    let mut answered = 0;
     for ex in &loaded.exchanges {
+        pace.progress.advance(report.results.len(), report.unanswered);
         let method = Method::from_bytes(ex.method.as_bytes()).unwrap_or_default();
         let routed = crate::gameball::routes::route(&method, ex.path.split('?').next().unwrap_or(""));
         if stub.is_some() && routed.is_none() {
@@ -236,17 +335,31 @@ pub async fn replay_against(
             report.skipped += 1;
             continue;
         }
+        if answered == 0 && report.unanswered >= GIVE_UP_AFTER {
+            report.stopped = Some(format!(
+                "{base} answered none of the first {} requests; {} not sent",
+                report.unanswered,
+                loaded.exchanges.len() - report.results.len()
+            ));
+            break;
+        }
         if let Some(s) = stub {
             s.expect(&ex.legs);
         }
-        let mut mismatches = match send(&http, base, ex, &comparer, auth).await {
-            Ok(sent) => compare_answer(&mut comparer, ex, &sent),
-            Err(e) => vec![Mismatch::differs(
-                "request",
-                Value::from("an answer"),
-                Value::from(e),
-                None,
-            )],
+        let mut mismatches = match send_within(&http, base, ex, &comparer, auth, pace.timeout).await {
+            Ok(sent) => {
+                answered += 1;
+                compare_answer(&mut comparer, ex, &sent)
+            }
+            Err(e) => {
+                report.unanswered += 1;
+                vec![Mismatch::differs(
+                    "request",
+                    Value::from("an answer"),
+                    Value::from(e),
+                    None,
+                )]
+            }
         };
         if let Some(s) = stub {
             for call in s.unrecorded() {
@@ -261,6 +374,7 @@ pub async fn replay_against(
         let route = routed.map_or("other", |m| m.op().name());
         report.results.push(ExchangeResult::new(ex, route, mismatches));
     }
+    pace.progress.finish();
     // Strictness is the caller's to apply: `run` judges again with --strict.
     report.judged(false)
 }
@@ -272,6 +386,17 @@ pub async fn replay_offline(
     config: Option<Config>,
     tenant: Option<&str>,
     rules: &RulesFile,
+) -> Result<Report, String> {
+    replay_offline_with(loaded, config, tenant, rules, &Pace::default()).await
+}
+
+/// [`replay_offline`], paced and shown as `pace` says.
+pub async fn replay_offline_with(
+    loaded: &Loaded,
+    config: Option<Config>,
+    tenant: Option<&str>,
+    rules: &RulesFile,
+    pace: &Pace,
 ) -> Result<Report, String> {
     let stub = stub::Stub::start().await.map_err(|e| e.to_string())?;
     let stub_url: http::Uri = stub.url().parse().map_err(|e: http::uri::InvalidUri| e.to_string())?;
@@ -316,7 +441,7 @@ pub async fn replay_offline(
         secretkey: Some(chosen.secret_key.expose().to_owned()),
     };
     let running = serve::start(&cfg, Clock::System).await.map_err(|e| e.to_string())?;
-    let report = replay_against(loaded, &running.base_url(), &auth, rules, Some(&stub)).await;
+    let report = replay_with(loaded, &running.base_url(), &auth, rules, Some(&stub), pace).await;
     running.shutdown().await;
     Ok(report)
 }
@@ -330,6 +455,13 @@ pub async fn run(args: ReplayArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
+    if loaded.exchanges.is_empty() {
+        return fail(format!(
+            "nothing to replay: no Gameball API call in the recording ({} entr{} skipped)",
+            loaded.skipped,
+            if loaded.skipped == 1 { "y" } else { "ies" }
+        ));
+    }
     let rules = match &args.rules {
         None => RulesFile::default(),
         Some(p) => match std::fs::read(p)
@@ -340,6 +472,10 @@ pub async fn run(args: ReplayArgs) -> ExitCode {
             Err(e) => return fail(format!("{}: {e}", p.display())),
         },
     };
+    let pace = Pace {
+        timeout: args.timeout,
+        progress: Progress::on_terminal(loaded.exchanges.len() as u64, "replay"),
+    };
     let report = if args.offline {
         let config = match &args.config {
             None => None,
@@ -348,7 +484,7 @@ pub async fn run(args: ReplayArgs) -> ExitCode {
                 Err(e) => return fail(e.to_string()),
             },
         };
-        match replay_offline(&loaded, config, args.tenant.as_deref(), &rules).await {
+        match replay_offline_with(&loaded, config, args.tenant.as_deref(), &rules, &pace).await {
             Ok(r) => r,
             Err(e) => return fail(e),
         }
@@ -357,8 +493,12 @@ pub async fn run(args: ReplayArgs) -> ExitCode {
             apikey: args.apikey.clone(),
             secretkey: args.secretkey.clone(),
         };
+        let missing = missing_credentials(&loaded, &auth);
+        if !missing.is_empty() {
+            return fail(credentials_message(&missing));
+        }
         let target = args.target.clone().unwrap_or_default();
-        replay_against(&loaded, &target, &auth, &rules, None).await
+        replay_with(&loaded, &target, &auth, &rules, None, &pace).await
     };
     let report = report.judged(args.strict);
     let text = match args.format {
@@ -369,7 +509,32 @@ pub async fn run(args: ReplayArgs) -> ExitCode {
     if let Err(e) = crate::report::write_output(args.output.as_deref(), &text) {
         return fail(e);
     }
-    if report.failed == 0 {
+    exit_code(&report)
+}
+
+/// 0 when every exchange passed; 1 when one failed; 2 when nothing was
+/// compared: nothing was replayed, or the target answered nothing.
+fn exit_code(report: &Report) -> ExitCode {
+    let first_error = || {
+        report
+            .results
+            .iter()
+            .flat_map(|r| &r.failures)
+            .find(|m| m.path == "request")
+            .and_then(|m| m.got.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    if report.results.is_empty() {
+        eprintln!("replay: nothing was replayed ({} entries skipped)", report.skipped);
+        ExitCode::from(2)
+    } else if report.unanswered == report.results.len() {
+        let why = report
+            .stopped
+            .clone()
+            .unwrap_or_else(|| format!("the target answered none of the {} requests", report.unanswered));
+        eprintln!("replay: {why}: {}", first_error());
+        ExitCode::from(2)
+    } else if report.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -34,6 +34,9 @@ impl Report {
             1 => line.push_str(", 1 addition"),
             n => line.push_str(&format!(", {n} additions")),
         }
+        if self.unanswered > 0 {
+            line.push_str(&format!(", {} unanswered", self.unanswered));
+        }
         line
     }
 
@@ -62,6 +65,9 @@ impl Report {
         if self.skipped > 0 {
             let _ = writeln!(out, "({} entries skipped: not Gameball coupon calls)", self.skipped);
         }
+        if let Some(why) = &self.stopped {
+            let _ = writeln!(out, "stopped: {why}");
+        }
         let _ = writeln!(out, "{}", self.summary_line());
         out
     }
@@ -69,12 +75,16 @@ impl Report {
     pub fn html(&self) -> String {
         let mut page = Page::new("couponbridge replay");
         page.note(&self.summary_line());
+        if let Some(why) = &self.stopped {
+            page.note(&format!("stopped: {why}"));
+        }
         page.summary(&[
             ("exchanges", self.results.len().to_string()),
             ("passed", self.passed.to_string()),
             ("failed", self.failed.to_string()),
             ("additions", self.additions.to_string()),
             ("skipped", self.skipped.to_string()),
+            ("unanswered", self.unanswered.to_string()),
             ("strict", if self.strict { "yes" } else { "no" }.to_owned()),
         ]);
 

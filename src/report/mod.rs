@@ -1,5 +1,6 @@
 //! Reports for people: one self-contained HTML page builder shared by
-//! `replay` and `shadow-report`, and where a report goes (stdout or a file).
+//! `replay` and `shadow-report`, where a report goes (stdout or a file), and
+//! the progress both show on a terminal while they work.
 //!
 //! A page has no script, no external stylesheet, font or image: it is
 //! attached to tickets and opened from CI artifacts, often with no network,
@@ -9,9 +10,77 @@
 pub mod shadow;
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::Path;
 
 use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A progress bar on stderr, drawn only when stderr is a terminal: a CI
+/// log or a file gets nothing from it, not even a carriage return.
+///
+/// indicatif rather than a hand-written `\r` line: it redraws at a bounded
+/// rate from any thread, fits the terminal's width, estimates the time
+/// left, and clears itself at the end, none of which a few lines here
+/// would do as well; it is widely used and kept up (console-rs).
+pub struct Progress(ProgressBar);
+
+impl Progress {
+    /// Draws nothing.
+    pub fn hidden() -> Progress {
+        Progress(ProgressBar::hidden())
+    }
+
+    /// `len` steps of `what`, when stderr is a terminal.
+    pub fn on_terminal(len: u64, what: &str) -> Progress {
+        Self::new(len, what, std::io::stderr().is_terminal(), false)
+    }
+
+    /// `len` bytes of `what`, when stderr is a terminal.
+    pub fn bytes_on_terminal(len: u64, what: &str) -> Progress {
+        Self::new(len, what, std::io::stderr().is_terminal(), true)
+    }
+
+    /// A bar when `terminal`, else [`Progress::hidden`].
+    pub fn new(len: u64, what: &str, terminal: bool, bytes: bool) -> Progress {
+        if !terminal {
+            return Self::hidden();
+        }
+        let template = if bytes {
+            "{prefix} [{bar:30}] {bytes}/{total_bytes} {msg} (eta {eta})"
+        } else {
+            "{prefix} [{bar:30}] {pos}/{len} {msg} (eta {eta})"
+        };
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(what.to_owned());
+        Progress(bar)
+    }
+
+    pub fn is_hidden(&self) -> bool {
+        self.0.is_hidden()
+    }
+
+    /// `done` steps so far, `failed` of them without an answer.
+    pub fn advance(&self, done: usize, unanswered: usize) {
+        self.0.set_position(done as u64);
+        if unanswered > 0 {
+            self.0.set_message(format!("{unanswered} unanswered"));
+        }
+    }
+
+    /// Adds `n` to the position (bytes read).
+    pub fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+
+    /// Clears the bar, so the report that follows starts on a clean line.
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
 
 /// How a report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -254,6 +323,14 @@ mod tests {
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("alert('x')"), "quotes are escaped too");
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"));
+    }
+
+    #[test]
+    fn progress_draws_only_on_a_terminal() {
+        assert!(Progress::new(10, "replay", false, false).is_hidden());
+        assert!(Progress::new(10, "shadow-report", false, true).is_hidden());
+        // The test's stderr is captured, not a terminal.
+        assert!(Progress::on_terminal(10, "replay").is_hidden() || std::io::stderr().is_terminal());
     }
 
     #[test]

@@ -38,7 +38,10 @@
 //! first seen occurrence; `note` appears in an example when the comparison
 //! gave one.
 
+mod gate;
+mod paths;
 mod render;
+mod unseen;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
@@ -49,8 +52,27 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Format;
+use super::Progress;
 use crate::compare::{Change, Mismatch};
 use crate::shadow::record::{Answered, Compared, Counts, Failed, Line, Tally};
+pub use gate::FailOn;
+pub use paths::files;
+
+impl ShadowReport {
+    /// Calls found of `what`: the larger of the tallies' count and the
+    /// lines' (a line written after a run's last tally is in no tally).
+    pub fn found(&self, what: FailOn) -> u64 {
+        match what {
+            FailOn::Mismatch => self.totals.counts.mismatch.max(self.lines.mismatch),
+            FailOn::Error => self.totals.counts.error.max(self.lines.error),
+        }
+    }
+
+    /// Why `--fail-on` fails this report, when it does.
+    pub fn failing(&self, fail_on: &[FailOn]) -> Option<String> {
+        gate::failing(fail_on, self.found(FailOn::Mismatch), self.found(FailOn::Error))
+    }
+}
 
 #[derive(clap::Args, Debug)]
 pub struct ShadowReportArgs {
@@ -62,6 +84,9 @@ pub struct ShadowReportArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Exit 1 when the shadow found any of these (for CI): mismatch, error, or both (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub fail_on: Vec<FailOn>,
 }
 
 /// How many unparseable lines are named; the rest are only counted.
@@ -160,6 +185,9 @@ pub struct ErrorExample {
     pub request_id: String,
     pub request: ExampleRequest,
     pub gameball: Answered,
+    /// The line's own words (the group's `error` is the report's label,
+    /// which differs for the shadow's unseen-lock lines).
+    pub error: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -183,30 +211,6 @@ pub struct ShadowReport {
     pub totals: RouteCounts,
     pub mismatches: Vec<MismatchGroup>,
     pub errors: Vec<ErrorGroup>,
-}
-
-/// The files named: a file as it is, a folder as its `*.jsonl` files by
-/// name. A path that cannot be read is an error.
-pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
-    for path in paths {
-        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if !meta.is_dir() {
-            out.push(path.clone());
-            continue;
-        }
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))? {
-            let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
-            let p = entry.path();
-            if p.extension().is_some_and(|e| e == "jsonl") && p.is_file() {
-                found.push(p);
-            }
-        }
-        found.sort();
-        out.extend(found);
-    }
-    Ok(out)
 }
 
 /// When a line was written, ordered: its time, then its place in the
@@ -273,6 +277,10 @@ pub struct Collector {
     from_lines: BTreeMap<String, BTreeMap<String, Counts>>,
     mismatches: BTreeMap<MismatchKey, Seen<(Change, MismatchExample)>>,
     errors: BTreeMap<(String, String), Seen<ErrorExample>>,
+    /// Each run's Gameball lock references in its lines, first seen when.
+    references: unseen::Sightings<Stamp>,
+    /// Unseen-lock lines, labelled once every line is read.
+    unseen: Vec<(Stamp, Failed, unseen::Unseen)>,
 }
 
 impl Collector {
@@ -287,11 +295,17 @@ impl Collector {
 
     /// Reads one file, line by line.
     pub fn read_file(&mut self, path: &Path) -> Result<(), String> {
+        self.read_file_shown(path, &Progress::hidden())
+    }
+
+    /// Reads one file, line by line, each line's bytes added to `progress`.
+    pub fn read_file_shown(&mut self, path: &Path, progress: &Progress) -> Result<(), String> {
         let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let name = path.display().to_string();
         self.files.push(name.clone());
         for (i, bytes) in std::io::BufReader::new(file).split(b'\n').enumerate() {
             let bytes = bytes.map_err(|e| format!("{name}: {e}"))?;
+            progress.inc(bytes.len() as u64 + 1);
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
@@ -336,6 +350,7 @@ impl Collector {
         self.lines.mismatch += 1;
         self.counted(&c.run, &c.route).mismatch += 1;
         let stamp = self.stamp(&c.at);
+        self.references.note(&c.run, &c.gameball.body, &stamp);
         for d in &compared.differences {
             let example = || {
                 (
@@ -367,13 +382,25 @@ impl Collector {
         self.lines.error += 1;
         self.counted(&f.run, &f.route).error += 1;
         let stamp = self.stamp(&f.at);
+        self.references.note(&f.run, &f.gameball.body, &stamp);
+        if let Some(u) = unseen::parse(&failed.error) {
+            self.unseen.push((stamp, failed, u));
+            return;
+        }
+        let label = failed.error.clone();
+        self.group_error(stamp, &failed, label);
+    }
+
+    fn group_error(&mut self, stamp: Stamp, failed: &Failed, label: String) {
+        let f = &failed.call;
         let example = || ErrorExample {
             at: f.at.clone(),
             request_id: f.request_id.clone(),
             request: request_of(&f.request),
             gameball: f.gameball.clone(),
+            error: failed.error.clone(),
         };
-        let key = (f.route.clone(), failed.error.clone());
+        let key = (f.route.clone(), label);
         match self.errors.get_mut(&key) {
             Some(seen) => seen.see(stamp, example),
             None => {
@@ -390,7 +417,19 @@ impl Collector {
             .or_default()
     }
 
-    pub fn finish(self) -> ShadowReport {
+    /// Labels the unseen-lock lines with what the run's lines show.
+    fn label_unseen(&mut self) {
+        for (stamp, failed, u) in std::mem::take(&mut self.unseen) {
+            let seen = self
+                .references
+                .before(&failed.call.run, &u, &stamp)
+                .map(|s| s.at.clone());
+            self.group_error(stamp, &failed, unseen::label(&u, seen.as_deref()));
+        }
+    }
+
+    pub fn finish(mut self) -> ShadowReport {
+        self.label_unseen();
         let mut runs: Vec<Run> = Vec::new();
         let mut per_route: BTreeMap<String, Counts> = BTreeMap::new();
         let mut add = |route: &str, c: &Counts| {
@@ -487,15 +526,35 @@ impl Collector {
 
 /// Reads every file the paths name.
 pub fn read(paths: &[PathBuf]) -> Result<ShadowReport, String> {
+    read_shown(paths, false)
+}
+
+/// [`read`], with a progress bar over the files' bytes when `shown` and
+/// stderr is a terminal.
+fn read_shown(paths: &[PathBuf], shown: bool) -> Result<ShadowReport, String> {
+    let files = files(paths)?;
+    let progress = if shown {
+        let bytes = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        Progress::bytes_on_terminal(bytes, "shadow-report")
+    } else {
+        Progress::hidden()
+    };
     let mut collector = Collector::default();
-    for file in files(paths)? {
-        collector.read_file(&file)?;
+    for file in files {
+        collector.read_file_shown(&file, &progress)?;
     }
+    progress.finish();
     Ok(collector.finish())
 }
 
+/// Exit 0, or 1 when `--fail-on` finds what it names, or 2 when a path
+/// cannot be read or the report cannot be written.
 pub fn run(args: ShadowReportArgs) -> ExitCode {
-    let report = match read(&args.paths) {
+    let report = match read_shown(&args.paths, true) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("shadow-report: {e}");
@@ -507,12 +566,16 @@ pub fn run(args: ShadowReportArgs) -> ExitCode {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
         Format::Html => render::html(&report),
     };
-    match super::write_output(args.output.as_deref(), &text) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("shadow-report: {e}");
-            ExitCode::from(2)
+    if let Err(e) = super::write_output(args.output.as_deref(), &text) {
+        eprintln!("shadow-report: {e}");
+        return ExitCode::from(2);
+    }
+    match report.failing(&args.fail_on) {
+        Some(found) => {
+            eprintln!("shadow-report: failing: the shadow found {found} (--fail-on)");
+            ExitCode::from(1)
         }
+        None => ExitCode::SUCCESS,
     }
 }
 

@@ -43,7 +43,7 @@ fn metric_families() -> BTreeSet<String> {
     let m = Metrics::new();
     m.request("validate", 200, 0.001);
     m.voucherify_call("validate", "200".into(), 0.001);
-    m.redis_call("create", 0.001);
+    m.lock_store_call("create", "redis", 0.001);
     m.lock_event(LockEvent::Created);
     m.upstream_error("timeout");
     m.recording_dropped();

@@ -162,7 +162,7 @@ async fn metrics_count_requests_upstream_calls_and_locks() {
         r#"couponbridge_locks_total{event="released"}"#,
         r#"couponbridge_voucherify_request_duration_seconds_count{op="validate",outcome="200"}"#,
         r#"couponbridge_voucherify_request_duration_seconds_count{op="release",outcome="204"}"#,
-        r#"couponbridge_redis_command_duration_seconds_count{op="create"}"#,
+        r#"couponbridge_lock_store_call_duration_seconds_count{op="create",store="redis"}"#,
         r#"couponbridge_request_duration_seconds_count{route="validate"}"#,
     ];
     let r = env

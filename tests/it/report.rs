@@ -1,8 +1,9 @@
 //! `couponbridge shadow-report`, the real binary, over a shadow folder of
 //! hand-made lines (written with shadow's own record types): counts per
 //! route from tallies and lines, mismatches and errors grouped with first
-//! and last seen, in text, JSON and HTML; and the HTML page as headless
-//! Chromium renders it.
+//! and last seen, in text, JSON and HTML; `--fail-on` for CI; the shadow's
+//! unseen-lock lines labelled for what is known; and the HTML page as
+//! headless Chromium renders it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -420,4 +421,109 @@ fn the_html_shadow_report_renders_in_headless_chromium() {
             "{route} has no row in the DOM"
         );
     }
+}
+
+/// `--fail-on mismatch|error`: exit 1 when the shadow found what it names,
+/// and say so on stderr; 0 without it, or when there is nothing of it.
+#[test]
+fn fail_on_gates_a_ci_job() {
+    let dir = tempfile::tempdir().unwrap();
+    shadow_folder(dir.path());
+    let clean = tempfile::tempdir().unwrap();
+    let text = |lines: &[Line]| -> String { lines.iter().map(|l| serde_json::to_string(l).unwrap() + "\n").collect() };
+    std::fs::write(
+        clean.path().join("shadow.jsonl"),
+        text(&[tally("2026-12-01T10:00:00Z", "r", &[("validate", [40, 0, 0, 2])])]),
+    )
+    .unwrap();
+    for (args, folder, code, says) in [
+        (vec![], dir.path(), 0, ""),
+        (
+            vec!["--fail-on", "mismatch"],
+            dir.path(),
+            1,
+            "the shadow found 3 mismatches (--fail-on)",
+        ),
+        (
+            vec!["--fail-on", "error"],
+            dir.path(),
+            1,
+            "the shadow found 3 errors (--fail-on)",
+        ),
+        (
+            vec!["--fail-on", "mismatch,error", "--format", "json"],
+            dir.path(),
+            1,
+            "3 mismatches and 3 errors",
+        ),
+        (vec!["--fail-on", "mismatch,error"], clean.path(), 0, ""),
+    ] {
+        let out = shadow_report(&args, &[folder]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {says} in {stderr}");
+        assert!(!out.stdout.is_empty(), "{args:?}: the report is written either way");
+        assert!(
+            !stderr.contains('\r') && !stderr.contains('\x1b'),
+            "no progress off a terminal: {stderr:?}"
+        );
+    }
+    let bad = shadow_report(&["--fail-on", "dropped"], &[dir.path()]);
+    assert_eq!(bad.status.code(), Some(2), "an unknown value is an argument error");
+}
+
+/// A lock the shadow saw (its validation's Gameball answer is in the run's
+/// lines) and later could not find is not labelled "not seen"; locks with no
+/// such evidence form one group, whatever their references.
+#[test]
+fn unseen_locks_are_labelled_true_to_the_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = "5e21ff4baf5d4760a8a43c7b2513298e";
+    let Line::Mismatch(mut validate) = mismatch(
+        "2026-12-01T10:00:00Z",
+        "r1",
+        "validate",
+        VALIDATE,
+        vec![differs("$.validCoupons[0].discountAmount", json!(25), json!(20))],
+    ) else {
+        unreachable!()
+    };
+    validate.call.gameball.body = json!({"validCoupons": [{"code": "A", "lockReference": seen}]});
+    let unseen = |r: &str| {
+        format!(
+            "lock reference {}… was not seen by this shadow (made before shadowing began, or through another replica)",
+            &r[..6]
+        )
+    };
+    let lines = [
+        Line::Mismatch(validate),
+        error("2026-12-01T10:30:00Z", "r1", "release", LOCK, &unseen(seen)),
+        error("2026-12-01T10:31:00Z", "r1", "release", LOCK, &unseen("a1b2c3d4")),
+        error("2026-12-01T10:32:00Z", "r1", "release", LOCK, &unseen("f0e1d2c3")),
+    ];
+    let text: String = lines.iter().map(|l| serde_json::to_string(l).unwrap() + "\n").collect();
+    std::fs::write(dir.path().join("shadow.jsonl"), text).unwrap();
+    let out = stdout(&shadow_report(&["--format", "json"], &[dir.path()]));
+    let json: Value = serde_json::from_str(&out).unwrap();
+    let groups: Vec<(String, u64)> = json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["error"].as_str().unwrap().to_owned(), g["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(groups.len(), 2, "{groups:#?}");
+    let seen_group = groups
+        .iter()
+        .find(|(e, _)| e.starts_with("lock seen by this shadow"))
+        .unwrap();
+    assert_eq!(seen_group.1, 1);
+    assert!(seen_group.0.contains("2026-12-01T10:00:00Z"), "{}", seen_group.0);
+    let other = groups
+        .iter()
+        .find(|(e, _)| e.starts_with("lock not in this shadow's store"))
+        .unwrap();
+    assert_eq!(other.1, 2, "two references, one group");
+    let text = stdout(&shadow_report(&[], &[dir.path()]));
+    assert!(!text.contains("\\u{"), "no Debug escapes: {text}");
+    assert!(text.contains("release \"lock seen by this shadow"), "{text}");
 }

@@ -96,11 +96,12 @@ pub fn text(r: &ShadowReport) -> String {
     }
     for g in &r.errors {
         let e = &g.example;
+        // Quoted, not Debug-formatted: the message as it was written.
         let _ = writeln!(
             out,
-            "  {} {:?} x{} (first {}, last {})\n    e.g. {} {} (gameball {})",
+            "  {} \"{}\" x{} (first {}, last {})\n    e.g. {} {} (gameball {})",
             g.route,
-            clip(&g.error, TEXT_VALUE_CHARS),
+            clip(&g.error, TEXT_VALUE_CHARS * 2),
             g.count,
             g.first_seen,
             g.last_seen,
@@ -231,12 +232,13 @@ pub fn html(r: &ShadowReport) -> String {
                     g.first_seen.as_str().into(),
                     g.last_seen.as_str().into(),
                     Cell::Pre(format!(
-                        "{} {}\n{}\n\ngameball {}:\n{}",
+                        "{} {}\n{}\n\ngameball {}:\n{}\n\nthe line: {}",
                         e.request.method,
                         e.request.path,
                         pretty(&e.request.body),
                         e.gameball.status,
-                        pretty(&e.gameball.body)
+                        pretty(&e.gameball.body),
+                        e.error
                     )),
                 ]
             })

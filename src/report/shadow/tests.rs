@@ -271,3 +271,51 @@ fn the_html_page_escapes_the_bodies_it_shows() {
     assert!(!html.contains("<script>"), "{html}");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 }
+
+/// The shadow's "was not seen by this shadow" lines: one group per label,
+/// not per reference, and "seen" when the run's lines show the lock earlier.
+#[test]
+fn unseen_locks_are_labelled_for_what_the_lines_show() {
+    let unseen = |r: &str| {
+        format!(
+            "lock reference {r}… was not seen by this shadow (made before shadowing began, or through another replica)"
+        )
+    };
+    let Line::Mismatch(mut validate) = mismatch("2026-12-01T10:00:00Z", "r", "validate", "v", vec![]) else {
+        unreachable!()
+    };
+    validate.call.gameball.body = json!({"validCoupons": [{"code": "A", "lockReference": "5e21ffab0000"}]});
+    let r = collect(vec![
+        Line::Mismatch(validate),
+        error("2026-12-01T10:00:05Z", "r", "release", &unseen("5e21ff")),
+        error("2026-12-01T10:00:06Z", "r", "release", &unseen("aaaaaa")),
+        error("2026-12-01T10:00:07Z", "r", "release", &unseen("bbbbbb")),
+        // Another run's lines are not evidence for this one.
+        error("2026-12-01T10:00:08Z", "other", "release", &unseen("5e21ff")),
+    ]);
+    let groups: Vec<(&str, u64)> = r.errors.iter().map(|g| (g.error.as_str(), g.count)).collect();
+    assert_eq!(groups.len(), 2, "{groups:#?}");
+    let (seen, unknown) = if groups[0].0.starts_with("lock seen") {
+        (&r.errors[0], &r.errors[1])
+    } else {
+        (&r.errors[1], &r.errors[0])
+    };
+    assert!(
+        seen.error
+            .starts_with("lock seen by this shadow (in Gameball's answer at 2026-12-01T10:00:00Z)"),
+        "{}",
+        seen.error
+    );
+    assert_eq!(seen.count, 1);
+    assert!(
+        seen.example.error.contains("5e21ff… was not seen"),
+        "the line's own words are kept"
+    );
+    assert!(
+        unknown.error.starts_with("lock not in this shadow's store"),
+        "{}",
+        unknown.error
+    );
+    assert_eq!(unknown.count, 3, "aaaaaa, bbbbbb and the other run's 5e21ff: one group");
+    assert_eq!(r.lines.error, 4);
+}
