@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AdminState};
 use crate::app::{App, Generation};
 use crate::clock::Clock;
-use crate::config::{Config, DurabilityMode, RecordConfig, Secret, ShadowConfig};
+use crate::config::{Config, DurabilityMode, RecordConfig, RedactionConfig, ShadowConfig};
 use crate::locks::Store;
 use crate::metrics::Metrics;
 use crate::net::client::{self, ClientOptions, HttpClient};
@@ -154,8 +154,7 @@ impl Drop for Running {
 struct ShadowKey {
     shadow: ShadowConfig,
     secrets: Vec<String>,
-    paths: Vec<String>,
-    hash_key: Option<Secret>,
+    redaction: RedactionConfig,
 }
 
 /// What a reload needs to build a new [`Generation`], and the config the
@@ -167,7 +166,7 @@ struct Reloader {
     /// Every recording writer started, joined at shutdown.
     writers: Mutex<Vec<WriterHandle>>,
     /// The recorder in force, with what it was made from.
-    recorder: Mutex<Option<(RecordConfig, Vec<String>, Recorder)>>,
+    recorder: Mutex<Option<(RecordConfig, RedactionConfig, Vec<String>, Recorder)>>,
     /// Every shadow started, finished at shutdown.
     shadows: Mutex<Vec<ShadowHandle>>,
     /// The shadow in force, with what it was made from.
@@ -194,12 +193,17 @@ impl Reloader {
         let mut last = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
         let recorder = match &cfg.record {
             Some(r) => match &*last {
-                Some((same_cfg, same_secrets, rec)) if same_cfg == r && *same_secrets == secrets => Some(rec.clone()),
+                Some((same_cfg, same_redaction, same_secrets, rec))
+                    if same_cfg == r && *same_redaction == cfg.redaction && *same_secrets == secrets =>
+                {
+                    Some(rec.clone())
+                }
                 _ => {
-                    let (rec, w) = Recorder::start(r, secrets.clone(), self.metrics.clone(), self.clock.clone())
+                    let redactor = Redactor::from_config(&cfg.redaction, secrets.clone());
+                    let (rec, w) = Recorder::start(r, redactor, self.metrics.clone(), self.clock.clone())
                         .map_err(StartError::Record)?;
                     self.writers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
-                    *last = Some((r.clone(), secrets.clone(), rec.clone()));
+                    *last = Some((r.clone(), cfg.redaction.clone(), secrets.clone(), rec.clone()));
                     Some(rec)
                 }
             },
@@ -232,27 +236,18 @@ impl Reloader {
             *last = None;
             return Ok(None);
         }
-        // Redacted exactly as recordings are.
-        let (paths, hash_key) = match &cfg.record {
-            Some(r) => (r.redact_json.clone(), r.hash_key.clone()),
-            None => (crate::config::default_redact_json(), None),
-        };
+        // Redacted exactly as recordings are, recording on or not.
         let key = ShadowKey {
             shadow: cfg.shadow.clone(),
             secrets,
-            paths,
-            hash_key,
+            redaction: cfg.redaction.clone(),
         };
         if let Some((same, shadow)) = &*last
             && *same == key
         {
             return Ok(Some(shadow.clone()));
         }
-        let redactor = Redactor::new(
-            &key.paths,
-            key.secrets.clone(),
-            key.hash_key.as_ref().map(|k| k.expose()),
-        );
+        let redactor = Redactor::from_config(&key.redaction, key.secrets.clone());
         let (shadow, handle) = Shadow::start(
             &key.shadow,
             redactor,
