@@ -26,6 +26,7 @@ macro_rules! both_stores {
 
 mod adapter;
 mod common;
+mod config;
 mod dialects;
 mod docs;
 mod durability;
@@ -34,6 +35,7 @@ mod interleave;
 mod lifecycle;
 mod ops;
 mod perf;
+mod redaction;
 mod reload;
 mod replay;
 mod report;
