@@ -149,6 +149,14 @@ impl Drop for Running {
     }
 }
 
+/// What a recorder was made from.
+#[derive(PartialEq)]
+struct RecorderKey {
+    record: RecordConfig,
+    redaction: RedactionConfig,
+    secrets: Vec<String>,
+}
+
 /// What a shadow was made from.
 #[derive(PartialEq)]
 struct ShadowKey {
@@ -166,7 +174,7 @@ struct Reloader {
     /// Every recording writer started, joined at shutdown.
     writers: Mutex<Vec<WriterHandle>>,
     /// The recorder in force, with what it was made from.
-    recorder: Mutex<Option<(RecordConfig, RedactionConfig, Vec<String>, Recorder)>>,
+    recorder: Mutex<Option<(RecorderKey, Recorder)>>,
     /// Every shadow started, finished at shutdown.
     shadows: Mutex<Vec<ShadowHandle>>,
     /// The shadow in force, with what it was made from.
@@ -192,21 +200,24 @@ impl Reloader {
         // replaced finishes writing when the last request on it is done.
         let mut last = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
         let recorder = match &cfg.record {
-            Some(r) => match &*last {
-                Some((same_cfg, same_redaction, same_secrets, rec))
-                    if same_cfg == r && *same_redaction == cfg.redaction && *same_secrets == secrets =>
-                {
-                    Some(rec.clone())
+            Some(r) => {
+                let key = RecorderKey {
+                    record: r.clone(),
+                    redaction: cfg.redaction.clone(),
+                    secrets: secrets.clone(),
+                };
+                match &*last {
+                    Some((same, rec)) if *same == key => Some(rec.clone()),
+                    _ => {
+                        let redactor = Redactor::from_config(&cfg.redaction, secrets.clone());
+                        let (rec, w) = Recorder::start(r, redactor, self.metrics.clone(), self.clock.clone())
+                            .map_err(StartError::Record)?;
+                        self.writers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
+                        *last = Some((key, rec.clone()));
+                        Some(rec)
+                    }
                 }
-                _ => {
-                    let redactor = Redactor::from_config(&cfg.redaction, secrets.clone());
-                    let (rec, w) = Recorder::start(r, redactor, self.metrics.clone(), self.clock.clone())
-                        .map_err(StartError::Record)?;
-                    self.writers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
-                    *last = Some((r.clone(), cfg.redaction.clone(), secrets.clone(), rec.clone()));
-                    Some(rec)
-                }
-            },
+            }
             None => {
                 *last = None;
                 None
