@@ -32,8 +32,14 @@ pub struct RawServer {
     pub worker_threads: Option<u64>,
     /// Reload when the config file changes (besides SIGHUP).
     pub watch_config: bool,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
+    pub tls: RawTls,
+}
+
+/// `[server.tls]`: both, or neither.
+#[derive(Debug, Clone, Default)]
+pub struct RawTls {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -198,11 +204,16 @@ pub struct RawTenant {
     pub voucherify: RawVoucherify,
     pub routes: RawRoutes,
     pub messages: Messages,
-    /// `[tenants.NAME.loyalty] campaign`: the Voucherify loyalty program
-    /// whose cards hold the customers' points.
-    pub loyalty_campaign: Option<String>,
+    pub loyalty: RawLoyalty,
     /// Gameball redemption rule id → Voucherify reward id.
     pub rewards: BTreeMap<String, String>,
+}
+
+/// `[tenants.NAME.loyalty]`: the Voucherify loyalty program whose cards
+/// hold the customers' points (coupons from points).
+#[derive(Debug, Clone, Default)]
+pub struct RawLoyalty {
+    pub campaign: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -299,14 +310,11 @@ fn read_server(t: &mut Table<'_>) -> RawServer {
         shutdown_delay: t.duration("shutdown_delay", "0s"),
         worker_threads: t.get("worker_threads", "one per core"),
         watch_config: t.or("watch_config", false),
-        tls_cert: None,
-        tls_key: None,
+        tls: RawTls::default(),
     };
-    (server.tls_cert, server.tls_key) = t.table("tls", |t| {
-        (
-            t.get("cert", "plain HTTP (h2c by prior knowledge)"),
-            t.get("key", "plain HTTP"),
-        )
+    server.tls = t.table("tls", |t| RawTls {
+        cert: t.get("cert", "plain HTTP, h2c by prior knowledge"),
+        key: t.get("key", "plain HTTP"),
     });
     server
 }
@@ -316,7 +324,7 @@ fn read_store(t: &mut Table<'_>) -> RawStore {
         url: t.secret_or("url", "redis://127.0.0.1:6379/0"),
         mode: t.or("mode", "standalone".to_owned()),
         nodes: t.or("nodes", Vec::new()),
-        master_name: t.get("master_name", "none (required in sentinel mode)"),
+        master_name: t.get("master_name", "required in sentinel mode"),
         response_timeout: t.duration("response_timeout", "500ms"),
         connect_timeout: t.duration("connect_timeout", "1s"),
         durability: t.or("durability", "warn".to_owned()),
@@ -328,7 +336,7 @@ fn read_store(t: &mut Table<'_>) -> RawStore {
 fn read_record(t: &mut Table<'_>) -> RawRecord {
     RawRecord {
         enabled: t.or("enabled", false),
-        path: t.get("path", "none (required when enabled)"),
+        path: t.get("path", "required when enabled"),
         sample: t.or("sample", 1.0),
         max_file_bytes: t.or("max_file_bytes", 64 * 1024 * 1024),
         queue: t.or("queue", 4096),
@@ -354,21 +362,23 @@ fn read_shadow(t: &mut Table<'_>) -> RawShadow {
 
 fn read_tenant(t: &mut Table<'_>) -> RawTenant {
     RawTenant {
-        api_key: t.text("api_key", "none (required)"),
-        secret_key: t.secret("secret_key", "none (required)"),
+        api_key: t.text("api_key", "required"),
+        secret_key: t.secret("secret_key", "required"),
         currency_decimals: t.or("currency_decimals", 2),
         dialect: t.or("dialect", V4Dialect::default()),
         voucherify: t.table("voucherify", |t| RawVoucherify {
-            base_url: t.get("base_url", "none (required)"),
-            app_id: t.text("app_id", "none (required)"),
-            app_token: t.secret("app_token", "none (required)"),
+            base_url: t.get("base_url", "required"),
+            app_id: t.text("app_id", "required"),
+            app_token: t.secret("app_token", "required"),
             timeout: t.duration("timeout", "5s"),
             http2: t.or("http2", "auto".to_owned()),
             definitions_ttl: t.duration("definitions_ttl", "5s"),
         }),
         routes: t.map("routes"),
         messages: t.table("messages", Messages::read),
-        loyalty_campaign: t.table("loyalty", |t| t.get("campaign", "no loyalty program")),
+        loyalty: t.table("loyalty", |t| RawLoyalty {
+            campaign: t.get("campaign", "no loyalty program"),
+        }),
         rewards: t.map("rewards"),
     }
 }

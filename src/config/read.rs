@@ -94,6 +94,8 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// Makes `reading` read the key patterns: every map as if it had one
+    /// key, `*` (what the docs test checks the reference against).
     pub fn schema(reading: &RefCell<Reading>) {
         reading.borrow_mut().schema = true;
     }

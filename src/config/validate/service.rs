@@ -8,7 +8,7 @@ use super::super::raw::{RawLocks, RawLog, RawServer, RawStore, RawTelemetry, Raw
 use super::super::runtime::*;
 
 pub(super) fn server(s: &RawServer, e: &mut Errors) -> ServerConfig {
-    let tls = match (&s.tls_cert, &s.tls_key) {
+    let tls = match (&s.tls.cert, &s.tls.key) {
         (Some(cert), Some(key)) => {
             // `serve` reads them at start-up; `check-config` says so first.
             for (field, path) in [("cert", cert), ("key", key)] {

@@ -146,7 +146,7 @@ fn voucherify(t: &RawTenant, k: &dyn Fn(&str) -> String, e: &mut Errors) -> Vouc
 /// Gameball's integers, reward ids Voucherify's; a mapping without a
 /// loyalty program could never redeem.
 fn rewards(t: &RawTenant, k: &dyn Fn(&str) -> String, e: &mut Errors) -> RewardsConfig {
-    let campaign = t.loyalty_campaign.as_deref().map(str::trim).map(str::to_owned);
+    let campaign = t.loyalty.campaign.as_deref().map(str::trim).map(str::to_owned);
     if campaign.as_deref() == Some("") {
         e.push(
             k("loyalty.campaign"),
