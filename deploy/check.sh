@@ -5,8 +5,9 @@
 #   kubernetes-validate    deploy/kubernetes/*.yaml, strict, against Kubernetes 1.25 and 1.37
 #   check-jsonschema       deploy/compose.yaml against the Compose Specification schema
 #   kubectl kustomize      deploy/kubernetes builds (only where kubectl is installed)
-#   couponbridge check-config  deploy/couponbridge.toml with the example secrets (only
-#                          where a couponbridge binary at least as new as src/ exists)
+#   couponbridge check-config  deploy/couponbridge.toml with the example env file: its
+#                          placeholders refused, and valid once filled in (only where a
+#                          couponbridge binary at least as new as src/ exists)
 #   Dockerfile dependency stage  Cargo.toml and Cargo.lock load with stub
 #                          sources only, --locked (as that stage builds them)
 #   deploy/test_deploy.py  the files name couponbridge's real metrics, labels, paths,
@@ -136,9 +137,20 @@ if [ -z "$bin" ] || [ ! -x "$bin" ]; then
 elif [ -z "${COUPONBRIDGE_BIN:-}" ] && [ -n "$(find src Cargo.toml -newer "$bin" -print -quit)" ]; then
     skip "couponbridge check-config" "$bin is older than src/ (rebuild it, or set COUPONBRIDGE_BIN)"
 else
-    # With the example secrets and nothing else from the caller's environment.
+    # With the example env file and nothing else from the caller's
+    # environment: as shipped, its placeholder secrets are refused (and
+    # nothing else is wrong); filled in, the configuration is valid.
     mapfile -t example_env < <(grep -E '^COUPONBRIDGE_[A-Z0-9_]+=' deploy/couponbridge.env.example)
-    check_config() { env -i "${example_env[@]}" "$bin" check-config --config deploy/couponbridge.toml >/dev/null; }
+    mapfile -t filled_env < <(printf '%s\n' "${example_env[@]}" | sed 's/=change-me$/=check-sh-example-value/')
+    check_config() {
+        local refused
+        refused="$(env -i "${example_env[@]}" "$bin" check-config --config deploy/couponbridge.toml 2>/dev/null || true)"
+        if [ -z "$refused" ] || grep -v 'is a placeholder' <<<"$refused"; then
+            echo "the example env file's placeholders were not refused, or more was wrong: $refused"
+            return 1
+        fi
+        env -i "${filled_env[@]}" "$bin" check-config --config deploy/couponbridge.toml
+    }
     check "couponbridge check-config deploy/couponbridge.toml ($bin)" check_config
 fi
 

@@ -9,8 +9,8 @@ restated here:
   register() call, the type of the field it registers, the label structs);
   Prometheus suffixes follow the type: counters _total, histograms _bucket
   (+ le), _sum, _count;
-* admin paths: src/admin.rs; listener and shutdown defaults:
-  src/config/validate.rs; configuration keys: src/config/raw.rs and the
+* admin paths: src/admin.rs; listener and shutdown defaults and
+  configuration keys: src/config/raw.rs, and the
   operation names in src/domain/operation.rs; the image's ENV, CMD and EXPOSE:
   Dockerfile.
 
@@ -116,24 +116,20 @@ def admin_paths():
 
 
 def listen_defaults():
-    text = read("src/config/validate.rs")
-    return dict(re.findall(r'e\.addr\(\s*"((?:server|admin)\.listen)"\s*,\s*&[\w.]+\s*,\s*"([^"]+)"\s*\)', text))
-
-
-def rust_duration(expr):
-    if expr == "Duration::ZERO":
-        return 0.0
-    m = re.fullmatch(r"Duration::from_(secs|millis)\((\d+)\)", expr)
-    return int(m.group(2)) * (1 if m.group(1) == "secs" else 0.001)
+    """The listeners' defaults, as src/config/raw.rs reads [server] and [admin]."""
+    text = read("src/config/raw.rs")
+    server = re.search(r"fn read_server\(.*?\n\}", text, re.S).group(0)
+    admin = re.search(r'root\.table\("admin".*?\}\)', text, re.S).group(0)
+    listen = r't\.or\(\s*"listen"\s*,\s*"([^"]+)"'
+    return {"server.listen": re.search(listen, server).group(1), "admin.listen": re.search(listen, admin).group(1)}
 
 
 def shutdown_defaults():
-    text = read("src/config/validate.rs")
-    found = re.findall(
-        r'e\.duration\(\s*"server\.(shutdown_delay|shutdown_grace)"\s*,\s*&[\w.]+\s*,\s*(Duration::\w+(?:\(\d+\))?)\s*\)',
-        text,
-    )
-    return {k: rust_duration(v) for k, v in found}
+    """shutdown_delay and shutdown_grace's defaults, in seconds (src/config/raw.rs)."""
+    text = read("src/config/raw.rs")
+    server = re.search(r"fn read_server\(.*?\n\}", text, re.S).group(0)
+    found = re.findall(r't\.duration\(\s*"(shutdown_delay|shutdown_grace)"\s*,\s*"([^"]+)"\s*\)', server)
+    return {k: duration(v) for k, v in found}
 
 
 def operation_names():

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::clock::Clock;
-use crate::config::{self, Config, LogConfig, LogFormat, RawConfig};
+use crate::config::{self, Config, LogConfig, LogFormat};
 use crate::net::client::{self, ClientOptions};
 use crate::sim::faults::Faults;
 use crate::sim::model::ApplicationMode;
@@ -84,10 +84,16 @@ pub enum Command {
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
-    /// Validate the configuration, print it with secrets redacted, list every error.
+    /// Validate the configuration: every error at once, each with its key and where it was set.
     CheckConfig {
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Print the effective configuration: every key, defaults included, with its origin.
+        #[arg(long)]
+        effective: bool,
+        /// `text` (one line per error or key) or `json` (an array of objects).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Replay recorded Gameball traffic against an adapter and compare answers.
     Replay(replay::ReplayArgs),
@@ -106,6 +112,12 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -133,7 +145,11 @@ fn runtime(threads: Option<usize>) -> tokio::runtime::Runtime {
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::CheckConfig { config } => check_config(config),
+        Command::CheckConfig {
+            config,
+            effective,
+            format,
+        } => check_config(config.as_deref(), effective, format),
         Command::Serve { config } => match Config::load(config.as_deref()) {
             Err(errors) => {
                 eprint!("{errors}");
@@ -285,17 +301,27 @@ fn man(out: Option<&Path>) -> std::io::Result<()> {
     }
 }
 
-fn check_config(path: Option<PathBuf>) -> ExitCode {
-    let fig = match config::figment(path.as_deref()) {
-        Ok(f) => f,
-        Err(e) => {
-            eprint!("{e}");
-            return ExitCode::from(2);
-        }
+/// The errors (or, with `--effective`, the effective configuration) on
+/// stdout; with `--effective` the errors go to stderr, in the same format.
+/// A one-line verdict on stderr; exit 2 when there is an error.
+fn check_config(path: Option<&std::path::Path>, effective: bool, format: Format) -> ExitCode {
+    let checked = config::check(path);
+    let no_errors = config::ConfigErrors(Vec::new());
+    let errors = checked.result.as_ref().err().unwrap_or(&no_errors);
+    let errors_text = match format {
+        Format::Text => errors.to_string(),
+        Format::Json => format!("{:#}\n", errors.to_json()),
     };
-    let (raw, found) = RawConfig::load(&fig);
-    print!("{}", config::redacted_toml(&raw));
-    match raw.validate(found) {
+    if effective {
+        match format {
+            Format::Text => print!("{}", config::effective::text(&checked.effective)),
+            Format::Json => println!("{:#}", config::effective::json(&checked.effective)),
+        }
+        eprint!("{errors_text}");
+    } else {
+        print!("{errors_text}");
+    }
+    match &checked.result {
         Ok(cfg) => {
             eprintln!(
                 "configuration is valid: {} tenant(s), listening on {}",
@@ -305,7 +331,7 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(errors) => {
-            eprint!("{errors}");
+            eprintln!("{} configuration error(s)", errors.0.len());
             ExitCode::from(2)
         }
     }

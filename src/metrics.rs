@@ -144,6 +144,11 @@ pub struct Known {
     pub voucherify_ops: Vec<&'static str>,
     /// `server.request_timeout`: the largest latency bucket.
     pub request_timeout: Option<Duration>,
+    /// The tenants configured at start.
+    pub tenants: Vec<String>,
+    /// Every (`operation`, `reason`) a call to Gameball can be counted
+    /// under, for each tenant.
+    pub gameball_calls: Vec<(&'static str, &'static str)>,
 }
 
 /// What happened to a lock, for `couponbridge_locks_total{event}`.
@@ -323,6 +328,15 @@ impl Metrics {
                 outcome: "200".to_owned(),
             });
         }
+        for tenant in &known.tenants {
+            for &(operation, reason) in &known.gameball_calls {
+                let _ = self.gameball_calls.get_or_create(&GameballCall {
+                    tenant: tenant.clone(),
+                    operation,
+                    reason,
+                });
+            }
+        }
         for event in LOCK_EVENTS {
             let _ = self.locks.get_or_create(&Event { event });
         }
@@ -491,6 +505,8 @@ mod tests {
             routes: vec!["validate", "passthrough"],
             voucherify_ops: vec!["validate", "redeem"],
             request_timeout: Some(Duration::from_secs(5)),
+            tenants: vec!["shop".into()],
+            gameball_calls: vec![("orders", "forward")],
         });
         m.store_in_use("memory", &["create", "get"]);
         let text = m.render();
@@ -506,6 +522,7 @@ mod tests {
             "couponbridge_config_reloads_total{result=\"error\"} 0",
             "couponbridge_session_release_retries_total{result=\"given_up\"} 0",
             "couponbridge_shadow_comparisons_total{route=\"validate\",result=\"dropped\"} 0",
+            "couponbridge_gameball_calls_total{tenant=\"shop\",operation=\"orders\",reason=\"forward\"} 0",
             "couponbridge_build_info{version=\"",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");

@@ -104,8 +104,9 @@ pub fn reload(instance: &Reloads, path: Option<&Path>, why: Trigger) {
     match Config::load(path) {
         Err(errors) => {
             instance.refused();
+            // The same lines `check-config` prints, each with its place.
             for e in &errors.0 {
-                tracing::error!(key = %e.key, error = %e.message, "configuration error");
+                tracing::error!(key = %e.key, at = %e.origin, error = %e.message, "configuration error: {e}");
             }
             tracing::error!(
                 why = why.name(),

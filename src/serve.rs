@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AdminState};
 use crate::app::{App, Generation};
 use crate::clock::Clock;
-use crate::config::{Config, DurabilityMode, RecordConfig, Secret, ShadowConfig};
+use crate::config::{Config, DurabilityMode, RecordConfig, RedactionConfig, ShadowConfig};
 use crate::locks::Store;
 use crate::metrics::{Known, Metrics};
 use crate::net::client::{self, ClientOptions, HttpClient};
@@ -149,13 +149,20 @@ impl Drop for Running {
     }
 }
 
+/// What a recorder was made from.
+#[derive(PartialEq)]
+struct RecorderKey {
+    record: RecordConfig,
+    redaction: RedactionConfig,
+    secrets: Vec<String>,
+}
+
 /// What a shadow was made from.
 #[derive(PartialEq)]
 struct ShadowKey {
     shadow: ShadowConfig,
     secrets: Vec<String>,
-    paths: Vec<String>,
-    hash_key: Option<Secret>,
+    redaction: RedactionConfig,
 }
 
 /// What a reload needs to build a new [`Generation`], and the config the
@@ -167,7 +174,7 @@ struct Reloader {
     /// Every recording writer started, joined at shutdown.
     writers: Mutex<Vec<WriterHandle>>,
     /// The recorder in force, with what it was made from.
-    recorder: Mutex<Option<(RecordConfig, Vec<String>, Recorder)>>,
+    recorder: Mutex<Option<(RecorderKey, Recorder)>>,
     /// Every shadow started, finished at shutdown.
     shadows: Mutex<Vec<ShadowHandle>>,
     /// The shadow in force, with what it was made from.
@@ -193,16 +200,24 @@ impl Reloader {
         // replaced finishes writing when the last request on it is done.
         let mut last = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
         let recorder = match &cfg.record {
-            Some(r) => match &*last {
-                Some((same_cfg, same_secrets, rec)) if same_cfg == r && *same_secrets == secrets => Some(rec.clone()),
-                _ => {
-                    let (rec, w) = Recorder::start(r, secrets.clone(), self.metrics.clone(), self.clock.clone())
-                        .map_err(StartError::Record)?;
-                    self.writers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
-                    *last = Some((r.clone(), secrets.clone(), rec.clone()));
-                    Some(rec)
+            Some(r) => {
+                let key = RecorderKey {
+                    record: r.clone(),
+                    redaction: cfg.redaction.clone(),
+                    secrets: secrets.clone(),
+                };
+                match &*last {
+                    Some((same, rec)) if *same == key => Some(rec.clone()),
+                    _ => {
+                        let redactor = Redactor::from_config(&cfg.redaction, secrets.clone());
+                        let (rec, w) = Recorder::start(r, redactor, self.metrics.clone(), self.clock.clone())
+                            .map_err(StartError::Record)?;
+                        self.writers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
+                        *last = Some((key, rec.clone()));
+                        Some(rec)
+                    }
                 }
-            },
+            }
             None => {
                 *last = None;
                 None
@@ -235,27 +250,18 @@ impl Reloader {
             *last = None;
             return Ok(None);
         }
-        // Redacted exactly as recordings are.
-        let (paths, hash_key) = match &cfg.record {
-            Some(r) => (r.redact_json.clone(), r.hash_key.clone()),
-            None => (crate::config::default_redact_json(), None),
-        };
+        // Redacted exactly as recordings are, recording on or not.
         let key = ShadowKey {
             shadow: cfg.shadow.clone(),
             secrets,
-            paths,
-            hash_key,
+            redaction: cfg.redaction.clone(),
         };
         if let Some((same, shadow)) = &*last
             && *same == key
         {
             return Ok(Some(shadow.clone()));
         }
-        let redactor = Redactor::new(
-            &key.paths,
-            key.secrets.clone(),
-            key.hash_key.as_ref().map(|k| k.expose()),
-        );
+        let redactor = Redactor::from_config(&key.redaction, key.secrets.clone());
         let (shadow, handle) = Shadow::start(
             &key.shadow,
             redactor,
@@ -382,12 +388,25 @@ const VOUCHERIFY_OPS: [crate::voucherify::client::Op; 14] = {
 /// known at start set to zero, and latency buckets up to the request
 /// timeout in force at start.
 fn metrics_for(cfg: &Config) -> Metrics {
-    let mut routes: Vec<&'static str> = crate::domain::Operation::ALL.iter().map(|o| o.name()).collect();
+    use crate::domain::Operation;
+    let mut routes: Vec<&'static str> = Operation::ALL.iter().map(|o| o.name()).collect();
     routes.push("passthrough");
     Metrics::with(&Known {
         routes,
         voucherify_ops: VOUCHERIFY_OPS.iter().map(|o| o.name()).collect(),
         request_timeout: Some(cfg.server.request_timeout),
+        tenants: cfg.tenants.iter().map(|t| t.name.clone()).collect(),
+        gameball_calls: Operation::ALL
+            .iter()
+            .flat_map(|&op| {
+                let reference = op.may_name_state().then_some((op.name(), "reference"));
+                let fallback =
+                    matches!(op, Operation::Validate | Operation::ValidateSingle).then_some((op.name(), "fallback"));
+                let forward = matches!(op, Operation::Orders | Operation::Payments).then_some((op.name(), "forward"));
+                [Some((op.name(), "route")), reference, fallback, forward]
+            })
+            .flatten()
+            .collect(),
     })
 }
 

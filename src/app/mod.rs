@@ -196,7 +196,7 @@ impl App {
             trace,
         };
         let mut res = match (mode, &call.matched) {
-            (mode, Some(m)) if owner::may_name_state(m.op()) => owner::serve(&call, m, mode, req).await,
+            (mode, Some(m)) if m.op().may_name_state() => owner::serve(&call, m, mode, req).await,
             (RouteMode::Translate, Some(m)) => {
                 let (parts, body) = req.into_parts();
                 let body = translated::read(body, &cfg).await;

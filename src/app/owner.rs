@@ -24,7 +24,7 @@ use hyper::body::Incoming;
 use super::forward::{self, Reason};
 use super::translated::{self, Intake};
 use super::{Call, RouteMode};
-use crate::domain::{Command, Existing, Operation, Transaction};
+use crate::domain::{Command, Existing, Transaction};
 use crate::gameball::routes::Matched;
 use crate::ids;
 use crate::locks::{OpOutcome, Store};
@@ -38,21 +38,6 @@ enum Owner {
     Gameball,
     /// It names none: it makes new state, where the route's mode says.
     Nobody,
-}
-
-/// The operations whose calls may name existing state.
-pub(super) fn may_name_state(op: Operation) -> bool {
-    matches!(
-        op,
-        Operation::LockDetails
-            | Operation::Release
-            | Operation::Burn
-            | Operation::Orders
-            | Operation::Payments
-            | Operation::Refunds
-            | Operation::Validate
-            | Operation::ValidateSingle
-    )
 }
 
 pub(super) async fn serve(

@@ -1,221 +1,193 @@
-//! What the file and the environment say, every field optional, read
-//! section by section so one bad value does not hide the problems in
-//! other sections.
+//! What the file and the environment say, read key by key ([`read`]):
+//! every value as written, not yet parsed or checked, with the default in
+//! place of a key that is not set. The defaults live here, once: the
+//! effective configuration `check-config --effective` prints is what this
+//! reads, and validation ([`super::validate`]) only checks and converts.
+//!
+//! [`read`]: super::read
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use figment::Figment;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::errors::{ConfigError, Errors};
+use super::messages::Messages;
+use super::read::{Entry, Reading, Table};
 use super::routes::{RawRoutes, V4Dialect};
-use super::secret::{Secret, opt_string_like};
-use crate::domain::InvalidReason;
+use super::runtime::ShadowConfig;
+use super::secret::Secret;
+use super::source::Document;
 use crate::net::tls::Roots;
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct RawServer {
-    pub listen: Option<String>,
-    pub max_body_bytes: Option<u64>,
-    pub header_read_timeout: Option<String>,
-    pub body_read_timeout: Option<String>,
-    pub idle_timeout: Option<String>,
-    pub request_timeout: Option<String>,
-    pub max_connections: Option<u64>,
-    pub shutdown_grace: Option<String>,
-    pub shutdown_delay: Option<String>,
+    pub listen: String,
+    pub max_body_bytes: u64,
+    pub header_read_timeout: String,
+    pub body_read_timeout: String,
+    pub idle_timeout: String,
+    pub request_timeout: String,
+    pub max_connections: u64,
+    pub shutdown_grace: String,
+    pub shutdown_delay: String,
     pub worker_threads: Option<u64>,
     /// Reload when the config file changes (besides SIGHUP).
-    pub watch_config: Option<bool>,
-    pub tls: Option<RawTls>,
+    pub watch_config: bool,
+    pub tls: RawTls,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
+/// `[server.tls]`: both, or neither.
+#[derive(Debug, Clone, Default)]
 pub struct RawTls {
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct RawAdmin {
-    pub listen: Option<String>,
-    pub enabled: Option<bool>,
+    pub listen: String,
+    pub enabled: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct RawStore {
-    pub url: Option<Secret>,
-    pub mode: Option<String>,
-    pub nodes: Option<Vec<Secret>>,
+    pub url: Secret,
+    pub mode: String,
+    pub nodes: Vec<Secret>,
     pub master_name: Option<String>,
-    pub response_timeout: Option<String>,
-    pub connect_timeout: Option<String>,
-    /// `none`, `warn` (default) or `require`: what to do when Redis would
-    /// lose acknowledged locks on a crash.
-    pub durability: Option<String>,
+    pub response_timeout: String,
+    pub connect_timeout: String,
+    /// `none`, `warn` or `require`: what to do when Redis would lose
+    /// acknowledged locks on a crash.
+    pub durability: String,
     /// Replicas that must acknowledge a lock write (`WAIT`) before its
-    /// reference is returned; 0 (default) waits for none.
-    pub wait_replicas: Option<u32>,
-    pub wait_timeout: Option<String>,
+    /// reference is returned.
+    pub wait_replicas: u32,
+    pub wait_timeout: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct RawLocks {
-    pub default_duration: Option<String>,
-    pub max_duration: Option<String>,
-    pub retention: Option<String>,
-    pub order_retention: Option<String>,
-    pub release_retry_every: Option<String>,
+    pub default_duration: String,
+    pub max_duration: String,
+    pub retention: String,
+    pub order_retention: String,
+    pub release_retry_every: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct RawLog {
-    pub format: Option<String>,
-    pub level: Option<String>,
+    pub format: String,
+    pub level: String,
 }
 
 /// `[telemetry]`: traces to an OTLP/HTTP collector (off without an
 /// endpoint).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct RawTelemetry {
     pub otlp_endpoint: Option<String>,
-    pub service_name: Option<String>,
-    pub queue: Option<u64>,
-    pub flush_every: Option<String>,
-    pub timeout: Option<String>,
+    pub service_name: String,
+    pub queue: u64,
+    pub flush_every: String,
+    pub timeout: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct RawPassthrough {
     pub upstream: Option<String>,
-    pub timeout: Option<String>,
+    pub timeout: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
-pub struct RawUpstreamTls {
-    pub roots: Option<Roots>,
-    pub extra_ca: Option<Vec<PathBuf>>,
+/// `[migration]`, and `[tenants.NAME.migration]` over it (unset there:
+/// the global value).
+#[derive(Debug, Clone, Default)]
+pub struct RawMigration {
+    pub coupon_fallback: Option<bool>,
+    pub forward_orders: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
-pub struct RawRecord {
-    pub enabled: Option<bool>,
-    pub path: Option<PathBuf>,
-    pub sample: Option<f64>,
-    pub max_file_bytes: Option<u64>,
-    pub queue: Option<u64>,
-    pub redact_json: Option<Vec<String>>,
-    pub hash_key: Option<Secret>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
-pub struct RawShadow {
-    /// A folder for mismatch lines; without it only metrics are kept.
-    pub path: Option<PathBuf>,
-    pub sample: Option<f64>,
-    pub queue: Option<u64>,
-    /// Comparisons running at once.
-    pub concurrency: Option<u64>,
-    /// A rules file, as `replay --rules` takes.
-    pub rules: Option<PathBuf>,
-    /// Bytes of Gameball's locks and orders the shadow remembers.
-    pub book_max_bytes: Option<u64>,
-    /// Bytes of exchanges waiting for comparison.
-    pub queue_max_bytes: Option<u64>,
-    /// Bytes of mismatch files kept in `path`; the oldest go first.
-    pub path_max_bytes: Option<u64>,
-    /// Bytes of one written example's bodies (larger ones are cut).
-    pub example_max_bytes: Option<u64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
-pub struct RawVoucherify {
-    pub base_url: Option<String>,
-    #[serde(deserialize_with = "opt_string_like")]
-    pub app_id: Option<String>,
-    pub app_token: Option<Secret>,
-    pub timeout: Option<String>,
-    /// `"auto"` (default), `"always"` or `"never"`.
-    pub http2: Option<String>,
-    /// How long a voucher definition read for lock details is reused.
-    pub definitions_ttl: Option<String>,
-}
-
-/// Per-tenant overrides of the invalid-coupon `error` strings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Messages {
-    pub not_found: Option<String>,
-    pub expired: Option<String>,
-    pub not_active: Option<String>,
-    pub disabled: Option<String>,
-    pub unavailable: Option<String>,
-    pub customer_not_eligible: Option<String>,
-    pub order_conditions_not_met: Option<String>,
-    pub not_combinable: Option<String>,
-    pub invalid: Option<String>,
-}
-
-impl Messages {
-    /// The `error` text for `reason`: the tenant's override, or the default.
-    pub fn text(&self, reason: InvalidReason) -> String {
-        let custom = match reason {
-            InvalidReason::NotFound => &self.not_found,
-            InvalidReason::Expired => &self.expired,
-            InvalidReason::NotActive => &self.not_active,
-            InvalidReason::Disabled => &self.disabled,
-            InvalidReason::Unavailable => &self.unavailable,
-            InvalidReason::CustomerNotEligible => &self.customer_not_eligible,
-            InvalidReason::OrderConditionsNotMet => &self.order_conditions_not_met,
-            InvalidReason::NotCombinable => &self.not_combinable,
-            InvalidReason::Invalid => &self.invalid,
-        };
-        custom.clone().unwrap_or_else(|| reason.default_message().to_owned())
+impl RawMigration {
+    fn read(t: &mut Table<'_>, unset: &'static str) -> RawMigration {
+        RawMigration {
+            coupon_fallback: t.get("coupon_fallback", unset),
+            forward_orders: t.get("forward_orders", unset),
+        }
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
+pub struct RawUpstreamTls {
+    pub roots: Roots,
+    pub extra_ca: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawRecord {
+    pub enabled: bool,
+    pub path: Option<PathBuf>,
+    pub sample: f64,
+    pub max_file_bytes: u64,
+    pub queue: u64,
+    /// JSONPath queries (RFC 9535), checked by validation.
+    pub redact_json: Vec<String>,
+    pub hash_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawShadow {
+    /// A folder for mismatch lines; without it only metrics are kept.
+    pub path: Option<PathBuf>,
+    pub sample: f64,
+    pub queue: u64,
+    /// Comparisons running at once.
+    pub concurrency: u64,
+    /// A rules file, as `replay --rules` takes.
+    pub rules: Option<PathBuf>,
+    /// Bytes of Gameball's locks and orders the shadow remembers.
+    pub book_max_bytes: u64,
+    /// Bytes of exchanges waiting for comparison.
+    pub queue_max_bytes: u64,
+    /// Bytes of mismatch files kept in `path`; the oldest go first.
+    pub path_max_bytes: u64,
+    /// Bytes of one written example's bodies (larger ones are cut).
+    pub example_max_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawVoucherify {
+    pub base_url: Option<String>,
+    pub app_id: Option<String>,
+    pub app_token: Option<Secret>,
+    pub timeout: String,
+    /// `"auto"`, `"always"` or `"never"`.
+    pub http2: String,
+    /// How long a voucher definition read for lock details is reused.
+    pub definitions_ttl: String,
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct RawTenant {
-    #[serde(deserialize_with = "opt_string_like")]
     pub api_key: Option<String>,
     pub secret_key: Option<Secret>,
-    pub currency_decimals: Option<u32>,
-    /// The v4 wire dialect: `seed` (default) or `published`.
-    pub dialect: Option<V4Dialect>,
+    pub currency_decimals: u32,
+    /// The v4 wire dialect.
+    pub dialect: V4Dialect,
     pub voucherify: RawVoucherify,
     pub routes: RawRoutes,
     pub messages: Messages,
     pub loyalty: RawLoyalty,
+    pub migration: RawMigration,
     /// Gameball redemption rule id → Voucherify reward id.
     pub rewards: BTreeMap<String, String>,
 }
 
 /// `[tenants.NAME.loyalty]`: the Voucherify loyalty program whose cards
 /// hold the customers' points (coupons from points).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct RawLoyalty {
     pub campaign: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct RawConfig {
     pub server: RawServer,
     pub admin: RawAdmin,
@@ -223,116 +195,164 @@ pub struct RawConfig {
     pub locks: RawLocks,
     pub log: RawLog,
     pub passthrough: RawPassthrough,
+    pub migration: RawMigration,
     pub routes: RawRoutes,
     pub upstream_tls: RawUpstreamTls,
     pub record: RawRecord,
     pub shadow: RawShadow,
     pub telemetry: RawTelemetry,
     pub tenants: BTreeMap<String, RawTenant>,
-    /// SHA-256 (12 hex digits) of the whole effective document, secrets
-    /// included as part of the digest (never as values): it changes when
-    /// anything does, and names the configuration in force.
-    #[serde(skip)]
+    /// SHA-256 (12 hex digits) of the whole merged document, secrets
+    /// included in the digest (never as values): it changes when anything
+    /// does, and names the configuration in force.
     pub fingerprint: String,
 }
 
-fn fingerprint(value: &Value) -> String {
-    use sha2::{Digest, Sha256};
-    // serde_json's maps are sorted: the same document, the same bytes.
-    let digest = Sha256::digest(serde_json::to_vec(value).unwrap_or_default());
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
-}
-
-/// Reads `parent[key]` on its own; problems are reported under `label`.
-pub(super) fn section<T: DeserializeOwned + Default>(parent: &Value, key: &str, label: &str, errors: &mut Errors) -> T {
-    let Some(v) = parent.get(key) else {
-        return T::default();
-    };
-    let mut unknown = Vec::new();
-    let mut track = serde_path_to_error::Track::new();
-    let result = serde_ignored::deserialize(serde_path_to_error::Deserializer::new(v.clone(), &mut track), |path| {
-        unknown.push(path.to_string())
-    });
-    for u in unknown {
-        errors.push(format!("{label}.{u}"), "unknown key (check its spelling)");
-    }
-    match result {
-        Ok(t) => t,
-        Err(e) => {
-            let path = track.path().to_string();
-            let full = if path == "." || path.is_empty() {
-                label.to_owned()
-            } else {
-                format!("{label}.{path}")
-            };
-            errors.push(full, e.to_string());
-            T::default()
-        }
-    }
-}
+/// The JSON fields redacted when `[record] redact_json` does not say.
+pub const DEFAULT_REDACT_JSON: [&str; 3] = ["$..email", "$..mobile", "$..phone"];
 
 impl RawConfig {
-    /// Reads each section on its own so one bad value does not hide the
-    /// problems in other sections.
-    fn from_value(value: &Value, errors: &mut Errors) -> RawConfig {
-        if let Some(obj) = value.as_object() {
-            const KNOWN: [&str; 12] = [
-                "shadow",
-                "telemetry",
-                "server",
-                "admin",
-                "store",
-                "locks",
-                "log",
-                "passthrough",
-                "routes",
-                "upstream_tls",
-                "record",
-                "tenants",
-            ];
-            for k in obj.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
-                errors.push(k.clone(), "unknown section (check its spelling)");
-            }
-        }
-        let mut tenants = BTreeMap::new();
-        if let Some(t) = value.get("tenants") {
-            for name in t.as_object().into_iter().flat_map(|o| o.keys()) {
-                let tenant: RawTenant = section(t, name, &format!("tenants.{name}"), errors);
-                tenants.insert(name.clone(), tenant);
-            }
-        }
-        RawConfig {
-            server: section(value, "server", "server", errors),
-            admin: section(value, "admin", "admin", errors),
-            store: section(value, "store", "store", errors),
-            locks: section(value, "locks", "locks", errors),
-            log: section(value, "log", "log", errors),
-            passthrough: section(value, "passthrough", "passthrough", errors),
-            routes: section(value, "routes", "routes", errors),
-            upstream_tls: section(value, "upstream_tls", "upstream_tls", errors),
-            record: section(value, "record", "record", errors),
-            shadow: section(value, "shadow", "shadow", errors),
-            telemetry: section(value, "telemetry", "telemetry", errors),
-            tenants,
-            fingerprint: String::new(),
-        }
+    /// Reads every section of `doc`, each key on its own.
+    pub(super) fn read(doc: &Document, reading: &RefCell<Reading>) -> RawConfig {
+        let mut root = Table::root(doc, reading);
+        let raw = RawConfig {
+            server: root.table("server", read_server),
+            admin: root.table("admin", |t| RawAdmin {
+                listen: t.or("listen", "127.0.0.1:9901".to_owned()),
+                enabled: t.or("enabled", true),
+            }),
+            store: root.table("store", read_store),
+            locks: root.table("locks", |t| RawLocks {
+                default_duration: t.duration("default_duration", "10m"),
+                max_duration: t.duration("max_duration", "7d"),
+                retention: t.duration("retention", "24h"),
+                order_retention: t.duration("order_retention", "30d"),
+                release_retry_every: t.duration("release_retry_every", "1s"),
+            }),
+            log: root.table("log", |t| RawLog {
+                format: t.or("format", "pretty".to_owned()),
+                level: t.or("level", "info".to_owned()),
+            }),
+            telemetry: root.table("telemetry", |t| RawTelemetry {
+                otlp_endpoint: t.get("otlp_endpoint", "no spans are exported"),
+                service_name: t.or("service_name", "couponbridge".to_owned()),
+                queue: t.or("queue", 2048),
+                flush_every: t.duration("flush_every", "1s"),
+                timeout: t.duration("timeout", "5s"),
+            }),
+            passthrough: root.table("passthrough", |t| RawPassthrough {
+                upstream: t.get("upstream", "untranslated paths get a Gameball-shaped 404"),
+                timeout: t.duration("timeout", "30s"),
+            }),
+            migration: root.table("migration", |t| RawMigration::read(t, "the default")),
+            routes: root.map("routes"),
+            upstream_tls: root.table("upstream_tls", |t| RawUpstreamTls {
+                roots: t.or("roots", Roots::default()),
+                extra_ca: t.or("extra_ca", Vec::new()),
+            }),
+            record: root.table("record", read_record),
+            shadow: root.table("shadow", read_shadow),
+            tenants: root.tables("tenants", |_, t| read_tenant(t)),
+            fingerprint: doc.fingerprint(),
+        };
+        root.finish();
+        raw
     }
 
-    /// Loads the raw document (for `check-config`'s printout) and the
-    /// problems found reading it.
-    pub fn load(fig: &Figment) -> (RawConfig, Vec<ConfigError>) {
-        let mut errors = Errors(Vec::new());
-        let value: Value = match fig.extract() {
-            Ok(v) => v,
-            Err(e) => {
-                for err in e {
-                    errors.push(err.path.join("."), err.kind.to_string());
-                }
-                Value::Object(Default::default())
-            }
-        };
-        let mut raw = RawConfig::from_value(&value, &mut errors);
-        raw.fingerprint = fingerprint(&value);
-        (raw, errors.0)
+    /// Every key path the configuration knows (`tenants.*.api_key`; `*`
+    /// stands for a map's key), as the reader asks for them.
+    pub fn key_patterns() -> BTreeSet<String> {
+        let reading = RefCell::new(Reading::default());
+        Table::schema(&reading);
+        let doc = Document::load(None, false).expect("an empty document loads");
+        RawConfig::read(&doc, &reading);
+        reading.into_inner().entries.into_iter().map(|e: Entry| e.key).collect()
+    }
+}
+
+fn read_server(t: &mut Table<'_>) -> RawServer {
+    let mut server = RawServer {
+        listen: t.or("listen", "0.0.0.0:8080".to_owned()),
+        max_body_bytes: t.or("max_body_bytes", 64 * 1024),
+        header_read_timeout: t.duration("header_read_timeout", "10s"),
+        body_read_timeout: t.duration("body_read_timeout", "10s"),
+        idle_timeout: t.duration("idle_timeout", "60s"),
+        request_timeout: t.duration("request_timeout", "30s"),
+        max_connections: t.or("max_connections", 10_000),
+        shutdown_grace: t.duration("shutdown_grace", "15s"),
+        shutdown_delay: t.duration("shutdown_delay", "0s"),
+        worker_threads: t.get("worker_threads", "one per core"),
+        watch_config: t.or("watch_config", false),
+        tls: RawTls::default(),
+    };
+    server.tls = t.table("tls", |t| RawTls {
+        cert: t.get("cert", "plain HTTP, h2c by prior knowledge"),
+        key: t.get("key", "plain HTTP"),
+    });
+    server
+}
+
+fn read_store(t: &mut Table<'_>) -> RawStore {
+    RawStore {
+        url: t.secret_or("url", "redis://127.0.0.1:6379/0"),
+        mode: t.or("mode", "standalone".to_owned()),
+        nodes: t.or("nodes", Vec::new()),
+        master_name: t.get("master_name", "required in sentinel mode"),
+        response_timeout: t.duration("response_timeout", "500ms"),
+        connect_timeout: t.duration("connect_timeout", "1s"),
+        durability: t.or("durability", "warn".to_owned()),
+        wait_replicas: t.or("wait_replicas", 0),
+        wait_timeout: t.duration("wait_timeout", "1s"),
+    }
+}
+
+fn read_record(t: &mut Table<'_>) -> RawRecord {
+    RawRecord {
+        enabled: t.or("enabled", false),
+        path: t.get("path", "required when enabled"),
+        sample: t.or("sample", 1.0),
+        max_file_bytes: t.or("max_file_bytes", 64 * 1024 * 1024),
+        queue: t.or("queue", 4096),
+        redact_json: t.or("redact_json", DEFAULT_REDACT_JSON.map(String::from).to_vec()),
+        hash_key: t.secret("hash_key", "redacted values are written as <redacted>"),
+    }
+}
+
+fn read_shadow(t: &mut Table<'_>) -> RawShadow {
+    let d = ShadowConfig::default();
+    RawShadow {
+        path: t.get("path", "metrics only"),
+        sample: t.or("sample", d.sample),
+        queue: t.or("queue", d.queue as u64),
+        concurrency: t.or("concurrency", d.concurrency as u64),
+        rules: t.get("rules", "the built-in rules only"),
+        book_max_bytes: t.or("book_max_bytes", d.book_max_bytes as u64),
+        queue_max_bytes: t.or("queue_max_bytes", d.queue_max_bytes as u64),
+        path_max_bytes: t.or("path_max_bytes", d.path_max_bytes),
+        example_max_bytes: t.or("example_max_bytes", d.example_max_bytes as u64),
+    }
+}
+
+fn read_tenant(t: &mut Table<'_>) -> RawTenant {
+    RawTenant {
+        api_key: t.text("api_key", "required"),
+        secret_key: t.secret("secret_key", "required"),
+        currency_decimals: t.or("currency_decimals", 2),
+        dialect: t.or("dialect", V4Dialect::default()),
+        voucherify: t.table("voucherify", |t| RawVoucherify {
+            base_url: t.get("base_url", "required"),
+            app_id: t.text("app_id", "required"),
+            app_token: t.secret("app_token", "required"),
+            timeout: t.duration("timeout", "5s"),
+            http2: t.or("http2", "auto".to_owned()),
+            definitions_ttl: t.duration("definitions_ttl", "5s"),
+        }),
+        routes: t.map("routes"),
+        messages: t.table("messages", Messages::read),
+        loyalty: t.table("loyalty", |t| RawLoyalty {
+            campaign: t.get("campaign", "no loyalty program"),
+        }),
+        migration: t.table("migration", |t| RawMigration::read(t, "the [migration] value")),
+        rewards: t.map("rewards"),
     }
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::errors::Errors;
+use super::errors::suggest;
 use crate::domain::Operation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -65,10 +66,11 @@ impl Routes {
                 Some(op) => self.0[op.index()] = *mode,
                 None => {
                     let known: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
-                    errors.push(
-                        format!("{key}.{name}"),
-                        format!("is not an operation; one of {}", known.join(", ")),
-                    );
+                    let message = match suggest(name, &known) {
+                        Some(s) => format!("is not an operation; did you mean `{s}`?"),
+                        None => format!("is not an operation; one of {}", known.join(", ")),
+                    };
+                    errors.push(format!("{key}.{name}"), message);
                 }
             }
         }

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use http::Uri;
 
-use super::raw::Messages;
+use super::messages::Messages;
 use super::routes::{Routes, V4Dialect};
 use super::secret::Secret;
+use crate::compare::JsonPath;
 pub use crate::net::client::Http2;
 use crate::net::tls::Roots;
 
@@ -117,9 +118,6 @@ pub struct VoucherifyConfig {
     pub definitions_ttl: Duration,
 }
 
-/// How long lock details reuse a voucher definition unless configured.
-pub const DEFAULT_DEFINITIONS_TTL: Duration = Duration::from_secs(5);
-
 /// How a tenant's cutover from Gameball behaves (`[migration]`, and
 /// `[tenants.NAME.migration]` over it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,9 +168,13 @@ pub struct UpstreamTlsConfig {
     pub extra_ca: Vec<PathBuf>,
 }
 
-/// The JSON fields redacted when `[record] redact_json` does not say.
-pub fn default_redact_json() -> Vec<String> {
-    ["email", "mobile", "phone"].map(String::from).to_vec()
+/// What recordings and shadow files hide beyond credentials and the
+/// values derived from them (`[record] redact_json` and `hash_key`): the
+/// shadow redacts with it whether recording is on or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedactionConfig {
+    pub json: Vec<JsonPath>,
+    pub hash_key: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -181,8 +183,6 @@ pub struct RecordConfig {
     pub sample: f64,
     pub max_file_bytes: u64,
     pub queue: usize,
-    pub redact_json: Vec<String>,
-    pub hash_key: Option<Secret>,
 }
 
 /// `[shadow]`: used by routes in `shadow` mode.
@@ -248,6 +248,7 @@ pub struct Config {
     pub routes: Routes,
     pub upstream_tls: UpstreamTlsConfig,
     pub record: Option<RecordConfig>,
+    pub redaction: RedactionConfig,
     pub shadow: ShadowConfig,
     pub telemetry: Option<TelemetryConfig>,
     pub tenants: Vec<TenantConfig>,

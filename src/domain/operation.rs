@@ -67,6 +67,23 @@ impl Operation {
         }
     }
 
+    /// A call of this operation may name state that already exists (a lock
+    /// reference, a transaction, a v3.0 hold to renew), so where it goes
+    /// depends on who issued that state, not only on its route's mode.
+    pub fn may_name_state(self) -> bool {
+        matches!(
+            self,
+            Operation::LockDetails
+                | Operation::Release
+                | Operation::Burn
+                | Operation::Orders
+                | Operation::Payments
+                | Operation::Refunds
+                | Operation::Validate
+                | Operation::ValidateSingle
+        )
+    }
+
     pub fn from_name(name: &str) -> Option<Operation> {
         Operation::ALL.into_iter().find(|o| o.name() == name)
     }

@@ -65,7 +65,7 @@ impl WriterHandle {
 impl Recorder {
     pub fn start(
         cfg: &RecordConfig,
-        secrets: Vec<String>,
+        redactor: Redactor,
         metrics: Arc<Metrics>,
         clock: Clock,
     ) -> std::io::Result<(Recorder, WriterHandle)> {
@@ -98,11 +98,7 @@ impl Recorder {
         let recorder = Recorder {
             tx,
             sample: cfg.sample,
-            redactor: Arc::new(Redactor::new(
-                &cfg.redact_json,
-                secrets,
-                cfg.hash_key.as_ref().map(|k| k.expose()),
-            )),
+            redactor: Arc::new(redactor),
             metrics,
             clock,
         };

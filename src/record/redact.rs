@@ -1,10 +1,14 @@
 //! Redaction, applied before an entry is queued for disk, so nothing secret
 //! is ever written, not even to a buffer.
 //!
-//! Three nets: credential headers by name (every spelling: header names are
-//! case-insensitive); JSON body fields by configurable path; and, last, every
-//! configured secret value wherever it appears in any recorded text (a
-//! secret echoed in an upstream error body, a key pasted into a query
+//! Four nets: credential headers by name (every spelling: header names are
+//! case-insensitive, and any header naming a signature); values derived
+//! from a secret wherever they are in a JSON body (the SDK-era `hash`, a
+//! SHA-1 of the player and the secret key that is a standing credential and
+//! an offline check of the key; any `signature`), always; JSON body values
+//! by configurable JSONPath queries (`[record] redact_json`); and, last,
+//! every configured secret value wherever it appears in any recorded text
+//! (a secret echoed in an upstream error body, a key pasted into a query
 //! string). Values are replaced by `<redacted>`, or by a keyed hash
 //! (`hmac:…`) when `record.hash_key` is set, so a replay can still tell two
 //! equal emails apart from two different ones without seeing either.
@@ -12,6 +16,9 @@
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
+
+use crate::compare::{JsonPath, Step};
+use crate::config::RedactionConfig;
 
 pub const MARKER: &str = "<redacted>";
 
@@ -29,33 +36,39 @@ const SECRET_HEADERS: [&str; 10] = [
     "x-client-application-id",
 ];
 
+/// Body values derived from a secret, redacted whatever `redact_json` says.
+pub const SECRET_DERIVED_JSON: [&str; 2] = ["$..hash", "$..signature"];
+
 #[derive(Clone, Default)]
 pub struct Redactor {
-    /// Dotted JSON paths; a path without a dot matches the key at any depth.
-    paths: Vec<Vec<String>>,
+    /// The secret-derived queries, then the configured ones.
+    paths: Vec<JsonPath>,
     /// Known secret values (api keys, secret keys, app ids and tokens).
     secrets: Vec<String>,
     hash_key: Option<Vec<u8>>,
 }
 
 impl Redactor {
-    pub fn new(paths: &[String], secrets: Vec<String>, hash_key: Option<&str>) -> Self {
+    pub fn new(paths: &[JsonPath], secrets: Vec<String>, hash_key: Option<&str>) -> Self {
         let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 4).collect();
         // Longest first, so a secret containing another is replaced whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
+        let derived = SECRET_DERIVED_JSON.map(|p| JsonPath::parse(p).expect("the built-in queries are JSONPath"));
         Redactor {
-            paths: paths
-                .iter()
-                .map(|p| p.split('.').map(str::to_owned).collect())
-                .collect(),
+            paths: derived.into_iter().chain(paths.iter().cloned()).collect(),
             secrets,
             hash_key: hash_key.map(|k| k.as_bytes().to_vec()),
         }
     }
 
+    /// The configured redaction, over these secret values.
+    pub fn from_config(cfg: &RedactionConfig, secrets: Vec<String>) -> Self {
+        Redactor::new(&cfg.json, secrets, cfg.hash_key.as_ref().map(|k| k.expose()))
+    }
+
     pub fn is_secret_header(name: &str) -> bool {
-        SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+        SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) || name.to_ascii_lowercase().contains("signature")
     }
 
     /// The replacement for a redacted value.
@@ -104,12 +117,14 @@ impl Redactor {
         }
     }
 
+    /// Masks every value a query selects. The locations are found first
+    /// (a query reads), then masked (a value inside one already masked is
+    /// gone, and skipped).
     pub fn json(&self, v: &mut Value) {
-        for path in &self.paths {
-            if path.len() == 1 {
-                self.mask_key_anywhere(v, &path[0]);
-            } else {
-                self.mask_path(v, path);
+        let locations: Vec<Vec<Step>> = self.paths.iter().flat_map(|p| p.locate(v)).collect();
+        for location in locations {
+            if let Some(target) = find_mut(v, &location) {
+                self.mask_value(target);
             }
         }
     }
@@ -123,42 +138,13 @@ impl Redactor {
             *v = Value::String(self.mask(&text));
         }
     }
+}
 
-    fn mask_key_anywhere(&self, v: &mut Value, key: &str) {
-        match v {
-            Value::Object(map) => {
-                for (k, child) in map.iter_mut() {
-                    if k == key {
-                        self.mask_value(child);
-                    } else {
-                        self.mask_key_anywhere(child, key);
-                    }
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(|i| self.mask_key_anywhere(i, key)),
-            _ => {}
-        }
-    }
-
-    fn mask_path(&self, v: &mut Value, path: &[String]) {
-        let Some((head, rest)) = path.split_first() else {
-            self.mask_value(v);
-            return;
-        };
-        match v {
-            Value::Object(map) => {
-                for (k, child) in map.iter_mut() {
-                    if head == "*" || k == head {
-                        self.mask_path(child, rest);
-                    }
-                }
-            }
-            Value::Array(items) if head == "*" || head == "[]" => {
-                items.iter_mut().for_each(|i| self.mask_path(i, rest));
-            }
-            _ => {}
-        }
-    }
+fn find_mut<'v>(v: &'v mut Value, location: &[Step]) -> Option<&'v mut Value> {
+    location.iter().try_fold(v, |v, step| match step {
+        Step::Key(k) => v.get_mut(k.as_str()),
+        Step::Index(i) => v.get_mut(*i),
+    })
 }
 
 #[cfg(test)]
@@ -166,9 +152,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn queries(texts: &[&str]) -> Vec<JsonPath> {
+        texts.iter().map(|t| JsonPath::parse(t).unwrap()).collect()
+    }
+
     fn r() -> Redactor {
         Redactor::new(
-            &["email".into(), "customer.phone".into()],
+            &queries(&["$..email", "$.customer.phone"]),
             vec!["sk_live_123456".into(), "tok_abcdef".into()],
             None,
         )
@@ -192,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn json_fields_are_masked_by_name_anywhere_or_by_path() {
+    fn json_values_are_masked_by_query() {
         let r = r();
         let mut v =
             json!({"email": "a@b.c", "customer": {"email": "x@y.z", "phone": "123", "name": "n"}, "phone": "keep"});
@@ -217,10 +207,48 @@ mod tests {
 
     #[test]
     fn keyed_hashes_are_stable_and_hide_the_value() {
-        let r = Redactor::new(&["email".into()], vec![], Some("k"));
+        let r = Redactor::new(&queries(&["$..email"]), vec![], Some("k"));
         let a = r.mask("a@b.c");
         assert_eq!(a, r.mask("a@b.c"));
         assert_ne!(a, r.mask("other@b.c"));
         assert!(a.starts_with("hmac:") && !a.contains("a@b.c"));
+    }
+
+    #[test]
+    fn every_shape_a_query_names_is_masked() {
+        let r = Redactor::new(
+            &queries(&["$.a[*].email", "$.m[*][*].name", "$.deep.x.y", "$.list[1]", "$..card"]),
+            vec![],
+            None,
+        );
+        let mut v = json!({
+            "a": [{"email": "A@x"}, {"email": "B@x", "keep": 1}],
+            "m": [[{"name": "n1"}, {"name": "n2"}], [{"name": "n3"}]],
+            "deep": {"x": {"y": {"nested": "obj"}}},
+            "list": ["keep", "drop"],
+            "card": null,
+            "o": {"card": 4111}
+        });
+        r.json(&mut v);
+        assert_eq!(
+            v,
+            json!({
+                "a": [{"email": MARKER}, {"email": MARKER, "keep": 1}],
+                "m": [[{"name": MARKER}, {"name": MARKER}], [{"name": MARKER}]],
+                "deep": {"x": {"y": MARKER}},
+                "list": ["keep", MARKER],
+                "card": null,
+                "o": {"card": MARKER}
+            })
+        );
+    }
+
+    #[test]
+    fn values_derived_from_a_secret_are_masked_whatever_is_configured() {
+        let r = Redactor::new(&[], vec![], None);
+        let body = r.body(br#"{"playerUniqueId": "p1", "code": "C", "hash": "ff453a2f423ad5ee3b8f1b4c0d5e44d9dd8cd3a4", "x": {"signature": "abc"}}"#);
+        assert!(!body.contains("ff453a2f") && !body.contains("abc"), "{body}");
+        assert!(body.contains("p1"), "{body}");
+        assert_eq!(r.header("X-GB-Signature", "sha256=1"), MARKER);
     }
 }

@@ -224,9 +224,32 @@ async fn send_within(
     }
 }
 
+/// An SDK-era body's `hash` is redacted in recordings (it is a standing
+/// credential); given the secret key, replay signs the body again as the
+/// SDK does, SHA-1 of `"{playerUniqueId}:::{secretKey}"`, as it replaces
+/// the `secretkey` header.
+fn sign_sdk_body(body: String, secret: Option<&str>) -> String {
+    use sha1::Digest;
+    let Some(secret) = secret else { return body };
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&body) else {
+        return body;
+    };
+    let player = match v.get("playerUniqueId") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => return body,
+    };
+    if !v.get("hash").is_some_and(serde_json::Value::is_string) {
+        return body;
+    }
+    let digest = sha1::Sha1::digest(format!("{player}:::{secret}").as_bytes());
+    v["hash"] = digest.iter().map(|b| format!("{b:02x}")).collect::<String>().into();
+    v.to_string()
+}
+
 async fn send(http: &HttpClient, base: &str, ex: &Exchange, comparer: &Comparer, auth: &Auth) -> Result<Sent, String> {
     let path = comparer.carry(&ex.path);
-    let body = comparer.carry(&ex.body);
+    let body = sign_sdk_body(comparer.carry(&ex.body), auth.secretkey.as_deref());
     let method = Method::from_bytes(ex.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut req = Request::builder()
         .method(method)

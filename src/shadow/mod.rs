@@ -58,9 +58,9 @@ const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 fn shadow_rules() -> Vec<RuleSpec> {
     let rule = RuleSpec::new;
     vec![
-        rule("**.lockReference", How::Type),
-        rule("**.holdReference", How::Type),
-        rule("**.redeemedAt", How::Timestamp),
+        rule("$..lockReference", How::Type),
+        rule("$..holdReference", How::Type),
+        rule("$..redeemedAt", How::Timestamp),
     ]
 }
 
@@ -191,7 +191,7 @@ impl Shadow {
         let mut rules = shadow_rules();
         rules.extend(cfg.rules.iter().cloned());
         let comparer = Comparer::new(&rules);
-        rules.push(RuleSpec::new("**.code", How::Type));
+        rules.push(RuleSpec::new("$..code", How::Type));
         let shared = Arc::new(Shared {
             store: Store::private(clock.clone(), cfg.book_max_bytes),
             turns: Turns::default(),

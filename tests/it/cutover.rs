@@ -342,3 +342,45 @@ async fn without_gameball_an_order_with_points_is_refused_and_one_without_is_kep
     assert_eq!(plain.status, 200, "{}", plain.text());
     assert_eq!(plain.json()["rewardedPoints"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_orders_off_keeps_orders_from_gameball_and_refuses_points() {
+    let gb = gameball().await;
+    let env = Env::builder(StoreKind::Memory)
+        .toml(&format!(
+            "[passthrough]\nupstream = \"{}\"\n[migration]\nforward_orders = false\n",
+            gb.url()
+        ))
+        .start()
+        .await;
+    let plain = env
+        .post(
+            "/orders",
+            json!({"customerId": "ivy", "orderId": "ORD-N", "totalPaid": 10,
+            "redemption": {"couponCodes": ["AMOUNT10"]}}),
+        )
+        .await;
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    assert_eq!(env.redeemed("AMOUNT10"), 1);
+    assert!(gb.received("/orders").is_empty(), "not forwarded");
+    let points = env
+        .post(
+            "/orders",
+            json!({"customerId": "ivy", "orderId": "ORD-M", "totalPaid": 10,
+            "redemption": {"couponCodes": ["TWICE"], "pointsHoldReference": "HOLD-9"}}),
+        )
+        .await;
+    assert_eq!(points.status, 422, "{}", points.text());
+    assert_eq!(env.redeemed("TWICE"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fallback_without_gameball_is_a_configuration_error() {
+    let env = Env::start(StoreKind::Memory).await;
+    let text = env.config_text() + "\n[migration]\ncoupon_fallback = true\n";
+    let errors = couponbridge::config::Config::from_toml(&text).unwrap_err().to_string();
+    assert!(
+        errors.contains("migration.coupon_fallback") && errors.contains("[passthrough] upstream"),
+        "{errors}"
+    );
+}

@@ -9,12 +9,8 @@
 //! `validate_config`, `subcommands`), so a module that moves is re-pointed
 //! in one place.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-
-use serde::de::value::{Error as DeError, StrDeserializer};
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -27,10 +23,10 @@ fn read(rel: &str) -> String {
 // ---------------------------------------------------------------------------
 
 /// Every key path of the raw configuration (`server.listen`,
-/// `tenants.*.voucherify.app_id`; `*` stands for a map's key), read from
-/// `RawConfig`'s own `Deserialize`: serde asks for every field it knows.
+/// `tenants.*.voucherify.app_id`; `*` stands for a map's key), as the
+/// configuration's own reader asks for them.
 fn raw_config_keys() -> BTreeSet<String> {
-    keys_of::<couponbridge::config::RawConfig>()
+    couponbridge::config::RawConfig::key_patterns()
 }
 
 /// Every metric family the registry exports, as Prometheus names it
@@ -79,16 +75,21 @@ fn route_table() -> String {
     couponbridge::gameball::routes::markdown_table()
 }
 
-/// Validates TOML text plus environment values (as `key.path`, value), as
-/// `check-config` does.
+/// Validates TOML text plus environment variables, as `check-config` does.
+#[allow(clippy::result_large_err)] // figment::Jail's own error type
 fn validate_config(toml: &str, env: &[(String, String)]) -> Result<(), String> {
-    use figment::providers::{Format, Serialized, Toml};
-    let mut fig = figment::Figment::new().merge(Toml::string(toml));
-    for (key, value) in env {
-        fig = fig.merge(Serialized::default(key, value));
-    }
-    let (raw, found) = couponbridge::config::RawConfig::load(&fig);
-    raw.validate(found).map(|_| ()).map_err(|e| e.to_string())
+    let mut result = Ok(());
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("couponbridge.toml", toml)?;
+        for (name, value) in env {
+            jail.set_env(name, value);
+        }
+        result = couponbridge::config::Config::load(Some(Path::new("couponbridge.toml")))
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        Ok(())
+    });
+    result
 }
 
 /// Every subcommand and the long flags it takes.
@@ -290,7 +291,7 @@ fn the_readme_configuration_is_valid() {
         .filter_map(|l| {
             let (name, value) = l.split_once('=')?;
             let value = value.split_whitespace().next().unwrap_or("");
-            Some((name.to_ascii_lowercase().replace("__", "."), value.to_owned()))
+            Some((format!("COUPONBRIDGE_{name}"), value.to_owned()))
         })
         .collect();
     assert!(env.len() >= 2, "the README exports the secrets: {env:?}");
@@ -445,169 +446,4 @@ fn heading_slugs(text: &str) -> BTreeSet<String> {
         *n += 1;
     }
     out
-}
-
-/// Key paths of a `Deserialize` type: a deserializer that offers every
-/// field serde asks for, recording where it reaches a value (`*` for a
-/// map's key). Nothing is hand-listed, so a new field shows up here.
-fn keys_of<T: de::DeserializeOwned>() -> BTreeSet<String> {
-    let found = RefCell::new(BTreeSet::new());
-    T::deserialize(KeyWalker {
-        path: String::new(),
-        found: &found,
-    })
-    .expect("the key walk deserializes");
-    found.into_inner()
-}
-
-struct KeyWalker<'a> {
-    path: String,
-    found: &'a RefCell<BTreeSet<String>>,
-}
-
-impl KeyWalker<'_> {
-    fn leaf(&self) {
-        self.found.borrow_mut().insert(self.path.clone());
-    }
-    fn child(&self, key: &str) -> Self {
-        let path = if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
-        };
-        KeyWalker {
-            path,
-            found: self.found,
-        }
-    }
-}
-
-macro_rules! leaf_as {
-    ($($method:ident => $visit:ident($value:expr)),* $(,)?) => {$(
-        fn $method<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-            self.leaf();
-            v.$visit($value)
-        }
-    )*};
-}
-
-impl<'de> Deserializer<'de> for KeyWalker<'_> {
-    type Error = DeError;
-
-    /// Self-describing readers (secrets, ids that may be numbers) get a string.
-    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.leaf();
-        v.visit_str("")
-    }
-
-    leaf_as! {
-        deserialize_bool => visit_bool(false),
-        deserialize_i8 => visit_i64(0), deserialize_i16 => visit_i64(0),
-        deserialize_i32 => visit_i64(0), deserialize_i64 => visit_i64(0),
-        deserialize_u8 => visit_u64(0), deserialize_u16 => visit_u64(0),
-        deserialize_u32 => visit_u64(0), deserialize_u64 => visit_u64(0),
-        deserialize_f32 => visit_f64(0.0), deserialize_f64 => visit_f64(0.0),
-        deserialize_str => visit_str(""), deserialize_string => visit_str(""),
-    }
-
-    fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.leaf();
-        v.visit_unit()
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        v.visit_some(self)
-    }
-
-    /// A list is one key; its items are not walked.
-    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.leaf();
-        v.visit_seq(serde::de::value::SeqDeserializer::<std::iter::Empty<()>, DeError>::new(
-            std::iter::empty(),
-        ))
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, v: V) -> Result<V::Value, DeError> {
-        v.visit_newtype_struct(self)
-    }
-
-    /// A map has one key, `*`.
-    fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        v.visit_map(Fields {
-            walker: self,
-            names: vec!["*"],
-            next: 0,
-        })
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        fields: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, DeError> {
-        v.visit_map(Fields {
-            walker: self,
-            names: fields.to_vec(),
-            next: 0,
-        })
-    }
-
-    /// An enum value is a leaf: its first variant.
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        variants: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, DeError> {
-        self.leaf();
-        let first: StrDeserializer<'_, DeError> = variants[0].into_deserializer();
-        v.visit_enum(first)
-    }
-
-    serde::forward_to_deserialize_any! {
-        char bytes byte_buf unit_struct tuple tuple_struct identifier ignored_any
-    }
-}
-
-struct Fields<'a> {
-    walker: KeyWalker<'a>,
-    names: Vec<&'static str>,
-    next: usize,
-}
-
-impl<'de> MapAccess<'de> for Fields<'_> {
-    type Error = DeError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
-        let Some(name) = self.names.get(self.next) else {
-            return Ok(None);
-        };
-        let key: StrDeserializer<'_, DeError> = name.into_deserializer();
-        seed.deserialize(key).map(Some)
-    }
-
-    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, DeError> {
-        let name = self.names[self.next];
-        self.next += 1;
-        seed.deserialize(self.walker.child(name))
-    }
-}
-
-#[test]
-fn the_key_walk_sees_nested_optional_and_map_keys() {
-    let keys = raw_config_keys();
-    for k in [
-        "server.listen",
-        "server.tls.cert",
-        "tenants.*.voucherify.app_token",
-        "tenants.*.rewards.*",
-        "routes.*",
-    ] {
-        assert!(keys.contains(k), "{k} not in {keys:#?}");
-    }
-    assert!(
-        !keys.iter().any(|k| k.contains("fingerprint")),
-        "serde(skip) fields are not keys"
-    );
 }

@@ -27,6 +27,7 @@ macro_rules! both_stores {
 mod adapter;
 mod architecture;
 mod common;
+mod config;
 mod cutover;
 mod dialects;
 mod docs;
@@ -38,6 +39,7 @@ mod operator;
 mod ops;
 mod perf;
 mod pipelines;
+mod redaction;
 mod reload;
 mod replay;
 mod report;

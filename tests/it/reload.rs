@@ -157,18 +157,31 @@ async fn sighup_adds_a_tenant_and_switches_a_route_while_a_request_is_in_flight(
         "the config's fingerprint changed"
     );
 
-    // An invalid file is refused whole, every error logged, the old config kept.
+    // An invalid file is refused whole, every error logged as check-config
+    // prints it (its file and line), the old config kept; a placeholder
+    // secret is refused too.
     let broken = changed
         .replace("validate = \"passthrough\"", "validate = \"sideways\"")
-        .replace("secret_key = \"other-secret\"", "secret_key = \"\"");
+        .replace("secret_key = \"other-secret\"", "secret_key = \"change-me\"");
     write(&serve.config, &broken);
     serve.hangup();
     reloads(&client, &admin_url, "error", 1).await;
     let still = as_other().await;
     assert_eq!(still.status, 200, "the previous config stays: {}", still.text());
     let log = serve.log();
-    for key in ["tenants.shop.routes.validate", "tenants.other.secret_key"] {
-        assert!(log.contains(key), "the log names {key}:\n{log}");
+    let line_of = |text: &str| broken.lines().position(|l| l.starts_with(text)).unwrap() + 1;
+    let file = serve.config.display().to_string();
+    for expected in [
+        format!(
+            "{file}:{}: tenants.shop.routes.validate: expected \\\"translate\\\", \\\"passthrough\\\" or \\\"shadow\\\", found the string \\\"sideways\\\"",
+            line_of("validate = ")
+        ),
+        format!(
+            "{file}:{}: tenants.other.secret_key: is a placeholder, not a secret",
+            line_of("secret_key = \"change-me\"")
+        ),
+    ] {
+        assert!(log.contains(&expected), "the log has {expected}:\n{log}");
     }
     assert!(!log.contains(crate::common::env::SECRET_KEY), "no secret in the log");
 

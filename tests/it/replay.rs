@@ -12,6 +12,7 @@ use couponbridge::compare::{Change, RulesFile};
 use couponbridge::replay::{Auth, load, replay_against, replay_offline};
 use couponbridge::sim::{DEFAULT_APP_ID, DEFAULT_APP_TOKEN};
 use serde_json::{Value, json};
+use sha1::Digest;
 
 use crate::common::env::{API_KEY, Env, SECRET_KEY, StoreKind, V};
 use crate::common::upstream::Upstream;
@@ -71,8 +72,26 @@ async fn record(dir: &Path) -> Vec<PathBuf> {
     )
     .await;
     env.gb("GET", &format!("{V}/locks/{}", "0".repeat(32)), None).await;
+    // An SDK-era validation: its body hash is recorded redacted, and
+    // replay signs the body again with --secretkey.
+    let hash: String = sha1::Sha1::digest(format!("cust-4:::{SECRET_KEY}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let r = env
+        .gb_as(
+            &[("APIKey", API_KEY)],
+            "POST",
+            "/api/v3.0/integrations/coupon/validate",
+            Some(json!({"playerUniqueId": "cust-4", "code": "PERCENT20", "hash": hash})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     env.stop_adapter().await;
-    recording_files(dir)
+    let files = recording_files(dir);
+    let text: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    assert!(!text.contains(&hash), "the SDK hash is not recorded");
+    files
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,7 +104,7 @@ async fn a_recording_made_by_serve_replays_clean_against_a_fresh_adapter() {
         .iter()
         .map(|e| format!("{} {}", e.label(), e.answer.status))
         .collect();
-    assert_eq!(loaded.exchanges.len(), 7, "{labels:#?}");
+    assert_eq!(loaded.exchanges.len(), 8, "{labels:#?}");
     assert!(
         loaded.exchanges[0].legs.len() >= 2,
         "ALL mode validated twice: {:?}",
@@ -101,8 +120,8 @@ async fn a_recording_made_by_serve_replays_clean_against_a_fresh_adapter() {
         None,
     )
     .await;
-    assert_eq!((report.passed, report.failed), (7, 0), "{}", report.text());
-    assert!(report.text().ends_with("7 passed, 0 failed\n"));
+    assert_eq!((report.passed, report.failed), (8, 0), "{}", report.text());
+    assert!(report.text().ends_with("8 passed, 0 failed\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +195,7 @@ async fn offline_replay_passes_untouched_and_fails_on_an_unrecorded_call() {
     let clean = replay_offline(&loaded, None, None, &RulesFile::default())
         .await
         .unwrap();
-    assert_eq!((clean.passed, clean.failed), (7, 0), "{}", clean.text());
+    assert_eq!((clean.passed, clean.failed), (8, 0), "{}", clean.text());
 
     // The same recording, but the checkout asks for another coupon: the
     // adapter's validation is not in the recording.
@@ -205,7 +224,7 @@ async fn offline_replay_passes_untouched_and_fails_on_an_unrecorded_call() {
         .output()
         .unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
-    assert!(String::from_utf8_lossy(&ok.stdout).ends_with("7 passed, 0 failed\n"));
+    assert!(String::from_utf8_lossy(&ok.stdout).ends_with("8 passed, 0 failed\n"));
     let edited = dir.path().join("edited.har.jsonl");
     let text = std::fs::read_to_string(&files[0])
         .unwrap()
@@ -218,7 +237,7 @@ async fn offline_replay_passes_untouched_and_fails_on_an_unrecorded_call() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     let json: Value = serde_json::from_slice(&bad.stdout).unwrap();
-    assert_eq!((json["passed"].clone(), json["failed"].clone()), (json!(6), json!(1)));
+    assert_eq!((json["passed"].clone(), json["failed"].clone()), (json!(7), json!(1)));
 }
 
 /// `files` as one HAR document, as a browser exports it (with a request to
@@ -297,7 +316,7 @@ async fn a_har_with_fewer_fields_passes_offline_with_additions_listed_and_fails_
     );
     assert!(!text.contains("expected null"), "{text}");
     let summary = text.lines().last().unwrap();
-    assert!(summary.starts_with("7 passed, 0 failed, "), "{summary}");
+    assert!(summary.starts_with("8 passed, 0 failed, "), "{summary}");
     assert!(summary.ends_with(" additions"), "{summary}");
 
     let (code, json) = replay(&["--format", "json"], &har);
@@ -310,14 +329,14 @@ async fn a_har_with_fewer_fields_passes_offline_with_additions_listed_and_fails_
     let added = lock_details["additions"].as_array().unwrap();
     assert!(added.iter().all(|m| m["change"] == "added"), "{added:?}");
     assert_eq!(json["additions"].as_u64().unwrap(), added.len() as u64);
-    assert_eq!((json["passed"].clone(), json["failed"].clone()), (json!(7), json!(0)));
+    assert_eq!((json["passed"].clone(), json["failed"].clone()), (json!(8), json!(0)));
 
     let (code, strict) = replay(&["--strict"], &har);
     assert_eq!(code, Some(1), "{strict}");
     assert!(strict.contains("FAIL #2 GET /api/v4.0/integrations/locks/"), "{strict}");
     assert!(strict.contains("     $.coupons[0].capping: added: 30"), "{strict}");
     assert!(
-        strict.lines().last().unwrap().starts_with("6 passed, 1 failed, "),
+        strict.lines().last().unwrap().starts_with("7 passed, 1 failed, "),
         "{strict}"
     );
 

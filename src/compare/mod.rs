@@ -8,19 +8,18 @@
 //!   N, R ↦ N is remembered; later requests are sent with N wherever the
 //!   recording had R, and later answers must say N wherever it said R.
 //! * A rules file adds rules: ignore a path, compare by type, a numeric
-//!   tolerance, or another identifier.
+//!   tolerance, or another identifier. A rule names its values with a
+//!   JSONPath query ([`path`]); it applies wherever its query selects a
+//!   value in either answer.
+
+pub mod path;
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One step of a concrete JSON path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Key(String),
-    Index(usize),
-}
+pub use path::{JsonPath, Step};
 
 pub fn render(path: &[Step]) -> String {
     let mut s = String::from("$");
@@ -34,66 +33,6 @@ pub fn render(path: &[Step]) -> String {
         }
     }
     s
-}
-
-/// One step of a rule's path pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Pattern {
-    Key(String),
-    AnyKey,
-    Index(usize),
-    AnyIndex,
-    /// Zero or more steps.
-    Deep,
-}
-
-/// `validCoupons[*].discountAmount`, `**.requestId`, `coupons[0].*`.
-fn parse_pattern(text: &str) -> Vec<Pattern> {
-    let mut out = Vec::new();
-    for part in text
-        .trim_start_matches("$.")
-        .trim_start_matches('$')
-        .split('.')
-        .filter(|p| !p.is_empty())
-    {
-        let (name, mut rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        match name {
-            "" => {}
-            "**" => out.push(Pattern::Deep),
-            "*" => out.push(Pattern::AnyKey),
-            k => out.push(Pattern::Key(k.to_owned())),
-        }
-        while let Some(end) = rest.find(']') {
-            let inner = &rest[1..end];
-            out.push(match inner {
-                "*" | "" => Pattern::AnyIndex,
-                n => n.parse().map(Pattern::Index).unwrap_or(Pattern::AnyIndex),
-            });
-            rest = &rest[end + 1..];
-        }
-    }
-    out
-}
-
-fn matches(pattern: &[Pattern], path: &[Step]) -> bool {
-    match (pattern.first(), path.first()) {
-        (None, None) => true,
-        (Some(Pattern::Deep), _) => matches(&pattern[1..], path) || (!path.is_empty() && matches(pattern, &path[1..])),
-        (None, Some(_)) | (Some(_), None) => false,
-        (Some(p), Some(s)) => {
-            let ok = match (p, s) {
-                (Pattern::Key(k), Step::Key(x)) => k == x,
-                (Pattern::AnyKey, Step::Key(_)) => true,
-                (Pattern::Index(i), Step::Index(x)) => i == x,
-                (Pattern::AnyIndex, Step::Index(_)) => true,
-                _ => false,
-            };
-            ok && matches(&pattern[1..], &path[1..])
-        }
-    }
 }
 
 /// How a path is compared.
@@ -114,7 +53,9 @@ pub enum How {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleSpec {
-    pub path: String,
+    /// A JSONPath query (RFC 9535): a path that is not one is refused when
+    /// the rules are read.
+    pub path: JsonPath,
     pub compare: How,
     #[serde(default)]
     pub tolerance: Option<f64>,
@@ -128,19 +69,12 @@ pub struct RulesFile {
     pub rules: Vec<RuleSpec>,
 }
 
-#[derive(Debug, Clone)]
-struct Rule {
-    pattern: Vec<Pattern>,
-    how: How,
-    tolerance: f64,
-    matching: Option<String>,
-}
-
 impl RuleSpec {
-    /// A rule for every request, without a tolerance.
+    /// A built-in rule for every request, without a tolerance; `path` is a
+    /// JSONPath written in the code (a test parses every built-in one).
     pub fn new(path: &str, compare: How) -> Self {
         RuleSpec {
-            path: path.to_owned(),
+            path: JsonPath::parse(path).unwrap_or_else(|e| panic!("a built-in rule: {e}")),
             compare,
             tolerance: None,
             matching: None,
@@ -152,13 +86,13 @@ impl RuleSpec {
 pub fn builtin() -> Vec<RuleSpec> {
     let rule = RuleSpec::new;
     vec![
-        rule("**.requestId", How::Type),
-        rule("**.lockReference", How::Identifier),
-        rule("**.releasedAt", How::Timestamp),
-        rule("**.burnedAt", How::Timestamp),
-        rule("**.usedAt", How::Timestamp),
-        rule("**.expiredAt", How::Timestamp),
-        rule("**.dateToExpire", How::Timestamp),
+        rule("$..requestId", How::Type),
+        rule("$..lockReference", How::Identifier),
+        rule("$..releasedAt", How::Timestamp),
+        rule("$..burnedAt", How::Timestamp),
+        rule("$..usedAt", How::Timestamp),
+        rule("$..expiredAt", How::Timestamp),
+        rule("$..dateToExpire", How::Timestamp),
     ]
 }
 
@@ -226,7 +160,7 @@ impl Mismatch {
 /// The comparison state of one replay: rules and carried identifiers.
 #[derive(Debug, Clone)]
 pub struct Comparer {
-    rules: Vec<Rule>,
+    rules: Vec<RuleSpec>,
     /// Recorded identifier ↦ live identifier.
     pub carried: HashMap<String, String>,
 }
@@ -235,27 +169,30 @@ impl Comparer {
     /// Later rules win over earlier ones: the file's rules over the
     /// built-in ones.
     pub fn new(extra: &[RuleSpec]) -> Self {
-        let rules = builtin()
-            .iter()
-            .chain(extra)
-            .map(|r| Rule {
-                pattern: parse_pattern(&r.path),
-                how: r.compare,
-                tolerance: r.tolerance.unwrap_or(0.0),
-                matching: r.matching.clone(),
-            })
-            .collect();
         Comparer {
-            rules,
+            rules: builtin().into_iter().chain(extra.iter().cloned()).collect(),
             carried: HashMap::new(),
         }
     }
 
-    fn how(&self, request: &str, path: &[Step]) -> Option<&Rule> {
-        self.rules
-            .iter()
-            .rev()
-            .find(|r| r.matching.as_deref().is_none_or(|m| request.contains(m)) && matches(&r.pattern, path))
+    /// Which rule applies where, for one comparison: every location a
+    /// rule's query selects in either answer, the later rule winning.
+    fn locate(&self, request: &str, expected: &Value, got: &Value) -> Located {
+        let mut at = HashMap::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.matching.as_deref().is_some_and(|m| !request.contains(m)) {
+                continue;
+            }
+            for location in rule.path.locate(expected).into_iter().chain(rule.path.locate(got)) {
+                at.insert(location, i);
+            }
+        }
+        Located(at)
+    }
+
+    fn how(&self, located: &Located, path: &[Step]) -> Option<(How, f64)> {
+        let rule = &self.rules[*located.0.get(path)?];
+        Some((rule.compare, rule.tolerance.unwrap_or(0.0)))
     }
 
     /// Replaces every recorded identifier with its live value in `text`
@@ -285,18 +222,19 @@ impl Comparer {
     /// Compares a live JSON answer with the recorded one; `request` is
     /// "METHOD /path" (for rules that match requests).
     pub fn compare(&mut self, request: &str, expected: &Value, got: &Value) -> Vec<Mismatch> {
+        let located = self.locate(request, expected, got);
         let mut out = Vec::new();
         let mut path = Vec::new();
-        self.walk(request, expected, got, &mut path, &mut out);
+        self.walk(&located, expected, got, &mut path, &mut out);
         out
     }
 
-    fn walk(&mut self, request: &str, e: &Value, g: &Value, path: &mut Vec<Step>, out: &mut Vec<Mismatch>) {
+    fn walk(&mut self, located: &Located, e: &Value, g: &Value, path: &mut Vec<Step>, out: &mut Vec<Mismatch>) {
         let mismatch = |out: &mut Vec<Mismatch>, path: &[Step], note: Option<String>| {
             out.push(Mismatch::differs(render(path), e.clone(), g.clone(), note))
         };
         // Copied out: the Identifier arm updates `self.carried`.
-        if let Some((how, tolerance)) = self.how(request, path).map(|r| (r.how, r.tolerance)) {
+        if let Some((how, tolerance)) = self.how(located, path) {
             match how {
                 How::Ignore => return,
                 How::Type => {
@@ -355,10 +293,10 @@ impl Comparer {
                 for (k, ev) in a {
                     path.push(Step::Key(k.clone()));
                     match b.get(k) {
-                        Some(gv) => self.walk(request, ev, gv, path, out),
+                        Some(gv) => self.walk(located, ev, gv, path, out),
                         None => {
                             // An ignored field may be missing altogether.
-                            if !matches!(self.how(request, path).map(|r| r.how), Some(How::Ignore)) {
+                            if !matches!(self.how(located, path), Some((How::Ignore, _))) {
                                 out.push(Mismatch {
                                     path: render(path),
                                     change: Change::Missing,
@@ -374,7 +312,7 @@ impl Comparer {
                 for (k, gv) in b {
                     if !a.contains_key(k) {
                         path.push(Step::Key(k.clone()));
-                        if !matches!(self.how(request, path).map(|r| r.how), Some(How::Ignore)) {
+                        if !matches!(self.how(located, path), Some((How::Ignore, _))) {
                             out.push(Mismatch {
                                 path: render(path),
                                 change: Change::Added,
@@ -394,7 +332,7 @@ impl Comparer {
                 }
                 for (i, (ev, gv)) in a.iter().zip(b).enumerate() {
                     path.push(Step::Index(i));
-                    self.walk(request, ev, gv, path, out);
+                    self.walk(located, ev, gv, path, out);
                     path.pop();
                 }
             }
@@ -408,6 +346,9 @@ impl Comparer {
         }
     }
 }
+
+/// Concrete location → the index of the rule that applies there.
+struct Located(HashMap<Vec<Step>, usize>);
 
 /// A body as answers are compared: its JSON, or its text when it is not
 /// JSON; null when empty.
@@ -526,8 +467,8 @@ mod tests {
     #[test]
     fn rules_ignore_compare_by_type_or_with_tolerance() {
         let rules: RulesFile = serde_json::from_value(json!({"rules": [
-            {"path": "**.discountAmount", "compare": "tolerance", "tolerance": 0.01},
-            {"path": "invalidCoupons[*].error", "compare": "ignore"},
+            {"path": "$..discountAmount", "compare": "tolerance", "tolerance": 0.01},
+            {"path": "$.invalidCoupons[*].error", "compare": "ignore"},
             {"path": "$.total", "compare": "type", "match": "orders"}
         ]}))
         .unwrap();
@@ -541,14 +482,34 @@ mod tests {
     }
 
     #[test]
-    fn patterns_match_as_documented() {
-        let p = |s: &str| parse_pattern(s);
-        let path = [Step::Key("a".into()), Step::Index(2), Step::Key("b".into())];
-        assert!(matches(&p("a[*].b"), &path));
-        assert!(matches(&p("$.a[2].b"), &path));
-        assert!(!matches(&p("a[1].b"), &path));
-        assert!(matches(&p("**.b"), &path));
-        assert!(matches(&p("a.**"), &path));
-        assert!(!matches(&p("b"), &path));
+    fn a_rule_applies_wherever_its_query_selects_in_either_answer() {
+        let rules: RulesFile = serde_json::from_value(json!({"rules": [
+            {"path": "$.a[*].b", "compare": "ignore"},
+            {"path": "$.c[?@.kind == 'volatile'].value", "compare": "type"},
+            {"path": "$.d..*", "compare": "ignore"}
+        ]}))
+        .unwrap();
+        let mut c = Comparer::new(&rules.rules);
+        let e = json!({"a": [{"b": 1}, {"b": 2}], "c": [{"kind": "volatile", "value": 1}, {"kind": "x", "value": 1}], "d": {"x": 1}});
+        let g = json!({"a": [{"b": 3}, {}], "c": [{"kind": "volatile", "value": 9}, {"kind": "x", "value": 1}], "d": {"y": [1]}});
+        assert_eq!(c.compare(REQ, &e, &g), vec![]);
+        let g = json!({"a": [{"b": 3}, {"b": 4, "extra": 1}], "c": [{"kind": "volatile", "value": "s"}, {"kind": "x", "value": 2}], "d": {}});
+        let paths: Vec<String> = c.compare(REQ, &e, &g).into_iter().map(|m| m.path).collect();
+        assert_eq!(paths, ["$.a[1].extra", "$.c[0].value", "$.c[1].value"]);
+    }
+
+    #[test]
+    fn a_rules_file_with_a_path_that_is_not_jsonpath_is_refused_with_the_rewrite() {
+        let err =
+            serde_json::from_str::<RulesFile>(r#"{"rules": [{"path": "**.discountAmount", "compare": "ignore"}]}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("did you mean \"$..discountAmount\"?"), "{err}");
+        assert!(err.contains("line 1"), "serde_json names the place: {err}");
+    }
+
+    #[test]
+    fn every_built_in_rule_is_a_jsonpath() {
+        assert_eq!(builtin().len(), 7, "RuleSpec::new parses each, or panics");
     }
 }

@@ -1,0 +1,120 @@
+//! The configuration's tests: what a valid file gives here, what an
+//! operator is told about an invalid one in [`errors`], the effective
+//! configuration in [`effective`].
+
+mod effective;
+mod errors;
+
+use super::*;
+use crate::domain::Operation;
+use std::time::Duration;
+
+pub(super) const MINIMAL: &str = r#"
+    [store]
+    url = "memory://"
+    [tenants.shop]
+    api_key = "k"
+    secret_key = "s3cret"
+    [tenants.shop.voucherify]
+    base_url = "https://api.voucherify.io/"
+    app_id = "id"
+    app_token = "t0ken"
+"#;
+
+#[test]
+fn a_minimal_config_gets_the_documented_defaults() {
+    let c = Config::from_toml(MINIMAL).unwrap();
+    assert_eq!(c.server.listen.to_string(), "0.0.0.0:8080");
+    assert_eq!(c.server.max_body_bytes, 65536);
+    assert_eq!(c.locks.default_duration, Duration::from_secs(600));
+    assert_eq!(c.locks.retention, Duration::from_secs(86_400));
+    assert_eq!(c.admin.unwrap().to_string(), "127.0.0.1:9901");
+    let t = &c.tenants[0];
+    assert_eq!(t.currency_decimals, 2);
+    assert_eq!(t.voucherify.timeout, Duration::from_secs(5));
+    assert_eq!(t.voucherify.base_url.to_string(), "https://api.voucherify.io/");
+    assert!(matches!(c.store, StoreConfig::Memory));
+    assert_eq!(t.routes, Routes::default());
+}
+
+#[test]
+fn rewards_map_rule_ids_to_rewards_of_a_loyalty_program() {
+    let ok = format!(
+        "{MINIMAL}\n[tenants.shop.loyalty]\ncampaign = \"camp_1\"\n[tenants.shop.rewards]\n\"1\" = \"rew_a\"\n\"42\" = \"rew_b\"\n"
+    );
+    let c = Config::from_toml(&ok).unwrap();
+    let r = &c.tenants[0].rewards;
+    assert_eq!(r.loyalty_campaign.as_deref(), Some("camp_1"));
+    assert_eq!(r.by_rule.get(&42).map(String::as_str), Some("rew_b"));
+
+    let bad = format!("{MINIMAL}\n[tenants.shop.rewards]\none = \"rew_a\"\n\"2\" = \" \"\n");
+    let errs = Config::from_toml(&bad).unwrap_err().0;
+    let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+    for expected in [
+        "tenants.shop.rewards.one",
+        "tenants.shop.rewards.2",
+        "tenants.shop.rewards",
+    ] {
+        assert!(keys.contains(&expected), "{expected} not in {keys:?}");
+    }
+}
+
+#[test]
+fn per_tenant_routes_override_global_ones() {
+    let text = format!(
+        "{MINIMAL}\n[passthrough]\nupstream = \"https://api.gameball.co\"\n[routes]\nburn = \"passthrough\"\n[tenants.shop.routes]\nvalidate = \"passthrough\"\nburn = \"translate\"\n"
+    );
+    let c = Config::from_toml(&text).unwrap();
+    let r = c.tenants[0].routes;
+    assert_eq!(r.mode(Operation::Validate), RouteMode::Passthrough);
+    assert_eq!(r.mode(Operation::Burn), RouteMode::Translate);
+    assert_eq!(r.mode(Operation::Release), RouteMode::Translate);
+    assert_eq!(c.tenants[0].dialect, V4Dialect::Seed);
+}
+
+#[test]
+fn route_names_dialects_and_header_values_are_checked() {
+    let text =
+        format!("{MINIMAL}\n[routes]\nvalidat = \"translate\"\n[tenants.shop.routes]\nburnn = \"passthrough\"\n")
+            .replace("app_id = \"id\"", "app_id = \"bad\\nid\"");
+    let keys: Vec<String> = Config::from_toml(&text)
+        .unwrap_err()
+        .0
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    for k in [
+        "routes.validat",
+        "tenants.shop.routes.burnn",
+        "tenants.shop.voucherify.app_id",
+    ] {
+        assert!(keys.iter().any(|x| x == k), "missing {k} in {keys:?}");
+    }
+    let published = MINIMAL.replace(
+        "secret_key = \"s3cret\"",
+        "secret_key = \"s3cret\"\ndialect = \"published\"",
+    );
+    assert_eq!(
+        Config::from_toml(&published).unwrap().tenants[0].dialect,
+        V4Dialect::Published
+    );
+    let tls = format!("{MINIMAL}\n[server.tls]\ncert = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"\n");
+    let keys: Vec<String> = Config::from_toml(&tls)
+        .unwrap_err()
+        .0
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert!(keys.contains(&"server.tls.cert".to_owned()), "{keys:?}");
+}
+
+#[test]
+fn message_overrides_replace_only_their_reason() {
+    use crate::domain::InvalidReason;
+    let custom = Messages {
+        expired: Some("Sorry, expired".into()),
+        ..Default::default()
+    };
+    assert_eq!(custom.text(InvalidReason::Expired), "Sorry, expired");
+    assert_eq!(custom.text(InvalidReason::NotFound), "Coupon not found");
+}
