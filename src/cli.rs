@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `simulate`, `check-config`, `replay`,
-//! `shadow-report`, `routes`.
+//! `shadow-report`, `routes`, `import-coupons`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -90,6 +90,8 @@ pub enum Command {
     ShadowReport(crate::report::shadow::ShadowReportArgs),
     /// Print the route table (method, path, operation, dialect) as Markdown.
     Routes,
+    /// Copy customers' coupons from Gameball to Voucherify (or, with --verify, compare them).
+    ImportCoupons(crate::import::ImportArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -237,6 +239,7 @@ pub fn run(cli: Cli) -> ExitCode {
             print!("{}", crate::gameball::routes::markdown_table());
             ExitCode::SUCCESS
         }
+        Command::ImportCoupons(args) => runtime(None).block_on(crate::import::run(args)),
     }
 }
 
