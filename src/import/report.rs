@@ -38,7 +38,6 @@ pub enum Publication {
     Published,
     AlreadyPublished,
     WouldPublish,
-    NotPublished,
 }
 
 /// One line of the report.
