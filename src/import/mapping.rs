@@ -207,11 +207,11 @@ pub fn plan(c: &WalletCoupon, customer: &str, decimals: u32, now: Millis) -> Pla
         None => Ok(None),
         Some(t) => instant(t)
             .map(Some)
-            .ok_or_else(|| skip(Why::NotMappable, format!("unreadable {field} \"{t}\""))),
+            .ok_or_else(|| format!("unreadable {field} \"{t}\"")),
     };
     let (start_date, expiration_date) = match (date("startDate", &c.start_date), date("expiryDate", &c.expiry_date)) {
         (Ok(s), Ok(e)) => (s, e),
-        (Err(p), _) | (_, Err(p)) => return p,
+        (Err(reason), _) | (_, Err(reason)) => return skip(Why::NotMappable, reason),
     };
     let left = c.usage_limit.map(|l| l - c.used_count.unwrap_or(0));
     let left_to_customer = c.limit_per_customer.map(|l| l - c.customer_used_count.unwrap_or(0));

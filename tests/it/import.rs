@@ -129,6 +129,13 @@ impl World {
     fn voucher_count(&self) -> usize {
         self.project(|p| p.vouchers.len())
     }
+
+    /// Puts a voucher in Voucherify behind the import's back.
+    fn seed(&self, voucher: Value) {
+        self.project(|p| {
+            p.create_voucher(&voucher, 0).expect("the simulator takes the voucher");
+        });
+    }
 }
 
 fn finished(out: std::process::Output) -> Run {
@@ -364,13 +371,7 @@ async fn a_run_killed_between_create_and_publish_is_finished_by_the_next() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_voucherify_holds_with_another_definition_is_a_conflict_left_as_it_is() {
     let w = World::start(wallets(), 2).await;
-    w.project(|p| {
-        p.create_voucher(
-            &json!({"code": "PCT-15", "type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 10}}),
-            0,
-        )
-    })
-    .unwrap();
+    w.seed(json!({"code": "PCT-15", "type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 10}}));
     let run = w.run(&["--report", w.path("report.json").to_str().unwrap()]).await;
     assert_eq!(run.code, 1, "{}", run.shown());
     assert_eq!(
@@ -520,12 +521,8 @@ async fn verify_passes_after_an_import_and_names_each_difference() {
     w.project(|p| {
         let v = p.vouchers.get_mut("PCT-15").unwrap();
         v.discount.as_mut().unwrap().percent_off = Some(30.0);
-        p.create_voucher(
-            &json!({"code": "USED", "discount": {"type": "PERCENT", "percent_off": 10}}),
-            0,
-        )
-    })
-    .unwrap();
+    });
+    w.seed(json!({"code": "USED", "discount": {"type": "PERCENT", "percent_off": 10}}));
     w.gameball
         .state
         .lock()
@@ -555,15 +552,9 @@ async fn a_voucher_made_but_never_published_is_a_difference_the_import_then_publ
     )
     .await;
     // What a run killed right after the create leaves.
-    w.project(|p| {
-        p.create_voucher(
-            &json!({"code": "WELCOME", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500},
-                    "redemption": {"quantity": 1},
-                    "metadata": {"source": "gameball-import", "gameball_customer_id": "cust-2", "gameball_type": "Fixed Rate Discount"}}),
-            0,
-        )
-    })
-    .unwrap();
+    w.seed(json!({"code": "WELCOME", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500},
+        "redemption": {"quantity": 1},
+        "metadata": {"source": "gameball-import", "gameball_customer_id": "cust-2", "gameball_type": "Fixed Rate Discount"}}));
     let unpublished = w.run(&["--verify"]).await;
     assert!(
         unpublished
