@@ -40,6 +40,21 @@ impl Run {
         self.stdout.lines().last().unwrap_or_default()
     }
 
+    /// Panics unless standard output has `text`.
+    fn printed(&self, text: &str) {
+        assert!(self.stdout.contains(text), "missing {text:?}\n{}", self.shown());
+    }
+
+    /// Panics unless the run was refused as a usage error (exit 2) saying `why`.
+    fn refused(&self, why: &str) {
+        assert!(self.code == 2 && self.stderr.contains(why), "{}", self.shown());
+    }
+
+    /// Panics unless the run exited with `code` and `line` as its last line.
+    fn ends(&self, code: i32, line: &str) {
+        assert_eq!((self.code, self.last_line()), (code, line), "{}", self.shown());
+    }
+
     /// The whole output, for assertion messages.
     fn shown(&self) -> String {
         format!(
@@ -205,10 +220,9 @@ fn assert_published_once(w: &World) {
 async fn every_type_is_mapped_and_what_gameball_would_refuse_is_skipped_with_its_reason() {
     let w = World::start(wallets(), 2).await;
     let run = w.run(&["--report", w.path("report.json").to_str().unwrap()]).await;
-    assert_eq!(run.code, 0, "{}", run.shown());
-    assert_eq!(
-        run.last_line(),
-        format!("created 4, already there 0, skipped {SKIPPED}, conflicts 0, failed 0")
+    run.ends(
+        0,
+        &format!("created 4, already there 0, skipped {SKIPPED}, conflicts 0, failed 0"),
     );
 
     let pct = w.voucher("PCT-15").unwrap();
@@ -289,10 +303,9 @@ async fn a_second_run_creates_nothing() {
     let first = w.run(&[]).await;
     assert_eq!(first.code, 0, "{}", first.shown());
     let second = w.run(&["--report", w.path("report.json").to_str().unwrap()]).await;
-    assert_eq!(second.code, 0, "{}", second.shown());
-    assert_eq!(
-        second.last_line(),
-        format!("created 0, already there 4, skipped {SKIPPED}, conflicts 0, failed 0")
+    second.ends(
+        0,
+        &format!("created 0, already there 4, skipped {SKIPPED}, conflicts 0, failed 0"),
     );
     assert_eq!(w.voucher_count(), 4);
     assert_published_once(&w);
@@ -313,16 +326,11 @@ async fn a_dry_run_makes_no_voucherify_write_and_says_what_would_happen() {
     let dry = w
         .run(&["--dry-run", "--report", w.path("report.json").to_str().unwrap()])
         .await;
-    assert_eq!(dry.code, 0, "{}", dry.shown());
-    assert_eq!(
-        dry.last_line(),
-        format!("created 4, already there 0, skipped {SKIPPED}, conflicts 0, failed 0")
+    dry.ends(
+        0,
+        &format!("created 4, already there 0, skipped {SKIPPED}, conflicts 0, failed 0"),
     );
-    assert!(
-        dry.stdout.contains("dry run: nothing was written to Voucherify"),
-        "{}",
-        dry.shown()
-    );
+    dry.printed("dry run: nothing was written to Voucherify");
     assert_eq!(w.sim.sim.faults(), armed, "no POST reached Voucherify");
     assert_eq!((w.voucher_count(), w.publications().len()), (0, 0));
     let report = w.report();
@@ -332,9 +340,9 @@ async fn a_dry_run_makes_no_voucherify_write_and_says_what_would_happen() {
     w.sim.sim.set_faults(Faults::default());
     assert_eq!(w.run(&[]).await.code, 0);
     let again = w.run(&["--dry-run"]).await;
-    assert_eq!(
-        again.last_line(),
-        format!("created 0, already there 4, skipped {SKIPPED}, conflicts 0, failed 0")
+    again.ends(
+        0,
+        &format!("created 0, already there 4, skipped {SKIPPED}, conflicts 0, failed 0"),
     );
 }
 
@@ -359,10 +367,9 @@ async fn a_run_killed_between_create_and_publish_is_finished_by_the_next() {
     assert_eq!((w.voucher_count(), w.publications().len()), (3, 2));
 
     let resumed = w.run(&[]).await;
-    assert_eq!(resumed.code, 0, "{}", resumed.shown());
-    assert_eq!(
-        resumed.last_line(),
-        format!("created 1, already there 3, skipped {SKIPPED}, conflicts 0, failed 0")
+    resumed.ends(
+        0,
+        &format!("created 1, already there 3, skipped {SKIPPED}, conflicts 0, failed 0"),
     );
     assert_eq!(w.voucher_count(), 4, "every coupon exactly once");
     assert_published_once(&w);
@@ -373,10 +380,9 @@ async fn a_code_voucherify_holds_with_another_definition_is_a_conflict_left_as_i
     let w = World::start(wallets(), 2).await;
     w.seed(json!({"code": "PCT-15", "type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 10}}));
     let run = w.run(&["--report", w.path("report.json").to_str().unwrap()]).await;
-    assert_eq!(run.code, 1, "{}", run.shown());
-    assert_eq!(
-        run.last_line(),
-        format!("created 3, already there 0, skipped {SKIPPED}, conflicts 1, failed 0")
+    run.ends(
+        1,
+        &format!("created 3, already there 0, skipped {SKIPPED}, conflicts 1, failed 0"),
     );
     let line = run
         .stdout
@@ -410,11 +416,7 @@ async fn a_429_is_waited_out_for_its_retry_after_and_the_same_call_sent_again() 
     let started = Instant::now();
     let run = w.run(&["--report", w.path("report.json").to_str().unwrap()]).await;
     let took = started.elapsed();
-    assert_eq!(run.code, 0, "{}", run.shown());
-    assert_eq!(
-        run.last_line(),
-        "created 1, already there 0, skipped 0, conflicts 0, failed 0"
-    );
+    run.ends(0, "created 1, already there 0, skipped 0, conflicts 0, failed 0");
     assert!(took >= Duration::from_secs(1), "Retry-After: 1 not honoured ({took:?})");
     assert!(w.sim.sim.faults().script.is_empty(), "the 429 was answered");
     let e = entry(&w.report(), "PCT-15");
@@ -440,22 +442,16 @@ async fn customers_come_from_stdin_and_a_wallet_gameball_cannot_list_fails_alone
         .unwrap();
     drop(stdin);
     let run = finished(child.wait_with_output().await.unwrap());
-    assert_eq!(run.code, 1, "{}", run.shown());
-    assert_eq!(
-        run.last_line(),
-        format!("created 3, already there 0, skipped {SKIPPED}, conflicts 0, failed 1")
+    run.ends(
+        1,
+        &format!("created 3, already there 0, skipped {SKIPPED}, conflicts 0, failed 1"),
     );
-    assert!(
-        run.stdout
-            .contains("failed: customer cust-2: Gameball answered 500: Gameball failed"),
-        "{}",
-        run.shown()
-    );
+    run.printed("failed: customer cust-2: Gameball answered 500: Gameball failed");
     // Gameball is back: the next run copies what the first could not.
     let again = w.run(&[]).await;
-    assert_eq!(
-        again.last_line(),
-        format!("created 1, already there 3, skipped {SKIPPED}, conflicts 0, failed 0")
+    again.ends(
+        0,
+        &format!("created 1, already there 3, skipped {SKIPPED}, conflicts 0, failed 0"),
     );
     assert_published_once(&w);
 }
@@ -471,17 +467,8 @@ async fn a_gameball_that_never_answers_fails_the_customer_after_the_passthrough_
     .unwrap();
     w.gameball.hang_next("/api/v4.0/integrations/customers/cust-1/coupons");
     let run = w.run(&[]).await;
-    assert_eq!(run.code, 1, "{}", run.shown());
-    assert_eq!(
-        run.last_line(),
-        "created 1, already there 0, skipped 0, conflicts 0, failed 1"
-    );
-    assert!(
-        run.stdout
-            .contains("failed: customer cust-1: Gameball did not answer within 1s"),
-        "{}",
-        run.shown()
-    );
+    run.ends(1, "created 1, already there 0, skipped 0, conflicts 0, failed 1");
+    run.printed("failed: customer cust-1: Gameball did not answer within 1s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,28 +476,14 @@ async fn verify_passes_after_an_import_and_names_each_difference() {
     let w = World::start(wallets(), 2).await;
     // Before the import: nothing is there.
     let before = w.run(&["--verify"]).await;
-    assert_eq!(before.code, 1, "{}", before.shown());
-    assert_eq!(
-        before.last_line(),
-        format!("verified 0, different 4, skipped {SKIPPED}, failed 0")
-    );
-    assert!(
-        before
-            .stdout
-            .contains("different: customer cust-2, coupon WELCOME: Voucherify has no voucher under this code"),
-        "{}",
-        before.shown()
-    );
+    before.ends(1, &format!("verified 0, different 4, skipped {SKIPPED}, failed 0"));
+    before.printed("different: customer cust-2, coupon WELCOME: Voucherify has no voucher under this code");
 
     assert_eq!(w.run(&[]).await.code, 0);
     let after = w
         .run(&["--verify", "--report", w.path("report.json").to_str().unwrap()])
         .await;
-    assert_eq!(after.code, 0, "{}", after.shown());
-    assert_eq!(
-        after.last_line(),
-        format!("verified 4, different 0, skipped {SKIPPED}, failed 0")
-    );
+    after.ends(0, &format!("verified 4, different 0, skipped {SKIPPED}, failed 0"));
     assert_eq!(w.report()["mode"], "verify");
     assert_eq!(
         entry(&w.report(), "USED")["reason"],
@@ -532,14 +505,13 @@ async fn verify_passes_after_an_import_and_names_each_difference() {
         .unwrap()
         .usage_limit = Some(5);
     let run = w.run(&["--verify"]).await;
-    assert_eq!(run.code, 1, "{}", run.shown());
-    assert_eq!(run.last_line(), "verified 2, different 3, skipped 4, failed 0");
+    run.ends(1, "verified 2, different 3, skipped 4, failed 0");
     for line in [
         "different: customer cust-1, coupon PCT-15: discount.percent_off: Voucherify has 30, Gameball's coupon makes 15",
         "different: customer cust-1, coupon FIX-1999: uses left: Voucherify has 1, Gameball's coupon makes 5",
         "different: customer cust-1, coupon USED: Gameball refuses it (used up (usedCount 1 of usageLimit 1)), Voucherify would accept it",
     ] {
-        assert!(run.stdout.contains(line), "missing {line}\n{}", run.shown());
+        run.printed(line);
     }
     assert!(run.stderr.contains("3 coupon(s) differ"), "{}", run.shown());
 }
@@ -556,20 +528,9 @@ async fn a_voucher_made_but_never_published_is_a_difference_the_import_then_publ
         "redemption": {"quantity": 1},
         "metadata": {"source": "gameball-import", "gameball_customer_id": "cust-2", "gameball_type": "Fixed Rate Discount"}}));
     let unpublished = w.run(&["--verify"]).await;
-    assert!(
-        unpublished
-            .stdout
-            .contains("publication: Voucherify has none to cust-2, Gameball's coupon makes one to cust-2"),
-        "{}",
-        unpublished.shown()
-    );
+    unpublished.printed("publication: Voucherify has none to cust-2, Gameball's coupon makes one to cust-2");
     let run = w.run(&[]).await;
-    assert_eq!(
-        run.last_line(),
-        "created 0, already there 1, skipped 0, conflicts 0, failed 0",
-        "{}",
-        run.shown()
-    );
+    run.ends(0, "created 0, already there 1, skipped 0, conflicts 0, failed 0");
     assert_eq!(w.publications(), [("WELCOME".to_owned(), "cust-2".to_owned())]);
     assert_eq!(w.run(&["--verify"]).await.code, 0);
 }
@@ -583,14 +544,7 @@ async fn usage_and_configuration_errors_exit_2_before_anything_is_read() {
             .await
             .unwrap(),
     );
-    assert_eq!(bad_tenant.code, 2, "{}", bad_tenant.shown());
-    assert!(
-        bad_tenant
-            .stderr
-            .contains("no tenant \"nope\" in the configuration (it has: shop)"),
-        "{}",
-        bad_tenant.shown()
-    );
+    bad_tenant.refused("no tenant \"nope\" in the configuration (it has: shop)");
     let config = std::fs::read_to_string(w.path("couponbridge.toml")).unwrap();
     let without_upstream: String = config
         .lines()
@@ -599,21 +553,11 @@ async fn usage_and_configuration_errors_exit_2_before_anything_is_read() {
         .collect();
     std::fs::write(w.path("couponbridge.toml"), without_upstream).unwrap();
     let no_upstream = w.run(&[]).await;
-    assert_eq!(no_upstream.code, 2, "{}", no_upstream.shown());
-    assert!(
-        no_upstream.stderr.contains("[passthrough] upstream"),
-        "{}",
-        no_upstream.shown()
-    );
+    no_upstream.refused("[passthrough] upstream");
     std::fs::write(w.path("couponbridge.toml"), &config).unwrap();
     std::fs::remove_file(w.path("customers.txt")).unwrap();
     let no_customers = w.run(&[]).await;
-    assert_eq!(no_customers.code, 2, "{}", no_customers.shown());
-    assert!(
-        no_customers.stderr.contains("customers.txt"),
-        "{}",
-        no_customers.shown()
-    );
+    no_customers.refused("customers.txt");
     let both = w.run(&["--dry-run", "--verify"]).await;
     assert_eq!(both.code, 2, "{}", both.shown());
     assert!(w.gameball.received("/coupons").is_empty(), "nothing was read");
