@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `simulate`, `check-config`, `replay`,
-//! `shadow-report`, `routes`, and `completions` and `man`, which write shell
+//! `shadow-report`, `routes`, `import-coupons`, and `completions` and `man`, which write shell
 //! completions and man pages generated from this very definition.
 
 use std::net::SocketAddr;
@@ -101,6 +101,8 @@ pub enum Command {
     ShadowReport(crate::report::shadow::ShadowReportArgs),
     /// Print the route table (method, path, operation, dialect) as Markdown.
     Routes,
+    /// Copy customers' coupons from Gameball to Voucherify (or, with --verify, compare them).
+    ImportCoupons(crate::import::ImportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -280,6 +282,7 @@ pub fn run(cli: Cli) -> ExitCode {
             },
             |()| ExitCode::SUCCESS,
         ),
+        Command::ImportCoupons(args) => runtime(None).block_on(crate::import::run(args)),
     }
 }
 

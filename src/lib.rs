@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod gameball;
 pub mod ids;
+pub mod import;
 pub mod intake;
 pub mod locks;
 pub mod metrics;

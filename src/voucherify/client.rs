@@ -14,9 +14,14 @@ mod error;
 mod lifecycle;
 mod op;
 mod transport;
+mod wallet;
 
 pub use coupons::{CreateOutcome, RedeemOutcome};
 pub use error::{ErrorKind, UpstreamError};
 pub use lifecycle::Written;
 pub use op::Op;
 pub use transport::{CallCtx, Project, Upstream, VoucherifyClient, Writes};
+pub use wallet::{
+    Publication, PublicationCustomer, PublicationList, PublicationRequest, PublishedTo, PublishedVoucher,
+    VoucherDefinition,
+};

@@ -485,8 +485,11 @@ fn the_rules_on_top_of_the_order_hold() {
         }
     }
     // Voucherify writes only through effects: a dry run can withhold them.
+    // The wallet import is a tool, not an operation: it writes itself, and
+    // its dry run is given no `Writes`.
     for f in &files {
-        let allowed = matches!(f.path.as_str(), "src/ops/effects.rs" | "src/shadow/effects.rs");
+        let allowed = matches!(f.path.as_str(), "src/ops/effects.rs" | "src/shadow/effects.rs")
+            || f.path.starts_with("src/import/");
         if f.code.contains(".writes()") && !allowed && !f.path.starts_with("src/voucherify/") {
             problems.push(format!("{} makes Voucherify writes outside an effects file", f.path));
         }

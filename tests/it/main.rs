@@ -33,6 +33,7 @@ mod dialects;
 mod docs;
 mod durability;
 mod hostile;
+mod import;
 mod interleave;
 mod lifecycle;
 mod operator;

@@ -17,6 +17,9 @@ pub enum Op {
     ListVouchers,
     Qualify,
     Rollback,
+    CreateVoucherWithCode,
+    ListPublications,
+    Publish,
 }
 
 impl Op {
@@ -37,6 +40,9 @@ impl Op {
             Op::ListVouchers => "voucherify.list_vouchers",
             Op::Qualify => "voucherify.qualify",
             Op::Rollback => "voucherify.rollback",
+            Op::CreateVoucherWithCode => "voucherify.create_voucher_with_code",
+            Op::ListPublications => "voucherify.list_publications",
+            Op::Publish => "voucherify.publish",
         }
     }
 
@@ -56,6 +62,9 @@ impl Op {
             Op::ListVouchers => "list_vouchers",
             Op::Qualify => "qualify",
             Op::Rollback => "rollback",
+            Op::CreateVoucherWithCode => "create_voucher_with_code",
+            Op::ListPublications => "list_publications",
+            Op::Publish => "publish",
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct GbCoupon {
     pub expiry: Option<String>,
     /// Whose wallet holds it, if anyone's.
     pub owner: Option<String>,
+    /// What the wallet says of it as `isExpired` (the stand-in keeps no time).
+    pub expired: bool,
 }
 
 impl GbCoupon {
@@ -49,11 +51,37 @@ impl GbCoupon {
             start: None,
             expiry: None,
             owner: None,
+            expired: false,
         }
     }
 
     pub fn owned_by(mut self, customer: &str) -> Self {
         self.owner = Some(customer.into());
+        self
+    }
+
+    /// Used `used` times of `limit` (`None`: unlimited).
+    pub fn uses(mut self, used: i64, limit: Option<i64>) -> Self {
+        self.used = used;
+        self.usage_limit = limit;
+        self
+    }
+
+    /// Valid from `start` until `expiry` (ISO 8601, as Gameball writes them).
+    pub fn dates(mut self, start: Option<&str>, expiry: Option<&str>) -> Self {
+        self.start = start.map(str::to_owned);
+        self.expiry = expiry.map(str::to_owned);
+        self
+    }
+
+    pub fn inactive(mut self) -> Self {
+        self.active = false;
+        self
+    }
+
+    /// Listed with `isExpired: true`.
+    pub fn expired(mut self) -> Self {
+        self.expired = true;
         self
     }
 
@@ -424,8 +452,8 @@ fn wallet(s: &GbState, customer: &str) -> Response<couponbridge::net::Body> {
         .filter(|c| c.owner.as_deref() == Some(customer))
         .map(|c| {
             let mut v = json!({"name": c.code, "code": c.code, "value": c.value, "type": c.kind,
-                "isExpired": false, "isActive": c.active, "usedCount": c.used, "customerUsedCount": c.used,
-                "isAvailableToUse": c.left()});
+                "isExpired": c.expired, "isActive": c.active, "usedCount": c.used, "customerUsedCount": c.used,
+                "isAvailableToUse": c.left() && !c.expired});
             if let Some(l) = c.usage_limit {
                 v["usageLimit"] = l.into();
             }
