@@ -131,6 +131,7 @@ fn translation(c: &mut Criterion) {
                     expires_at: Some(1_767_226_500_000),
                     verdicts,
                     amount_known: true,
+                    gameball: None,
                 };
                 let cx = RenderCtx {
                     decimals: 2,

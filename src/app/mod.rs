@@ -125,6 +125,7 @@ impl App {
             tap: None,
             trace: None,
             gameball: self.current().passthrough.clone(),
+            call: None,
             fx: self.live.clone(),
         }
     }

@@ -81,6 +81,10 @@ pub(super) async fn serve(call: &Call, matched: &Matched, intake: Intake) -> Res
                 tap: recording.as_ref().map(|r| r.tap()),
                 trace: call.trace.clone(),
                 gameball: cfg.passthrough.clone(),
+                call: cfg
+                    .passthrough
+                    .as_ref()
+                    .map(|_| std::sync::Arc::new(view(&parts, matched, &req_body).call())),
                 fx: call.app.live.clone(),
             };
             apply(cx, spoken, command, cfg).await

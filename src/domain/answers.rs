@@ -22,12 +22,33 @@ pub struct Validation {
     pub expires_at: Option<Millis>,
     pub verdicts: Vec<Verdict>,
     pub amount_known: bool,
+    /// Gameball's answer for the coupons Voucherify did not have
+    /// (`[migration] coupon_fallback`), for the dialect to merge in.
+    pub gameball: Option<GameballPart>,
+}
+
+/// Gameball's answer about some of a validation's coupons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GameballPart {
+    /// The codes Gameball was asked about.
+    pub codes: Vec<String>,
+    pub body: Vec<u8>,
+    /// The reference the merged answer names for Gameball's coupons:
+    /// couponbridge's when its lock stands for both sides, else Gameball's
+    /// own (or none).
+    pub reference: Option<String>,
 }
 
 impl Validation {
     pub fn all_valid(&self) -> bool {
+        self.all_valid_but(&[])
+    }
+
+    /// Every verdict valid, leaving out `codes` (those Gameball answers).
+    pub fn all_valid_but(&self, codes: &[String]) -> bool {
         self.verdicts
             .iter()
+            .filter(|v| !codes.iter().any(|c| c == v.outcome.code()))
             .all(|v| matches!(v.outcome, Outcome::Applicable(_)))
     }
 }
@@ -38,6 +59,9 @@ pub struct LockView {
     pub lock: LockSummary,
     pub coupons: Vec<CouponTerms>,
     pub now: Millis,
+    /// Gameball's own details of the coupons it holds for this lock, when
+    /// the lock stands for both sides.
+    pub gameball: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -38,6 +38,47 @@ pub struct ValidateCmd {
     pub validity: Validity,
     /// Read each coupon's terms (the full Coupon object) too.
     pub with_terms: bool,
+    /// How to ask Gameball about coupons Voucherify does not have
+    /// (`[migration] coupon_fallback`); `None` when the fallback is off.
+    pub fallback: Option<Fallback>,
+}
+
+/// What Gameball's validation answer says, read by the dialect that
+/// speaks it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GameballVerdicts {
+    /// The codes Gameball found valid (and locked, when asked to).
+    pub valid: Vec<String>,
+    /// Gameball's lock (or hold) reference, when it took one.
+    pub reference: Option<String>,
+}
+
+/// The dialect's two functions on the caller's validation, so an
+/// operation that knows no dialect can ask Gameball about some of its
+/// coupons and read the answer.
+#[derive(Clone, Copy)]
+pub struct Fallback {
+    /// The caller's body asking about `codes` only (`None`: it cannot be
+    /// narrowed, e.g. a single validation, whose code is in the path).
+    pub restrict: fn(body: &[u8], codes: &[String]) -> Option<Vec<u8>>,
+    pub read: fn(body: &[u8]) -> GameballVerdicts,
+    /// The call that releases Gameball's lock `reference`, made from the
+    /// validation that took it (the same version, keys and headers).
+    pub release: fn(validation: &PassOn, reference: &str) -> PassOn,
+}
+
+impl PartialEq for Fallback {
+    // The functions are the dialect's; a command is equal to another with
+    // the fallback on or off alike.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fallback")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +122,27 @@ pub struct PassOn {
     /// The merchant's headers, credentials included.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl PassOn {
+    /// The same call naming Gameball's reference where the caller named
+    /// couponbridge's (in the path and the body): how a lock that stands
+    /// for coupons of both sides reaches Gameball's part. References are
+    /// long random strings, so the text appears nowhere else.
+    pub fn naming(&self, ours: &str, theirs: &str) -> PassOn {
+        let body = String::from_utf8_lossy(&self.body).replace(ours, theirs).into_bytes();
+        PassOn {
+            method: self.method.clone(),
+            path: self.path.replace(ours, theirs),
+            headers: self.headers.clone(),
+            body,
+        }
+    }
+
+    /// The same call with another body.
+    pub fn with_body(&self, body: Vec<u8>) -> PassOn {
+        PassOn { body, ..self.clone() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -93,14 +93,18 @@ fn render_details(d: V4Dialect, answer: &Answer) -> Result<Vec<u8>, Failure> {
     let Answer::LockDetails(view) = answer else {
         return Err(unexpected("locks", answer));
     };
-    let details = LockDetails::of(view);
-    match d {
-        V4Dialect::Seed => to_json(&details),
+    let details = serde_json::to_value(LockDetails::of(view)).unwrap_or_default();
+    let ours = match d {
+        V4Dialect::Seed => details,
         V4Dialect::Published => {
-            let mut v = omit_nulls(serde_json::to_value(&details).unwrap_or_default());
+            let mut v = omit_nulls(details);
             v["coupons"] = view.coupons.iter().map(published_coupon).collect();
-            to_json(&v)
+            v
         }
+    };
+    match &view.gameball {
+        Some(theirs) => to_json(&super::fallback::merge_details(ours, theirs)),
+        None => to_json(&ours),
     }
 }
 

@@ -30,6 +30,7 @@ pub mod automatic;
 pub mod burn;
 pub mod endpoint;
 pub mod errors;
+pub mod fallback;
 pub mod legacy;
 pub mod locks;
 pub mod orders;

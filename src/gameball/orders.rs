@@ -178,16 +178,7 @@ const SEND_ORDER_COUPONS: CouponPart = CouponPart {
 
 /// The call as Gameball gets it once couponbridge has redeemed the coupons.
 fn pass_on(req: &RequestView<'_>, part: CouponPart) -> Result<PassOn, Failure> {
-    Ok(PassOn {
-        method: req.method.to_owned(),
-        path: req.path.to_owned(),
-        headers: req
-            .headers
-            .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
-        body: without_coupons(req.body, &part)?,
-    })
+    Ok(req.call_with(without_coupons(req.body, &part)?))
 }
 
 /// `body` without its coupon part: every other value keeps its exact text

@@ -5,7 +5,7 @@
 use http::{HeaderMap, HeaderValue};
 
 use crate::config::{LockConfig, Messages};
-use crate::domain::Command;
+use crate::domain::{Command, PassOn};
 
 /// A dialect of Gameball's API: how a route's answers and errors look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,26 @@ impl RequestView<'_> {
     /// Whether the route's path has this parameter.
     pub fn has_param(&self, name: &str) -> bool {
         self.params.get(name).is_some()
+    }
+
+    /// The call as the merchant made it, to pass on to Gameball with
+    /// `body` (the merchant's own, or less what couponbridge does itself).
+    pub fn call_with(&self, body: Vec<u8>) -> PassOn {
+        PassOn {
+            method: self.method.to_owned(),
+            path: self.path.to_owned(),
+            headers: self
+                .headers
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            body,
+        }
+    }
+
+    /// The call exactly as the merchant made it.
+    pub fn call(&self) -> PassOn {
+        self.call_with(self.body.to_vec())
     }
 }
 

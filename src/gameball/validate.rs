@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::endpoint::{HoldApi, Wire, unexpected};
+use super::fallback;
 use super::request::{ParseCtx, Parsed, RenderCtx, RequestView};
 use super::wire::{
     CouponRef, MAX_COUPONS, StringOrNumber, codes_of, customer, lock_duration, minor, optional, parse_body,
@@ -23,7 +24,9 @@ use super::wire::{
 };
 use crate::clock::iso;
 use crate::config::V4Dialect;
-use crate::domain::{Answer, Command, InvalidReason, Operation, Outcome, ValidateCmd, Validation, Validity, Verdict};
+use crate::domain::{
+    Answer, Command, Fallback, InvalidReason, Operation, Outcome, ValidateCmd, Validation, Validity, Verdict,
+};
 use crate::error::Failure;
 use crate::money::DecimalNumber;
 
@@ -155,6 +158,11 @@ fn parse(shape: Shape, single: bool, req: &RequestView<'_>, cx: &ParseCtx<'_>) -
         amount_minor,
         validity,
         with_terms: published,
+        fallback: Some(Fallback {
+            restrict: if single { |_, _| None } else { fallback::restrict },
+            read: fallback::read,
+            release: fallback::release,
+        }),
     })
     .into())
 }
@@ -163,12 +171,23 @@ fn render(shape: Shape, single: bool, answer: &Answer, cx: &RenderCtx<'_>) -> Re
     let Answer::Validated(v) = answer else {
         return Err(unexpected("validate", answer));
     };
-    match (shape, single) {
-        (Shape::Seed, true) => to_json(&seed_single(v, cx)),
-        // A list request always answers in the list shape, even for one code.
-        (Shape::Seed, false) => to_json(&seed_list(v, cx)),
-        (shape, single) => to_json(&published(shape, v, single)),
+    let Some(part) = &v.gameball else {
+        return match (shape, single) {
+            (Shape::Seed, true) => to_json(&seed_single(v, cx)),
+            // A list request always answers in the list shape, even for one code.
+            (Shape::Seed, false) => to_json(&seed_list(v, cx)),
+            (shape, single) => to_json(&published(shape, v, single)),
+        };
+    };
+    // Gameball answered for some of the coupons: merged as JSON (rare, and
+    // only during a cutover).
+    let ours = match (shape, single) {
+        (Shape::Seed, true) => serde_json::to_value(seed_single(v, cx)),
+        (Shape::Seed, false) => serde_json::to_value(seed_list(v, cx)),
+        (shape, single) => Ok(published(shape, v, single)),
     }
+    .map_err(|e| Failure::internal(e.to_string()))?;
+    to_json(&fallback::merge(ours, part, shape.reference_field(), v))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -324,6 +343,7 @@ mod tests {
                 .map(|outcome| Verdict { outcome, terms: None })
                 .collect(),
             amount_known: true,
+            gameball: None,
         }
     }
 

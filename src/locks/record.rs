@@ -29,6 +29,11 @@ pub struct LockRecord {
     pub used_at: Option<Millis>,
     pub transaction_id: Option<String>,
     pub released_at: Option<Millis>,
+    /// Gameball's lock reference, when this lock also stands for coupons
+    /// only Gameball has (`[migration] coupon_fallback`).
+    pub gameball_reference: Option<String>,
+    /// The codes Gameball holds under it.
+    pub gameball_codes: Vec<String>,
 }
 
 impl LockRecord {
@@ -78,6 +83,11 @@ impl LockRecord {
         opt("ua", self.used_at.map(|a| a.to_string()));
         opt("tx", self.transaction_id.clone());
         opt("ra", self.released_at.map(|a| a.to_string()));
+        opt("gb", self.gameball_reference.clone());
+        opt(
+            "gbc",
+            (!self.gameball_codes.is_empty()).then(|| serde_json::to_string(&self.gameball_codes).unwrap_or_default()),
+        );
         f
     }
 
@@ -107,6 +117,11 @@ impl LockRecord {
             used_at: num("ua")?,
             transaction_id: text("tx"),
             released_at: num("ra")?,
+            gameball_reference: text("gb"),
+            gameball_codes: match f.get("gbc") {
+                Some(list) => serde_json::from_str(list).map_err(|_| bad("gbc"))?,
+                None => Vec::new(),
+            },
         })
     }
 }
@@ -138,6 +153,8 @@ mod tests {
         r.lease_until = Some(5);
         r.attempt = Some("a".into());
         r.used_by = Some("order:1".into());
+        r.gameball_reference = Some("g".into());
+        r.gameball_codes = vec!["GB".into()];
         let fields: HashMap<String, String> = r.to_fields().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         assert_eq!(LockRecord::from_fields(&fields).unwrap(), r);
     }

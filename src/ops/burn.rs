@@ -3,19 +3,22 @@
 //! when one is given (`cb-tx-{id}`).
 
 use super::Cx;
+use super::pass_on::compensated;
 use super::redeem::{Used, already_used, lease_until, metadata, order_redeemed, redeem, use_lock};
 use crate::clock::{Millis, iso, parse_iso};
-use crate::domain::{BurnCmd, BurnTarget, Burned, CustomerIds};
-use crate::error::Failure;
+use crate::domain::{Answer, BurnCmd, BurnTarget, Burned, CustomerIds};
+use crate::error::{Failure, Kind, Origin};
 use crate::ids;
 use crate::locks::{Claim, OpAttempt, OpKind};
 use crate::translate::RedemptionOrder;
+use crate::voucherify::lifecycle::RollbackOutcome;
 
-pub async fn run(cx: &Cx, cmd: BurnCmd) -> Result<Burned, Failure> {
+pub async fn run(cx: &Cx, cmd: BurnCmd) -> Result<Answer, Failure> {
     let customer = &cmd.customer;
     let tx = cmd.transaction_id.as_deref();
     let at = match &cmd.target {
         BurnTarget::Lock(reference) => {
+            let theirs = super::theirs::gameball_part(cx, reference).await?;
             let source = format!("cb-{reference}");
             let order = RedemptionOrder {
                 source_id: &source,
@@ -26,7 +29,15 @@ pub async fn run(cx: &Cx, cmd: BurnCmd) -> Result<Burned, Failure> {
                 .await
                 .map_err(|f| f.failure)?
             {
-                Used::Now(at, _) => at,
+                Used::Now(at, rollback) => match &theirs {
+                    Some(theirs) => {
+                        if let Some(refused) = burn_theirs(cx, reference, theirs, rollback).await? {
+                            return Ok(refused);
+                        }
+                        at
+                    }
+                    None => at,
+                },
                 // A retry of the same burn (same customer and transaction)
                 // answers the same; anything else is a second burn.
                 Used::Before(record)
@@ -41,11 +52,57 @@ pub async fn run(cx: &Cx, cmd: BurnCmd) -> Result<Burned, Failure> {
         }
         BurnTarget::Codes(codes) => burn_codes(cx, customer, codes, tx).await?,
     };
-    Ok(Burned {
+    Ok(Answer::Burned(Burned {
         at,
         transaction_id: cmd.transaction_id,
         transaction_time: cmd.transaction_time,
-    })
+    }))
+}
+
+const BURN_ROLLED_BACK: &str =
+    "couponbridge rolled back the redemption of this lock's other coupons; the lock is used up, validate again";
+
+/// Burns Gameball's part of a lock standing for both sides, once
+/// Voucherify's part is redeemed (Voucherify's can be rolled back,
+/// Gameball's cannot). `None`: burned on both sides. Otherwise Voucherify's
+/// redemption is rolled back and the answer says so: Gameball's refusal,
+/// or an error when Gameball did not answer.
+async fn burn_theirs(
+    cx: &Cx,
+    reference: &str,
+    theirs: &str,
+    rollback: Option<String>,
+) -> Result<Option<Answer>, Failure> {
+    let sent = super::theirs::gameball_side(cx, "burn", reference, theirs).await;
+    if let Some(Ok(a)) = &sent
+        && (200..300).contains(&a.status)
+    {
+        return Ok(None);
+    }
+    if let Some(id) = rollback {
+        let undone = cx.fx.rollback(cx.vf(), &id, "gameball refused the burn").await;
+        if !matches!(
+            undone,
+            Ok(RollbackOutcome::RolledBack | RollbackOutcome::AlreadyRolledBack)
+        ) {
+            tracing::error!(request_id = %cx.request_id, "Gameball did not burn its part of a lock and Voucherify's part could not be rolled back");
+            return Err(Failure::new(
+                Kind::UpstreamUnavailable,
+                Origin::Gameball,
+                "Gameball did not burn its coupons of this lock, and couponbridge could not roll back the others; they stay redeemed",
+            ));
+        }
+    }
+    match sent {
+        Some(Ok(a)) => Ok(Some(Answer::PassedOn(compensated(a, BURN_ROLLED_BACK)))),
+        Some(Err(e)) => Err(Failure::new(
+            Kind::UpstreamUnavailable,
+            Origin::Gameball,
+            format!("Gameball did not answer the burn of its coupons; {BURN_ROLLED_BACK}"),
+        )
+        .caused_by(e)),
+        None => Err(Failure::internal("no Gameball to burn its part of the lock")),
+    }
 }
 
 /// A burn by codes (no lock): once per `transactionId` when one is given.

@@ -25,10 +25,23 @@ pub async fn run(cx: &Cx, reference: &str) -> Result<LockView, Failure> {
         .get(&cx.tenant.name, reference)
         .await?
         .ok_or_else(Failure::lock_not_found)?;
+    let gameball = match &record.gameball_reference {
+        // Gameball's coupons of a lock that stands for both sides, as
+        // Gameball describes them; without its answer, ours alone.
+        Some(theirs) => match super::theirs::gameball_side(cx, "lock_details", reference, theirs).await {
+            Some(Ok(a)) if (200..300).contains(&a.status) => Some(a.body),
+            _ => {
+                tracing::warn!(request_id = %cx.request_id, "Gameball did not describe its part of the lock; answering with couponbridge's part");
+                None
+            }
+        },
+        None => None,
+    };
     Ok(LockView {
         coupons: coupons_of(cx, &record.codes).await?,
         lock: record.summary(),
         now: cx.now(),
+        gameball,
     })
 }
 

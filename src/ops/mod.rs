@@ -6,7 +6,7 @@
 //!
 //! | command | file |
 //! |---|---|
-//! | [`Command::Validate`] (lock, re-lock, validate only) | [`validate`] |
+//! | [`Command::Validate`] (lock, re-lock, validate only) | [`validate`]; coupons only Gameball has: [`fallback`] |
 //! | [`Command::LockDetails`] | [`details`] |
 //! | [`Command::Release`] | [`release`] |
 //! | [`Command::Burn`] | [`burn`] |
@@ -26,6 +26,7 @@ pub mod burn;
 pub mod coupon;
 pub mod details;
 pub mod effects;
+pub mod fallback;
 pub mod order;
 pub mod pass_on;
 pub mod redeem;
@@ -34,6 +35,7 @@ pub mod release;
 pub mod rewards;
 pub mod session;
 pub mod sweep;
+pub mod theirs;
 pub mod tracked;
 pub mod validate;
 pub mod wallet;
@@ -43,7 +45,7 @@ use std::time::Duration;
 
 use crate::clock::{Clock, Millis};
 use crate::config::LockConfig;
-use crate::domain::{Answer, Command};
+use crate::domain::{Answer, Command, PassOn};
 use crate::error::Failure;
 use crate::locks::Store;
 use crate::metrics::LockEvent;
@@ -68,6 +70,10 @@ pub struct Cx {
     pub trace: Option<Arc<TraceHeaders>>,
     /// Gameball (`[passthrough] upstream`), for the calls passed on to it.
     pub gameball: Option<Arc<Passthrough>>,
+    /// The merchant's call as made, when there is a Gameball to pass parts
+    /// of it on to (a lock that stands for both sides reaches Gameball's
+    /// part with it).
+    pub call: Option<Arc<PassOn>>,
     pub fx: Arc<dyn Effects>,
 }
 
@@ -110,10 +116,11 @@ impl Cx {
 /// Runs one command.
 pub async fn apply(cx: &Cx, command: Command) -> Result<Answer, Failure> {
     Ok(match command {
+        Command::Validate(cmd) if fallback::applies(cx, &cmd) => fallback::validate(cx, cmd).await?,
         Command::Validate(cmd) => Answer::Validated(validate::run(cx, cmd).await?),
         Command::LockDetails { reference } => Answer::LockDetails(details::run(cx, &reference).await?),
         Command::Release { reference } => Answer::Released(release::run(cx, &reference).await?),
-        Command::Burn(cmd) => Answer::Burned(burn::run(cx, cmd).await?),
+        Command::Burn(cmd) => burn::run(cx, cmd).await?,
         Command::Order(cmd) => order::run(cx, &cmd).await?,
         Command::RedeemCode(cmd) => Answer::CodeRedeemed(coupon::redeem(cx, cmd).await?),
         Command::CreateCoupon(draft) => Answer::CouponCreated(coupon::create(cx, draft).await?),

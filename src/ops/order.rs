@@ -35,6 +35,10 @@ pub async fn run(cx: &Cx, cmd: &OrderCmd) -> Result<Answer, Failure> {
         keep: cx.locks.order_retention,
     };
     let redeems = reference.is_some() || !codes.is_empty();
+    let theirs = match reference {
+        Some(r) => super::theirs::gameball_part(cx, r).await?,
+        None => None,
+    };
     let tracked = |redemption: Option<String>| Tracked {
         at: iso(cx.now()),
         source_id: source.clone(),
@@ -44,16 +48,17 @@ pub async fn run(cx: &Cx, cmd: &OrderCmd) -> Result<Answer, Failure> {
         redeemed: redeems,
         customer_id: Some(cmd.customer.id.clone()),
         passed_on: false,
+        gameball_reference: theirs.clone(),
     };
     // One lease for the order claim, the lock and the pass-on: none
     // outlives the others.
-    let lease = lease_until(cx) + pass_on::lease_ms(cx, cmd);
+    let lease = lease_until(cx) + pass_on::lease_ms(cx);
     let redemption = match store.claim(&op, cx.now(), lease).await? {
         Claim::Done(stored) => {
             let earlier = Tracked::parse(&stored, order_id);
-            return match pass_on::call(cx, cmd) {
+            return match pass_on::call(cx, cmd, earlier.gameball_reference.as_deref()) {
                 // Redeemed, not passed on yet: the retry only passes it on.
-                Some(call) if !earlier.passed_on => pass_on::finish(cx, cmd, call, earlier).await,
+                Some(call) if !earlier.passed_on => pass_on::finish(cx, cmd, &call, earlier).await,
                 _ => Err(Failure::client(
                     Kind::DuplicateOrder,
                     format!(
@@ -85,8 +90,8 @@ pub async fn run(cx: &Cx, cmd: &OrderCmd) -> Result<Answer, Failure> {
         },
     };
     let tracked = tracked(redemption);
-    match pass_on::call(cx, cmd) {
-        Some(call) => pass_on::first(cx, &op, cmd, call, tracked).await,
+    match pass_on::call(cx, cmd, theirs.as_deref()) {
+        Some(call) => pass_on::first(cx, &op, cmd, &call, tracked).await,
         None => {
             store.settle(&op, Some(&tracked.encode())).await?;
             Ok(answered(cmd))

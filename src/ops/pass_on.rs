@@ -27,21 +27,23 @@ use crate::ids;
 use crate::locks::{Claim, OpAttempt, OpKind};
 use crate::passthrough::Sent;
 
-/// The call to pass on, when this order goes on to Gameball: when the
-/// request phase kept one (`[migration] forward_orders`) and there is a
-/// Gameball to send it to.
-pub fn call<'a>(cx: &Cx, cmd: &'a OrderCmd) -> Option<&'a PassOn> {
+/// The call to pass on, when this order goes on to Gameball: the order
+/// whole, naming Gameball's reference, when its lock stood for both sides
+/// (`theirs`: Gameball burns its coupons with it, whatever
+/// `forward_orders` says); otherwise the call the request phase kept
+/// (`[migration] forward_orders`), when there is a Gameball to send it to.
+pub fn call(cx: &Cx, cmd: &OrderCmd, theirs: Option<&str>) -> Option<PassOn> {
     cx.gameball.as_ref()?;
-    cmd.pass_on.as_ref()
+    match (theirs, cmd.reference.as_deref(), &cx.call) {
+        (Some(theirs), Some(ours), Some(call)) => Some(call.naming(ours, theirs)),
+        _ => cmd.pass_on.clone(),
+    }
 }
 
 /// How much longer an order's claim is held when it is passed on: one
 /// call to Gameball.
-pub fn lease_ms(cx: &Cx, cmd: &OrderCmd) -> i64 {
-    match (call(cx, cmd), &cx.gameball) {
-        (Some(_), Some(gb)) => gb.timeout().as_millis() as i64,
-        _ => 0,
-    }
+pub fn lease_ms(cx: &Cx) -> i64 {
+    cx.gameball.as_ref().map_or(0, |gb| gb.timeout().as_millis() as i64)
 }
 
 /// What Gameball's answer means for the order.
@@ -90,13 +92,15 @@ async fn send(cx: &Cx, cmd: &OrderCmd, call: &PassOn) -> Result<GameballAnswer, 
     cx.fx.pass_on(gameball, call, &cx.request_id).await
 }
 
-/// Gameball's refusal, saying what couponbridge undid.
-fn compensated(mut a: GameballAnswer) -> GameballAnswer {
-    const NOTE: &str = "couponbridge rolled back this order's coupon redemption; the coupons can be used again";
+const ORDER_ROLLED_BACK: &str =
+    "couponbridge rolled back this order's coupon redemption; the coupons can be used again";
+
+/// Gameball's refusal, saying what couponbridge undid (`note`).
+pub(crate) fn compensated(mut a: GameballAnswer, note: &str) -> GameballAnswer {
     if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&a.body)
         && let Some(m) = v.get("message").and_then(|m| m.as_str()).map(str::to_owned)
     {
-        v["message"] = format!("{m} ({NOTE})").into();
+        v["message"] = format!("{m} ({note})").into();
         a.body = serde_json::to_vec(&v).unwrap_or(a.body);
     }
     a.headers
@@ -144,7 +148,7 @@ pub async fn first(
             // redemption, passes on again, and rolls back again.
             undo(cx, &tracked).await?;
             store.settle(op, None).await?;
-            Ok(Answer::PassedOn(compensated(a)))
+            Ok(Answer::PassedOn(compensated(a, ORDER_ROLLED_BACK)))
         }
         Judged::Unanswered(answer) => {
             store.settle(op, Some(&tracked.encode())).await?;
@@ -166,7 +170,7 @@ pub async fn finish(cx: &Cx, cmd: &OrderCmd, call: &PassOn, tracked: Tracked) ->
         attempt: &attempt,
         keep: cx.locks.order_retention,
     };
-    let lease = cx.now() + 2 * lease_ms(cx, cmd);
+    let lease = cx.now() + 2 * lease_ms(cx);
     match store.claim(&op, cx.now(), lease).await? {
         Claim::Done(_) => {
             return Err(Failure::client(
@@ -191,7 +195,7 @@ pub async fn finish(cx: &Cx, cmd: &OrderCmd, call: &PassOn, tracked: Tracked) ->
             store.settle(&op, None).await?;
             undone?;
             store.forget(&cx.tenant.name, op_kind(cmd.kind), &cmd.order_id).await?;
-            Ok(Answer::PassedOn(compensated(a)))
+            Ok(Answer::PassedOn(compensated(a, ORDER_ROLLED_BACK)))
         }
         Judged::Unanswered(answer) => {
             store.settle(&op, None).await?;

@@ -72,10 +72,30 @@ pub async fn run(cx: &Cx, reference: &str) -> Result<Released, Failure> {
             .at("voucherify.release")
             .retry(Retry::Safe));
         }
+        if let (LockState::Released, Some(theirs)) = (record.state, &record.gameball_reference) {
+            release_theirs(cx, reference, theirs).await;
+        }
         return Ok(Released {
             at: released_at,
             codes: record.codes,
         });
     }
     Err(being_burned())
+}
+
+/// Gameball's part of a lock that stands for both sides is released with
+/// the merchant's own call naming Gameball's reference. Gameball's answer
+/// does not change the merchant's: couponbridge's part is released, and a
+/// Gameball lock not released ends at its own expiry (logged).
+async fn release_theirs(cx: &Cx, reference: &str, theirs: &str) {
+    match super::theirs::gameball_side(cx, "release", reference, theirs).await {
+        Some(Ok(a)) if a.status < 300 => {}
+        Some(Ok(a)) => {
+            tracing::warn!(request_id = %cx.request_id, status = a.status, "Gameball refused to release its part of the lock");
+        }
+        Some(Err(e)) => {
+            tracing::warn!(request_id = %cx.request_id, error = %e, "Gameball's part of the lock was not released; it ends at its own expiry");
+        }
+        None => {}
+    }
 }

@@ -38,6 +38,10 @@ pub struct Tracked {
     /// order whose pass-on failed only passes it on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub passed_on: bool,
+    /// Gameball's reference, when the order's lock stood for both sides:
+    /// the order goes to Gameball whole, naming it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gameball_reference: Option<String>,
 }
 
 /// Records from before the flag were written only for orders that named

@@ -17,7 +17,7 @@ use super::Cx;
 use super::details::terms;
 use super::redeem::{earlier_attempt_redeemed, lease_until};
 use super::session::release_sessions;
-use crate::domain::{CustomerIds, InvalidReason, Outcome, ValidateCmd, Validation, Validity, Verdict};
+use crate::domain::{CouponTerms, CustomerIds, InvalidReason, Outcome, ValidateCmd, Validation, Validity, Verdict};
 use crate::error::{Failure, Kind};
 use crate::ids;
 use crate::locks::{Burner, LockRecord, LockState, NewTerms, ReleaseStart, Relock, UseStart};
@@ -27,25 +27,34 @@ use crate::voucherify::ValidationResponse;
 use crate::voucherify::client::{ErrorKind as UpstreamKind, UpstreamError};
 
 /// What the rounds found and the lock they took.
-struct Locked {
-    reference: Option<String>,
-    expires_at: Option<i64>,
-    outcomes: Vec<Outcome>,
+pub(crate) struct Locked {
+    pub reference: Option<String>,
+    pub expires_at: Option<i64>,
+    pub outcomes: Vec<Outcome>,
 }
 
 pub async fn run(cx: &Cx, cmd: ValidateCmd) -> Result<Validation, Failure> {
-    // The definitions are read first: a failure after the lock was taken
-    // would answer 503 and leave a lock nobody was told about.
-    let terms = if cmd.with_terms {
-        terms(cx, &cmd.codes).await?
-    } else {
-        vec![None; cmd.codes.len()]
-    };
+    let terms = terms_of(cx, &cmd).await?;
     let locked = match cmd.relock.as_deref().filter(|_| cmd.lock) {
         Some(reference) => relock(cx, reference, &cmd).await?,
         None => validate(cx, &cmd).await?,
     };
-    Ok(Validation {
+    Ok(answer(cmd, locked, terms))
+}
+
+/// The definitions are read first: a failure after the lock was taken
+/// would answer 503 and leave a lock nobody was told about.
+pub(crate) async fn terms_of(cx: &Cx, cmd: &ValidateCmd) -> Result<Vec<Option<CouponTerms>>, Failure> {
+    if cmd.with_terms {
+        terms(cx, &cmd.codes).await
+    } else {
+        Ok(vec![None; cmd.codes.len()])
+    }
+}
+
+/// The validation's answer: each outcome with its terms.
+pub(crate) fn answer(cmd: ValidateCmd, locked: Locked, terms: Vec<Option<CouponTerms>>) -> Validation {
+    Validation {
         customer_id: cmd.customer.id,
         reference: locked.reference,
         expires_at: locked.expires_at,
@@ -56,10 +65,28 @@ pub async fn run(cx: &Cx, cmd: ValidateCmd) -> Result<Validation, Failure> {
             .map(|(outcome, terms)| Verdict { outcome, terms })
             .collect(),
         amount_known: cmd.amount_minor.is_some(),
-    })
+        gameball: None,
+    }
 }
 
 async fn validate(cx: &Cx, cmd: &ValidateCmd) -> Result<Locked, Failure> {
+    let held = hold(cx, cmd).await?;
+    keep(cx, cmd, held, None).await
+}
+
+/// What a validation found and holds, before its lock is written.
+pub(crate) struct Held {
+    pub outcomes: Vec<Outcome>,
+    /// The session the applicable codes are held in (only with `lock`).
+    pub session_key: Option<String>,
+    /// The codes held (applicable, and all of them when all or nothing).
+    pub locked: Vec<String>,
+    pub expires_at: i64,
+}
+
+/// Validates `cmd.codes` in Voucherify, holding the applicable ones under a
+/// fresh session key when `lock` (step 1 of the module comment).
+pub(crate) async fn hold(cx: &Cx, cmd: &ValidateCmd) -> Result<Held, Failure> {
     let customer = &cmd.customer;
     let codes = &cmd.codes;
     let session_key = cmd.lock.then(ids::session_key);
@@ -91,6 +118,36 @@ async fn validate(cx: &Cx, cmd: &ValidateCmd) -> Result<Locked, Failure> {
         outcomes = outcomes.into_iter().map(not_applied).collect();
         locked.clear();
     }
+    Ok(Held {
+        outcomes,
+        session_key,
+        locked,
+        expires_at,
+    })
+}
+
+/// Gameball's part of a lock that stands for both sides.
+pub(crate) struct GameballHold {
+    pub reference: String,
+    pub codes: Vec<String>,
+}
+
+/// Writes the lock record of what `held` holds (and of Gameball's part),
+/// acknowledged, before its reference is answered (step 2). If the write
+/// fails, the sessions just taken are released and the failure answered;
+/// Gameball's part is the caller's to give back.
+pub(crate) async fn keep(
+    cx: &Cx,
+    cmd: &ValidateCmd,
+    held: Held,
+    gameball: Option<&GameballHold>,
+) -> Result<Locked, Failure> {
+    let Held {
+        outcomes,
+        session_key,
+        locked,
+        expires_at,
+    } = held;
     let reference = match session_key {
         Some(key) if !locked.is_empty() => {
             let reference_key = match cx.store().reference_key().await {
@@ -109,6 +166,8 @@ async fn validate(cx: &Cx, cmd: &ValidateCmd) -> Result<Locked, Failure> {
                 amount_minor: cmd.amount_minor,
                 created_at: cx.now(),
                 expires_at,
+                gameball_reference: gameball.map(|g| g.reference.clone()),
+                gameball_codes: gameball.map(|g| g.codes.clone()).unwrap_or_default(),
                 ..LockRecord::default()
             };
             if let Err(e) = cx.store().create(&record, cx.keep_for(expires_at)).await {

@@ -167,6 +167,7 @@ impl Shared {
             tap: None,
             trace: None,
             gameball: job.gameball.clone(),
+            call: job.gameball.as_ref().map(|_| Arc::new(view.call())),
             fx: Arc::new(Dry::new(
                 self.store.clone(),
                 gameball_reference.as_deref(),

@@ -33,7 +33,6 @@ mod dialects;
 mod docs;
 mod durability;
 mod hostile;
-mod import;
 mod interleave;
 mod lifecycle;
 mod operator;

@@ -295,7 +295,8 @@ fn validate(s: &mut GbState, body: &Value, codes: Vec<String>, single: bool) -> 
             .get(c)
             .is_some_and(|c| c.left() && c.owner.as_ref().is_none_or(|o| *o == customer))
     });
-    let lock = body["lock"].as_bool() == Some(true) && !valid.is_empty();
+    // The published reference validates a list all or nothing.
+    let lock = body["lock"].as_bool() == Some(true) && !valid.is_empty() && (!s.published || invalid.is_empty());
     let r = lock.then(reference);
     if let Some(r) = &r {
         s.locks.insert(
@@ -354,17 +355,20 @@ fn release(s: &mut GbState, r: &str) -> Response<couponbridge::net::Body> {
     }
 }
 
+/// A refusal: Gameball's status, code and message.
+type Refused = (u16, u16, &'static str);
+
 /// Uses a lock: its coupons count one use each.
-fn use_lock(s: &mut GbState, r: &str, customer: &str) -> Result<(), Response<couponbridge::net::Body>> {
+fn use_lock(s: &mut GbState, r: &str, customer: &str) -> Result<(), Refused> {
     let l = s
         .locks
         .get_mut(r)
-        .ok_or_else(|| error(404, 4004, "The lock reference was not found"))?;
+        .ok_or((404, 4004, "The lock reference was not found"))?;
     if l.state != GbLockState::Locked {
-        return Err(error(400, 4000, "The lock reference is no longer active"));
+        return Err((400, 4000, "The lock reference is no longer active"));
     }
     if l.customer != customer {
-        return Err(error(422, 3003, "The lock belongs to another customer"));
+        return Err((422, 3003, "The lock belongs to another customer"));
     }
     l.state = GbLockState::Used;
     for c in l.codes.clone() {
@@ -375,9 +379,9 @@ fn use_lock(s: &mut GbState, r: &str, customer: &str) -> Result<(), Response<cou
     Ok(())
 }
 
-fn use_codes(s: &mut GbState, codes: &[String]) -> Result<(), Response<couponbridge::net::Body>> {
+fn use_codes(s: &mut GbState, codes: &[String]) -> Result<(), Refused> {
     if codes.iter().any(|c| !s.coupons.get(c).is_some_and(GbCoupon::left)) {
-        return Err(error(400, 4000, "Coupon not valid"));
+        return Err((400, 4000, "Coupon not valid"));
     }
     for c in codes {
         if let Some(c) = s.coupons.get_mut(c) {
@@ -395,7 +399,7 @@ fn burn(s: &mut GbState, body: &Value) -> Response<couponbridge::net::Body> {
     };
     match done {
         Ok(()) => ok(json!({"success": true, "burnedAt": "2026-01-01T00:00:00.000Z"})),
-        Err(e) => e,
+        Err((status, code, message)) => error(status, code, message),
     }
 }
 
@@ -427,9 +431,9 @@ fn order(s: &mut GbState, body: &Value) -> Response<couponbridge::net::Body> {
     if done.is_ok() && !codes.is_empty() {
         done = use_codes(s, &codes);
     }
-    if let Err(e) = done {
+    if let Err((status, code, message)) = done {
         s.orders.remove(&id);
-        return e;
+        return error(status, code, message);
     }
     let redeemed = redemption["redeemedPoints"].as_i64().unwrap_or(0);
     let rewarded = body["totalPaid"].as_f64().map_or(0, |p| p as i64);
