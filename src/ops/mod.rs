@@ -127,6 +127,6 @@ pub async fn apply(cx: &Cx, command: Command) -> Result<Answer, Failure> {
         Command::Predefined(cmd) => Answer::CouponIssued(rewards::predefined(cx, &cmd).await?),
         Command::CustomerCoupons { customer_id } => Answer::CustomerCoupons(wallet::coupons(cx, &customer_id).await?),
         Command::Automatic(cmd) => Answer::Automatic(automatic::best(cx, &cmd).await?),
-        Command::Refund(cmd) => Answer::Refunded(refund::run(cx, &cmd).await?),
+        Command::Refund(cmd) => refund::run(cx, &cmd).await?,
     })
 }

@@ -16,6 +16,9 @@
 //! keeps the claim, and the retry rolls back again: Voucherify refuses a
 //! second rollback (`already_rolled_back`), which is what makes that safe.
 //!
+//! A refund of an order that went on to Gameball for its points goes on to
+//! Gameball as well, once the coupons are given back ([`pass_on`]).
+//!
 //! A partial refund (`refundAmount` below what was paid, or `lineItems`
 //! without an amount) keeps the coupons used: the customer kept part of the
 //! order. Only a full refund or a cancellation gives them back. A refund of
@@ -26,8 +29,8 @@ use super::Cx;
 use super::redeem::lease_for;
 use super::tracked::{Tracked, op_kind, roll_back, source_id};
 use crate::clock::{Millis, iso, parse_iso};
-use crate::domain::{RefundCmd, Refunded, Transaction};
-use crate::error::{Failure, Kind};
+use crate::domain::{Answer, GameballAnswer, RefundCmd, Refunded, Transaction};
+use crate::error::{Failure, Kind, Origin, Retry};
 use crate::ids;
 use crate::locks::{Claim, OpAttempt, OpKind, OpOutcome};
 
@@ -101,7 +104,7 @@ fn derived_id(tenant: &str, reverse_id: &str, refund_id: &str) -> String {
     format!("cbrf_{hex}")
 }
 
-pub async fn run(cx: &Cx, cmd: &RefundCmd) -> Result<Refunded, Failure> {
+pub async fn run(cx: &Cx, cmd: &RefundCmd) -> Result<Answer, Failure> {
     // A cancellation names an order; a refund an order or a payment.
     let kinds: &[Transaction] = if cmd.cancel {
         &[Transaction::Order]
@@ -127,6 +130,48 @@ pub async fn run(cx: &Cx, cmd: &RefundCmd) -> Result<Refunded, Failure> {
             "the transaction belongs to another customer",
         ));
     }
+    let passed_on = tracked.passed_on;
+    let refunded = reverse(cx, cmd, kind, tracked).await?;
+    if passed_on && let Some(answer) = pass_on(cx).await? {
+        return Ok(Answer::PassedOn(answer));
+    }
+    Ok(Answer::Refunded(refunded))
+}
+
+/// A refund of an order that went on to Gameball for its points goes on to
+/// Gameball too, once its coupons are given back, so Gameball reverses
+/// the points; the merchant gets Gameball's answer. Gameball failing (or
+/// not answering) is an error to retry: the same refund again changes
+/// nothing more in Voucherify and is passed on again (Gameball keeps one
+/// refund per `refundTransactionId`).
+async fn pass_on(cx: &Cx) -> Result<Option<GameballAnswer>, Failure> {
+    let (Some(gameball), Some(call)) = (&cx.gameball, &cx.call) else {
+        return Ok(None);
+    };
+    if let Some(m) = cx.fx.metrics() {
+        m.gameball_call(&cx.tenant.name, "refunds", "forward");
+    }
+    match cx.fx.pass_on(gameball, call, &cx.request_id).await {
+        Ok(a) if a.status < 500 => Ok(Some(a)),
+        Ok(a) => Err(gameball_did_not_reverse(format!("Gameball answered {}", a.status))),
+        Err(e) => Err(gameball_did_not_reverse(e.to_string())),
+    }
+}
+
+fn gameball_did_not_reverse(why: String) -> Failure {
+    Failure::new(
+        Kind::UpstreamUnavailable,
+        Origin::Gameball,
+        "Gameball did not take the refund: the coupons were given back, the points were not; retry the refund",
+    )
+    .at("gameball.refund")
+    .retry(Retry::Safe)
+    .because(why)
+}
+
+/// The Voucherify side of a refund: the tracked transaction's coupons
+/// given back, once.
+async fn reverse(cx: &Cx, cmd: &RefundCmd, kind: Transaction, tracked: Tracked) -> Result<Refunded, Failure> {
     let store = &cx.store();
     // One reversal per order and per payment, even when they share an id.
     let what = match kind {

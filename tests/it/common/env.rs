@@ -263,6 +263,19 @@ impl Env {
         self.extra.push_str(text);
     }
 
+    /// Replaces the TOML [`Env::add_toml`] added and reloads the running
+    /// adapter in place, as SIGHUP does: requests in flight finish on the
+    /// configuration they started with.
+    pub async fn reload_with(&mut self, text: &str) {
+        self.extra = text.to_owned();
+        let cfg = self.config();
+        let reloads = self.adapter().reloads();
+        tokio::task::spawn_blocking(move || reloads.apply(&cfg).map(|_| ()).map_err(|e| e.to_string()))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("the reload applies: {e}"));
+    }
+
     /// Stops the adapter and starts a new one on the same store and
     /// simulator (a deploy, a crash).
     pub async fn restart(&mut self) {

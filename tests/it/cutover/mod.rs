@@ -7,6 +7,7 @@
 
 mod fallback;
 mod import;
+mod journey;
 mod orders;
 mod ownership;
 

@@ -8,6 +8,7 @@ use crate::common::env::{API_KEY, Env, SECRET_KEY, StoreKind, V};
 
 both_stores!(
     orders_keep_their_points_exactly_once_on_both_sides,
+    a_refund_of_a_forwarded_order_gives_coupons_back_here_and_points_back_at_gameball,
     an_order_gameball_fails_is_passed_on_by_its_retry_without_redeeming_again,
 );
 
@@ -162,4 +163,39 @@ async fn forward_orders_off_keeps_orders_from_gameball_and_refuses_points() {
         .await;
     assert_eq!(points.status, 422, "{}", points.text());
     assert_eq!(env.redeemed("TWICE"), 0);
+}
+
+async fn a_refund_of_a_forwarded_order_gives_coupons_back_here_and_points_back_at_gameball(store: StoreKind) {
+    let gb = gameball().await;
+    let env = adapter(store, &gb, "").await;
+    let order = env
+        .post(
+            "/orders",
+            json!({"customerId": "kim", "orderId": "ORD-R", "totalPaid": 30,
+            "redemption": {"couponCodes": ["ONCE"]}}),
+        )
+        .await;
+    assert_eq!(order.status, 200, "{}", order.text());
+    let refund = json!({"customerId": "kim", "refundTransactionId": "RF-1", "reverseTransactionId": "ORD-R",
+        "transactionTime": "2026-01-02T00:00:00Z"});
+    gb.fail_next(&format!("{V}/transactions/refund"), 1);
+    let failed = env.post("/transactions/refund", refund.clone()).await;
+    assert_eq!(failed.status, 503, "{}", failed.text());
+    assert!(failed.text().contains("the points were not"), "{}", failed.text());
+    assert_eq!(env.redeemed("ONCE"), 0, "the coupon given back already");
+    let retried = env.post("/transactions/refund", refund).await;
+    assert_eq!(retried.status, 200, "{}", retried.text());
+    assert_eq!(
+        retried.json()["gameballTransactionId"],
+        "gb-ORD-R",
+        "Gameball's answer: {}",
+        retried.text()
+    );
+    assert!(
+        gb.state.lock().unwrap().refunds.contains_key("ORD-R"),
+        "points reversed at Gameball"
+    );
+    assert_eq!(env.redeemed("ONCE"), 0, "given back once");
+    let m = env.metrics().await;
+    assert_eq!(gameball_calls(&m, "refunds", "forward"), 2.0, "{m}");
 }

@@ -5,7 +5,8 @@
 use serde_json::json;
 
 use super::{adapter, at_gameball, gameball, gameball_calls, holds_nothing};
-use crate::common::env::StoreKind;
+use crate::common::env::{Env, StoreKind};
+use crate::common::gameball::{Gameball, GbCoupon};
 
 both_stores!(
     a_checkout_locked_at_gameball_finishes_there_after_the_switch,
@@ -139,4 +140,98 @@ async fn references_couponbridge_issued_never_reach_gameball(store: StoreKind) {
     assert_eq!(gone.status, 404, "{}", gone.text());
     assert!(gb.received(&format!("/locks/{r3}")).is_empty());
     holds_nothing(&env, &gb);
+}
+
+/// One follow-up of a lock, as a checkout makes it.
+async fn follow_up(env: &Env, op: &str, customer: &str, reference: &str, n: usize) -> u16 {
+    let r = match op {
+        "lock_details" => env.get(&format!("/locks/{reference}")).await,
+        "release" => env.delete(&format!("/coupons/{reference}")).await,
+        "burn" => {
+            env.post(
+                "/coupons/burn",
+                json!({"customerId": customer, "lockReference": reference}),
+            )
+            .await
+        }
+        "orders" => {
+            env.post(
+                "/orders",
+                json!({"customerId": customer, "orderId": format!("ORD-C{n}"), "totalPaid": 10,
+                "redemption": {"couponsLockReference": reference}}),
+            )
+            .await
+        }
+        _ => {
+            env.post(
+                "/payments",
+                json!({"customerId": customer, "paymentId": format!("PAY-C{n}"), "totalPaid": 10,
+                "paymentDate": "2026-01-01T00:00:00Z", "redemption": {"couponsLockReference": reference}}),
+            )
+            .await
+        }
+    };
+    assert!(r.status < 300, "{op}: {}", r.text());
+    r.status
+}
+
+/// Every combination of where `validate` goes and where each follow-up
+/// goes, switched by reload between checkouts: the follow-up always
+/// reaches the side that issued the lock, and succeeds there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_split_in_every_combination_of_validate_and_its_follow_ups() {
+    let gb = Gameball::start(
+        (0..40)
+            .map(|i| GbCoupon::new(&format!("GBC{i}"), "Percentage", 5.0))
+            .collect(),
+    )
+    .await;
+    let mut env = adapter(StoreKind::Redis, &gb, "").await;
+    let mut n = 0;
+    for validate in ["translate", "passthrough"] {
+        for op in ["lock_details", "release", "burn", "orders", "payments"] {
+            for mode in ["translate", "passthrough"] {
+                n += 1;
+                let upstream = format!("[passthrough]\nupstream = \"{}\"\n", gb.url());
+                env.reload_with(&format!(
+                    "{upstream}[routes]\nvalidate = \"{validate}\"\n{op} = \"{mode}\"\n"
+                ))
+                .await;
+                let customer = format!("c{n}");
+                let code = if validate == "translate" {
+                    "AMOUNT10".to_owned()
+                } else {
+                    format!("GBC{n}")
+                };
+                let r = env
+                    .validate(json!({"customerId": customer, "coupons": [code], "lock": true}))
+                    .await;
+                assert_eq!(r.status, 200, "{validate}/{op}={mode}: {}", r.text());
+                let reference = r.json()["validCoupons"][0]["lockReference"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                follow_up(&env, op, &customer, &reference, n).await;
+                let at_gameball = !gb.received(&reference).is_empty()
+                    || gb
+                        .state
+                        .lock()
+                        .unwrap()
+                        .received
+                        .iter()
+                        .any(|(_, _, b)| b.to_string().contains(&reference));
+                assert_eq!(
+                    at_gameball,
+                    validate == "passthrough",
+                    "{validate}/{op}={mode}: the follow-up reached the side that issued the lock"
+                );
+                if op == "lock_details" {
+                    // The checkout ends: nothing may stay held.
+                    follow_up(&env, "release", &customer, &reference, n).await;
+                }
+            }
+        }
+    }
+    assert!(env.live_sessions().is_empty(), "{:?}", env.live_sessions());
+    assert!(gb.held().is_empty(), "{:?}", gb.held());
 }
