@@ -81,6 +81,13 @@ struct ConfigHash {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UnusedField {
+    tenant: String,
+    route: &'static str,
+    field: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildInfo {
     version: &'static str,
     commit: &'static str,
@@ -149,6 +156,9 @@ pub struct Known {
     /// Every (`operation`, `reason`) a call to Gameball can be counted
     /// under, for each tenant.
     pub gameball_calls: Vec<(&'static str, &'static str)>,
+    /// Every (`route`, `field`) an unused field can be counted under, for
+    /// each tenant.
+    pub unused_fields: Vec<(&'static str, &'static str)>,
 }
 
 /// What happened to a lock, for `couponbridge_locks_total{event}`.
@@ -176,6 +186,7 @@ pub struct Metrics {
     release_retries: Family<Outcome, Counter>,
     shadow_comparisons: Family<RouteResult, Counter>,
     gameball_calls: Family<GameballCall, Counter>,
+    unused_fields: Family<UnusedField, Counter>,
     shadow_lag: Histogram,
     build_info: Family<BuildInfo, Gauge>,
 }
@@ -221,6 +232,7 @@ impl Metrics {
             release_retries: Family::default(),
             shadow_comparisons: Family::default(),
             gameball_calls: Family::default(),
+            unused_fields: Family::default(),
             // From Gameball's answer to the comparison's end: milliseconds
             // normally, seconds when the queue backs up.
             shadow_lag: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
@@ -292,6 +304,11 @@ impl Metrics {
             m.gameball_calls.clone(),
         );
         m.registry.register(
+            "unused_fields",
+            "Gameball request fields couponbridge accepted but did not act on, by tenant, route and field (the answer's x-couponbridge-unused header names them)",
+            m.unused_fields.clone(),
+        );
+        m.registry.register(
             "recording_written_entries",
             "Recording entries written to disk",
             m.recording_written.clone(),
@@ -329,6 +346,13 @@ impl Metrics {
             });
         }
         for tenant in &known.tenants {
+            for &(route, field) in &known.unused_fields {
+                let _ = self.unused_fields.get_or_create(&UnusedField {
+                    tenant: tenant.clone(),
+                    route,
+                    field,
+                });
+            }
             for &(operation, reason) in &known.gameball_calls {
                 let _ = self.gameball_calls.get_or_create(&GameballCall {
                     tenant: tenant.clone(),
@@ -367,6 +391,16 @@ impl Metrics {
                 tenant: tenant.to_owned(),
                 operation,
                 reason,
+            })
+            .inc();
+    }
+
+    pub fn unused_field(&self, tenant: &str, route: &'static str, field: &'static str) {
+        self.unused_fields
+            .get_or_create(&UnusedField {
+                tenant: tenant.to_owned(),
+                route,
+                field,
             })
             .inc();
     }
@@ -507,6 +541,7 @@ mod tests {
             request_timeout: Some(Duration::from_secs(5)),
             tenants: vec!["shop".into()],
             gameball_calls: vec![("orders", "forward")],
+            unused_fields: vec![("validate", "merchantId")],
         });
         m.store_in_use("memory", &["create", "get"]);
         let text = m.render();
@@ -523,6 +558,7 @@ mod tests {
             "couponbridge_session_release_retries_total{result=\"given_up\"} 0",
             "couponbridge_shadow_comparisons_total{route=\"validate\",result=\"dropped\"} 0",
             "couponbridge_gameball_calls_total{tenant=\"shop\",operation=\"orders\",reason=\"forward\"} 0",
+            "couponbridge_unused_fields_total{tenant=\"shop\",route=\"validate\",field=\"merchantId\"} 0",
             "couponbridge_build_info{version=\"",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");

@@ -407,6 +407,14 @@ fn metrics_for(cfg: &Config) -> Metrics {
             })
             .flatten()
             .collect(),
+        unused_fields: Operation::ALL
+            .iter()
+            .flat_map(|&op| {
+                crate::gameball::unused::unused_fields(op)
+                    .iter()
+                    .map(move |&f| (op.name(), f))
+            })
+            .collect(),
     })
 }
 

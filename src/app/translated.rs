@@ -94,6 +94,7 @@ pub(super) async fn serve(call: &Call, matched: &Matched, intake: Intake) -> Res
         Ok(Reply::Json(json)) => {
             let mut headers = HeaderMap::new();
             headers.insert(header::CONTENT_TYPE, JSON_UTF8);
+            say_unused(call, matched, &req_body, &mut headers);
             (StatusCode::OK, headers, Bytes::from(json))
         }
         Ok(Reply::Gameball(status, headers, body)) => (status, headers, body),
@@ -125,6 +126,24 @@ pub(super) async fn serve(call: &Call, matched: &Matched, intake: Intake) -> Res
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     res
+}
+
+/// A call answered here that carried Gameball fields couponbridge does
+/// not act on says so (`x-couponbridge-unused`) and counts them
+/// (`crate::gameball::unused`): never a field dropped silently.
+fn say_unused(call: &Call, matched: &Matched, body: &[u8], headers: &mut HeaderMap) {
+    let op = matched.op();
+    let unused = crate::gameball::unused::unused_in(op, body);
+    if unused.is_empty() {
+        return;
+    }
+    if let Ok(v) = HeaderValue::from_str(&unused.join(", ")) {
+        headers.insert(HeaderName::from_static("x-couponbridge-unused"), v);
+    }
+    let tenant = call.tenant.as_ref().map_or("-", |t| t.name.as_str());
+    for field in unused {
+        call.app.metrics.unused_field(tenant, op.name(), field);
+    }
 }
 
 /// The body, bounded in size and in time.

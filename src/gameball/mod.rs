@@ -38,6 +38,7 @@ pub mod points;
 pub mod refunds;
 pub mod request;
 pub mod routes;
+pub mod unused;
 pub mod validate;
 pub mod wallet;
 pub mod wire;

@@ -49,6 +49,7 @@ fn metric_families() -> BTreeSet<String> {
     m.release_retry("deferred");
     m.shadow_compared("validate", "match");
     m.gameball_call("shop", "orders", "forward");
+    m.unused_field("shop", "validate", "merchantId");
     m.shadow_lag(0.001);
     let text = m.render();
     let registered = read("src/metrics.rs").matches(".register(").count();
@@ -191,6 +192,26 @@ fn the_metrics_page_documents_every_family() {
         .map(|f| format!("metric family `{f}` has no row in {page}'s table (| `{f}` | labels | what |)"))
         .collect();
     assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[test]
+fn the_gameball_page_names_every_field_couponbridge_does_not_act_on() {
+    let doc = read("docs/gameball.md");
+    let section = doc
+        .split("## Fields couponbridge does not act on")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("docs/gameball.md has the section");
+    let mut missing = Vec::new();
+    for op in couponbridge::domain::Operation::ALL {
+        for field in couponbridge::gameball::unused::unused_fields(op) {
+            let row = section.lines().find(|l| l.contains(&format!("`{}`", op.name())));
+            if !row.is_some_and(|r| r.contains(&format!("`{field}`"))) {
+                missing.push(format!("{}: `{field}`", op.name()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in docs/gameball.md's table: {missing:?}");
 }
 
 #[test]

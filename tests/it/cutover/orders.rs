@@ -199,3 +199,50 @@ async fn a_refund_of_a_forwarded_order_gives_coupons_back_here_and_points_back_a
     let m = env.metrics().await;
     assert_eq!(gameball_calls(&m, "refunds", "forward"), 2.0, "{m}");
 }
+
+/// Gameball fields couponbridge does not act on, when it answers the call
+/// itself, are named in the answer and counted; forwarded, they are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_answered_here_but_not_acted_on_are_named_and_counted() {
+    let env = Env::start(StoreKind::Memory).await;
+    let v = env
+        .validate(json!({"customerId": "lia", "coupons": ["AMOUNT10"], "merchantId": "m-1", "collectionsIds": ["c"]}))
+        .await;
+    assert_eq!(v.status, 200, "{}", v.text());
+    assert_eq!(v.header("x-couponbridge-unused"), Some("merchantId, collectionsIds"));
+    let order = env
+        .post(
+            "/orders",
+            json!({"customerId": "lia", "orderId": "O-U", "totalPaid": 10, "channel": "web",
+            "lineItems": [{"productId": "p", "price": 10, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(order.header("x-couponbridge-unused"), Some("lineItems, channel"));
+    let plain = env
+        .validate(json!({"customerId": "lia", "coupons": ["AMOUNT10"]}))
+        .await;
+    assert!(plain.header("x-couponbridge-unused").is_none());
+    let m = env.metrics().await;
+    let unused = |route: &str, field: &str| {
+        crate::common::metric(
+            &m,
+            &format!("couponbridge_unused_fields_total{{tenant=\"shop\",route=\"{route}\",field=\"{field}\"}}"),
+        )
+    };
+    assert_eq!(
+        (unused("validate", "merchantId"), unused("orders", "lineItems")),
+        (1.0, 1.0),
+        "{m}"
+    );
+    // Forwarded to Gameball, the order loses nothing and says nothing.
+    let gb = gameball().await;
+    let env = adapter(StoreKind::Memory, &gb, "").await;
+    let order = env
+        .post(
+            "/orders",
+            json!({"customerId": "lia", "orderId": "O-F", "totalPaid": 10, "channel": "web"}),
+        )
+        .await;
+    assert!(order.header("x-couponbridge-unused").is_none());
+    assert_eq!(gb.orders("O-F")[0]["channel"], "web");
+}
