@@ -754,7 +754,7 @@ class SourceParsing(unittest.TestCase):
         kinds = upstream_error_kinds()
         self.assertTrue(kinds)
         self.assertFalse([k for k in kinds if re.fullmatch(r"[0-9]+", k)])
-        text = read("src/voucherify/client.rs")
+        text = read("src/voucherify/client/transport.rs")
         self.assertRegex(text, r"Ok\(a\) => a\.status\.as_str\(\)\.to_owned\(\)")
         self.assertRegex(text, r"Err\(e\) => e\.kind_label\(\)\.to_owned\(\)")
 
