@@ -63,7 +63,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     mkdir -p src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
-    && cargo build --release --locked --bin couponbridge \
+    && cargo build --profile dist --locked --bin couponbridge \
     && rm -rf src
 
 # The real sources. touch: COPY keeps the files' original mtimes, which may be
@@ -76,7 +76,7 @@ COPY src ./src
 ARG COUPONBRIDGE_COMMIT=unknown
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     touch src/main.rs src/lib.rs \
-    && COUPONBRIDGE_COMMIT="$COUPONBRIDGE_COMMIT" cargo build --release --locked --bin couponbridge
+    && COUPONBRIDGE_COMMIT="$COUPONBRIDGE_COMMIT" cargo build --profile dist --locked --bin couponbridge
 
 # ---------------------------------------------------------------------------
 # Runtime stage
@@ -102,7 +102,7 @@ RUN apt-get update \
     && mkdir -p /etc/couponbridge /var/lib/couponbridge \
     && chown couponbridge:couponbridge /var/lib/couponbridge
 
-COPY --from=build /src/target/release/couponbridge /usr/local/bin/couponbridge
+COPY --from=build /src/target/dist/couponbridge /usr/local/bin/couponbridge
 
 # Listen on all interfaces inside the container (see the header).
 ENV COUPONBRIDGE_SERVER__LISTEN=0.0.0.0:8080 \

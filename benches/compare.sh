@@ -81,14 +81,15 @@ ulimit -n "$(ulimit -Hn)"
 # binary) always from this checkout, even when BIN is an older couponbridge
 # (it builds the crate's library too, whose dependencies it shares);
 # otherwise both from the one build, sharing every compiled dependency.
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
+# The shipped build (Cargo.toml's dist profile: fat LTO, one codegen unit).
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/dist
 if [ -z "${BIN:-}" ]; then
-  echo "building couponbridge and the open-loop generator (release)"
-  cargo build --release --features bench-tools --bin couponbridge --bin openloop -q
+  echo "building couponbridge and the open-loop generator (the dist profile)"
+  cargo build --profile dist --features bench-tools --bin couponbridge --bin openloop -q
   BIN=$TARGET/couponbridge
 else
-  echo "building the open-loop generator (release)"
-  cargo build --release --features bench-tools --bin openloop -q
+  echo "building the open-loop generator (the dist profile)"
+  cargo build --profile dist --features bench-tools --bin openloop -q
 fi
 OPENLOOP=$TARGET/openloop
 CLK_TCK=$(getconf CLK_TCK)

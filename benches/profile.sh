@@ -20,8 +20,8 @@ SIM_PORT=$((BASE_PORT + 90)); CB_PORT=$((BASE_PORT + 80)); REDIS_PORT=$((BASE_PO
 # Frame pointers give perf whole call stacks; a separate target folder
 # keeps the normal release build untouched.
 RUSTFLAGS="-C force-frame-pointers=yes" CARGO_TARGET_DIR=$ROOT/target/profiling \
-  cargo build --release --bin couponbridge -q
-BIN=$ROOT/target/profiling/release/couponbridge
+  cargo build --profile dist --bin couponbridge -q
+BIN=$ROOT/target/profiling/dist/couponbridge
 rm -rf "$OUT"; mkdir -p "$OUT"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT

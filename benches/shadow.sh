@@ -27,8 +27,8 @@ while [ $# -gt 0 ]; do
 done
 need nginx:nginx wrk:wrk redis-server:redis-server python3:python3 chrt:util-linux
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-cargo build --release --bin couponbridge -q
-BIN=${CARGO_TARGET_DIR:-target}/release/couponbridge
+cargo build --profile dist --bin couponbridge -q
+BIN=${CARGO_TARGET_DIR:-target}/dist/couponbridge
 RUN=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT

@@ -130,7 +130,7 @@ fi
 
 bin="${COUPONBRIDGE_BIN:-}"
 if [ -z "$bin" ]; then
-    bin="$(ls -t target/release/couponbridge target/debug/couponbridge 2>/dev/null | head -n 1 || true)"
+    bin="$(ls -t target/release/couponbridge target/dist/couponbridge target/debug/couponbridge 2>/dev/null | head -n 1 || true)"
 fi
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then
     skip "couponbridge check-config" "no couponbridge binary in target/ (cargo build, or set COUPONBRIDGE_BIN)"
