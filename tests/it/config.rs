@@ -12,25 +12,7 @@ use crate::common::binary::{self, free_port};
 
 /// The file of issue 26: a value of the wrong type, a typo, a bad URL
 /// scheme, a route key that is no operation and a missing secret key.
-const ISSUE_26: &str = r#"[server]
-listen = "0.0.0.0:8080"
-max_body_bytes = "64k"
-request_timout = "30s"
-
-[store]
-url = "memory://"
-
-[tenants.shop]
-api_key = "shop-api-key"
-
-[tenants.shop.voucherify]
-base_url = "htp://api.voucherify.io"
-app_id = "shop-app"
-app_token = "shop-app-token"
-
-[tenants.shop.routes]
-burns = "translate"
-"#;
+const ISSUE_26: &str = include_str!("../fixtures/issue-26-bad-config.toml");
 
 /// Runs the binary with `args` and only the given `COUPONBRIDGE_*`
 /// variables.

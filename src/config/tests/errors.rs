@@ -15,27 +15,20 @@ fn lines(text: &str) -> Vec<String> {
     }
 }
 
-/// The file of issue 26: a value of the wrong type, a typo, a bad URL
-/// scheme, a route key that is no operation and a missing secret key.
-pub(in crate::config) const ISSUE_26: &str = r#"[server]
-listen = "0.0.0.0:8080"
-max_body_bytes = "64k"
-request_timout = "30s"
+/// The problems as `key: message`, without where they were set.
+fn keyed(text: &str) -> Vec<String> {
+    Config::from_toml(text)
+        .unwrap_err()
+        .0
+        .into_iter()
+        .map(|e| format!("{}: {}", e.key, e.message))
+        .collect()
+}
 
-[store]
-url = "memory://"
-
-[tenants.shop]
-api_key = "shop-api-key"
-
-[tenants.shop.voucherify]
-base_url = "htp://api.voucherify.io"
-app_id = "shop-app"
-app_token = "shop-app-token"
-
-[tenants.shop.routes]
-burns = "translate"
-"#;
+/// The file of issue 26 (`tests/fixtures/`, which the binary's test
+/// reads too): a value of the wrong type, a typo, a bad URL scheme, a route
+/// key that is no operation and a missing secret key.
+pub(in crate::config) const ISSUE_26: &str = include_str!("../../../tests/fixtures/issue-26-bad-config.toml");
 
 #[test]
 fn the_issue_file_gives_every_real_error_and_no_false_one_each_with_its_line() {
@@ -61,12 +54,7 @@ fn a_wrong_type_is_one_error_and_the_rest_of_its_table_is_still_checked() {
         "app_token = \"t0ken\"",
         "app_token = \"t0ken\"\ntimeout = 5\nhttp2 = \"sometimes\"",
     );
-    let keys: Vec<String> = Config::from_toml(&text)
-        .unwrap_err()
-        .0
-        .into_iter()
-        .map(|e| format!("{}: {}", e.key, e.message))
-        .collect();
+    let keys = keyed(&text);
     assert_eq!(
         keys,
         [
@@ -156,12 +144,7 @@ fn placeholder_secrets_are_refused() {
         .replace("secret_key = \"s3cret\"", "secret_key = \"change-me\"")
         .replace("app_token = \"t0ken\"", "app_token = \"<your app token>\"")
         + "\n[record]\nhash_key = \"xxx\"\n";
-    let keys: Vec<String> = Config::from_toml(&text)
-        .unwrap_err()
-        .0
-        .into_iter()
-        .map(|e| format!("{}: {}", e.key, e.message))
-        .collect();
+    let keys = keyed(&text);
     assert_eq!(
         keys,
         [
