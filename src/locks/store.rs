@@ -46,6 +46,9 @@ impl StoreError {
             "finish_release" => "store.finish_release",
             "info" => "store.info",
             "ping" => "store.ping",
+            "read_note" => "store.read_note",
+            "write_note" => "store.write_note",
+            "delete_note" => "store.delete_note",
             _ => "store.connect",
         }
     }
@@ -131,7 +134,7 @@ impl Store {
     /// The calls this backend times (the memory store's `ping` and `info`
     /// answer without a call).
     pub fn timed_calls(&self) -> &'static [&'static str] {
-        const MEMORY: [&str; 12] = [
+        const MEMORY: [&str; 15] = [
             "create",
             "get",
             "begin_use",
@@ -144,8 +147,11 @@ impl Store {
             "defer_release",
             "take_releases",
             "finish_release",
+            "read_note",
+            "write_note",
+            "delete_note",
         ];
-        const REDIS: [&str; 14] = [
+        const REDIS: [&str; 17] = [
             "create",
             "get",
             "begin_use",
@@ -160,6 +166,9 @@ impl Store {
             "finish_release",
             "ping",
             "info",
+            "read_note",
+            "write_note",
+            "delete_note",
         ];
         match &*self.backend {
             Backend::Memory(_) => &MEMORY,
@@ -362,6 +371,45 @@ impl Store {
                     Ok(())
                 }
                 Backend::Redis(s) => s.finish_release(r).await,
+            }
+        })
+        .await
+    }
+
+    /// A note `name` of `tenant`'s, shared by every replica on this store
+    /// (a tripped rollout guard): `None` when there is none.
+    pub async fn read_note(&self, tenant: &str, name: &str) -> Result<Option<String>, StoreError> {
+        self.timed("read_note", async {
+            match &*self.backend {
+                Backend::Memory(m) => Ok(m.read_note(tenant, name)),
+                Backend::Redis(r) => r.read_note(tenant, name).await,
+            }
+        })
+        .await
+    }
+
+    /// Writes (or replaces) a note, kept until it is deleted.
+    pub async fn write_note(&self, tenant: &str, name: &str, value: &str) -> Result<(), StoreError> {
+        self.timed("write_note", async {
+            match &*self.backend {
+                Backend::Memory(m) => {
+                    m.write_note(tenant, name, value);
+                    Ok(())
+                }
+                Backend::Redis(r) => r.write_note(tenant, name, value).await,
+            }
+        })
+        .await
+    }
+
+    pub async fn delete_note(&self, tenant: &str, name: &str) -> Result<(), StoreError> {
+        self.timed("delete_note", async {
+            match &*self.backend {
+                Backend::Memory(m) => {
+                    m.delete_note(tenant, name);
+                    Ok(())
+                }
+                Backend::Redis(r) => r.delete_note(tenant, name).await,
             }
         })
         .await
