@@ -263,6 +263,16 @@ impl Env {
         self.extra.push_str(text);
     }
 
+    /// Replaces the extra TOML and reloads the running adapter with the
+    /// configuration it makes, as a SIGHUP does (the file and the signal
+    /// are `reload.rs`'s to test).
+    pub fn reload_with(&mut self, extra: &str) {
+        self.extra = extra.to_owned();
+        let cfg = self.config();
+        let needs_restart = self.adapter().reloads().apply(&cfg).expect("the reload applies");
+        assert!(needs_restart.is_empty(), "{needs_restart:?}");
+    }
+
     /// Stops the adapter and starts a new one on the same store and
     /// simulator (a deploy, a crash).
     pub async fn restart(&mut self) {
