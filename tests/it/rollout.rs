@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::common::env::{Env, StoreKind};
 use crate::common::gameball::{Gameball, GbCoupon};
-use crate::common::metric;
+use crate::common::{codes, metric};
 use crate::shadow::{compared, series, shadow_dir};
 
 both_stores!(
@@ -178,6 +178,105 @@ async fn a_share_translates_its_customers_the_same_way_after_a_restart_and_on_a_
     let mark = validations_at_gameball(&gb);
     validate_each(&second, &all, "NOPE").await;
     assert_eq!(at_gameball(&gb, mark), to_gameball, "on a second replica");
+}
+
+/// The customer's coupons name their customer in the path, not the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_named_in_the_path_follows_its_cohort() {
+    let all = customers(100);
+    let inside = translated_at(&all, 0.5).into_iter().next().unwrap();
+    let outside = all.iter().find(|c| !in_share("shop", c, 0.5)).unwrap().clone();
+    let gb = Gameball::start(vec![
+        GbCoupon::new("GB10", "Fixed Rate Discount", 10.0).owned_by(&outside),
+        GbCoupon::new("GB20", "Fixed Rate Discount", 20.0).owned_by(&inside),
+    ])
+    .await;
+    let env = Env::builder(StoreKind::Memory)
+        .toml(&format!(
+            "[passthrough]\nupstream = \"{}\"\n[routes]\ncustomer_coupons = \"passthrough\"\n[rollout]\ncustomer_coupons = 0.5\n",
+            gb.url()
+        ))
+        .start()
+        .await;
+    let theirs = env.get(&format!("/customers/{outside}/coupons")).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.text());
+    assert_eq!(codes(&theirs.json()["coupons"]), ["GB10"], "Gameball's wallet");
+    let ours = env.get(&format!("/customers/{inside}/coupons")).await;
+    assert_eq!(ours.status, 200, "{}", ours.text());
+    assert!(
+        !codes(&ours.json()["coupons"]).contains(&"GB20".to_owned()),
+        "answered from Voucherify: {}",
+        ours.text()
+    );
+    let methods: Vec<String> = gb.received("/coupons").into_iter().map(|(m, _)| m).collect();
+    assert_eq!(methods, ["GET"], "only the customer outside the share reached Gameball");
+}
+
+/// A share decides where new state is born; a call naming state Gameball
+/// issued still goes to Gameball, whatever its customer's cohort.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_gameball_owns_goes_to_gameball_whatever_the_customers_cohort() {
+    let gb = gameball().await;
+    let env = Env::builder(StoreKind::Memory)
+        .toml(&format!(
+            "[passthrough]\nupstream = \"{}\"\n[routes]\nvalidate = \"passthrough\"\norders = \"passthrough\"\n\
+             [rollout]\nvalidate = 1.0\norders = 1.0\n",
+            gb.url()
+        ))
+        .start()
+        .await;
+    // Locked at Gameball before the share reached this customer.
+    let auth = crate::common::env::AUTH;
+    let locked = env
+        .client
+        .send(
+            "POST",
+            &format!("{}{}/coupons/validate", gb.url(), crate::common::env::V),
+            &auth,
+            Some(&json!({"customerId": "alice", "coupons": ["GB10"], "lock": true})),
+        )
+        .await
+        .json();
+    let reference = locked["validCoupons"][0]["lockReference"].as_str().unwrap().to_owned();
+    let order = env
+        .post(
+            "/orders",
+            json!({"customerId": "alice", "orderId": "GB-ORD-1", "totalPaid": 90,
+                   "redemption": {"couponsLockReference": reference}}),
+        )
+        .await;
+    assert_eq!(order.status, 200, "{}", order.text());
+    assert_eq!(gb.used("GB10"), 1, "Gameball burned its own lock");
+    // A call that makes new state follows the cohort: translated.
+    let validated = env.validate(json!({"customerId": "alice", "coupons": ["NOPE"]})).await;
+    assert_eq!(validated.status, 200, "{}", validated.text());
+    assert_eq!(
+        validations_at_gameball(&gb),
+        1,
+        "only the lock made at Gameball directly"
+    );
+    let m = env.metrics().await;
+    let series = |op: &str, name: &str, label: &str| {
+        metric(
+            &m,
+            &format!("couponbridge_{name}{{tenant=\"shop\",operation=\"{op}\",{label}}}"),
+        )
+    };
+    assert_eq!(
+        series("orders", "gameball_calls_total", "reason=\"reference\""),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(
+        series("orders", "rollout_answers_total", "cohort=\"translated\""),
+        0.0,
+        "an order its lock took to Gameball is no sample of the translated cohort"
+    );
+    assert_eq!(
+        series("validate", "rollout_answers_total", "cohort=\"translated\""),
+        1.0,
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
