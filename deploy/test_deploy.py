@@ -744,7 +744,7 @@ class SourceParsing(unittest.TestCase):
         self.assertIn("le", exported[f"{prefix}_request_duration_seconds_bucket"])
 
     def test_admin_paths_and_defaults(self):
-        self.assertEqual(admin_paths(), {"/livez", "/readyz", "/metrics"})
+        self.assertEqual(admin_paths(), {"/livez", "/readyz", "/metrics", "/rollout"})
         self.assertEqual(set(listen_defaults()), {"server.listen", "admin.listen"})
         self.assertEqual(set(shutdown_defaults()), {"shutdown_delay", "shutdown_grace"})
 

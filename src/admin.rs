@@ -1,7 +1,8 @@
 //! The admin listener (`[admin] listen`, default 127.0.0.1:9901), apart
 //! from merchant traffic: `/livez` (the process answers; never touches
 //! Redis, so a Redis blip is not a restart storm), `/readyz` (the lock store
-//! answers and the instance is not draining) and `/metrics`.
+//! answers and the instance is not draining), `/metrics`, and `/rollout`
+//! (each tenant's rollout shares and guards, as JSON).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +17,8 @@ use crate::config::DurabilityMode;
 use crate::locks::Store;
 use crate::metrics::Metrics;
 use crate::net::server::{self, ServeOptions};
-use crate::net::{Body, full};
+use crate::net::{Body, full, json_response};
+use crate::rollout::Rollout;
 
 pub struct AdminState {
     pub store: Store,
@@ -25,6 +27,7 @@ pub struct AdminState {
     pub draining: Arc<AtomicBool>,
     /// With `require`, not ready while Redis would lose acknowledged locks.
     pub durability: DurabilityMode,
+    pub rollout: Rollout,
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
@@ -72,6 +75,7 @@ async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Response<Body
             );
             res
         }
+        (&Method::GET, "/rollout") => json_response(StatusCode::OK, &state.rollout.status()),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }

@@ -1,6 +1,7 @@
 //! The command line: `serve`, `demo`, `simulate`, `check-config`, `replay`,
-//! `shadow-report`, `routes`, `import-coupons`, and `completions` and `man`, which write shell
-//! completions and man pages generated from this very definition.
+//! `shadow-report`, `import-coupons`, `rollout status`, `routes`, and
+//! `completions` and `man`, which write shell completions and man pages
+//! generated from this very definition.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -99,6 +100,11 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Summarise what shadow mode wrote: counts per route, mismatches and errors grouped.
     ShadowReport(crate::report::shadow::ShadowReportArgs),
+    /// Where each merchant's rollout is, from a running instance's admin listener.
+    Rollout {
+        #[command(subcommand)]
+        command: RolloutCommand,
+    },
     /// Print the route table (method, path, operation, dialect) as Markdown.
     Routes,
     /// Copy customers' coupons from Gameball to Voucherify (or, with --verify, compare them).
@@ -113,6 +119,16 @@ pub enum Command {
         /// A folder to write couponbridge.1 and couponbridge-SUBCOMMAND.1 into.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RolloutCommand {
+    /// Print GET /rollout as a table: each tenant's operations, their shares, guards and last trip.
+    Status {
+        /// The admin listener's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:9901")]
+        admin: String,
     },
 }
 
@@ -267,6 +283,9 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Replay(args) => runtime(None).block_on(replay::run(args)),
         Command::ShadowReport(args) => crate::report::shadow::run(args),
+        Command::Rollout {
+            command: RolloutCommand::Status { admin },
+        } => rollout_status(&admin),
         Command::Routes => {
             print!("{}", crate::gameball::routes::markdown_table());
             ExitCode::SUCCESS
@@ -284,6 +303,23 @@ pub fn run(cli: Cli) -> ExitCode {
         ),
         Command::ImportCoupons(args) => runtime(None).block_on(crate::import::run(args)),
     }
+}
+
+/// `rollout status`: the admin listener's `GET /rollout` as a table; exit
+/// 1 when it cannot be read.
+fn rollout_status(admin: &str) -> ExitCode {
+    runtime(Some(1)).block_on(async {
+        match crate::rollout::status::fetch(admin).await {
+            Ok(status) => {
+                print!("{}", crate::rollout::status::table(&status));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rollout status: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
 }
 
 /// The man pages, from the clap definition: the top page to stdout, or

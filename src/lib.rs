@@ -25,6 +25,7 @@ pub mod record;
 pub mod reload;
 pub mod replay;
 pub mod report;
+pub mod rollout;
 pub mod serve;
 pub mod shadow;
 pub mod sim;

@@ -13,6 +13,10 @@
 //! request waits for is slower than that, and an answer slower than it (a
 //! timeout) falls in `+Inf`.
 
+mod cutover;
+mod rollout;
+
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -67,6 +71,29 @@ struct GameballCall {
     tenant: String,
     operation: &'static str,
     reason: &'static str,
+}
+
+/// One tenant's operation under a rollout.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantOperation {
+    tenant: String,
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GuardTrip {
+    tenant: String,
+    operation: &'static str,
+    guard: &'static str,
+}
+
+/// The customers a rollout translates (`translated`), or those keeping
+/// the route's mode (`route_mode`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CohortAnswer {
+    tenant: String,
+    operation: &'static str,
+    cohort: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -136,6 +163,8 @@ pub const UPSTREAM_ERROR_KINDS: [&str; 8] = [
 pub const RELOAD_RESULTS: [&str; 2] = ["ok", "error"];
 pub const RELEASE_RETRY_RESULTS: [&str; 5] = ["deferred", "released", "failed", "held_again", "given_up"];
 pub const SHADOW_RESULTS: [&str; 4] = ["match", "mismatch", "error", "dropped"];
+pub const ROLLOUT_GUARDS: [&str; 3] = ["mismatch_rate", "error_rate", "p99_added"];
+pub const ROLLOUT_COHORTS: [&str; 2] = ["translated", "route_mode"];
 /// The statuses a route's request counter starts with: an answer (200) and
 /// couponbridge's own server errors (500, 503), what the error-ratio rules
 /// divide. Others appear when first answered.
@@ -189,6 +218,10 @@ pub struct Metrics {
     unused_fields: Family<UnusedField, Counter>,
     shadow_lag: Histogram,
     build_info: Family<BuildInfo, Gauge>,
+    rollout_share: Family<TenantOperation, Gauge<f64, AtomicU64>>,
+    rollout_trips: Family<GuardTrip, Counter>,
+    rollout_answers: Family<CohortAnswer, Counter>,
+    rollout_errors: Family<CohortAnswer, Counter>,
 }
 
 /// Makes each histogram of a family with the registry's latency buckets.
@@ -237,6 +270,10 @@ impl Metrics {
             // normally, seconds when the queue backs up.
             shadow_lag: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             build_info: Family::default(),
+            rollout_share: Family::default(),
+            rollout_trips: Family::default(),
+            rollout_answers: Family::default(),
+            rollout_errors: Family::default(),
         };
         m.registry.register(
             "requests",
@@ -300,7 +337,7 @@ impl Metrics {
         );
         m.registry.register(
             "gameball_calls",
-            "Calls that went to Gameball, by tenant, operation and reason (route: the route's mode; reference: state Gameball owns; fallback: a coupon only Gameball has; forward: an order or payment passed on for its points)",
+            "Calls that went to Gameball, by tenant, operation and reason (route: the route's mode; reference: state Gameball owns; fallback: a coupon only Gameball has; forward: an order or payment passed on for its points; calibration: a shadowed call asked again)",
             m.gameball_calls.clone(),
         );
         m.registry.register(
@@ -317,6 +354,26 @@ impl Metrics {
             "build_info",
             "The running binary: its version and the commit it was built from (always 1)",
             m.build_info.clone(),
+        );
+        m.registry.register(
+            "rollout_share",
+            "The share of a tenant's customers an operation translates while its route forwards (0 after a guard tripped)",
+            m.rollout_share.clone(),
+        );
+        m.registry.register(
+            "rollout_guard_trips",
+            "Rollout guards this instance tripped, by tenant, operation and guard (mismatch_rate, error_rate, p99_added)",
+            m.rollout_trips.clone(),
+        );
+        m.registry.register(
+            "rollout_answers",
+            "Answers to a rollout's customers, by tenant, operation and cohort (translated, route_mode)",
+            m.rollout_answers.clone(),
+        );
+        m.registry.register(
+            "rollout_errors",
+            "5xx answers to a rollout's customers, by tenant, operation and cohort (translated, route_mode)",
+            m.rollout_errors.clone(),
         );
         m.build_info
             .get_or_create(&BuildInfo {
@@ -345,22 +402,7 @@ impl Metrics {
                 outcome: "200".to_owned(),
             });
         }
-        for tenant in &known.tenants {
-            for &(route, field) in &known.unused_fields {
-                let _ = self.unused_fields.get_or_create(&UnusedField {
-                    tenant: tenant.clone(),
-                    route,
-                    field,
-                });
-            }
-            for &(operation, reason) in &known.gameball_calls {
-                let _ = self.gameball_calls.get_or_create(&GameballCall {
-                    tenant: tenant.clone(),
-                    operation,
-                    reason,
-                });
-            }
-        }
+        self.preset_cutover(known);
         for event in LOCK_EVENTS {
             let _ = self.locks.get_or_create(&Event { event });
         }
@@ -382,26 +424,6 @@ impl Metrics {
     pub fn shadow_compared(&self, route: &'static str, result: &'static str) {
         self.shadow_comparisons
             .get_or_create(&RouteResult { route, result })
-            .inc();
-    }
-
-    pub fn gameball_call(&self, tenant: &str, operation: &'static str, reason: &'static str) {
-        self.gameball_calls
-            .get_or_create(&GameballCall {
-                tenant: tenant.to_owned(),
-                operation,
-                reason,
-            })
-            .inc();
-    }
-
-    pub fn unused_field(&self, tenant: &str, route: &'static str, field: &'static str) {
-        self.unused_fields
-            .get_or_create(&UnusedField {
-                tenant: tenant.to_owned(),
-                route,
-                field,
-            })
             .inc();
     }
 

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod known;
+
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -21,16 +23,18 @@ use crate::app::{App, Generation};
 use crate::clock::Clock;
 use crate::config::{Config, DurabilityMode, RecordConfig, RedactionConfig, ShadowConfig};
 use crate::locks::Store;
-use crate::metrics::{Known, Metrics};
+use crate::metrics::Metrics;
 use crate::net::client::{self, ClientOptions, HttpClient};
 use crate::net::server::{self, ServeOptions};
 use crate::net::tls;
 use crate::passthrough::Passthrough;
 use crate::record::redact::Redactor;
 use crate::record::{Recorder, WriterHandle};
+use crate::rollout::Rollout;
 use crate::shadow::{Shadow, ShadowHandle};
 use crate::tenant::Tenant;
 use crate::voucherify::client::VoucherifyClient;
+use known::metrics_for;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -179,6 +183,8 @@ struct Reloader {
     shadows: Mutex<Vec<ShadowHandle>>,
     /// The shadow in force, with what it was made from.
     shadow: Mutex<Option<(ShadowKey, Shadow)>>,
+    /// The rollout's guards, which every shadow reports to.
+    rollout: Rollout,
     config: Mutex<Config>,
 }
 
@@ -268,6 +274,7 @@ impl Reloader {
             self.metrics.clone(),
             self.clock.clone(),
             VoucherifyClient::new(self.http.clone(), self.metrics.clone()),
+            self.rollout.clone(),
         )
         .map_err(StartError::Shadow)?;
         self.shadows.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
@@ -278,6 +285,9 @@ impl Reloader {
     fn apply(&self, app: &App, cfg: &Config) -> Result<Vec<&'static str>, StartError> {
         let mut running = self.config.lock().unwrap_or_else(|p| p.into_inner());
         let generation = self.generation(cfg)?;
+        // The shares a request reads come with its generation; the guards
+        // follow them here, in the same step.
+        self.rollout.configure(cfg);
         app.swap(generation);
         let needs_restart = needs_restart(&running, cfg);
         // What was applied is remembered; what needs a restart stays as the
@@ -363,61 +373,6 @@ async fn report_durability(store: Store, mode: DurabilityMode) {
     }
 }
 
-/// Every Voucherify call, for the metric series that start at zero.
-const VOUCHERIFY_OPS: [crate::voucherify::client::Op; 14] = {
-    use crate::voucherify::client::Op;
-    [
-        Op::Validate,
-        Op::Redeem,
-        Op::Release,
-        Op::GetVoucher,
-        Op::GetRule,
-        Op::GetOrder,
-        Op::CreateVoucher,
-        Op::ListMembers,
-        Op::GetReward,
-        Op::RedeemReward,
-        Op::GetRedemption,
-        Op::ListVouchers,
-        Op::Qualify,
-        Op::Rollback,
-    ]
-};
-
-/// The registry, with every route, Voucherify operation and lock-store call
-/// known at start set to zero, and latency buckets up to the request
-/// timeout in force at start.
-fn metrics_for(cfg: &Config) -> Metrics {
-    use crate::domain::Operation;
-    let mut routes: Vec<&'static str> = Operation::ALL.iter().map(|o| o.name()).collect();
-    routes.push("passthrough");
-    Metrics::with(&Known {
-        routes,
-        voucherify_ops: VOUCHERIFY_OPS.iter().map(|o| o.name()).collect(),
-        request_timeout: Some(cfg.server.request_timeout),
-        tenants: cfg.tenants.iter().map(|t| t.name.clone()).collect(),
-        gameball_calls: Operation::ALL
-            .iter()
-            .flat_map(|&op| {
-                let reference = op.may_name_state().then_some((op.name(), "reference"));
-                let fallback =
-                    matches!(op, Operation::Validate | Operation::ValidateSingle).then_some((op.name(), "fallback"));
-                let forward = matches!(op, Operation::Orders | Operation::Payments).then_some((op.name(), "forward"));
-                [Some((op.name(), "route")), reference, fallback, forward]
-            })
-            .flatten()
-            .collect(),
-        unused_fields: Operation::ALL
-            .iter()
-            .flat_map(|&op| {
-                crate::gameball::unused::unused_fields(op)
-                    .iter()
-                    .map(move |&f| (op.name(), f))
-            })
-            .collect(),
-    })
-}
-
 /// How long the start-up check waits for the lock store's first answer.
 const START_CHECK: Duration = Duration::from_secs(5);
 
@@ -459,6 +414,13 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
         ..ClientOptions::default()
     })?;
 
+    let rollout = Rollout::new(
+        store.clone(),
+        clock.clone(),
+        metrics.clone(),
+        cfg.server.request_timeout,
+    );
+    rollout.configure(cfg);
     let reload = Arc::new(Reloader {
         http: http.clone(),
         metrics: metrics.clone(),
@@ -467,6 +429,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
         recorder: Mutex::new(None),
         shadows: Mutex::new(Vec::new()),
         shadow: Mutex::new(None),
+        rollout: rollout.clone(),
         config: Mutex::new(cfg.clone()),
     });
     let app = Arc::new(App::new(
@@ -475,6 +438,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
         VoucherifyClient::new(http.clone(), metrics.clone()),
         clock,
         metrics.clone(),
+        rollout.clone(),
     ));
     metrics.config_loaded(&cfg.fingerprint);
 
@@ -529,6 +493,7 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running, StartError> {
             metrics: metrics.clone(),
             draining: draining.clone(),
             durability: cfg.durability,
+            rollout,
         });
         tokio::spawn(admin::serve(l, state, admin_stop.clone()));
     }

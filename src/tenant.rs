@@ -5,7 +5,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{Messages, MigrationConfig, RewardsConfig, Routes, Secret, TenantConfig, V4Dialect};
+use crate::config::{Messages, MigrationConfig, RewardsConfig, Routes, Secret, Shares, TenantConfig, V4Dialect};
 use crate::voucherify::client::Upstream;
 
 #[derive(Debug)]
@@ -21,6 +21,10 @@ pub struct Tenant {
     pub messages: Messages,
     pub migration: MigrationConfig,
     pub rewards: RewardsConfig,
+    /// The share of customers each operation translates while its route
+    /// forwards (the share configured; a tripped guard's 0 is
+    /// `crate::rollout`'s to say).
+    pub rollout: Shares,
 }
 
 impl Tenant {
@@ -36,6 +40,7 @@ impl Tenant {
             messages: cfg.messages.clone(),
             migration: cfg.migration,
             rewards: cfg.rewards.clone(),
+            rollout: cfg.rollout,
         })
     }
 

@@ -4,8 +4,9 @@
 //! 1. route: [`routes::route`] finds the row, and with it the endpoint
 //!    family's typed wire and the operation;
 //! 2. mode: the tenant's `[routes]` says translate, pass through or shadow;
-//!    a call that names existing state goes where that state is
-//!    ([`owner`]), whatever the mode;
+//!    on a route that forwards, a rollout's share of the customers is
+//!    translated ([`cohort`]); a call that names existing state goes where
+//!    that state is ([`owner`]), whatever the mode;
 //! 3. authenticate ([`crate::intake`]): `apikey` names the tenant,
 //!    `secretkey` is checked;
 //! 4. read the body, bounded ([`translated`]);
@@ -22,6 +23,7 @@
 //! So an endpoint's whole path is its row in `gameball/routes.rs`, its
 //! family in `gameball/`, and its operation in `ops/`.
 
+mod cohort;
 mod forward;
 mod owner;
 mod translated;
@@ -50,6 +52,7 @@ use crate::ops::Cx;
 use crate::ops::effects::{Effects, Live};
 use crate::passthrough::Passthrough;
 use crate::record::Recorder;
+use crate::rollout::Rollout;
 use crate::shadow::Shadow;
 use crate::telemetry::{self, TraceHeaders};
 use crate::tenant::Tenant;
@@ -74,7 +77,7 @@ pub struct Generation {
 
 /// Everything the requests share: what outlives a reload (the lock store,
 /// the Voucherify client's connection pool, the clock, the metrics, the
-/// live effects) and the current [`Generation`].
+/// live effects, the rollout's guards) and the current [`Generation`].
 pub struct App {
     current: ArcSwap<Generation>,
     pub store: Store,
@@ -82,6 +85,7 @@ pub struct App {
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
     pub live: Arc<dyn Effects>,
+    pub rollout: Rollout,
 }
 
 impl App {
@@ -91,6 +95,7 @@ impl App {
         voucherify: VoucherifyClient,
         clock: Clock,
         metrics: Arc<Metrics>,
+        rollout: Rollout,
     ) -> Self {
         App {
             current: ArcSwap::from_pointee(cfg),
@@ -99,6 +104,7 @@ impl App {
             voucherify,
             clock,
             metrics,
+            rollout,
         }
     }
 
@@ -196,7 +202,19 @@ impl App {
             request_id,
             trace,
         };
+        // A share of the customers is translated only where the route
+        // forwards; elsewhere the body is not read for it.
+        let shared = match (&call.matched, &call.tenant) {
+            (Some(m), Some(t)) => mode.forwards() && t.rollout.of(m.op()) > 0.0,
+            _ => false,
+        };
+        let mut assigned = None;
         let mut res = match (mode, &call.matched) {
+            (mode, Some(m)) if shared => {
+                let (res, cohort) = cohort::serve(&call, m, mode, req).await;
+                assigned = cohort;
+                res
+            }
             (mode, Some(m)) if m.op().may_name_state() => owner::serve(&call, m, mode, req).await,
             (RouteMode::Translate, Some(m)) => {
                 let (parts, body) = req.into_parts();
@@ -216,6 +234,11 @@ impl App {
         let status = res.status().as_u16();
         let elapsed = started.elapsed();
         self.metrics.request(route_name, status, elapsed.as_secs_f64());
+        if let (Some(cohort), Some(m), Some(t)) = (assigned, &call.matched, &call.tenant) {
+            self.rollout
+                .answered(&t.name, m.op(), cohort, status, elapsed.as_secs_f64())
+                .await;
+        }
         tracing::info!(status, ms = elapsed.as_secs_f64() * 1000.0, "answered");
         res
     }

@@ -48,6 +48,26 @@ pub(super) async fn serve(
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let body = translated::read(body, &call.cfg).await;
+    serve_read(call, matched, mode, parts, body).await.0
+}
+
+/// Where a call was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Served {
+    /// Translated, here.
+    Here,
+    Gameball(Reason),
+}
+
+/// [`serve`], with the body read already (by a rollout's cohort phase),
+/// and where the call went.
+pub(super) async fn serve_read(
+    call: &Call,
+    matched: &Matched,
+    mode: RouteMode,
+    parts: http::request::Parts,
+    body: Result<bytes::Bytes, crate::error::Failure>,
+) -> (Response<Body>, Served) {
     let admitted = translated::admit(call, matched, &parts, &body);
     let owner = match &admitted {
         Ok((tenant, command)) => owner_of(&call.app.store, &tenant.name, command).await,
@@ -62,7 +82,8 @@ pub(super) async fn serve(
     match to_gameball {
         Some(reason) => {
             let bytes = body.unwrap_or_default();
-            forward::serve(call, mode, reason, http::Request::from_parts(parts, full(bytes))).await
+            let req = http::Request::from_parts(parts, full(bytes));
+            (forward::serve(call, mode, reason, req).await, Served::Gameball(reason))
         }
         None => {
             let intake = Intake {
@@ -70,7 +91,7 @@ pub(super) async fn serve(
                 body,
                 command: Some(admitted),
             };
-            translated::serve(call, matched, intake).await
+            (translated::serve(call, matched, intake).await, Served::Here)
         }
     }
 }

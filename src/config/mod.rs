@@ -33,7 +33,7 @@ pub use messages::Messages;
 pub use raw::{DEFAULT_REDACT_JSON, RawConfig};
 pub use read::Entry;
 use read::Reading;
-pub use routes::{RouteMode, Routes, V4Dialect};
+pub use routes::{RouteMode, Routes, Shares, V4Dialect};
 pub use runtime::*;
 pub use secret::Secret;
 pub use source::ENV_PREFIX;

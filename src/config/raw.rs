@@ -150,6 +150,28 @@ pub struct RawShadow {
     pub path_max_bytes: u64,
     /// Bytes of one written example's bodies (larger ones are cut).
     pub example_max_bytes: u64,
+    /// The share of shadowed calls asked of Gameball a second time, to
+    /// learn which of its answer's fields change by themselves.
+    pub calibrate: f64,
+}
+
+/// `[rollout]`: each operation's share of customers translated while its
+/// route passes through or shadows, and `[rollout.guard]`.
+#[derive(Debug, Clone, Default)]
+pub struct RawRollout {
+    /// Operation name → share (0 to 1), as written; checked by validation.
+    pub shares: BTreeMap<String, f64>,
+    pub guard: RawGuard,
+}
+
+/// `[rollout.guard]`: when a share falls back to 0 by itself.
+#[derive(Debug, Clone, Default)]
+pub struct RawGuard {
+    pub window: String,
+    pub min_samples: u64,
+    pub max_mismatch_rate: f64,
+    pub max_error_rate: f64,
+    pub max_p99_added: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -178,6 +200,8 @@ pub struct RawTenant {
     pub migration: RawMigration,
     /// Gameball redemption rule id → Voucherify reward id.
     pub rewards: BTreeMap<String, String>,
+    /// Operation name → share, over `[rollout]`'s.
+    pub rollout: BTreeMap<String, f64>,
 }
 
 /// `[tenants.NAME.loyalty]`: the Voucherify loyalty program whose cards
@@ -200,6 +224,7 @@ pub struct RawConfig {
     pub upstream_tls: RawUpstreamTls,
     pub record: RawRecord,
     pub shadow: RawShadow,
+    pub rollout: RawRollout,
     pub telemetry: RawTelemetry,
     pub tenants: BTreeMap<String, RawTenant>,
     /// SHA-256 (12 hex digits) of the whole merged document, secrets
@@ -252,6 +277,14 @@ impl RawConfig {
             }),
             record: root.table("record", read_record),
             shadow: root.table("shadow", read_shadow),
+            rollout: root.table("rollout", |t| {
+                // Named first: every other key is an operation's share.
+                let guard = t.table("guard", read_guard);
+                RawRollout {
+                    shares: t.rest(),
+                    guard,
+                }
+            }),
             tenants: root.tables("tenants", |_, t| read_tenant(t)),
             fingerprint: doc.fingerprint(),
         };
@@ -330,6 +363,20 @@ fn read_shadow(t: &mut Table<'_>) -> RawShadow {
         queue_max_bytes: t.or("queue_max_bytes", d.queue_max_bytes as u64),
         path_max_bytes: t.or("path_max_bytes", d.path_max_bytes),
         example_max_bytes: t.or("example_max_bytes", d.example_max_bytes as u64),
+        calibrate: t.or("calibrate", d.calibrate),
+    }
+}
+
+/// The guards' defaults suit the ramp's early steps (docs/cutover.md):
+/// a few minutes of traffic, enough calls to mean something, and limits a
+/// route proven in shadow mode should never reach.
+fn read_guard(t: &mut Table<'_>) -> RawGuard {
+    RawGuard {
+        window: t.duration("window", "5m"),
+        min_samples: t.or("min_samples", 50),
+        max_mismatch_rate: t.or("max_mismatch_rate", 0.05),
+        max_error_rate: t.or("max_error_rate", 0.02),
+        max_p99_added: t.duration("max_p99_added", "250ms"),
     }
 }
 
@@ -354,5 +401,6 @@ fn read_tenant(t: &mut Table<'_>) -> RawTenant {
         }),
         migration: t.table("migration", |t| RawMigration::read(t, "the [migration] value")),
         rewards: t.map("rewards"),
+        rollout: t.map("rollout"),
     }
 }

@@ -81,6 +81,9 @@ pub(super) struct Table<'a> {
     path: Vec<String>,
     values: Option<&'a Dict>,
     asked: HashSet<&'static str>,
+    /// Every key not asked for by name was read as a value ([`Table::rest`]):
+    /// none is unknown.
+    rest_read: bool,
 }
 
 impl<'a> Table<'a> {
@@ -91,6 +94,7 @@ impl<'a> Table<'a> {
             path: Vec::new(),
             values: Some(&doc.root),
             asked: HashSet::new(),
+            rest_read: false,
         }
     }
 
@@ -249,14 +253,31 @@ impl<'a> Table<'a> {
         let (value, origin) = self.raw(key);
         let values = self.table_values(key, value, &origin);
         let map = self.child(key.to_owned(), values, origin);
+        map.values_of(map.map_keys())
+    }
+
+    /// Every key of this table not asked for by name, as a plain value
+    /// (`[rollout]`: operation shares beside the `guard` table). Ask for
+    /// the named keys first.
+    pub fn rest<V: Kind>(&mut self) -> BTreeMap<String, V> {
+        let names = self
+            .map_keys()
+            .into_iter()
+            .filter(|k| !self.asked.contains(k.as_str()))
+            .collect();
+        self.rest_read = true;
+        self.values_of(names)
+    }
+
+    fn values_of<V: Kind>(&self, names: Vec<String>) -> BTreeMap<String, V> {
         let mut out = BTreeMap::new();
-        for name in map.map_keys() {
-            let (value, origin) = map.raw_dynamic(&name);
-            if let Some(v) = value.and_then(|v| map.typed::<V>(&name, v, &origin)) {
-                map.record(map.key_of(&name), serde_json::to_value(&v).ok(), origin, None);
+        for name in names {
+            let (value, origin) = self.raw_dynamic(&name);
+            if let Some(v) = value.and_then(|v| self.typed::<V>(&name, v, &origin)) {
+                self.record(self.key_of(&name), serde_json::to_value(&v).ok(), origin, None);
                 out.insert(name, v);
             } else if value.is_none() {
-                map.record(map.key_of(&name), None, Origin::Default, Some("not set"));
+                self.record(self.key_of(&name), None, Origin::Default, Some("not set"));
             }
         }
         out
@@ -307,12 +328,15 @@ impl<'a> Table<'a> {
             path,
             values,
             asked: HashSet::new(),
+            rest_read: false,
         }
     }
 
     /// Reports every key of this table nobody asked for.
     pub fn finish(self) {
-        let Some(values) = self.values else { return };
+        let Some(values) = self.values.filter(|_| !self.rest_read) else {
+            return;
+        };
         let known: Vec<&str> = self.asked.iter().copied().collect();
         for key in values.keys().filter(|k| !self.asked.contains(k.as_str())) {
             let (value, origin) = self.raw_dynamic(key);

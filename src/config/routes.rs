@@ -23,6 +23,15 @@ pub enum RouteMode {
 }
 
 impl RouteMode {
+    /// As `[routes]` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteMode::Translate => "translate",
+            RouteMode::Passthrough => "passthrough",
+            RouteMode::Shadow => "shadow",
+        }
+    }
+
     /// Whether the client's answer comes from Gameball.
     pub fn forwards(self) -> bool {
         matches!(self, RouteMode::Passthrough | RouteMode::Shadow)
@@ -64,14 +73,7 @@ impl Routes {
         for (name, mode) in raw {
             match Operation::from_name(name) {
                 Some(op) => self.0[op.index()] = *mode,
-                None => {
-                    let known: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
-                    let message = match suggest(name, &known) {
-                        Some(s) => format!("is not an operation; did you mean `{s}`?"),
-                        None => format!("is not an operation; one of {}", known.join(", ")),
-                    };
-                    errors.push(format!("{key}.{name}"), message);
-                }
+                None => errors.push(format!("{key}.{name}"), not_an_operation(name)),
             }
         }
         self
@@ -84,5 +86,53 @@ impl Routes {
 
     pub fn any_shadow(&self) -> bool {
         self.0.contains(&RouteMode::Shadow)
+    }
+}
+
+/// Why `name` is refused where an operation is expected, with the nearest
+/// one when there is one.
+pub(super) fn not_an_operation(name: &str) -> String {
+    let known: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
+    match suggest(name, &known) {
+        Some(s) => format!("is not an operation; did you mean `{s}`?"),
+        None => format!("is not an operation; one of {}", known.join(", ")),
+    }
+}
+
+/// Each operation's share of a tenant's customers (0 to 1) that take
+/// `translate` while the operation's route passes through or shadows
+/// (`[rollout]`, and `[tenants.NAME.rollout]` over it); 0 unless told.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Shares([f64; Operation::ALL.len()]);
+
+impl Shares {
+    pub fn of(&self, op: Operation) -> f64 {
+        self.0[op.index()]
+    }
+
+    /// These shares with `raw`'s on top; unknown names and shares outside
+    /// 0 to 1 are reported under `key`.
+    pub(super) fn overlay(mut self, raw: &BTreeMap<String, f64>, key: &str, errors: &mut Errors) -> Self {
+        for (name, share) in raw {
+            let at = format!("{key}.{name}");
+            match Operation::from_name(name) {
+                None => errors.push(at, not_an_operation(name)),
+                // NaN is in no range, so it is refused here too.
+                Some(_) if !(0.0..=1.0).contains(share) => errors.push(
+                    at,
+                    format!("{share} is not a share of customers; expected 0 to 1 (0.1 is 10 %)"),
+                ),
+                Some(op) => self.0[op.index()] = *share,
+            }
+        }
+        self
+    }
+
+    /// The operations with a share above 0, and the share.
+    pub fn set(&self) -> impl Iterator<Item = (Operation, f64)> + '_ {
+        Operation::ALL
+            .into_iter()
+            .map(|op| (op, self.of(op)))
+            .filter(|(_, s)| *s > 0.0)
     }
 }

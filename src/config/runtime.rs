@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::Uri;
 
 use super::messages::Messages;
-use super::routes::{Routes, V4Dialect};
+use super::routes::{Routes, Shares, V4Dialect};
 use super::secret::Secret;
 use crate::compare::JsonPath;
 pub use crate::net::client::Http2;
@@ -150,6 +150,8 @@ pub struct TenantConfig {
     pub messages: Messages,
     pub migration: MigrationConfig,
     pub rewards: RewardsConfig,
+    /// `[rollout]` with `[tenants.NAME.rollout]` over it.
+    pub rollout: Shares,
 }
 
 /// Coupons from points: the loyalty program and each Gameball redemption
@@ -204,6 +206,10 @@ pub struct ShadowConfig {
     pub path_max_bytes: u64,
     /// One written example's bodies, at most; a larger body is cut.
     pub example_max_bytes: usize,
+    /// The share (0 to 1) of shadowed calls Gameball is asked a second
+    /// time, when asking again changes nothing there; what differs between
+    /// its two answers is noise, left out of comparisons.
+    pub calibrate: f64,
 }
 
 impl Default for ShadowConfig {
@@ -218,8 +224,25 @@ impl Default for ShadowConfig {
             queue_max_bytes: 64 << 20,
             path_max_bytes: 1 << 30,
             example_max_bytes: 64 << 10,
+            calibrate: 0.0,
         }
     }
+}
+
+/// `[rollout.guard]`: a tenant's share of an operation falls to 0 when,
+/// within one `window` of at least `min_samples` calls, one limit is
+/// crossed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardConfig {
+    pub window: Duration,
+    pub min_samples: u64,
+    /// Shadow comparisons of the customers outside the share that differ.
+    pub max_mismatch_rate: f64,
+    /// 5xx answers of the translated customers.
+    pub max_error_rate: f64,
+    /// How much slower the translated customers' p99 may be than
+    /// Gameball's.
+    pub max_p99_added: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -250,6 +273,7 @@ pub struct Config {
     pub record: Option<RecordConfig>,
     pub redaction: RedactionConfig,
     pub shadow: ShadowConfig,
+    pub rollout_guard: GuardConfig,
     pub telemetry: Option<TelemetryConfig>,
     pub tenants: Vec<TenantConfig>,
 }

@@ -24,10 +24,12 @@
 //! hold API: published shapes with `holdReference`, `{code, message}`
 //! errors), **legacy** (the SDK-era discount-coupon API of v2.0/v3.0: its
 //! own bodies, a body `hash`, `{code, message}` errors). Shared request
-//! pieces are in [`wire`], error bodies in [`errors`].
+//! pieces are in [`wire`], error bodies in [`errors`], the customer a
+//! request names (for a rollout's cohort) in [`customer`].
 
 pub mod automatic;
 pub mod burn;
+pub mod customer;
 pub mod endpoint;
 pub mod errors;
 pub mod fallback;

@@ -36,6 +36,8 @@ struct Maps {
     ops: HashMap<OpKey, Entry<Op>>,
     /// Per tenant: (due, the release).
     releases: HashMap<String, Vec<(Millis, PendingRelease)>>,
+    /// (tenant, name) → a note ([`MemoryStore::write_note`]).
+    notes: HashMap<(String, String), String>,
     writes_since_sweep: u32,
     /// Bounded stores only: what was written, oldest first, with its size.
     written: VecDeque<(Written, usize)>,
@@ -300,6 +302,22 @@ impl MemoryStore {
                 None => OpOutcome::Pending,
             },
         }
+    }
+
+    /// Notes are few and small (a tripped rollout guard), kept until
+    /// deleted: not counted against a bounded store's bytes.
+    pub fn read_note(&self, tenant: &str, name: &str) -> Option<String> {
+        self.maps().notes.get(&(tenant.to_owned(), name.to_owned())).cloned()
+    }
+
+    pub fn write_note(&self, tenant: &str, name: &str, value: &str) {
+        self.maps()
+            .notes
+            .insert((tenant.to_owned(), name.to_owned()), value.to_owned());
+    }
+
+    pub fn delete_note(&self, tenant: &str, name: &str) {
+        self.maps().notes.remove(&(tenant.to_owned(), name.to_owned()));
     }
 
     pub fn settle(&self, op: &OpAttempt<'_>, result: Option<&str>) {

@@ -46,6 +46,9 @@ impl StoreError {
             "finish_release" => "store.finish_release",
             "info" => "store.info",
             "ping" => "store.ping",
+            "read_note" => "store.read_note",
+            "write_note" => "store.write_note",
+            "delete_note" => "store.delete_note",
             _ => "store.connect",
         }
     }
@@ -132,7 +135,7 @@ impl Store {
     /// answer without a call).
     pub fn timed_calls(&self) -> &'static [&'static str] {
         // Redis's calls: the memory store's, then the two only Redis makes.
-        const CALLS: [&str; 14] = [
+        const CALLS: [&str; 17] = [
             "create",
             "get",
             "begin_use",
@@ -145,11 +148,14 @@ impl Store {
             "defer_release",
             "take_releases",
             "finish_release",
+            "read_note",
+            "write_note",
+            "delete_note",
             "ping",
             "info",
         ];
         match &*self.backend {
-            Backend::Memory(_) => &CALLS[..12],
+            Backend::Memory(_) => &CALLS[..15],
             Backend::Redis(_) => &CALLS,
         }
     }
@@ -349,6 +355,45 @@ impl Store {
                     Ok(())
                 }
                 Backend::Redis(s) => s.finish_release(r).await,
+            }
+        })
+        .await
+    }
+
+    /// A note `name` of `tenant`'s, shared by every replica on this store
+    /// (a tripped rollout guard): `None` when there is none.
+    pub async fn read_note(&self, tenant: &str, name: &str) -> Result<Option<String>, StoreError> {
+        self.timed("read_note", async {
+            match &*self.backend {
+                Backend::Memory(m) => Ok(m.read_note(tenant, name)),
+                Backend::Redis(r) => r.read_note(tenant, name).await,
+            }
+        })
+        .await
+    }
+
+    /// Writes (or replaces) a note, kept until it is deleted.
+    pub async fn write_note(&self, tenant: &str, name: &str, value: &str) -> Result<(), StoreError> {
+        self.timed("write_note", async {
+            match &*self.backend {
+                Backend::Memory(m) => {
+                    m.write_note(tenant, name, value);
+                    Ok(())
+                }
+                Backend::Redis(r) => r.write_note(tenant, name, value).await,
+            }
+        })
+        .await
+    }
+
+    pub async fn delete_note(&self, tenant: &str, name: &str) -> Result<(), StoreError> {
+        self.timed("delete_note", async {
+            match &*self.backend {
+                Backend::Memory(m) => {
+                    m.delete_note(tenant, name);
+                    Ok(())
+                }
+                Backend::Redis(r) => r.delete_note(tenant, name).await,
             }
         })
         .await

@@ -29,7 +29,8 @@
 //!                               "couponbridge": {"status": 200, "body": {}},
 //!                               "expected": 25, "got": 20}}],
 //!   "errors": [{"route": "burn", "error": "…", "count": 1, "first_seen": "…", "last_seen": "…",
-//!               "example": {"at": "…", "request_id": "…", "request": {…}, "gameball": {…}}}]
+//!               "example": {"at": "…", "request_id": "…", "request": {…}, "gameball": {…}}}],
+//!   "noise": [{"route": "validate", "path": "$.validCoupons[*].checkedAt", "count": 12}]
 //! }
 //! ```
 //!
@@ -39,6 +40,7 @@
 //! gave one.
 
 mod gate;
+mod noise;
 mod paths;
 mod render;
 mod unseen;
@@ -56,6 +58,7 @@ use super::Progress;
 use crate::compare::{Change, Mismatch};
 use crate::shadow::record::{Answered, Compared, Counts, Failed, Line, Tally};
 pub use gate::FailOn;
+pub use noise::LearnedNoise;
 pub use paths::files;
 
 impl ShadowReport {
@@ -211,6 +214,8 @@ pub struct ShadowReport {
     pub totals: RouteCounts,
     pub mismatches: Vec<MismatchGroup>,
     pub errors: Vec<ErrorGroup>,
+    /// What `[shadow] calibrate` learned to leave out.
+    pub noise: Vec<LearnedNoise>,
 }
 
 /// When a line was written, ordered: its time, then its place in the
@@ -430,6 +435,7 @@ impl Collector {
 
     pub fn finish(mut self) -> ShadowReport {
         self.label_unseen();
+        let noise = noise::learned(self.tallies.values().map(|(_, t)| t));
         let mut runs: Vec<Run> = Vec::new();
         let mut per_route: BTreeMap<String, Counts> = BTreeMap::new();
         let mut add = |route: &str, c: &Counts| {
@@ -520,6 +526,7 @@ impl Collector {
             },
             mismatches,
             errors,
+            noise,
         }
     }
 }

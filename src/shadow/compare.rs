@@ -49,6 +49,7 @@ impl Shared {
             at: iso(self.clock.now()),
             run: self.run.clone(),
             routes: t.routes.clone(),
+            noise: t.noise.clone(),
         });
         serde_json::to_vec(&line).ok()
     }
@@ -64,6 +65,9 @@ impl Shared {
 
     pub(super) async fn compare(&self, q: Queued) {
         let op = q.job.matched.op();
+        if self.calibrating() {
+            self.calibrate(&q).await;
+        }
         let deadline = q.job.request_timeout;
         let ours = match tokio::time::timeout(deadline, self.translated(&q)).await {
             Ok(ours) => ours,
@@ -92,6 +96,7 @@ impl Shared {
                     (gameball.status, &gameball.body),
                     (couponbridge.status, &couponbridge.body),
                 );
+                let differences = self.without_noise(op.name(), differences);
                 if differences.is_empty() {
                     ShadowResult::Match
                 } else {
@@ -115,6 +120,12 @@ impl Shared {
         };
         self.count(op.name(), result);
         self.metrics.shadow_lag(q.answered.elapsed().as_secs_f64());
+        // A comparison that could not be made judges nothing.
+        if let (Some(tenant), ShadowResult::Match | ShadowResult::Mismatch) = (&q.job.tenant, result) {
+            self.rollout
+                .compared(&tenant.name, op, result == ShadowResult::Mismatch)
+                .await;
+        }
     }
 
     /// What a written line says of the call (the request redacted only

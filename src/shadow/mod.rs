@@ -12,8 +12,13 @@
 //! `book_max_bytes`, and mismatches go to a writer thread (`[shadow] path`,
 //! at most `path_max_bytes` of files, bodies cut past `example_max_bytes`),
 //! redacted as recordings are. Results are counted in
-//! `couponbridge_shadow_comparisons_total{route, result}`.
+//! `couponbridge_shadow_comparisons_total{route, result}`, and reported to
+//! the rollout's guards (`crate::rollout`): the shadowed customers are the
+//! ones a rollout's share leaves out. With `[shadow] calibrate`, some calls
+//! are asked of Gameball twice, to learn which of its fields change by
+//! themselves ([`calibrate`]).
 
+mod calibrate;
 mod compare;
 pub mod effects;
 pub mod record;
@@ -45,6 +50,7 @@ use crate::metrics::Metrics;
 use crate::passthrough::{Observer, Passthrough, Seen};
 use crate::record::redact::Redactor;
 use crate::record::writer;
+use crate::rollout::Rollout;
 use crate::tenant::Tenant;
 use crate::voucherify::client::VoucherifyClient;
 use record::Counts;
@@ -120,11 +126,17 @@ struct Shared {
     queued_bytes: AtomicUsize,
     queue_max_bytes: usize,
     example_max_bytes: usize,
+    /// The share of dry calls asked of Gameball a second time.
+    calibrate: f64,
+    rollout: Rollout,
 }
 
 #[derive(Default)]
 struct Tallies {
     routes: BTreeMap<String, Counts>,
+    /// Route → noise path → calibrations it differed in: the paths left
+    /// out of this route's comparisons.
+    noise: BTreeMap<String, BTreeMap<String, u64>>,
     changed: bool,
 }
 
@@ -179,6 +191,7 @@ impl Shadow {
         metrics: Arc<Metrics>,
         clock: Clock,
         voucherify: VoucherifyClient,
+        rollout: Rollout,
     ) -> std::io::Result<(Shadow, ShadowHandle)> {
         let (lines, writer) = match &cfg.path {
             None => (None, None),
@@ -207,6 +220,8 @@ impl Shadow {
             queued_bytes: AtomicUsize::new(0),
             queue_max_bytes: cfg.queue_max_bytes,
             example_max_bytes: cfg.example_max_bytes,
+            calibrate: cfg.calibrate,
+            rollout,
         });
         let writer = match writer {
             None => None,

@@ -9,6 +9,9 @@
 //! * `tally`: the writer's counts per route since it started (`run`),
 //!   written every few seconds and at shutdown. Matches are only counted,
 //!   never written one by one; the last tally of each run is its total.
+//!   With `[shadow] calibrate`, it also holds the noise learned per route:
+//!   each JSON path Gameball's two answers to one call differed at, and
+//!   how many calibrations saw it differ.
 
 use std::collections::BTreeMap;
 
@@ -83,6 +86,9 @@ pub struct Tally {
     pub at: String,
     pub run: String,
     pub routes: BTreeMap<String, Counts>,
+    /// Route → JSON path (indices as `[*]`) → calibrations it differed in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub noise: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -51,6 +51,10 @@ fn metric_families() -> BTreeSet<String> {
     m.gameball_call("shop", "orders", "forward");
     m.unused_field("shop", "validate", "merchantId");
     m.shadow_lag(0.001);
+    m.rollout_tenant("shop", &["validate"]);
+    m.rollout_share("shop", "validate", 0.1);
+    m.rollout_trip("shop", "validate", "error_rate");
+    m.rollout_answer("shop", "validate", "translated", true);
     let text = m.render();
     let registered = read("src/metrics.rs").matches(".register(").count();
     let families: BTreeSet<String> = text

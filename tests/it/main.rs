@@ -44,6 +44,7 @@ mod reload;
 mod replay;
 mod report;
 mod robustness;
+mod rollout;
 mod scale;
 mod sdk;
 mod shadow;

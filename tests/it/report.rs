@@ -72,6 +72,7 @@ fn tally(at: &str, run: &str, routes: &[(&str, [u64; 4])]) -> Line {
         at: at.into(),
         run: run.into(),
         routes: routes.iter().map(|(r, c)| (r.to_string(), counts(*c))).collect(),
+        noise: Default::default(),
     })
 }
 

@@ -118,3 +118,52 @@ fn message_overrides_replace_only_their_reason() {
     assert_eq!(custom.text(InvalidReason::Expired), "Sorry, expired");
     assert_eq!(custom.text(InvalidReason::NotFound), "Coupon not found");
 }
+
+#[test]
+fn rollout_shares_are_per_operation_with_tenants_over_the_global_ones() {
+    let text = format!(
+        "{MINIMAL}\n[tenants.shop.rollout]\norders = 0.5\n[rollout]\nvalidate = 0.1\norders = 0.1\n[rollout.guard]\nwindow = \"1m\"\nmin_samples = 20\n"
+    );
+    let c = Config::from_toml(&text).unwrap();
+    let shares = c.tenants[0].rollout;
+    assert_eq!(shares.of(Operation::Validate), 0.1);
+    assert_eq!(shares.of(Operation::Orders), 0.5, "the tenant's own");
+    assert_eq!(shares.of(Operation::Burn), 0.0, "no share unless told");
+    assert_eq!(c.rollout_guard.window, Duration::from_secs(60));
+    assert_eq!(c.rollout_guard.min_samples, 20);
+    assert_eq!(c.rollout_guard.max_error_rate, 0.02, "the default");
+    assert_eq!(c.rollout_guard.max_p99_added, Duration::from_millis(250));
+}
+
+#[test]
+fn check_config_refuses_shares_outside_0_to_1_and_unknown_operations() {
+    let text = format!(
+        "{MINIMAL}\n[tenants.shop.rollout]\nburn = -0.1\n[rollout]\nvalidate = 1.5\nvalidat = 0.1\n[rollout.guard]\nmax_error_rate = 2\nmin_samples = 0\nwindow = \"0s\"\n"
+    );
+    let errs = Config::from_toml(&text).unwrap_err().0;
+    let lines: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.key, e.message)).collect();
+    for expected in [
+        "tenants.shop.rollout.burn: -0.1 is not a share of customers; expected 0 to 1",
+        "rollout.validate: 1.5 is not a share of customers",
+        "rollout.validat: is not an operation; did you mean `validate`?",
+        "rollout.guard.max_error_rate: must be between 0 and 1",
+        "rollout.guard.min_samples: must be at least 1",
+        "rollout.guard.window: must be longer than zero",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(expected)),
+            "{expected} not in {lines:#?}"
+        );
+    }
+    assert_eq!(lines.len(), 6, "{lines:#?}");
+}
+
+#[test]
+fn calibration_is_off_unless_asked_and_a_share_of_calls() {
+    assert_eq!(Config::from_toml(MINIMAL).unwrap().shadow.calibrate, 0.0);
+    let on = format!("{MINIMAL}\n[shadow]\ncalibrate = 0.01\n");
+    assert_eq!(Config::from_toml(&on).unwrap().shadow.calibrate, 0.01);
+    let bad = format!("{MINIMAL}\n[shadow]\ncalibrate = 2.0\n");
+    let errs = Config::from_toml(&bad).unwrap_err().0;
+    assert_eq!(errs[0].key, "shadow.calibrate");
+}

@@ -2,6 +2,7 @@
 //! every problem on the way collected by key (located afterwards, from
 //! where each key was set). One file per group of sections.
 
+mod rollout;
 mod service;
 mod tenants;
 mod traffic;
@@ -25,6 +26,7 @@ impl RawConfig {
         let record = traffic::record(&self.record, e);
         let redaction = traffic::redaction(&self.record, e);
         let shadow = traffic::shadow(&self.shadow, e);
+        let rollout_guard = rollout::guard(&self.rollout.guard, e);
         let (routes, tenants) = tenants::tenants(self, passthrough.is_some(), e);
         Config {
             fingerprint: self.fingerprint.clone(),
@@ -40,6 +42,7 @@ impl RawConfig {
             record,
             redaction,
             shadow,
+            rollout_guard,
             telemetry,
             tenants,
         }

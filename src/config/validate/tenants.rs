@@ -7,7 +7,7 @@ use http::Uri;
 
 use super::super::errors::Errors;
 use super::super::raw::{RawConfig, RawMigration, RawTenant};
-use super::super::routes::Routes;
+use super::super::routes::{Routes, Shares};
 use super::super::runtime::*;
 use super::super::secret::{Secret, is_placeholder};
 
@@ -16,6 +16,7 @@ const NEEDS_UPSTREAM: &str = "a route is set to passthrough or shadow but [passt
 /// The global routes and every tenant.
 pub(super) fn tenants(raw: &RawConfig, has_upstream: bool, e: &mut Errors) -> (Routes, Vec<TenantConfig>) {
     let global = Routes::default().overlay(&raw.routes, "routes", e);
+    let shares = Shares::default().overlay(&raw.rollout.shares, "rollout", e);
     if global.any_forwarded() && !has_upstream {
         e.push("routes", NEEDS_UPSTREAM);
     }
@@ -26,7 +27,7 @@ pub(super) fn tenants(raw: &RawConfig, has_upstream: bool, e: &mut Errors) -> (R
     let tenants = raw
         .tenants
         .iter()
-        .map(|(name, t)| tenant(raw, name, t, global, has_upstream, &mut api_keys, e))
+        .map(|(name, t)| tenant(raw, name, t, (global, shares), has_upstream, &mut api_keys, e))
         .collect();
     (global, tenants)
 }
@@ -35,7 +36,7 @@ fn tenant(
     raw: &RawConfig,
     name: &str,
     t: &RawTenant,
-    global: Routes,
+    (global, shares): (Routes, Shares),
     has_upstream: bool,
     api_keys: &mut HashSet<String>,
     e: &mut Errors,
@@ -80,6 +81,7 @@ fn tenant(
         messages: t.messages.clone(),
         rewards: rewards(t, &k, e),
         migration,
+        rollout: shares.overlay(&t.rollout, &k("rollout"), e),
     }
 }
 

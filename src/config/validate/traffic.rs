@@ -60,6 +60,9 @@ pub(super) fn shadow(r: &RawShadow, e: &mut Errors) -> ShadowConfig {
     if !(0.0..=1.0).contains(&r.sample) {
         e.push("shadow.sample", "must be between 0 and 1");
     }
+    if !(0.0..=1.0).contains(&r.calibrate) {
+        e.push("shadow.calibrate", "must be between 0 and 1");
+    }
     let rules = match &r.rules {
         None => Vec::new(),
         Some(p) => match read_rules(p) {
@@ -80,6 +83,7 @@ pub(super) fn shadow(r: &RawShadow, e: &mut Errors) -> ShadowConfig {
         queue_max_bytes: r.queue_max_bytes as usize,
         path_max_bytes: r.path_max_bytes,
         example_max_bytes: r.example_max_bytes as usize,
+        calibrate: r.calibrate,
     }
 }
 

@@ -13,6 +13,7 @@
 //! a 503 and retries the whole, idempotent-or-reconciled, operation.
 
 mod conn;
+mod notes;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -110,6 +110,7 @@ pub fn text(r: &ShadowReport) -> String {
             e.gameball.status
         );
     }
+    super::noise::text(&mut out, &r.noise);
     out
 }
 
@@ -246,6 +247,7 @@ pub fn html(r: &ShadowReport) -> String {
         page.table(&["error", "count", "first seen", "last seen", "example"], &[1], &rows);
     }
 
+    super::noise::html(&mut page, &r.noise);
     if !r.unparseable.is_empty() {
         page.heading("Unparseable lines");
         let rows: Vec<Vec<Cell>> = r

@@ -71,6 +71,7 @@ fn tally(at: &str, run: &str, routes: &[(&str, [u64; 4])]) -> Line {
                 )
             })
             .collect(),
+        noise: Default::default(),
     })
 }
 

@@ -265,15 +265,17 @@ impl Env {
 
     /// Replaces the TOML [`Env::add_toml`] added and reloads the running
     /// adapter in place, as SIGHUP does: requests in flight finish on the
-    /// configuration they started with.
+    /// configuration they started with (the file and the signal are
+    /// `reload.rs`'s to test). Off the runtime, as the server reloads.
     pub async fn reload_with(&mut self, text: &str) {
         self.extra = text.to_owned();
         let cfg = self.config();
         let reloads = self.adapter().reloads();
-        tokio::task::spawn_blocking(move || reloads.apply(&cfg).map(|_| ()).map_err(|e| e.to_string()))
+        let needs_restart = tokio::task::spawn_blocking(move || reloads.apply(&cfg).map_err(|e| e.to_string()))
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("the reload applies: {e}"));
+        assert!(needs_restart.is_empty(), "{needs_restart:?}");
     }
 
     /// Stops the adapter and starts a new one on the same store and

@@ -119,6 +119,12 @@ pub struct GbState {
     pub faults: Vec<(String, i64)>,
     /// Answer validations in the published reference's shapes.
     pub published: bool,
+    /// Put a `traceToken` in every validation's answer that differs from
+    /// one answer to the next, as a real API's request ids and timestamps
+    /// do (what shadow calibration learns to leave out).
+    pub trace_tokens: bool,
+    /// Trace tokens handed out so far.
+    pub traced: u64,
 }
 
 pub struct Gameball {
@@ -262,8 +268,8 @@ fn answer(s: &mut GbState, method: &Method, path: &str, body: &Value) -> Respons
         .unwrap_or(path);
     let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
     match (method.as_str(), parts.as_slice()) {
-        ("POST", ["coupons", "validate"]) => validate(s, body, codes(&body["coupons"]), false),
-        ("POST", ["coupons", code, "validate"]) => validate(s, body, vec![(*code).to_owned()], true),
+        ("POST", ["coupons", "validate"]) => traced(s, |s| validate(s, body, codes(&body["coupons"]), false)),
+        ("POST", ["coupons", code, "validate"]) => traced(s, |s| validate(s, body, vec![(*code).to_owned()], true)),
         ("GET", ["locks", r]) => match s.locks.get(*r) {
             None => error(404, 4004, "The lock reference was not found"),
             Some(l) => ok(json!({"customerId": l.customer, "isUsed": l.state == GbLockState::Used,
@@ -288,7 +294,17 @@ fn codes(list: &Value) -> Vec<String> {
         .collect()
 }
 
-fn validate(s: &mut GbState, body: &Value, codes: Vec<String>, single: bool) -> Response<couponbridge::net::Body> {
+/// A validation's answer, with a fresh `traceToken` when asked for.
+fn traced(s: &mut GbState, answer: impl FnOnce(&mut GbState) -> Value) -> Response<couponbridge::net::Body> {
+    let mut v = answer(s);
+    if s.trace_tokens {
+        s.traced += 1;
+        v["traceToken"] = format!("gb-trace-{}", s.traced).into();
+    }
+    ok(v)
+}
+
+fn validate(s: &mut GbState, body: &Value, codes: Vec<String>, single: bool) -> Value {
     let customer = body["customerId"].as_str().unwrap_or_default().to_owned();
     let (valid, invalid): (Vec<String>, Vec<String>) = codes.into_iter().partition(|c| {
         s.coupons
@@ -328,20 +344,20 @@ fn validate(s: &mut GbState, body: &Value, codes: Vec<String>, single: bool) -> 
         if let Some(r) = &r {
             out["lockReference"] = r.clone().into();
         }
-        return ok(out);
+        return out;
     }
     if single {
         return match valid.first() {
-            Some(c) => ok(json!({"isValid": true, "lockReference": r, "discountType": "fixed",
-                "discountAmount": s.coupons[c].value})),
-            None => ok(json!({"isValid": false, "lockReference": null, "discountType": null,
-                "discountAmount": 0, "error": "Coupon not found"})),
+            Some(c) => json!({"isValid": true, "lockReference": r, "discountType": "fixed",
+                "discountAmount": s.coupons[c].value}),
+            None => json!({"isValid": false, "lockReference": null, "discountType": null,
+                "discountAmount": 0, "error": "Coupon not found"}),
         };
     }
-    ok(json!({
+    json!({
         "validCoupons": valid.iter().map(coupon).collect::<Vec<_>>(),
         "invalidCoupons": invalid.iter().map(|c| json!({"code": c, "error": "Coupon not found"})).collect::<Vec<_>>(),
-    }))
+    })
 }
 
 fn release(s: &mut GbState, r: &str) -> Response<couponbridge::net::Body> {

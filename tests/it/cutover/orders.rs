@@ -246,3 +246,32 @@ async fn fields_answered_here_but_not_acted_on_are_named_and_counted() {
     assert!(order.header("x-couponbridge-unused").is_none());
     assert_eq!(gb.orders("O-F")[0]["channel"], "web");
 }
+
+/// Gameball takes no answer in time: the merchant gets the timeout, the
+/// coupons stay redeemed, and the retry only sends the order on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_gameball_does_not_answer_in_time_is_finished_by_its_retry() {
+    let gb = gameball().await;
+    let env = Env::builder(StoreKind::Memory)
+        .toml(&format!(
+            "[passthrough]\nupstream = \"{}\"\ntimeout = \"300ms\"\n",
+            gb.url()
+        ))
+        .start()
+        .await;
+    gb.hang_next(&format!("{V}/orders"));
+    let order = json!({"customerId": "max", "orderId": "ORD-H", "totalPaid": 20,
+        "redemption": {"couponCodes": ["ONCE"], "pointsHoldReference": "H-9"}});
+    let first = env.post("/orders", order.clone()).await;
+    assert!(
+        first.status >= 500,
+        "Gameball's silence is an error to retry: {}",
+        first.text()
+    );
+    assert_eq!(env.redeemed("ONCE"), 1, "the coupon stays redeemed for the retry");
+    let retried = env.post("/orders", order).await;
+    assert_eq!(retried.status, 200, "{}", retried.text());
+    assert_eq!(env.redeemed("ONCE"), 1, "not redeemed again");
+    assert_eq!(gb.orders("ORD-H").len(), 1, "at Gameball once");
+    holds_nothing(&env, &gb);
+}

@@ -50,8 +50,14 @@ async fn a_checkout_locked_at_gameball_finishes_there_after_the_switch(store: St
     assert_eq!(refund.status, 200, "{}", refund.text());
     assert!(gb.state.lock().unwrap().refunds.contains_key("GB-ORD-1"));
     // And one placed there is cancelled there.
-    at_gameball(&env, &gb, "POST", "/orders", json!({"customerId": "alice", "orderId": "GB-ORD-2", "totalPaid": 5}))
-        .await;
+    at_gameball(
+        &env,
+        &gb,
+        "POST",
+        "/orders",
+        json!({"customerId": "alice", "orderId": "GB-ORD-2", "totalPaid": 5}),
+    )
+    .await;
     let cancel = env.delete("/orders/GB-ORD-2/transactions").await;
     assert_eq!(cancel.status, 200, "{}", cancel.text());
     assert!(gb.state.lock().unwrap().refunds.contains_key("GB-ORD-2"));
@@ -72,7 +78,11 @@ async fn a_checkout_locked_at_gameball_finishes_there_after_the_switch(store: St
     assert_eq!(unknown.status, 404);
     let m = env.metrics().await;
     assert_eq!(gameball_calls(&m, "orders", "reference"), 1.0, "{m}");
-    assert_eq!(gameball_calls(&m, "refunds", "reference"), 2.0, "the refund and the cancellation: {m}");
+    assert_eq!(
+        gameball_calls(&m, "refunds", "reference"),
+        2.0,
+        "the refund and the cancellation: {m}"
+    );
     assert_eq!(env.redeemed("AMOUNT10"), 0);
     holds_nothing(&env, &gb);
 }
