@@ -561,13 +561,7 @@ async fn a_refund_after_a_restart_knows_what_to_roll_back() {
     // The memory store does not outlive the process, by design.
     let mut env = Env::start(StoreKind::Redis).await;
     let reference = lock(&env, "alice", "ONCE").await;
-    let r = env
-        .post(
-            "/orders",
-            json!({"customerId": "alice", "orderId": "ORD-R", "totalPaid": 100,
-                "redemption": {"couponsLockReference": reference}}),
-        )
-        .await;
+    let r = env.order_with_lock("alice", "ORD-R", 100, &reference).await;
     assert_eq!(r.status, 200, "{}", r.text());
     env.restart().await;
     let r = refund(&env, "RF-R", "ORD-R").await;

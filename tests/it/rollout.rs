@@ -238,13 +238,7 @@ async fn state_gameball_owns_goes_to_gameball_whatever_the_customers_cohort() {
         .await
         .json();
     let reference = locked["validCoupons"][0]["lockReference"].as_str().unwrap().to_owned();
-    let order = env
-        .post(
-            "/orders",
-            json!({"customerId": "alice", "orderId": "GB-ORD-1", "totalPaid": 90,
-                   "redemption": {"couponsLockReference": reference}}),
-        )
-        .await;
+    let order = env.order_with_lock("alice", "GB-ORD-1", 90, &reference).await;
     assert_eq!(order.status, 200, "{}", order.text());
     assert_eq!(gb.used("GB10"), 1, "Gameball burned its own lock");
     // A call that makes new state follows the cohort: translated.

@@ -248,6 +248,16 @@ impl Env {
     }
 
     /// `POST …/coupons/validate` with `body`, as the tenant.
+    /// An order redeeming lock `reference`, as a checkout places it.
+    pub async fn order_with_lock(&self, customer: &str, order_id: &str, paid: u32, reference: &str) -> Reply {
+        self.post(
+            "/orders",
+            serde_json::json!({"customerId": customer, "orderId": order_id, "totalPaid": paid,
+                "redemption": {"couponsLockReference": reference}}),
+        )
+        .await
+    }
+
     pub async fn validate(&self, body: Value) -> Reply {
         self.gb("POST", &format!("{V}/coupons/validate"), Some(body)).await
     }

@@ -53,13 +53,7 @@ async fn a_coupon_only_gameball_has_is_gameballs_to_answer_and_to_burn(store: St
     );
     let single = env.post("/coupons/GB20/validate", json!({"customerId": "amy"})).await;
     assert_eq!(single.json()["isValid"], true, "{}", single.text());
-    let order = env
-        .post(
-            "/orders",
-            json!({"customerId": "amy", "orderId": "ORD-FB", "totalPaid": 20,
-            "redemption": {"couponsLockReference": reference}}),
-        )
-        .await;
+    let order = env.order_with_lock("amy", "ORD-FB", 20, &reference).await;
     assert_eq!(order.status, 200, "{}", order.text());
     assert_eq!(gb.used("GB10"), 1, "burned at Gameball, which owns the lock");
     let m = env.metrics().await;

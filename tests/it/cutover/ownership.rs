@@ -30,13 +30,7 @@ async fn a_checkout_locked_at_gameball_finishes_there_after_the_switch(store: St
     let details = env.get(&format!("/locks/{reference}")).await;
     assert_eq!(details.status, 200, "{}", details.text());
     assert_eq!(details.json()["customerId"], "alice", "Gameball's own details");
-    let order = env
-        .post(
-            "/orders",
-            json!({"customerId": "alice", "orderId": "GB-ORD-1", "totalPaid": 90,
-            "redemption": {"couponsLockReference": reference}}),
-        )
-        .await;
+    let order = env.order_with_lock("alice", "GB-ORD-1", 90, &reference).await;
     assert_eq!(order.status, 200, "{}", order.text());
     assert_eq!(gb.used("GB10"), 1, "Gameball burned its own lock");
     // An order placed at Gameball before the switch is refunded there.
