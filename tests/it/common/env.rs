@@ -247,7 +247,6 @@ impl Env {
         self.gb("DELETE", &format!("{V}{path}"), None).await
     }
 
-    /// `POST …/coupons/validate` with `body`, as the tenant.
     /// An order redeeming lock `reference`, as a checkout places it.
     pub async fn order_with_lock(&self, customer: &str, order_id: &str, paid: u32, reference: &str) -> Reply {
         self.post(
@@ -258,6 +257,7 @@ impl Env {
         .await
     }
 
+    /// `POST …/coupons/validate` with `body`, as the tenant.
     pub async fn validate(&self, body: Value) -> Reply {
         self.gb("POST", &format!("{V}/coupons/validate"), Some(body)).await
     }
