@@ -211,7 +211,9 @@ impl App {
         let mut assigned = None;
         let mut res = match (mode, &call.matched) {
             (mode, Some(m)) if shared => {
-                let (res, cohort) = cohort::serve(&call, m, mode, req).await;
+                // Boxed: only a route with a rollout share takes it, and
+                // its future would size every request's.
+                let (res, cohort) = Box::pin(cohort::serve(&call, m, mode, req)).await;
                 assigned = cohort;
                 res
             }

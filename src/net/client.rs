@@ -10,6 +10,7 @@
 //! used.
 
 use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -24,9 +25,13 @@ use super::tls::{self, Roots, TlsError};
 pub type PooledClient = Client<HttpsConnector<HttpConnector>, Body>;
 
 /// The pooled client, with its version-pinned twins (see the module
-/// comment). Derefs to the negotiating one.
+/// comment). Derefs to the negotiating one. One `Arc`: three hyper
+/// clients are a kilobyte and a dozen reference counts, and every
+/// request's context holds a clone.
 #[derive(Clone)]
-pub struct HttpClient {
+pub struct HttpClient(Arc<Clients>);
+
+struct Clients {
     auto: PooledClient,
     h2: PooledClient,
     h1: PooledClient,
@@ -41,7 +46,7 @@ impl std::fmt::Debug for HttpClient {
 impl Deref for HttpClient {
     type Target = PooledClient;
     fn deref(&self) -> &PooledClient {
-        &self.auto
+        &self.0.auto
     }
 }
 
@@ -49,9 +54,9 @@ impl HttpClient {
     /// The client that speaks what `http2` asks for.
     pub fn version(&self, http2: Http2) -> &PooledClient {
         match http2 {
-            Http2::Auto => &self.auto,
-            Http2::Always => &self.h2,
-            Http2::Never => &self.h1,
+            Http2::Auto => &self.0.auto,
+            Http2::Always => &self.0.h2,
+            Http2::Never => &self.0.h1,
         }
     }
 }
@@ -102,11 +107,11 @@ pub fn build(opts: &ClientOptions) -> Result<HttpClient, TlsError> {
             .with_tls_config(tls.clone())
             .https_or_http()
     };
-    Ok(HttpClient {
+    Ok(HttpClient(Arc::new(Clients {
         auto: builder(false).build(base().enable_all_versions().wrap_connector(http.clone())),
         h2: builder(true).build(base().enable_http2().wrap_connector(http.clone())),
         h1: builder(false).build(base().enable_http1().wrap_connector(http)),
-    })
+    })))
 }
 
 /// Which HTTP version couponbridge speaks to Voucherify.

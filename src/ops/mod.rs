@@ -114,19 +114,25 @@ impl Cx {
 }
 
 /// Runs one command.
+///
+/// Each operation's future is boxed: they range from a few hundred bytes to
+/// kilobytes (a fallback validation, an order forwarded to Gameball), and
+/// unboxed every call would carry, and copy on each move, the largest.
 pub async fn apply(cx: &Cx, command: Command) -> Result<Answer, Failure> {
     Ok(match command {
-        Command::Validate(cmd) if fallback::applies(cx, &cmd) => fallback::validate(cx, cmd).await?,
-        Command::Validate(cmd) => Answer::Validated(validate::run(cx, cmd).await?),
-        Command::LockDetails { reference } => Answer::LockDetails(details::run(cx, &reference).await?),
-        Command::Release { reference } => Answer::Released(release::run(cx, &reference).await?),
-        Command::Burn(cmd) => burn::run(cx, cmd).await?,
-        Command::Order(cmd) => order::run(cx, &cmd).await?,
-        Command::RedeemCode(cmd) => Answer::CodeRedeemed(coupon::redeem(cx, cmd).await?),
-        Command::CreateCoupon(draft) => Answer::CouponCreated(coupon::create(cx, draft).await?),
-        Command::Predefined(cmd) => Answer::CouponIssued(rewards::predefined(cx, &cmd).await?),
-        Command::CustomerCoupons { customer_id } => Answer::CustomerCoupons(wallet::coupons(cx, &customer_id).await?),
-        Command::Automatic(cmd) => Answer::Automatic(automatic::best(cx, &cmd).await?),
-        Command::Refund(cmd) => refund::run(cx, &cmd).await?,
+        Command::Validate(cmd) if fallback::applies(cx, &cmd) => Box::pin(fallback::validate(cx, cmd)).await?,
+        Command::Validate(cmd) => Answer::Validated(Box::pin(validate::run(cx, cmd)).await?),
+        Command::LockDetails { reference } => Answer::LockDetails(Box::pin(details::run(cx, &reference)).await?),
+        Command::Release { reference } => Answer::Released(Box::pin(release::run(cx, &reference)).await?),
+        Command::Burn(cmd) => Box::pin(burn::run(cx, cmd)).await?,
+        Command::Order(cmd) => Box::pin(order::run(cx, &cmd)).await?,
+        Command::RedeemCode(cmd) => Answer::CodeRedeemed(Box::pin(coupon::redeem(cx, cmd)).await?),
+        Command::CreateCoupon(draft) => Answer::CouponCreated(Box::pin(coupon::create(cx, draft)).await?),
+        Command::Predefined(cmd) => Answer::CouponIssued(Box::pin(rewards::predefined(cx, &cmd)).await?),
+        Command::CustomerCoupons { customer_id } => {
+            Answer::CustomerCoupons(Box::pin(wallet::coupons(cx, &customer_id)).await?)
+        }
+        Command::Automatic(cmd) => Answer::Automatic(Box::pin(automatic::best(cx, &cmd)).await?),
+        Command::Refund(cmd) => Box::pin(refund::run(cx, &cmd)).await?,
     })
 }

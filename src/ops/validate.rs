@@ -36,7 +36,8 @@ pub(crate) struct Locked {
 pub async fn run(cx: &Cx, cmd: ValidateCmd) -> Result<Validation, Failure> {
     let terms = terms_of(cx, &cmd).await?;
     let locked = match cmd.relock.as_deref().filter(|_| cmd.lock) {
-        Some(reference) => relock(cx, reference, &cmd).await?,
+        // Boxed: a re-lock's future is three times a validation's.
+        Some(reference) => Box::pin(relock(cx, reference, &cmd)).await?,
         None => validate(cx, &cmd).await?,
     };
     Ok(answer(cmd, locked, terms))
