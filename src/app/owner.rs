@@ -69,11 +69,13 @@ pub(super) async fn serve_read(
     body: Result<bytes::Bytes, crate::error::Failure>,
 ) -> (Response<Body>, Served) {
     let admitted = translated::admit(call, matched, &parts, &body);
-    let owner = match &admitted {
-        Ok((tenant, command)) => owner_of(&call.app.store, &tenant.name, command).await,
-        Err(_) => Owner::Nobody,
-    };
     let upstream = call.cfg.passthrough.is_some();
+    // Without an upstream every call is served here, so who owns the state
+    // it names changes nothing: no store read to find out.
+    let owner = match &admitted {
+        Ok((tenant, command)) if upstream => owner_of(&call.app.store, &tenant.name, command).await,
+        _ => Owner::Nobody,
+    };
     let to_gameball = match (owner, mode) {
         (Owner::Gameball, _) if upstream => Some(Reason::Reference),
         (Owner::Nobody, RouteMode::Passthrough | RouteMode::Shadow) if upstream => Some(Reason::Route),

@@ -170,6 +170,41 @@ async fn a_lock_written_as_a_hash_by_an_earlier_version_still_works() {
     assert_eq!(released.json()["releasedCoupons"], json!(["AMOUNT10"]));
 }
 
+/// A lock details read is one store round trip, also for a reference
+/// without this deployment's check (one issued before references carried
+/// it, or under a key a flushed store has since replaced): with no
+/// Gameball to send it to, who owns it is not asked. The seed answer is
+/// written in the seed page's field order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_details_read_without_an_upstream_is_one_store_call() {
+    let env = Env::start(StoreKind::Redis).await;
+    let mut r = redis(&env).await;
+    let (issued, _) = lock(&env, "alice", &["AMOUNT10"]).await;
+    // The same record under a reference whose check does not hold.
+    let unchecked = format!("{}00000000", &issued[..24]);
+    assert_ne!(unchecked, issued);
+    let _: () = redis::cmd("RENAME")
+        .arg(format!("cb:{{shop:{issued}}}:lock"))
+        .arg(format!("cb:{{shop:{unchecked}}}:lock"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let gets = r#"couponbridge_lock_store_call_duration_seconds_count{op="get",store="redis"}"#;
+    let before = crate::common::metric(&env.metrics().await, gets);
+    let d = env.gb("GET", &format!("{V}/locks/{unchecked}"), None).await;
+    assert_eq!(d.status, 200, "{}", d.text());
+    assert_eq!(crate::common::metric(&env.metrics().await, gets) - before, 1.0);
+    let text = d.text();
+    let keys: Vec<usize> = ["customerId", "isUsed", "usedAt", "isExpired", "expiredAt", "coupons"]
+        .iter()
+        .map(|k| {
+            text.find(&format!("\"{k}\""))
+                .unwrap_or_else(|| panic!("{k} in {text}"))
+        })
+        .collect();
+    assert!(keys.is_sorted(), "the seed page's order: {text}");
+}
+
 // ---------------------------------------------------------------------------
 // HTTP/2 to Voucherify
 // ---------------------------------------------------------------------------
