@@ -31,10 +31,18 @@ impl JsonPath {
     /// form, which JSONPath means the same.
     pub fn parse(text: &str) -> Result<JsonPath, String> {
         match serde_json_path::JsonPath::parse(text) {
-            Ok(query) => Ok(JsonPath {
-                text: text.to_owned(),
-                query,
-            }),
+            Ok(query) => match empty_slice(&query.to_string()) {
+                // Valid, yet it selects nothing in any document: accepted,
+                // it would redact or compare nothing without a word.
+                Some(slice) => Err(format!(
+                    "\"{text}\" can never select a value: the slice [{}] is empty whatever the array",
+                    slice.trim_end_matches(':')
+                )),
+                None => Ok(JsonPath {
+                    text: text.to_owned(),
+                    query,
+                }),
+            },
             Err(e) => {
                 let mut message = format!("\"{text}\" is not a JSONPath (RFC 9535): {}", e.message());
                 if !text.starts_with('$') {
@@ -67,6 +75,63 @@ impl JsonPath {
             })
             .collect()
     }
+}
+
+/// The first slice selector of a (normalized) query that is empty for
+/// every array (RFC 9535 2.3.4: a step of 0 selects nothing; so do bounds
+/// of one sign that run against the step), when it is a bracket's only
+/// selector. Names are skipped: `'…'` may hold anything.
+fn empty_slice(normalized: &str) -> Option<String> {
+    let mut selectors = Vec::new();
+    let (mut quoted, mut depth, mut current) = (false, 0usize, String::new());
+    let mut chars = normalized.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if quoted => {
+                chars.next();
+            }
+            '\'' => quoted = !quoted,
+            '[' if !quoted => {
+                depth += 1;
+                current.clear();
+            }
+            ']' if !quoted && depth > 0 => {
+                depth -= 1;
+                selectors.push(std::mem::take(&mut current));
+            }
+            c if !quoted && depth == 1 => current.push(c),
+            _ => {}
+        }
+    }
+    selectors.into_iter().find(|sel| {
+        let parts: Vec<&str> = sel.split(':').map(str::trim).collect();
+        if parts.len() < 2 || parts.len() > 3 || sel.contains(',') {
+            return false;
+        }
+        let num = |s: &str| {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                s.parse::<i64>().map(Some)
+            }
+        };
+        let (Ok(start), Ok(end), Ok(step)) = (num(parts[0]), num(parts[1]), num(parts.get(2).copied().unwrap_or("")))
+        else {
+            return false;
+        };
+        let step = step.unwrap_or(1);
+        match (start, end) {
+            _ if step == 0 => true,
+            (Some(a), Some(b)) if (a >= 0) == (b >= 0) => {
+                if step > 0 {
+                    b <= a
+                } else {
+                    a <= b
+                }
+            }
+            _ => false,
+        }
+    })
 }
 
 /// What an old dotted form meant, as JSONPath: `email` (a key at any
@@ -152,6 +217,32 @@ mod tests {
         assert_eq!(p("$.m[*][*].email"), vec![steps(&["m", "0", "0", "email"])]);
         assert_eq!(p("$.a[?@.b].b.email"), vec![steps(&["a", "1", "b", "email"])]);
         assert!(p("$.nothing").is_empty());
+    }
+
+    #[test]
+    fn a_query_that_can_select_nothing_is_refused() {
+        for empty in [
+            "$.a[0:0]",
+            "$..items[3:1]",
+            "$.a[::0]",
+            "$.a[-1:-3]",
+            "$.a[1:3:-1]",
+            "$['x:y'][2:2]",
+        ] {
+            let e = JsonPath::parse(empty).unwrap_err();
+            assert!(e.contains("can never select a value"), "{empty}: {e}");
+        }
+        for fine in [
+            "$.a[0:1]",
+            "$.a[-2:]",
+            "$.a[:-1]",
+            "$.a[3:1:-1]",
+            "$.a[0:0, 1]",
+            "$['0:0']",
+            "$.a[-1:2]",
+        ] {
+            assert!(JsonPath::parse(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]
