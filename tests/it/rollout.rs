@@ -465,6 +465,55 @@ async fn injected_voucherify_errors_trip_the_error_guard_until_a_reload_changes_
     }
 }
 
+/// Translated customers far slower than Gameball's: Voucherify answers
+/// validations 400 ms late, past `max_p99_added` (100 ms) with five
+/// answers in each cohort, and the share falls to 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_translated_cohort_trips_the_latency_guard() {
+    let gb = gameball().await;
+    let guard =
+        "[rollout.guard]\nmin_samples = 5\nmax_error_rate = 1\nmax_mismatch_rate = 1\nmax_p99_added = \"100ms\"\n";
+    let env = Env::builder(StoreKind::Redis)
+        .toml(&rollout_toml(&gb, "passthrough", 0.5, guard))
+        .start()
+        .await;
+    let all = customers(100);
+    let inside = translated_at(&all, 0.5);
+    let outside: Vec<String> = all.iter().filter(|c| !inside.contains(*c)).take(5).cloned().collect();
+    let inside: Vec<String> = inside.into_iter().take(10).collect();
+    env.sim.sim.set_faults(Faults {
+        latency_ms: 400,
+        path_prefix: Some("/v1/validations".into()),
+        ..Faults::default()
+    });
+    validate_each(&env, &outside, "GB10").await;
+    assert_eq!(at_gameball(&gb, 0), outside.iter().cloned().collect());
+    // Four slow answers are not enough to judge by; the fifth trips.
+    for (i, c) in inside[..5].iter().enumerate() {
+        let r = env.validate(json!({"customerId": c, "coupons": ["GB10"]})).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let m = env.metrics().await;
+        assert_eq!(
+            trips(&m, "p99_added"),
+            if i < 4 { 0.0 } else { 1.0 },
+            "after {} slow answers: {m}",
+            i + 1
+        );
+    }
+    let m = env.metrics().await;
+    assert_eq!(share_in_force(&m), 0.0, "{m}");
+    assert_eq!(trips(&m, "error_rate") + trips(&m, "mismatch_rate"), 0.0, "{m}");
+    let status = rollout_status(&env).await;
+    let figures = &status["operations"][0]["last_trip"]["figures"];
+    assert_eq!(status["operations"][0]["last_trip"]["guard"], "p99_added", "{status:#}");
+    let added = figures["p99_added_ms"].as_f64().unwrap_or_else(|| panic!("{status:#}"));
+    assert!(added > 100.0, "{status:#}");
+    // The rest of the share now goes where the route says: Gameball.
+    let mark = validations_at_gameball(&gb);
+    validate_each(&env, &inside[5..], "GB10").await;
+    assert_eq!(at_gameball(&gb, mark), inside[5..].iter().cloned().collect());
+}
+
 async fn calibration_learns_what_gameball_changes_by_itself_and_mismatches_stop_counting_it(store: StoreKind) {
     let gb = gameball().await;
     gb.state.lock().unwrap().trace_tokens = true;
