@@ -202,6 +202,20 @@ pub struct RawTenant {
     pub rewards: BTreeMap<String, String>,
     /// Operation name → share, over `[rollout]`'s.
     pub rollout: BTreeMap<String, f64>,
+    /// `[tenants.NAME.rollout.guard]`, over `[rollout.guard]`.
+    pub rollout_guard: RawTenantGuard,
+}
+
+/// `[tenants.NAME.rollout.guard]`: a merchant's own limits (a small shop
+/// needs fewer samples, a cautious one a lower rate); each key unset
+/// keeps `[rollout.guard]`'s.
+#[derive(Debug, Clone, Default)]
+pub struct RawTenantGuard {
+    pub window: Option<String>,
+    pub min_samples: Option<u64>,
+    pub max_mismatch_rate: Option<f64>,
+    pub max_error_rate: Option<f64>,
+    pub max_p99_added: Option<String>,
 }
 
 /// `[tenants.NAME.loyalty]`: the Voucherify loyalty program whose cards
@@ -381,7 +395,7 @@ fn read_guard(t: &mut Table<'_>) -> RawGuard {
 }
 
 fn read_tenant(t: &mut Table<'_>) -> RawTenant {
-    RawTenant {
+    let mut tenant = RawTenant {
         api_key: t.text("api_key", "required"),
         secret_key: t.secret("secret_key", "required"),
         currency_decimals: t.or("currency_decimals", 2),
@@ -401,6 +415,24 @@ fn read_tenant(t: &mut Table<'_>) -> RawTenant {
         }),
         migration: t.table("migration", |t| RawMigration::read(t, "the [migration] value")),
         rewards: t.map("rewards"),
-        rollout: t.map("rollout"),
-    }
+        ..RawTenant::default()
+    };
+    (tenant.rollout, tenant.rollout_guard) = read_tenant_rollout(t);
+    tenant
+}
+
+/// `[tenants.NAME.rollout]`: shares by operation, and its `guard` table.
+fn read_tenant_rollout(t: &mut Table<'_>) -> (BTreeMap<String, f64>, RawTenantGuard) {
+    t.table("rollout", |t| {
+        // Named first: every other key is an operation's share.
+        const INHERITED: &str = "the [rollout.guard] value";
+        let rollout_guard = t.table("guard", |g| RawTenantGuard {
+            window: g.duration_or_inherited("window", INHERITED),
+            min_samples: g.get("min_samples", INHERITED),
+            max_mismatch_rate: g.get("max_mismatch_rate", INHERITED),
+            max_error_rate: g.get("max_error_rate", INHERITED),
+            max_p99_added: g.duration_or_inherited("max_p99_added", INHERITED),
+        });
+        (t.rest(), rollout_guard)
+    })
 }

@@ -178,6 +178,12 @@ impl<'a> Table<'a> {
         self.or(key, DurationText(default.to_owned())).0
     }
 
+    /// A duration that falls back to another key's when unset (`unset`
+    /// says which).
+    pub fn duration_or_inherited(&mut self, key: &'static str, unset: &'static str) -> Option<String> {
+        self.get::<DurationText>(key, unset).map(|d| d.0)
+    }
+
     /// A secret: shown as `<redacted>`.
     pub fn secret(&mut self, key: &'static str, unset: &'static str) -> Option<Secret> {
         let (value, origin) = self.raw(key);

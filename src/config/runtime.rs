@@ -152,6 +152,8 @@ pub struct TenantConfig {
     pub rewards: RewardsConfig,
     /// `[rollout]` with `[tenants.NAME.rollout]` over it.
     pub rollout: Shares,
+    /// `[rollout.guard]` with `[tenants.NAME.rollout.guard]` over it.
+    pub rollout_guard: GuardConfig,
 }
 
 /// Coupons from points: the loyalty program and each Gameball redemption

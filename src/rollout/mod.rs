@@ -54,6 +54,7 @@ struct Inner {
 }
 
 struct State {
+    /// `[rollout.guard]`, as `GET /rollout` shows it.
     guard: GuardConfig,
     pairs: BTreeMap<(String, Operation), Pair>,
     /// The tenants configured, whose series the metrics show.
@@ -64,6 +65,8 @@ struct State {
 struct Pair {
     configured: f64,
     mode: RouteMode,
+    /// The tenant's limits (`[rollout.guard]` with its own over it).
+    limits: GuardConfig,
     guard: Guard,
     /// The trip in force (for `configured`).
     trip: Option<Trip>,
@@ -121,13 +124,12 @@ impl Rollout {
         let mut wanted = BTreeMap::new();
         for t in &cfg.tenants {
             for (op, share) in t.rollout.set() {
-                wanted.insert((t.name.clone(), op), (share, t.routes.mode(op)));
+                wanted.insert((t.name.clone(), op), (share, t.routes.mode(op), &t.rollout_guard));
             }
         }
         let mut left_behind = Vec::new();
         {
             let mut st = self.state();
-            let limits_changed = st.guard != cfg.rollout_guard;
             st.guard = cfg.rollout_guard.clone();
             let gone: Vec<_> = st.pairs.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
             for key in gone {
@@ -135,11 +137,12 @@ impl Rollout {
                     left_behind.push((key.0, note_name(key.1, p.configured)));
                 }
             }
-            for ((tenant, op), (share, mode)) in wanted {
-                let fresh = self.new_guard(&cfg.rollout_guard);
+            for ((tenant, op), (share, mode, limits)) in wanted {
+                let fresh = self.new_guard(limits);
                 let pair = st.pairs.entry((tenant.clone(), op)).or_insert_with(|| Pair {
                     configured: share,
                     mode,
+                    limits: limits.clone(),
                     guard: fresh.clone(),
                     trip: None,
                     last_trip: None,
@@ -152,9 +155,10 @@ impl Rollout {
                     pair.trip = None;
                     pair.asked_at = Arc::default();
                     pair.guard = fresh;
-                } else if limits_changed {
+                } else if pair.limits != *limits {
                     pair.guard = fresh;
                 }
+                pair.limits = limits.clone();
             }
             self.show_shares(&mut st, cfg);
         }
@@ -366,6 +370,7 @@ impl Rollout {
                     share_in_force: p.in_force(),
                     guard: GuardState {
                         state: if p.trip.is_some() { "tripped" } else { "watching" }.to_owned(),
+                        limits: Some(GuardSettings::from(&p.limits)),
                         window,
                         last_window,
                     },

@@ -62,6 +62,10 @@ pub struct OperationStatus {
 pub struct GuardState {
     /// `watching`, or `tripped`.
     pub state: String,
+    /// The limits this tenant's operation is held to: `[rollout.guard]`,
+    /// with `[tenants.NAME.rollout.guard]` over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<GuardSettings>,
     pub window: Figures,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_window: Option<Figures>,
@@ -197,6 +201,7 @@ mod tests {
                 share_in_force: 0.0,
                 guard: GuardState {
                     state: "tripped".into(),
+                    limits: None,
                     window: Figures {
                         compared: 60,
                         mismatched: 6,

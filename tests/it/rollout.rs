@@ -466,13 +466,14 @@ async fn injected_voucherify_errors_trip_the_error_guard_until_a_reload_changes_
 }
 
 /// Translated customers far slower than Gameball's: Voucherify answers
-/// validations 400 ms late, past `max_p99_added` (100 ms) with five
-/// answers in each cohort, and the share falls to 0.
+/// validations 400 ms late, past the tenant's own `max_p99_added` (100 ms,
+/// over a global 10 s) with five answers in each cohort, and the share
+/// falls to 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_translated_cohort_trips_the_latency_guard() {
     let gb = gameball().await;
-    let guard =
-        "[rollout.guard]\nmin_samples = 5\nmax_error_rate = 1\nmax_mismatch_rate = 1\nmax_p99_added = \"100ms\"\n";
+    let guard = "[rollout.guard]\nmin_samples = 5\nmax_error_rate = 1\nmax_mismatch_rate = 1\nmax_p99_added = \"10s\"\n\
+        [tenants.shop.rollout.guard]\nmax_p99_added = \"100ms\"\n";
     let env = Env::builder(StoreKind::Redis)
         .toml(&rollout_toml(&gb, "passthrough", 0.5, guard))
         .start()
@@ -504,6 +505,15 @@ async fn a_slow_translated_cohort_trips_the_latency_guard() {
     assert_eq!(share_in_force(&m), 0.0, "{m}");
     assert_eq!(trips(&m, "error_rate") + trips(&m, "mismatch_rate"), 0.0, "{m}");
     let status = rollout_status(&env).await;
+    let limits = &status["operations"][0]["guard"]["limits"];
+    assert_eq!(
+        (limits["max_p99_added_ms"].as_f64(), limits["min_samples"].as_u64()),
+        (Some(100.0), Some(5))
+    );
+    assert_eq!(
+        status["guard"]["max_p99_added_ms"], 10_000.0,
+        "the global limits: {status:#}"
+    );
     let figures = &status["operations"][0]["last_trip"]["figures"];
     assert_eq!(status["operations"][0]["last_trip"]["guard"], "p99_added", "{status:#}");
     let added = figures["p99_added_ms"].as_f64().unwrap_or_else(|| panic!("{status:#}"));

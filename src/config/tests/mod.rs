@@ -136,6 +136,44 @@ fn rollout_shares_are_per_operation_with_tenants_over_the_global_ones() {
 }
 
 #[test]
+fn a_tenants_guard_limits_override_the_global_ones_key_by_key() {
+    let text = format!(
+        "{MINIMAL}\n[rollout.guard]\nwindow = \"1m\"\nmin_samples = 20\n[tenants.shop.rollout.guard]\nmin_samples = 5\nmax_p99_added = \"1s\"\n"
+    );
+    let c = Config::from_toml(&text).unwrap();
+    let g = &c.tenants[0].rollout_guard;
+    assert_eq!((g.min_samples, g.max_p99_added), (5, Duration::from_secs(1)), "its own");
+    assert_eq!(
+        (g.window, g.max_error_rate),
+        (Duration::from_secs(60), 0.02),
+        "the global ones"
+    );
+    assert_eq!(c.rollout_guard.min_samples, 20, "the global limits stay");
+    let none = Config::from_toml(MINIMAL).unwrap();
+    assert_eq!(none.tenants[0].rollout_guard, none.rollout_guard);
+
+    // Its bad values are its own errors, each once; a bad global value
+    // is reported at the global key only.
+    let bad = format!(
+        "{MINIMAL}\n[rollout.guard]\nmax_error_rate = 3\n[tenants.shop.rollout.guard]\nmin_samples = 0\nwindow = \"five minutes\"\nmax_mismatch_rate = -1\n"
+    );
+    let errs = Config::from_toml(&bad).unwrap_err().0;
+    let lines: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.key, e.message)).collect();
+    let mut keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "rollout.guard.max_error_rate",
+            "tenants.shop.rollout.guard.max_mismatch_rate",
+            "tenants.shop.rollout.guard.min_samples",
+            "tenants.shop.rollout.guard.window",
+        ],
+        "{lines:#?}"
+    );
+}
+
+#[test]
 fn check_config_refuses_shares_outside_0_to_1_and_unknown_operations() {
     let text = format!(
         "{MINIMAL}\n[tenants.shop.rollout]\nburn = -0.1\n[rollout]\nvalidate = 1.5\nvalidat = 0.1\n[rollout.guard]\nmax_error_rate = 2\nmin_samples = 0\nwindow = \"0s\"\n"

@@ -27,7 +27,7 @@ impl RawConfig {
         let redaction = traffic::redaction(&self.record, e);
         let shadow = traffic::shadow(&self.shadow, e);
         let rollout_guard = rollout::guard(&self.rollout.guard, e);
-        let (routes, tenants) = tenants::tenants(self, passthrough.is_some(), e);
+        let (routes, tenants) = tenants::tenants(self, &rollout_guard, passthrough.is_some(), e);
         Config {
             fingerprint: self.fingerprint.clone(),
             server,

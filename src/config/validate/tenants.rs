@@ -14,7 +14,12 @@ use super::super::secret::{Secret, is_placeholder};
 const NEEDS_UPSTREAM: &str = "a route is set to passthrough or shadow but [passthrough] upstream is not configured";
 
 /// The global routes and every tenant.
-pub(super) fn tenants(raw: &RawConfig, has_upstream: bool, e: &mut Errors) -> (Routes, Vec<TenantConfig>) {
+pub(super) fn tenants(
+    raw: &RawConfig,
+    guard: &GuardConfig,
+    has_upstream: bool,
+    e: &mut Errors,
+) -> (Routes, Vec<TenantConfig>) {
     let global = Routes::default().overlay(&raw.routes, "routes", e);
     let shares = Shares::default().overlay(&raw.rollout.shares, "rollout", e);
     if global.any_forwarded() && !has_upstream {
@@ -27,7 +32,7 @@ pub(super) fn tenants(raw: &RawConfig, has_upstream: bool, e: &mut Errors) -> (R
     let tenants = raw
         .tenants
         .iter()
-        .map(|(name, t)| tenant(raw, name, t, (global, shares), has_upstream, &mut api_keys, e))
+        .map(|(name, t)| tenant(raw, name, t, (global, shares, guard), has_upstream, &mut api_keys, e))
         .collect();
     (global, tenants)
 }
@@ -36,7 +41,7 @@ fn tenant(
     raw: &RawConfig,
     name: &str,
     t: &RawTenant,
-    (global, shares): (Routes, Shares),
+    (global, shares, guard): (Routes, Shares, &GuardConfig),
     has_upstream: bool,
     api_keys: &mut HashSet<String>,
     e: &mut Errors,
@@ -82,6 +87,7 @@ fn tenant(
         rewards: rewards(t, &k, e),
         migration,
         rollout: shares.overlay(&t.rollout, &k("rollout"), e),
+        rollout_guard: super::rollout::tenant_guard(guard, &t.rollout_guard, &k("rollout.guard"), e),
     }
 }
 
