@@ -115,8 +115,8 @@ pub struct GbState {
     pub refunds: HashMap<String, Value>,
     /// Every request: method, path, body.
     pub received: Vec<(String, String, Value)>,
-    /// Path prefix → calls still to fail (500), or to hang when negative.
-    pub faults: Vec<(String, i64)>,
+    /// Path prefix, what its next calls get, and how many are left.
+    pub faults: Vec<(String, GbFault, u32)>,
     /// Answer validations in the published reference's shapes.
     pub published: bool,
     /// Put a `traceToken` in every validation's answer that differs from
@@ -184,8 +184,14 @@ impl Gameball {
                         take_fault(&mut s, &path)
                     };
                     match fault {
-                        Some(true) => std::future::pending::<()>().await,
-                        Some(false) => return Ok(error(500, 5000, "Gameball failed")),
+                        Some(GbFault::Hang) => std::future::pending::<()>().await,
+                        Some(GbFault::Fail) => return Ok(error(500, 5000, "Gameball failed")),
+                        Some(GbFault::RateLimit) => {
+                            let mut res = error(429, 429, "Too many requests");
+                            res.headers_mut()
+                                .insert("retry-after", http::HeaderValue::from_static("1"));
+                            return Ok(res);
+                        }
                         None => {}
                     }
                     if !authorized {
@@ -204,13 +210,31 @@ impl Gameball {
     }
 
     /// The next `n` calls whose path starts with `prefix` answer 500.
-    pub fn fail_next(&self, prefix: &str, n: i64) {
-        self.state.lock().unwrap().faults.push((prefix.into(), n));
+    pub fn fail_next(&self, prefix: &str, n: u32) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push((prefix.into(), GbFault::Fail, n));
     }
 
     /// The next call whose path starts with `prefix` never answers.
     pub fn hang_next(&self, prefix: &str) {
-        self.state.lock().unwrap().faults.push((prefix.into(), -1));
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push((prefix.into(), GbFault::Hang, 1));
+    }
+
+    /// The next `n` calls whose path starts with `prefix` answer 429 with
+    /// `Retry-After: 1`.
+    pub fn rate_limit_next(&self, prefix: &str, n: u32) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push((prefix.into(), GbFault::RateLimit, n));
     }
 
     /// The requests received whose path ends with `suffix`.
@@ -247,18 +271,22 @@ impl Gameball {
     }
 }
 
-/// Some(hang) when a fault applies to this call.
-fn take_fault(s: &mut GbState, path: &str) -> Option<bool> {
+/// What a call gets instead of its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GbFault {
+    Fail,
+    Hang,
+    RateLimit,
+}
+
+/// The fault that applies to this call, if any (and one fewer left).
+fn take_fault(s: &mut GbState, path: &str) -> Option<GbFault> {
     let f = s
         .faults
         .iter_mut()
-        .find(|(p, n)| path.starts_with(p.as_str()) && *n != 0)?;
-    if f.1 < 0 {
-        f.1 = 0;
-        return Some(true);
-    }
-    f.1 -= 1;
-    Some(false)
+        .find(|(p, _, left)| path.starts_with(p.as_str()) && *left > 0)?;
+    f.2 -= 1;
+    Some(f.1)
 }
 
 fn answer(s: &mut GbState, method: &Method, path: &str, body: &Value) -> Response<couponbridge::net::Body> {

@@ -1,7 +1,7 @@
 //! `couponbridge import-coupons`, the real binary, against the simulator
 //! in-process and the stand-in Gameball (issue 24, item 4): every type
 //! mapped, what Gameball would refuse skipped, twice, dry, killed half-way
-//! and resumed, a conflict, a 429, a wallet Gameball cannot list, the
+//! and resumed, a conflict, a 429 from either side, a wallet Gameball cannot list, the
 //! report, and `--verify` passing and failing.
 
 use std::path::PathBuf;
@@ -423,6 +423,27 @@ async fn a_429_is_waited_out_for_its_retry_after_and_the_same_call_sent_again() 
     assert_eq!((&e["outcome"], &e["rate_limited"]), (&json!("created"), &json!(1)));
     assert_eq!(w.voucher_count(), 1);
     assert_eq!(w.publications().len(), 1);
+}
+
+/// Gameball rate-limiting the wallet reads is waited out as Voucherify's
+/// 429 is: nothing fails, nothing is read twice into Voucherify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gameball_429_is_waited_out_and_the_wallet_read_again() {
+    let w = World::start(vec![GbCoupon::new("PCT-15", "Percentage", 15.0).owned_by("cust-1")], 2).await;
+    let wallet = "/api/v4.0/integrations/customers/cust-1/coupons";
+    w.gameball.rate_limit_next(wallet, 1);
+    let started = Instant::now();
+    let run = w.run(&[]).await;
+    let took = started.elapsed();
+    run.ends(0, "created 1, already there 0, skipped 0, conflicts 0, failed 0");
+    assert!(took >= Duration::from_secs(1), "Retry-After: 1 not honoured ({took:?})");
+    assert_eq!(
+        w.gameball.received(&wallet["/api/v4.0/integrations".len()..]).len(),
+        2,
+        "asked again once"
+    );
+    assert_eq!(w.voucher_count(), 1);
+    assert_eq!(w.publications(), [("PCT-15".to_owned(), "cust-1".to_owned())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
