@@ -31,7 +31,7 @@ impl JsonPath {
     /// form, which JSONPath means the same.
     pub fn parse(text: &str) -> Result<JsonPath, String> {
         match serde_json_path::JsonPath::parse(text) {
-            Ok(query) => match empty_slice(&query.to_string()) {
+            Ok(query) => match empty_slice(text) {
                 // Valid, yet it selects nothing in any document: accepted,
                 // it would redact or compare nothing without a word.
                 Some(slice) => Err(format!(
@@ -77,29 +77,31 @@ impl JsonPath {
     }
 }
 
-/// The first slice selector of a (normalized) query that is empty for
-/// every array (RFC 9535 2.3.4: a step of 0 selects nothing; so do bounds
-/// of one sign that run against the step), when it is a bracket's only
-/// selector. Names are skipped: `'…'` may hold anything.
-fn empty_slice(normalized: &str) -> Option<String> {
+/// The first slice selector of a valid query, as written, that is empty
+/// for every array (RFC 9535 2.3.4: a step of 0 selects nothing; so do
+/// bounds of one sign that run against the step), when it is a bracket's
+/// only selector. Names are skipped: `'…'` and `"…"` may hold anything,
+/// with backslash escapes.
+fn empty_slice(text: &str) -> Option<String> {
     let mut selectors = Vec::new();
-    let (mut quoted, mut depth, mut current) = (false, 0usize, String::new());
-    let mut chars = normalized.chars();
+    let (mut quote, mut depth, mut current) = (None, 0usize, String::new());
+    let mut chars = text.chars();
     while let Some(c) = chars.next() {
-        match c {
-            '\\' if quoted => {
+        match (c, quote) {
+            ('\\', Some(_)) => {
                 chars.next();
             }
-            '\'' => quoted = !quoted,
-            '[' if !quoted => {
+            (q @ ('\'' | '"'), None) => quote = Some(q),
+            (q, Some(open)) if q == open => quote = None,
+            ('[', None) => {
                 depth += 1;
                 current.clear();
             }
-            ']' if !quoted && depth > 0 => {
+            (']', None) if depth > 0 => {
                 depth -= 1;
                 selectors.push(std::mem::take(&mut current));
             }
-            c if !quoted && depth == 1 => current.push(c),
+            (c, None) if depth == 1 => current.push(c),
             _ => {}
         }
     }
@@ -228,6 +230,8 @@ mod tests {
             "$.a[-1:-3]",
             "$.a[1:3:-1]",
             "$['x:y'][2:2]",
+            "$[\"it's\"].items[0:0]",
+            "$['a\\'b'][1:1]",
         ] {
             let e = JsonPath::parse(empty).unwrap_err();
             assert!(e.contains("can never select a value"), "{empty}: {e}");
@@ -240,6 +244,7 @@ mod tests {
             "$.a[0:0, 1]",
             "$['0:0']",
             "$.a[-1:2]",
+            "$[\"'\"][\"][0:0][\"]",
         ] {
             assert!(JsonPath::parse(fine).is_ok(), "{fine}");
         }

@@ -45,6 +45,12 @@ pub async fn run(cx: &Cx, cmd: BurnCmd) -> Result<Answer, Failure> {
                         && record.transaction_id.as_deref() == tx
                         && record.customer_id == customer.id =>
                 {
+                    // A lock over both sides whose Voucherify part was
+                    // rolled back (Gameball did not burn its own) is used
+                    // up, not burned: never a 200 for coupons still usable.
+                    if theirs.is_some() && !order_redeemed(cx, &source).await? {
+                        return Err(already_used());
+                    }
                     record.used_at.unwrap_or_else(|| cx.now())
                 }
                 Used::Before(_) => return Err(already_used()),

@@ -91,6 +91,13 @@ async fn mixed(
     let Some(answer) = answer else {
         let mut held = held;
         if atomic {
+            // Gameball's coupons have no verdict, so all or nothing is
+            // nothing: ours are given back, never a lock on an invalid
+            // answer.
+            if let Some(key) = &held.session_key {
+                release_sessions(cx, &held.locked, key, None).await;
+            }
+            held.locked.clear();
             held.outcomes = held.outcomes.into_iter().map(unapplied).collect();
         }
         let locked = validate::keep(cx, &cmd, held, None).await?;

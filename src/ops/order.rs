@@ -53,7 +53,11 @@ pub async fn run(cx: &Cx, cmd: &OrderCmd) -> Result<Answer, Failure> {
     // One lease for the order claim, the lock and the pass-on: none
     // outlives the others.
     let lease = lease_until(cx) + pass_on::lease_ms(cx);
-    let redemption = match store.claim(&op, cx.now(), lease).await? {
+    let claim = store.claim(&op, cx.now(), lease).await?;
+    // An attempt that takes over a lost one may find Gameball already has
+    // the order: its "duplicate" is then an acceptance, not a refusal.
+    let resumed = matches!(claim, Claim::Resumed { .. });
+    let redemption = match claim {
         Claim::Done(stored) => {
             let earlier = Tracked::parse(&stored, order_id);
             return match pass_on::call(cx, cmd, earlier.gameball_reference.as_deref()) {
@@ -91,7 +95,7 @@ pub async fn run(cx: &Cx, cmd: &OrderCmd) -> Result<Answer, Failure> {
     };
     let tracked = tracked(redemption);
     match pass_on::call(cx, cmd, theirs.as_deref()) {
-        Some(call) => pass_on::first(cx, &op, cmd, &call, tracked).await,
+        Some(call) => pass_on::first(cx, &op, cmd, &call, tracked, resumed).await,
         None => {
             store.settle(&op, Some(&tracked.encode())).await?;
             Ok(answered(cmd))
@@ -122,8 +126,16 @@ async fn redeem_order(cx: &Cx, cmd: &OrderCmd, source: &str, lease: Millis) -> R
         (Some(reference), _) => {
             match use_lock(cx, reference, &cmd.customer, &order, &cmd.codes, Some(order_id), lease).await {
                 Ok(Used::Now(_, rollback_id)) => Ok(rollback_id),
-                // This order's own earlier attempt used it.
-                Ok(Used::Before(record)) if record.used_by.as_deref() == Some(source) => Ok(None),
+                // This order's own earlier attempt used it, and its
+                // redemption stands; one rolled back (Gameball refused the
+                // order) leaves the lock used up: validate again.
+                Ok(Used::Before(record)) if record.used_by.as_deref() == Some(source) => {
+                    match order_redeemed(cx, source).await {
+                        Ok(true) => Ok(None),
+                        Ok(false) => Err(Failed::from(already_used())),
+                        Err(f) => Err(Failed::unknown(f)),
+                    }
+                }
                 Ok(Used::Before(_)) => Err(Failed::from(already_used())),
                 Err(f) => Err(f),
             }

@@ -132,9 +132,10 @@ pub async fn first(
     cmd: &OrderCmd,
     call: &PassOn,
     tracked: Tracked,
+    resumed: bool,
 ) -> Result<Answer, Failure> {
     let store = cx.store();
-    match judge(send(cx, cmd, call).await, false) {
+    match judge(send(cx, cmd, call).await, resumed) {
         Judged::Accepted(a) => {
             let passed = Tracked {
                 passed_on: true,

@@ -36,7 +36,7 @@ pub(crate) struct Failed {
 }
 
 impl Failed {
-    fn unknown(failure: impl Into<Failure>) -> Self {
+    pub(crate) fn unknown(failure: impl Into<Failure>) -> Self {
         Failed {
             failure: failure.into(),
             outcome_unknown: true,

@@ -130,7 +130,19 @@ pub async fn run(cx: &Cx, cmd: &RefundCmd) -> Result<Answer, Failure> {
             "the transaction belongs to another customer",
         ));
     }
-    let passed_on = tracked.passed_on;
+    // An order whose pass-on a retry finished says so under that retry's
+    // own claim, not in the order's record.
+    let passed_on = tracked.passed_on
+        || matches!(
+            cx.store()
+                .outcome(
+                    &cx.tenant.name,
+                    OpKind::PassOn,
+                    &format!("{}\u{1f}{}", kind.name(), cmd.reverse_id)
+                )
+                .await?,
+            OpOutcome::Done(_)
+        );
     let refunded = reverse(cx, cmd, kind, tracked).await?;
     if passed_on && let Some(answer) = pass_on(cx).await? {
         return Ok(Answer::PassedOn(answer));

@@ -198,6 +198,16 @@ async fn a_burn_gameball_refuses_rolls_back_voucherifys_part_and_says_so(store: 
     assert!(burn.text().contains("rolled back"), "{}", burn.text());
     assert_eq!(env.redeemed("AMOUNT10"), 0, "Voucherify's part rolled back");
     assert_eq!(gb.used("GB10"), 0);
+    // The merchant retries: the lock is used up, never "burned" with
+    // nothing redeemed on either side.
+    let again = env
+        .post(
+            "/coupons/burn",
+            json!({"customerId": "dan", "lockReference": reference}),
+        )
+        .await;
+    assert!((400..500).contains(&again.status), "{}", again.text());
+    assert_eq!(env.redeemed("AMOUNT10"), 0);
     holds_nothing(&env, &gb);
 }
 
@@ -225,6 +235,17 @@ async fn published_validations_hold_on_both_sides_or_on_neither(store: StoreKind
     assert_eq!(answer["valid"], false, "{answer}");
     assert!(answer.get("lockReference").is_none(), "{answer}");
     assert!(gb.held().is_empty() && env.live_sessions().is_empty(), "{answer}");
+    // Gameball down: its coupon has no verdict, so nothing is held here
+    // either.
+    gb.fail_next(&format!("{V}/coupons"), 1);
+    let down = env
+        .validate(json!({"customerId": "eve", "coupons": ["AMOUNT10", "GB10"], "lock": true}))
+        .await;
+    assert_eq!(down.status, 200, "{}", down.text());
+    let answer = down.json();
+    assert_eq!(answer["valid"], false, "{answer}");
+    assert!(answer.get("lockReference").is_none(), "{answer}");
+    assert!(env.live_sessions().is_empty(), "{answer}");
     holds_nothing(&env, &gb);
 }
 

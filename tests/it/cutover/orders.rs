@@ -78,6 +78,21 @@ async fn an_order_gameball_fails_is_passed_on_by_its_retry_without_redeeming_aga
     assert_eq!(gb.orders("ORD-F").len(), 1, "kept once");
     let third = env.post("/orders", order).await;
     assert_eq!(third.json()["code"], 9004);
+    // Its refund reaches Gameball too, though the retry (not the first
+    // attempt) passed it on.
+    let refund = env
+        .post(
+            "/transactions/refund",
+            json!({"customerId": "fay", "refundTransactionId": "RF-F", "reverseTransactionId": "ORD-F",
+                "transactionTime": "2026-01-02T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(refund.status, 200, "{}", refund.text());
+    assert!(
+        gb.state.lock().unwrap().refunds.contains_key("ORD-F"),
+        "points reversed at Gameball"
+    );
+    assert_eq!(env.redeemed("ONCE"), 0, "the coupon given back");
     // Gameball refuses an order outright: the redemption is rolled back,
     // the merchant told so, and may send the order again.
     let dup = at_gameball(
