@@ -188,27 +188,25 @@ async fn a_burn_gameball_refuses_rolls_back_voucherifys_part_and_says_so(store: 
             .status,
         200
     );
-    let burn = env
-        .post(
-            "/coupons/burn",
-            json!({"customerId": "dan", "lockReference": reference}),
-        )
-        .await;
+    let burn = burn_lock(&env, "dan", &reference).await;
     assert!((400..500).contains(&burn.status), "Gameball's refusal: {}", burn.text());
     assert!(burn.text().contains("rolled back"), "{}", burn.text());
     assert_eq!(env.redeemed("AMOUNT10"), 0, "Voucherify's part rolled back");
     assert_eq!(gb.used("GB10"), 0);
     // The merchant retries: the lock is used up, never "burned" with
     // nothing redeemed on either side.
-    let again = env
-        .post(
-            "/coupons/burn",
-            json!({"customerId": "dan", "lockReference": reference}),
-        )
-        .await;
+    let again = burn_lock(&env, "dan", &reference).await;
     assert!((400..500).contains(&again.status), "{}", again.text());
     assert_eq!(env.redeemed("AMOUNT10"), 0);
     holds_nothing(&env, &gb);
+}
+
+async fn burn_lock(env: &Env, customer: &str, reference: &str) -> crate::common::Reply {
+    env.post(
+        "/coupons/burn",
+        json!({"customerId": customer, "lockReference": reference}),
+    )
+    .await
 }
 
 async fn published_validations_hold_on_both_sides_or_on_neither(store: StoreKind) {
