@@ -475,11 +475,13 @@ impl RedisStore {
     }
 
     pub async fn forget(&self, tenant: &str, kind: OpKind, id: &str) -> Result<(), Fault> {
+        self.delete(op_key(tenant, kind, id)).await
+    }
+
+    /// `DEL key`: gone, whether it was there or not.
+    pub(super) async fn delete(&self, key: String) -> Result<(), Fault> {
         let mut conn = self.conn();
-        let r = redis::cmd("DEL")
-            .arg(op_key(tenant, kind, id))
-            .query_async::<i64>(&mut conn)
-            .await;
+        let r = redis::cmd("DEL").arg(key).query_async::<i64>(&mut conn).await;
         self.answer(r).await.map(|_| ())
     }
 }

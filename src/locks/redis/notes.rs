@@ -29,12 +29,7 @@ impl RedisStore {
     }
 
     pub async fn delete_note(&self, tenant: &str, name: &str) -> Result<(), Fault> {
-        let mut conn = self.conn();
-        let r = redis::cmd("DEL")
-            .arg(note_key(tenant, name))
-            .query_async::<i64>(&mut conn)
-            .await;
-        self.answer(r).await.map(|_| ())
+        self.delete(note_key(tenant, name)).await
     }
 }
 

@@ -7,7 +7,7 @@ use percent_encoding::utf8_percent_encode;
 
 use super::error::UpstreamError;
 use super::op::Op;
-use super::transport::{Project, SEGMENT, Writes, json, observe, parse, unexpected};
+use super::transport::{Answer, Project, SEGMENT, Writes, json, observe, parse, unexpected};
 use crate::voucherify::{
     ErrorObject, OrderInfo, RedeemResponse, StackableRequest, ValidationResponse, ValidationRule, Voucher,
 };
@@ -18,6 +18,20 @@ pub enum CreateOutcome {
     Created(Box<Voucher>),
     /// A 4xx (a duplicate code, a value it refuses): nothing was created.
     Refused(u16, ErrorObject),
+}
+
+impl CreateOutcome {
+    /// A creation's answer (with or without a code of the caller's).
+    pub(super) fn of(op: Op, a: &Answer) -> Result<CreateOutcome, UpstreamError> {
+        match a.status.as_u16() {
+            200 | 201 => parse(op, a).map(|v| CreateOutcome::Created(Box::new(v))),
+            400..=499 => Ok(CreateOutcome::Refused(
+                a.status.as_u16(),
+                parse(op, a).unwrap_or_default(),
+            )),
+            _ => Err(unexpected(op, a)),
+        }
+    }
 }
 
 /// The outcome of a redemption that Voucherify answered.
@@ -120,14 +134,7 @@ impl Writes<'_> {
         let a = self
             .call(op, Method::POST, "/v1/vouchers", Some(json(op, body)?))
             .await?;
-        match a.status.as_u16() {
-            200 | 201 => parse(op, &a).map(|v| CreateOutcome::Created(Box::new(v))),
-            400..=499 => Ok(CreateOutcome::Refused(
-                a.status.as_u16(),
-                parse(op, &a).unwrap_or_default(),
-            )),
-            _ => Err(unexpected(op, &a)),
-        }
+        CreateOutcome::of(op, &a)
     }
 
     /// `DELETE /v1/vouchers/{code}/sessions/{key}`: `true` when released,

@@ -131,14 +131,7 @@ impl Writes<'_> {
         let op = Op::CreateVoucherWithCode;
         let path = format!("/v1/vouchers/{}", utf8_percent_encode(code, SEGMENT));
         let a = self.call(op, Method::POST, &path, Some(json(op, body)?)).await?;
-        match a.status.as_u16() {
-            200 | 201 => parse(op, &a).map(|v| CreateOutcome::Created(Box::new(v))),
-            400..=499 => Ok(CreateOutcome::Refused(
-                a.status.as_u16(),
-                parse(op, &a).unwrap_or_default(),
-            )),
-            _ => Err(unexpected(op, &a)),
-        }
+        CreateOutcome::of(op, &a)
     }
 
     /// `POST /v1/publications`: hands one code to a customer (created in
